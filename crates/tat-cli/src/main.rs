@@ -1,0 +1,3 @@
+fn main() {
+    println!("tiny-agent-trainer");
+}

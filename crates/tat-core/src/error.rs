@@ -1,0 +1,70 @@
+//! One error type for the engine. Every message says what was wrong, where (file, line, field
+//! path, example index) and what would be right; fronts print it and exit with [`TatError::exit_code`].
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TatError {
+    /// A config file that does not parse or does not match the schema.
+    #[error("{0}")]
+    Config(String),
+    /// A dataset file that does not parse, or an example that is malformed.
+    #[error("{0}")]
+    Dataset(String),
+    /// A checkpoint or run directory that is missing or unreadable.
+    #[error("{0}")]
+    Checkpoint(String),
+    /// A bad command-line argument or argument combination.
+    #[error("{0}")]
+    Usage(String),
+    /// WGSL that failed naga's parser or validator.
+    #[error("{0}")]
+    InvalidWgsl(String),
+    /// The user pressed Ctrl-C; state was saved where the message says.
+    #[error("{0}")]
+    Interrupted(String),
+    /// A failure reading or writing a file.
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// A failure inside libtorch (out of memory, unsupported device, ...).
+    #[error("libtorch: {0}")]
+    Torch(String),
+}
+
+/// Exit codes shared by every front (documented in the README).
+pub mod exit_code {
+    pub const INVALID_WGSL: i32 = 1;
+    pub const FAILURE: i32 = 1;
+    pub const BAD_INPUT: i32 = 2;
+    pub const CHECKPOINT: i32 = 3;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+impl TatError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            TatError::Config(_) | TatError::Dataset(_) | TatError::Usage(_) => exit_code::BAD_INPUT,
+            TatError::Checkpoint(_) => exit_code::CHECKPOINT,
+            TatError::InvalidWgsl(_) => exit_code::INVALID_WGSL,
+            TatError::Interrupted(_) => exit_code::INTERRUPTED,
+            TatError::Io { .. } | TatError::Torch(_) => exit_code::FAILURE,
+        }
+    }
+
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        TatError::Io { path: path.display().to_string(), source }
+    }
+}
+
+impl From<tch::TchError> for TatError {
+    fn from(e: tch::TchError) -> Self {
+        TatError::Torch(e.to_string())
+    }
+}
+
+pub type Result<T, E = TatError> = std::result::Result<T, E>;
+
+/// Reads a whole text file, mapping the failure to [`TatError::Io`].
+pub fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| TatError::io(path, e))
+}

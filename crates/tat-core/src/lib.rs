@@ -1,0 +1,8 @@
+//! tiny-agent-trainer engine. No Python here: the CLI and the Python binding are thin fronts
+//! over this crate.
+
+pub mod error;
+pub mod tokenizer;
+pub mod wgsl;
+
+pub use error::{Result, TatError};

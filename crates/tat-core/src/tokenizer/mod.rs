@@ -1,0 +1,1 @@
+//! Tokenizers: the lossless WGSL-aware tokenizer shared by prompts and code.
