@@ -1,0 +1,1 @@
+//! Datasets: loading, validation and seeded splits.
