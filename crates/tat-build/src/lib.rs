@@ -9,11 +9,11 @@
 pub fn link_libtorch() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
-        println!(
-            "cargo:warning=DEP_TCH_LIBTORCH_LIB is not set: add torch-sys as a dependency of this crate"
-        );
+        println!("cargo:warning=DEP_TCH_LIBTORCH_LIB is not set: add torch-sys as a dependency of this crate");
         return;
     };
+    // Lets `check` report which libtorch the artifact was linked against.
+    println!("cargo:rustc-env=TAT_LIBTORCH_LIB={lib_dir}");
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     println!("cargo:rustc-link-arg=-L{lib_dir}");

@@ -1,3 +1,106 @@
+//! `tiny-agent-trainer`: argument parsing and printing over the tat-core engine.
+
+mod commands;
+mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tat_core::config::DeviceChoice;
+
+#[derive(Parser)]
+#[command(
+    name = "tiny-agent-trainer",
+    version,
+    about = "Train small task-specific transformer agents from a TOML file."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the model a config describes (checkpoints and metrics go to the run folder).
+    Train {
+        #[arg(long)]
+        config: PathBuf,
+        /// Override training.epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Override training.device: auto, cpu or cuda.
+        #[arg(long)]
+        device: Option<DeviceChoice>,
+        /// Override training.seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override the run folder (training.output_dir; default runs/<task.name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Continue the run from its `last` checkpoint.
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Generate WGSL for a prompt with a trained model (greedy decoding).
+    Generate {
+        /// A run folder (uses best/, else last/) or a checkpoint folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// The request; repeat for a batch.
+        #[arg(long, required_unless_present = "split")]
+        prompt: Vec<String>,
+        /// Instead of --prompt: answer every example of the run's train, val or test split,
+        /// validate each answer and summarise per category.
+        #[arg(long, conflicts_with = "prompt")]
+        split: Option<tat_core::generate::Split>,
+        #[arg(long)]
+        max_new_tokens: Option<usize>,
+        #[arg(long, default_value = "auto")]
+        device: DeviceChoice,
+        /// Also validate each output with naga and report the result.
+        #[arg(long)]
+        validate: bool,
+    },
+    /// Validate WGSL files with naga (`-` reads standard input). Exit 1 when any is invalid.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Accept snippets (expressions, statements) as well as whole modules.
+        #[arg(long)]
+        snippet: bool,
+        /// Print diagnostics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a starter config and dataset into a folder (refuses to overwrite without --force).
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the configs in a folder.
+    List {
+        #[arg(default_value = "config")]
+        dir: PathBuf,
+    },
+    /// Print a config with every default filled in.
+    Show {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Report the libtorch build, CPU threads and CUDA devices.
+    Check,
+}
+
 fn main() {
-    println!("tiny-agent-trainer");
+    let cli = Cli::parse();
+    let code = match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
 }

@@ -1,10 +1,15 @@
 //! tiny-agent-trainer engine. No Python here: the CLI and the Python binding are thin fronts
 //! over this crate.
 
+pub mod config;
 pub mod data;
+pub mod device;
 pub mod error;
+pub mod generate;
+pub mod model;
 pub mod rng;
 pub mod tokenizer;
+pub mod train;
 pub mod wgsl;
 
 pub use error::{Result, TatError};

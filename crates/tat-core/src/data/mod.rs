@@ -1,1 +1,3 @@
 //! Datasets: loading, validation and seeded splits.
+
+pub mod wgsl;

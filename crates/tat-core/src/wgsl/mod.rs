@@ -1,1 +1,150 @@
-//! WGSL validation with naga.
+//! WGSL validation with naga: whole modules ([`validate_module`]), and the fragments a dataset
+//! holds or a model writes ([`validate_snippet`], which wraps them in a harness first).
+//!
+//! Diagnostics are 1-based and always point into the text the caller gave, never into a harness.
+//! naga stops at its first error, so a failing input yields exactly one diagnostic.
+
+mod snippet;
+
+pub use snippet::validate_snippet;
+
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use naga::front::wgsl::ParseError;
+use naga::valid::{Capabilities, ValidationError, ValidationFlags, Validator};
+use naga::WithSpan;
+
+/// One problem in a piece of WGSL. `line` and `column` are 1-based; `column` counts characters.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// `file:line:col: message`, the form editors and terminals turn into links.
+    pub fn render(&self, file: &str) -> String {
+        format!("{file}:{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+/// Parses and validates a whole module; an empty vec means it is valid.
+pub fn validate_module(source: &str) -> Vec<Diagnostic> {
+    match check(source) {
+        Ok(()) => Vec::new(),
+        Err(failure) => vec![failure.diagnostic(source, 0..source.len())],
+    }
+}
+
+/// Whether `code` parses as a module with at least one `@vertex`, `@fragment` or `@compute`
+/// entry point. It need not validate: that is [`validate_snippet`]'s job.
+pub fn is_full_shader(code: &str) -> bool {
+    parse(code).is_ok_and(|module| !module.entry_points.is_empty())
+}
+
+/// Why naga rejected a text, with byte spans into that text.
+struct Failure {
+    message: String,
+    /// The parser's primary span, or every span the validator attached (outer to inner).
+    spans: Vec<Range<usize>>,
+    /// The parser met a name with no declaration; `spans[0]` is that name.
+    unknown_identifier: bool,
+    /// The parser accepted the text and the validator rejected it.
+    parsed: bool,
+}
+
+impl Failure {
+    /// Places the failure in the caller's code, which sits at `user` inside `text`. Of several
+    /// spans the narrowest inside the caller's code wins: the validator's outer spans cover a
+    /// whole (harness) function and say little.
+    fn diagnostic(&self, text: &str, user: Range<usize>) -> Diagnostic {
+        let inside = |s: &&Range<usize>| s.start >= user.start && s.end <= user.end;
+        let narrowest_inside = self.spans.iter().filter(inside).min_by_key(|s| s.len());
+        let span = narrowest_inside.or_else(|| self.spans.iter().min_by_key(|s| s.len()));
+        let offset = span.map_or(user.start, |s| s.start).clamp(user.start, user.end) - user.start;
+        let code = &text[user];
+        let (line, column) = line_column(code, floor_char_boundary(code, offset));
+        Diagnostic { line, column, message: self.message.clone() }
+    }
+}
+
+fn check(source: &str) -> Result<(), Failure> {
+    validate(&parse(source)?)
+}
+
+fn validate(module: &naga::Module) -> Result<(), Failure> {
+    guarded(|| {
+        let mut validator = Validator::new(ValidationFlags::all(), Capabilities::default());
+        validator.validate(module).map(drop).map_err(|e| validation_failure(&e))
+    })?
+}
+
+fn parse(source: &str) -> Result<naga::Module, Failure> {
+    guarded(|| naga::front::wgsl::parse_str(source).map_err(|e| parse_failure(&e)))?
+}
+
+/// The validator's headline and its chain of causes, which hold the specifics.
+fn validation_failure(error: &WithSpan<ValidationError>) -> Failure {
+    let mut chain = vec![error.as_inner().to_string()];
+    let mut cause: &dyn std::error::Error = error.as_inner();
+    while let Some(next) = cause.source() {
+        chain.push(next.to_string());
+        cause = next;
+    }
+    Failure {
+        message: one_line(&chain.join(": ")),
+        spans: error.spans().filter_map(|(span, _)| span.to_range()).collect(),
+        unknown_identifier: false,
+        parsed: true,
+    }
+}
+
+/// The parser's headline, then what its secondary labels say (e.g. "argument #1 has type `f32`"),
+/// then its note when there is just one: longer note lists enumerate every overload.
+fn parse_failure(error: &ParseError) -> Failure {
+    let mut message = error.message().to_string();
+    for (_, label) in error.labels().skip(1).filter(|(_, label)| !label.is_empty()) {
+        message.push_str("; ");
+        message.push_str(label);
+    }
+    if let [note] = error.notes().collect::<Vec<_>>()[..] {
+        message.push_str("; ");
+        message.push_str(note);
+    }
+    Failure {
+        message: one_line(&message),
+        spans: error.labels().next().and_then(|(span, _)| span.to_range()).into_iter().collect(),
+        unknown_identifier: error.message().starts_with("no definition in scope for identifier"),
+        parsed: false,
+    }
+}
+
+/// naga is a third-party parser fed with whatever a model writes: a panic in it becomes a
+/// diagnostic rather than taking down a training run.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|_| Failure {
+        message: "naga panicked on this input (a naga bug); treat it as invalid".to_string(),
+        spans: Vec::new(),
+        unknown_identifier: false,
+        parsed: false,
+    })
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}

@@ -1,0 +1,62 @@
+# tiny-agent-trainer: `make help` lists the targets.
+#
+# Every cargo call runs with the same environment (venv python on PATH, LIBTORCH_USE_PYTORCH=1):
+# torch-sys rebuilds its C++ part whenever that changes.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+BIN := $(CARGO_TARGET_DIR)/release/tiny-agent-trainer
+CONFIG ?= config/wgsl_generation.toml
+RUN ?= runs/wgsl_generation
+
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export LIBTORCH_USE_PYTORCH := 1
+export CARGO_TARGET_DIR
+
+.PHONY: help setup build test test-rust run train-small curve fmt lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed ## Create .venv with the pinned Python deps (torch 2.11.0)
+
+build: setup ## Build the release binary
+	cargo build --release -p tat-cli
+
+test: setup test-rust ## Set up, then run every test
+
+test-rust: setup
+	cargo test --workspace --release
+
+run: build ## Set up, train the default WGSL model, then generate and validate shaders
+	@if [ -d $(RUN)/last ]; then \
+	  $(BIN) train --config $(CONFIG) --out $(RUN) --resume; \
+	else \
+	  $(BIN) train --config $(CONFIG) --out $(RUN); fi
+	$(BIN) generate --model $(RUN) --prompt "Write a fragment shader that outputs solid red" --validate
+	$(BIN) generate --model $(RUN) --split train --validate
+	$(MAKE) --no-print-directory curve RUN=$(RUN)
+
+train-small: build ## Train config/wgsl_small.toml (a couple of minutes on 2 cores)
+	$(BIN) train --config config/wgsl_small.toml --out runs/wgsl_small
+
+curve: setup ## Plot RUN's metrics.csv to RUN/loss.png
+	$(VENV)/bin/python scripts/plot_metrics.py $(RUN)/metrics.csv $(RUN)/loss.png
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+lint: setup ## Clippy with warnings as errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean: ## Remove build outputs (keeps .venv and runs/)
+	cargo clean

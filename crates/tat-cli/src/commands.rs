@@ -1,0 +1,246 @@
+//! One function per subcommand. Each returns the process exit code.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tat_core::config::Config;
+use tat_core::error::{exit_code, Result, TatError};
+use tat_core::generate::Generator;
+use tat_core::train::{self, TrainOptions};
+use tat_core::wgsl::{self, Diagnostic};
+
+use crate::progress::ProgressObserver;
+use crate::Command;
+
+const STARTER_CONFIG: &str = include_str!("../../../config/wgsl_small.toml");
+const STARTER_DATASET: &str = include_str!("../../../config/wgsl_training_data.toml");
+const STARTER_DATASET_NAME: &str = "wgsl_training_data.toml";
+
+pub fn run(command: Command) -> Result<i32> {
+    match command {
+        Command::Train { config, epochs, device, seed, out, resume } => {
+            let mut config = Config::from_file(&config)?;
+            let t = &mut config.training;
+            t.epochs = epochs.unwrap_or(t.epochs);
+            t.device = device.unwrap_or(t.device);
+            t.seed = seed.unwrap_or(t.seed);
+            t.output_dir = out.or(t.output_dir.take());
+            train_command(&config, resume)
+        }
+        Command::Generate { model, split: Some(split), device, .. } => {
+            split_command(&Generator::load(&model, device)?, split)
+        }
+        Command::Generate { model, prompt, split: None, max_new_tokens, device, validate } => {
+            generate_command(&model, &prompt, max_new_tokens, device, validate)
+        }
+        Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
+        Command::Init { dir, force } => init_command(&dir, force),
+        Command::List { dir } => list_command(&dir),
+        Command::Show { config } => {
+            print!("{}", Config::from_file(&config)?.to_toml_string());
+            Ok(0)
+        }
+        Command::Check => check_command(),
+    }
+}
+
+fn train_command(config: &Config, resume: bool) -> Result<i32> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    // A second Ctrl-C while `last` is being saved should not kill the save: the flag only asks.
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsaving the checkpoint, please wait...");
+        } else {
+            eprintln!("\ninterrupt: saving `last` and stopping...");
+        }
+    })
+    .map_err(|e| TatError::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
+    let mut observer = ProgressObserver::new(interrupted);
+    let summary = train::train(config, &TrainOptions { resume }, &mut observer)?;
+    let best = summary.best_val_loss.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    println!(
+        "done: {} epochs{}; best val_loss {best} at epoch {}; checkpoints in {}",
+        summary.epochs_completed,
+        if summary.stopped_early { " (early stopping)" } else { "" },
+        summary.best_epoch,
+        summary.run_dir.display()
+    );
+    Ok(0)
+}
+
+fn generate_command(
+    model: &Path,
+    prompts: &[String],
+    max_new_tokens: Option<usize>,
+    device: tat_core::config::DeviceChoice,
+    validate: bool,
+) -> Result<i32> {
+    if prompts.is_empty() {
+        return Err(TatError::Usage("generate: give at least one --prompt \"...\"".into()));
+    }
+    let generator = Generator::load(model, device)?;
+    let limit = max_new_tokens.unwrap_or(generator.max_new_tokens());
+    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let mut invalid = false;
+    for (i, code) in generator.generate_batch(&refs, limit).iter().enumerate() {
+        if prompts.len() > 1 {
+            println!("// prompt: {}", prompts[i]);
+        }
+        println!("{code}");
+        if validate {
+            let diagnostics = wgsl::validate_snippet(code);
+            invalid |= !diagnostics.is_empty();
+            report(&format!("<output {}>", i + 1), &diagnostics);
+        }
+    }
+    Ok(if invalid { exit_code::INVALID_WGSL } else { 0 })
+}
+
+fn split_command(generator: &Generator, split: tat_core::generate::Split) -> Result<i32> {
+    let checks = tat_core::generate::check_split(generator, split, 16)?;
+    let mut per_category: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+    for c in &checks {
+        let status = if c.diagnostics.is_empty() { "valid  " } else { "INVALID" };
+        let exact = if c.exact_match { "exact" } else { "     " };
+        println!("{status} {exact} [{}] {}", c.category, c.prompt);
+        for d in &c.diagnostics {
+            println!("        {}", d.render("<output>"));
+        }
+        let entry = per_category.entry(&c.category).or_default();
+        *entry = (entry.0 + 1, entry.1 + usize::from(c.diagnostics.is_empty()), entry.2 + usize::from(c.exact_match));
+    }
+    println!("\n{:<20} {:>5} {:>12} {:>12}", "category", "n", "valid", "exact match");
+    for (category, (n, valid, exact)) in &per_category {
+        println!("{category:<20} {n:>5} {:>11.1}% {:>11.1}%", pct(*valid, *n), pct(*exact, *n));
+    }
+    let shaders: Vec<_> = checks.iter().filter(|c| c.full_shader).collect();
+    let valid = shaders.iter().filter(|c| c.diagnostics.is_empty()).count();
+    println!("full shaders: {valid}/{} pass naga ({:.1}%)", shaders.len(), pct(valid, shaders.len()));
+    Ok(0)
+}
+
+fn pct(part: usize, whole: usize) -> f64 {
+    100.0 * part as f64 / whole.max(1) as f64
+}
+
+fn report(name: &str, diagnostics: &[Diagnostic]) {
+    if diagnostics.is_empty() {
+        eprintln!("{name}: valid WGSL");
+    }
+    for d in diagnostics {
+        eprintln!("{}", d.render(name));
+    }
+}
+
+fn validate_command(files: &[String], snippet: bool, json: bool) -> Result<i32> {
+    let mut results = Vec::new();
+    for file in files {
+        let (name, source) = read_source(file)?;
+        let diagnostics = if snippet { wgsl::validate_snippet(&source) } else { wgsl::validate_module(&source) };
+        results.push((name, diagnostics));
+    }
+    if json {
+        let value: Vec<_> = results
+            .iter()
+            .map(|(file, d)| serde_json::json!({ "file": file, "valid": d.is_empty(), "diagnostics": d }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&value).expect("diagnostics serialise"));
+    } else {
+        for (name, diagnostics) in &results {
+            if diagnostics.is_empty() {
+                println!("{name}: ok");
+            }
+            for d in diagnostics {
+                println!("{}", d.render(name));
+            }
+        }
+    }
+    let any_invalid = results.iter().any(|(_, d)| !d.is_empty());
+    Ok(if any_invalid { exit_code::INVALID_WGSL } else { 0 })
+}
+
+fn read_source(file: &str) -> Result<(String, String)> {
+    if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| TatError::io(Path::new("<stdin>"), e))?;
+        return Ok(("<stdin>".into(), text));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        TatError::Usage(format!(
+            "validate: cannot read {file}: {e}. Fix: pass an existing WGSL file, or - for standard input."
+        ))
+    })?;
+    Ok((file.to_string(), text))
+}
+
+fn init_command(dir: &Path, force: bool) -> Result<i32> {
+    let config_path = dir.join("tat.toml");
+    let dataset_path = dir.join(STARTER_DATASET_NAME);
+    for path in [&config_path, &dataset_path] {
+        if path.exists() && !force {
+            return Err(TatError::Usage(format!(
+                "init: {} already exists and was left untouched. Fix: pass --force to overwrite it, or init another folder.",
+                path.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| TatError::io(dir, e))?;
+    std::fs::write(&config_path, STARTER_CONFIG).map_err(|e| TatError::io(&config_path, e))?;
+    std::fs::write(&dataset_path, STARTER_DATASET).map_err(|e| TatError::io(&dataset_path, e))?;
+    println!("wrote {} and {}", config_path.display(), dataset_path.display());
+    println!("next: tiny-agent-trainer train --config {}", config_path.display());
+    Ok(0)
+}
+
+fn list_command(dir: &Path) -> Result<i32> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            TatError::Usage(format!("list: cannot read {}: {e}. Fix: pass a folder of configs.", dir.display()))
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        // Datasets live beside configs; only files that parse as configs are listed.
+        if let Ok(c) = Config::from_file(&path) {
+            let m = &c.model;
+            println!(
+                "{:<40} {:<20} d_model {} x {} layers, {} epochs",
+                path.display(),
+                c.task.name,
+                m.d_model,
+                m.num_layers,
+                c.training.epochs
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn check_command() -> Result<i32> {
+    let lib = env!("TAT_LIBTORCH_LIB");
+    let version = std::fs::read_to_string(Path::new(lib).join("../version.py"))
+        .ok()
+        .and_then(|v| {
+            v.lines().find_map(|l| l.strip_prefix("__version__ = ").map(|s| s.trim_matches('\'').to_string()))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("libtorch: {version} ({lib})");
+    println!("cpu threads: {}", tch::get_num_threads());
+    let cuda = tch::Cuda::is_available();
+    println!("cuda available: {cuda}");
+    if cuda {
+        println!("cuda devices: {}", tch::Cuda::device_count());
+        if let Ok(out) = std::process::Command::new("nvidia-smi")
+            .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader"])
+            .output()
+        {
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,80 @@
+//! Renders training progress: a bar per epoch on a terminal, one line per epoch always.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver};
+
+pub struct ProgressObserver {
+    bar: Option<ProgressBar>,
+    interrupted: Arc<AtomicBool>,
+    epochs: usize,
+}
+
+impl ProgressObserver {
+    pub fn new(interrupted: Arc<AtomicBool>) -> Self {
+        Self { bar: None, interrupted, epochs: 0 }
+    }
+}
+
+impl TrainObserver for ProgressObserver {
+    fn on_start(&mut self, info: &RunInfo) {
+        self.epochs = info.epochs;
+        eprintln!(
+            "model: {:.1}M parameters, vocab {} | data: {} train / {} val / {} test | device: {} | run: {}",
+            info.parameters as f64 / 1e6,
+            info.vocab_size,
+            info.train_examples,
+            info.val_examples,
+            info.test_examples,
+            info.device,
+            info.run_dir.display()
+        );
+        if info.start_epoch > 0 {
+            eprintln!("resuming after epoch {}", info.start_epoch);
+        }
+    }
+
+    fn on_step(&mut self, p: &StepProgress) {
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(p.batches as u64);
+            bar.set_style(
+                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_prefix(format!("{}/{}", p.epoch, self.epochs));
+        bar.set_position(p.batch as u64);
+        bar.set_message(format!("loss {:.4} lr {:.2e} {:.1} ex/s", p.loss, p.lr, p.examples_per_sec));
+    }
+
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        println!(
+            "epoch {:>3}/{}  train_loss {:.4}  val_loss {:.4}  lr {:.2e}  {:.1}s  {:.0} tok/s{}",
+            m.epoch,
+            self.epochs,
+            m.train_loss,
+            m.val_loss,
+            m.lr,
+            m.seconds,
+            m.tokens_per_sec,
+            if m.best { "  *best" } else { "" }
+        );
+    }
+
+    fn should_stop(&mut self) -> bool {
+        let stop = self.interrupted.load(Ordering::SeqCst);
+        if stop {
+            if let Some(bar) = self.bar.take() {
+                bar.abandon();
+            }
+        }
+        stop
+    }
+}

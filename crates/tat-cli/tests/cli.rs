@@ -1,0 +1,185 @@
+//! The release binary's exit codes and messages, run as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tiny-agent-trainer"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A small, slow-to-finish config (many epochs) writing into `out`.
+fn tiny_config(dir: &Path, out: &Path, epochs: usize) -> PathBuf {
+    let path = dir.join("tiny.toml");
+    let data = repo().join("config/wgsl_training_data.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[task]\nname = \"tiny\"\n[model]\nd_model = 32\nnhead = 2\nnum_layers = 1\ndim_feedforward = 64\n\
+             [training]\nepochs = {epochs}\nlearning_rate = 1e-3\ndevice = \"cpu\"\nsave_every = 0\noutput_dir = \"{}\"\n\
+             [dataset]\npath = \"{}\"\n",
+            out.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn bad_config_exits_2_naming_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[task]\nname = \"x\"\n[model]\nd_model = \"big\"\n[dataset]\npath = \"d.toml\"\n").unwrap();
+    let o = run(&["train", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let msg = text(&o);
+    assert!(msg.contains("bad.toml:4:") && msg.contains("model.d_model"), "{msg}");
+    assert!(!msg.contains("panicked") && !msg.contains("RUST_BACKTRACE"), "{msg}");
+}
+
+#[test]
+fn missing_config_exits_2() {
+    let o = run(&["train", "--config", "no/such.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no/such.toml: config file not found"), "{}", text(&o));
+}
+
+#[test]
+fn bad_dataset_exits_2_naming_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.toml");
+    std::fs::write(&data, "[[examples]]\nnatural_language = \"red\"\nwgsl_code = \"vec3<f32>(1.0, 0.0, 0.0)\"\ncategory = \"color\"\n\n[[examples]]\nnatural_language = \"blue\"\ncategory = \"color\"\n").unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[task]\nname = \"x\"\n[training]\ndevice = \"cpu\"\n[dataset]\npath = \"data.toml\"\n")
+        .unwrap();
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.path().join("run").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("examples[1]") && text(&o).contains("wgsl_code"), "{}", text(&o));
+}
+
+#[test]
+fn validate_reports_file_line_col_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wgsl");
+    let bad = dir.path().join("bad.wgsl");
+    std::fs::write(
+        &good,
+        "@fragment\nfn main() -> @location(0) vec4<f32> {\n    return vec4<f32>(1.0, 0.0, 0.0, 1.0);\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&bad, "@fragment\nfn main() -> @location(0) vec4<f32> {\n    return vec3<f32>(1.0, 0.0, 0.0);\n}\n")
+        .unwrap();
+    let o = run(&["validate", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run(&["validate", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let prefix = format!("{}:", bad.display());
+    let line = String::from_utf8_lossy(&o.stdout).lines().find(|l| l.starts_with(&prefix)).map(str::to_string);
+    let line = line.unwrap_or_else(|| panic!("no diagnostic for bad.wgsl in {}", text(&o)));
+    let fields: Vec<&str> = line[prefix.len()..].splitn(3, ':').collect();
+    assert!(fields[0].parse::<usize>().is_ok() && fields[1].parse::<usize>().is_ok(), "{line}");
+    let json = run(&["validate", "--json", bad.to_str().unwrap()]);
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value[0]["valid"], false);
+    assert!(value[0]["diagnostics"][0]["line"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn validate_reads_stdin() {
+    use std::io::Write;
+    let mut child = bin().args(["validate", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"fn f() -> f32 { return 1.0; }\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("<stdin>: ok"));
+}
+
+#[test]
+fn missing_checkpoint_exits_3() {
+    let o = run(&["generate", "--model", "runs/definitely-not-here", "--prompt", "red"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert_eq!(run(&["init", d]).status.code(), Some(0));
+    let o = run(&["init", d]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(run(&["init", d, "--force"]).status.code(), Some(0));
+    let o = run(&["show", "--config", dir.path().join("tat.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("[training]"));
+}
+
+#[test]
+fn list_shows_configs_not_datasets() {
+    let o = bin().current_dir(repo()).args(["list"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("wgsl_generation.toml") && out.contains("wgsl_small.toml"), "{out}");
+    assert!(!out.contains("wgsl_training_data"), "{out}");
+}
+
+#[test]
+fn check_reports_libtorch_and_cuda() {
+    let o = run(&["check"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("libtorch: 2.11.0") && out.contains("cuda available:"), "{out}");
+}
+
+#[test]
+fn ctrl_c_saves_last_exits_130_and_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = tiny_config(dir.path(), &out, 1000);
+    let child = bin()
+        .args(["train", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first epoch is on disk, i.e. in the middle of real training.
+    let started = Instant::now();
+    while !out.join("metrics.jsonl").exists() || std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().is_empty()
+    {
+        assert!(started.elapsed() < Duration::from_secs(120), "training never finished an epoch");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(text(&o).contains("--resume"), "{}", text(&o));
+    assert!(out.join("last/model.safetensors").is_file());
+
+    let o = run(&[
+        "generate",
+        "--model",
+        out.join("last").to_str().unwrap(),
+        "--prompt",
+        "Create a red color",
+        "--max-new-tokens",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--resume", "--epochs", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("resuming after epoch"), "{}", text(&o));
+}

@@ -1,0 +1,134 @@
+//! Turning TOML and schema failures into one-paragraph errors: `file:line:col: field `a.b`: ...`.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::TatError;
+
+/// A value that parsed but is out of range; located in the text when the error is built.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigIssue {
+    pub field: String,
+    pub found: String,
+    pub expected: String,
+}
+
+impl ConfigIssue {
+    pub fn new(field: &str, found: String, expected: &str) -> Self {
+        Self { field: field.to_string(), found, expected: expected.to_string() }
+    }
+
+    pub fn into_error(self, text: &str, file: &str) -> TatError {
+        let path: Vec<&str> = self.field.split('.').collect();
+        let place = match key_offset(text, &path) {
+            Some(offset) => {
+                let (line, col) = line_col(text, offset);
+                format!("{file}:{line}:{col}")
+            }
+            None => file.to_string(),
+        };
+        TatError::Config(format!(
+            "{place}: field `{}`: found {}, expected {}. Fix: set `{}` to {}.",
+            self.field, self.found, self.expected, self.field, self.expected
+        ))
+    }
+}
+
+/// Deserializes `text`, reporting the field path and position of the first failure.
+pub fn deserialize<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, TatError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| {
+        let place = place_of(text, file, e.span());
+        TatError::Config(format!(
+            "{place}: not valid TOML: {}. Fix: correct the TOML syntax at that position.",
+            one_line(e.message())
+        ))
+    })?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let place = place_of(text, file, inner.span());
+        TatError::Config(format!("{place}: {}", explain(&field, &one_line(inner.message()))))
+    })
+}
+
+fn explain(field: &str, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let options: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let section = field.rsplit_once('.').map(|(s, _)| s).unwrap_or("");
+        let full =
+            if section.is_empty() || field.ends_with(name) { field.to_string() } else { format!("{section}.{name}") };
+        let hint = match closest(name, &options) {
+            Some(best) => format!(" Did you mean `{best}`?"),
+            None => String::new(),
+        };
+        return format!(
+            "unknown field `{full}`; expected one of {}.{hint} Fix: rename or remove it (unknown keys are rejected so typos cannot pass silently).",
+            options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        let full = if field == "." || field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
+        return format!("missing field `{full}`. Fix: add `{name} = ...` (see `tiny-agent-trainer show --config config/wgsl_small.toml` for a complete example).");
+    }
+    format!("field `{field}`: {message}. Fix: give `{field}` a value of the expected type.")
+}
+
+/// The expected name within edit distance 2 of `name`, if any.
+fn closest<'a>(name: &str, options: &[&'a str]) -> Option<&'a str> {
+    options.iter().map(|o| (edit_distance(name, o), *o)).filter(|(d, _)| *d <= 2).min().map(|(_, o)| o)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches('.').to_string()
+}
+
+fn place_of(text: &str, file: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            format!("{file}:{line}:{col}")
+        }
+        None => file.to_string(),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Byte offset of the key at `path` (e.g. `["model", "nhead"]`), if the file sets it.
+fn key_offset(text: &str, path: &[&str]) -> Option<usize> {
+    let root = toml::de::DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    for (depth, part) in path.iter().enumerate() {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *part)?;
+        if depth + 1 == path.len() {
+            return Some(key.span().start);
+        }
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    None
+}

@@ -1,0 +1,98 @@
+use super::*;
+
+const SMALL: &str = r#"
+[task]
+name = "t"
+
+[model]
+d_model = 32
+nhead = 4
+
+[training]
+epochs = 3
+
+[dataset]
+path = "data.toml"
+"#;
+
+fn err(text: &str) -> String {
+    Config::from_toml_str(text, "cfg.toml").unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_config_takes_defaults() {
+    let c = Config::from_toml_str(SMALL, "cfg.toml").unwrap();
+    assert_eq!(c.model.d_model, 32);
+    assert_eq!(c.model.num_layers, 6);
+    assert_eq!(c.training.batch_size, 16);
+    assert_eq!(c.output_dir(), PathBuf::from("runs/t"));
+}
+
+#[test]
+fn unknown_key_names_field_line_and_suggestion() {
+    let text = SMALL.replace("epochs = 3", "epochs = 3\nlerning_rate = 0.1");
+    let e = err(&text);
+    assert!(e.starts_with("cfg.toml:11:"), "{e}");
+    assert!(e.contains("training.lerning_rate"), "{e}");
+    assert!(e.contains("Did you mean `learning_rate`?"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_field_and_line() {
+    let e = err(&SMALL.replace("nhead = 4", "nhead = \"four\""));
+    assert!(e.starts_with("cfg.toml:7:"), "{e}");
+    assert!(e.contains("model.nhead"), "{e}");
+}
+
+#[test]
+fn missing_section_is_named() {
+    let e = err("[task]\nname = \"t\"\n");
+    assert!(e.contains("missing field `dataset`"), "{e}");
+}
+
+#[test]
+fn out_of_range_value_names_field_found_and_expected() {
+    let e = err(&SMALL.replace("nhead = 4", "nhead = 5"));
+    assert!(e.starts_with("cfg.toml:7:1:"), "{e}");
+    assert!(e.contains("`model.nhead`: found 5, expected a positive divisor of model.d_model (32)"), "{e}");
+}
+
+#[test]
+fn bad_toml_syntax_is_located() {
+    let e = err("[task]\nname = \"t\n");
+    assert!(e.starts_with("cfg.toml:2:"), "{e}");
+    assert!(e.contains("not valid TOML"), "{e}");
+}
+
+#[test]
+fn bad_enum_value_lists_choices() {
+    let e = err(&SMALL.replace("epochs = 3", "epochs = 3\ndevice = \"gpu\""));
+    assert!(e.contains("training.device"), "{e}");
+    assert!(e.contains("auto") && e.contains("cuda"), "{e}");
+}
+
+#[test]
+fn shipped_configs_load_and_round_trip() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    for name in ["wgsl_generation.toml", "wgsl_small.toml"] {
+        let c = Config::from_file(&dir.join(name)).unwrap();
+        assert!(c.dataset_path().exists(), "{name}: dataset {:?}", c.dataset_path());
+        let again = Config::from_toml_str(&c.to_toml_string(), name).unwrap();
+        assert_eq!(again.model, c.model);
+        assert_eq!(again.training, c.training);
+    }
+}
+
+#[test]
+fn original_run_values_are_kept() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_generation.toml");
+    let c = Config::from_file(&path).unwrap();
+    assert_eq!((c.model.d_model, c.model.nhead, c.model.num_layers), (512, 8, 6));
+    assert_eq!((c.model.dim_feedforward, c.model.max_seq_len), (2048, 512));
+    assert_eq!(
+        (c.training.epochs, c.training.batch_size, c.training.patience, c.training.save_every),
+        (100, 16, 15, 10)
+    );
+    assert_eq!(c.training.learning_rate, 1e-4);
+    assert_eq!((c.dataset.train_ratio, c.dataset.val_ratio), (0.8, 0.1));
+}

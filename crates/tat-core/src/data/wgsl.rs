@@ -1,0 +1,208 @@
+//! The natural-language-to-WGSL dataset: a TOML file of `[[examples]]` tables, each with a
+//! `natural_language` request, the `wgsl_code` answer and a `category`.
+//!
+//! Surrounding whitespace is not part of an example: prompts and categories are trimmed, and
+//! code loses trailing whitespace (a `'''` block ends with a newline no model should learn to emit).
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_path_to_error::Segment;
+use toml::Spanned;
+
+use crate::error::{read_text, Result, TatError};
+use crate::rng::SplitMix64;
+use crate::wgsl::validate_snippet;
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Example {
+    pub natural_language: String,
+    pub wgsl_code: String,
+    pub category: String,
+}
+
+/// What one `[[examples]]` table must hold; spans locate later complaints (empty, duplicate).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExample {
+    natural_language: Spanned<String>,
+    wgsl_code: Spanned<String>,
+    category: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    examples: Vec<RawExample>,
+}
+
+const SCHEMA: &str = "each [[examples]] table holds exactly three strings: natural_language, wgsl_code and category";
+
+/// Reads and checks the shape of a dataset file (not its WGSL: see [`check_examples`]).
+pub fn load_examples(path: &Path) -> Result<Vec<Example>> {
+    let text = read_text(path)?;
+    let file = path.display();
+    let deserializer = toml::Deserializer::parse(&text).map_err(|e| {
+        TatError::Dataset(format!("{file}{}: invalid TOML: {}", at(&text, e.span()), e.message().trim()))
+    })?;
+    let raw: RawFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = match field_path(e.path()) {
+            path if path.is_empty() => String::new(),
+            path => format!(" {path}:"),
+        };
+        let message = e.inner().message().trim();
+        let hint = if message.contains("expected") { String::new() } else { format!("; {SCHEMA}") };
+        TatError::Dataset(format!("{file}{}:{field} {message}{hint}", at(&text, e.inner().span())))
+    })?;
+    if raw.examples.is_empty() {
+        return Err(TatError::Dataset(format!("{file}: no [[examples]] tables; {SCHEMA}")));
+    }
+    let problems = shape_problems(&raw.examples, &text);
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(|p| format!("{file}{p}")).collect();
+        return Err(TatError::Dataset(list.join("\n")));
+    }
+    Ok(raw.examples.into_iter().map(RawExample::into_example).collect())
+}
+
+impl RawExample {
+    fn into_example(self) -> Example {
+        Example {
+            natural_language: self.natural_language.into_inner().trim().to_string(),
+            wgsl_code: self.wgsl_code.into_inner().trim_end().to_string(),
+            category: self.category.into_inner().trim().to_string(),
+        }
+    }
+}
+
+/// Empty fields and repeated prompts, each as `:line:col: examples[i].field: ...`. A repeated
+/// prompt would let the same request sit in both the training and the test split.
+fn shape_problems(examples: &[RawExample], text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    for (i, example) in examples.iter().enumerate() {
+        let fields = [
+            ("natural_language", &example.natural_language, "an English request"),
+            ("wgsl_code", &example.wgsl_code, "the WGSL answer"),
+            ("category", &example.category, "a category such as \"color\" or \"fragment_shader\""),
+        ];
+        for (name, value, expected) in fields {
+            if value.get_ref().trim().is_empty() {
+                let at = at(text, Some(value.span()));
+                problems.push(format!("{at}: examples[{i}].{name}: empty; expected {expected}"));
+            }
+        }
+        let prompt = example.natural_language.get_ref().trim();
+        if prompt.is_empty() {
+            continue;
+        }
+        match first_seen.get(prompt) {
+            Some(&j) => {
+                let (here, there) = (example.natural_language.span(), examples[j].natural_language.span());
+                problems.push(format!(
+                    "{}: examples[{i}].natural_language: {prompt:?} repeats examples[{j}] (line {}); every prompt must be unique",
+                    at(text, Some(here)),
+                    line_column(text, there.start).0,
+                ));
+            }
+            None => {
+                first_seen.insert(prompt, i);
+            }
+        }
+    }
+    problems
+}
+
+/// `examples[3].category`: serde_path_to_error's path without the private key through which
+/// `toml::Spanned` reaches its value.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key.starts_with("$__serde_spanned") => {}
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&other.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// `:line:col` for a span's start, or nothing when the error has no span.
+fn at(text: &str, span: Option<Range<usize>>) -> String {
+    span.map_or(String::new(), |span| {
+        let (line, column) = line_column(text, span.start.min(text.len()));
+        format!(":{line}:{column}")
+    })
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
+}
+
+#[derive(Debug, Clone)]
+pub struct Splits {
+    pub train: Vec<Example>,
+    pub val: Vec<Example>,
+    pub test: Vec<Example>,
+}
+
+/// Stream id for the split, so it is independent of the per-epoch shuffles drawn from the same
+/// seed (those use the epoch number as stream).
+const SPLIT_STREAM: u64 = 0x5350_4C49_5400_0000;
+
+/// A seeded shuffle cut into train, val and test (the rest). With three or more examples every
+/// split gets at least one, taken from the largest (train, normally) when rounding leaves one empty.
+pub fn split_examples(mut examples: Vec<Example>, train_ratio: f64, val_ratio: f64, seed: u64) -> Splits {
+    SplitMix64::derived(seed, SPLIT_STREAM).shuffle(&mut examples);
+    let n = examples.len();
+    let share = |ratio: f64| ((n as f64 * ratio.clamp(0.0, 1.0)).round() as usize).min(n);
+    let n_train = share(train_ratio);
+    let n_val = share(val_ratio).min(n - n_train);
+    let mut counts = [n_train, n_val, n - n_train - n_val];
+    if n >= 3 {
+        for empty in 0..3 {
+            if counts[empty] == 0 {
+                let largest = (0..3).max_by_key(|&j| (counts[j], std::cmp::Reverse(j))).unwrap_or(0);
+                counts[largest] -= 1;
+                counts[empty] = 1;
+            }
+        }
+    }
+    let test = examples.split_off(counts[0] + counts[1]);
+    let val = examples.split_off(counts[0]);
+    Splits { train: examples, val, test }
+}
+
+/// Every example's code passes [`validate_snippet`]; the error lists each one that does not,
+/// with its prompt and first diagnostic (line and column within `wgsl_code`).
+pub fn check_examples(path: &Path, examples: &[Example]) -> Result<()> {
+    let failures: Vec<String> = examples
+        .iter()
+        .enumerate()
+        .filter_map(|(i, example)| {
+            let diagnostic = validate_snippet(&example.wgsl_code).into_iter().next()?;
+            let location = diagnostic.render(&format!("examples[{i}].wgsl_code"));
+            Some(format!("  {location} (prompt {:?})", example.natural_language))
+        })
+        .collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(TatError::Dataset(format!(
+        "{}: {} of {} examples are not valid WGSL:\n{}",
+        path.display(),
+        failures.len(),
+        examples.len(),
+        failures.join("\n")
+    )))
+}

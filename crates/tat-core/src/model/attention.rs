@@ -1,0 +1,57 @@
+//! Multi-head attention over `scaled_dot_product_attention`.
+
+use tch::nn;
+use tch::{Kind, Tensor};
+
+use super::layers::Linear;
+
+#[derive(Debug)]
+pub struct MultiHeadAttention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    nhead: i64,
+    dropout: f64,
+    compute: Kind,
+}
+
+impl MultiHeadAttention {
+    pub fn new(p: nn::Path, d_model: i64, nhead: i64, dropout: f64, compute: Kind) -> Self {
+        Self {
+            q: Linear::new(&p / "q_proj", d_model, d_model, true, compute),
+            k: Linear::new(&p / "k_proj", d_model, d_model, true, compute),
+            v: Linear::new(&p / "v_proj", d_model, d_model, true, compute),
+            out: Linear::new(&p / "out_proj", d_model, d_model, true, compute),
+            nhead,
+            dropout,
+            compute,
+        }
+    }
+
+    /// `[B, L, D] -> [B, H, L, D/H]`
+    fn heads(&self, x: &Tensor) -> Tensor {
+        let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
+        x.view([b, l, self.nhead, d / self.nhead]).transpose(1, 2)
+    }
+
+    /// Attends from `x` to `context`. `key_mask` is `[B, 1, 1, Lk]` bool, true where a key may be
+    /// attended; `causal` hides later positions (decoder self-attention).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        context: &Tensor,
+        key_mask: Option<&Tensor>,
+        causal: bool,
+        train: bool,
+    ) -> Tensor {
+        let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
+        let q = self.heads(&self.q.forward(x)).to_kind(self.compute);
+        let k = self.heads(&self.k.forward(context)).to_kind(self.compute);
+        let v = self.heads(&self.v.forward(context)).to_kind(self.compute);
+        let dropout = if train { self.dropout } else { 0.0 };
+        let attended = Tensor::scaled_dot_product_attention(&q, &k, &v, key_mask, dropout, causal, None, false);
+        let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, l, d]);
+        self.out.forward(&merged)
+    }
+}

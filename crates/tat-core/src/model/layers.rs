@@ -1,0 +1,83 @@
+//! Building blocks shared by the models: a precision-aware linear layer, layer norm, feed-forward.
+
+use tch::nn::{self, Init, Module};
+use tch::{Kind, Tensor};
+
+use crate::config::Precision;
+
+/// The kind matrix products run in; everything else stays fp32.
+pub fn compute_kind(precision: Precision) -> Kind {
+    match precision {
+        Precision::Fp32 => Kind::Float,
+        Precision::Bf16 => Kind::BFloat16,
+    }
+}
+
+/// `y = x W^T + b`, computed in `compute` kind and returned as fp32. Weights stay fp32 (the master
+/// copy the optimizer updates); the cast is part of the graph, so gradients flow back to them.
+#[derive(Debug)]
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+    compute: Kind,
+}
+
+impl Linear {
+    pub fn new(p: nn::Path, in_dim: i64, out_dim: i64, bias: bool, compute: Kind) -> Self {
+        let bound = (6.0 / (in_dim + out_dim) as f64).sqrt();
+        let weight = p.var("weight", &[out_dim, in_dim], Init::Uniform { lo: -bound, up: bound });
+        let bias = bias.then(|| p.var("bias", &[out_dim], Init::Const(0.0)));
+        Self { weight, bias, compute }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        if self.compute == Kind::Float {
+            return x.linear(&self.weight, self.bias.as_ref());
+        }
+        let w = self.weight.to_kind(self.compute);
+        let b = self.bias.as_ref().map(|b| b.to_kind(self.compute));
+        x.to_kind(self.compute).linear(&w, b.as_ref()).to_kind(Kind::Float)
+    }
+}
+
+pub fn layer_norm(p: nn::Path, dim: i64) -> nn::LayerNorm {
+    nn::layer_norm(p, vec![dim], Default::default())
+}
+
+/// Position-wise feed-forward: `Linear -> GELU -> dropout -> Linear`.
+#[derive(Debug)]
+pub struct FeedForward {
+    up: Linear,
+    down: Linear,
+    dropout: f64,
+}
+
+impl FeedForward {
+    pub fn new(p: nn::Path, d_model: i64, d_ff: i64, dropout: f64, compute: Kind) -> Self {
+        Self {
+            up: Linear::new(&p / "up", d_model, d_ff, true, compute),
+            down: Linear::new(&p / "down", d_ff, d_model, true, compute),
+            dropout,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = self.up.forward(x).gelu("none").dropout(self.dropout, train);
+        self.down.forward(&h)
+    }
+}
+
+/// Fixed sinusoidal position encodings, `[max_len, d_model]`.
+pub fn sinusoidal_positions(max_len: i64, d_model: i64, device: tch::Device) -> Tensor {
+    let pos = Tensor::arange(max_len, (Kind::Float, device)).unsqueeze(1);
+    let i = Tensor::arange_start_step(0, d_model, 2, (Kind::Float, device));
+    let freq = (i * (-(10000f64.ln()) / d_model as f64)).exp();
+    let angles = pos * freq.unsqueeze(0);
+    Tensor::stack(&[angles.sin(), angles.cos()], 2).reshape([max_len, d_model])
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        Linear::forward(self, x)
+    }
+}

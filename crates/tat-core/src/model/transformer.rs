@@ -1,0 +1,164 @@
+//! Encoder-decoder transformer (pre-LayerNorm), the WGSL generation model.
+//!
+//! One embedding table serves prompts and code (they share the tokenizer); with
+//! `tie_embeddings` it is also the output projection.
+
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::attention::MultiHeadAttention;
+use super::layers::{compute_kind, layer_norm, sinusoidal_positions, FeedForward, Linear};
+use crate::config::{ModelConfig, Precision};
+use crate::tokenizer::PAD_ID;
+
+#[derive(Debug)]
+struct EncoderLayer {
+    norm_attn: nn::LayerNorm,
+    attn: MultiHeadAttention,
+    norm_ff: nn::LayerNorm,
+    ff: FeedForward,
+    dropout: f64,
+}
+
+impl EncoderLayer {
+    fn new(p: nn::Path, c: &ModelConfig, compute: Kind) -> Self {
+        Self {
+            norm_attn: layer_norm(&p / "norm_attn", c.d_model),
+            attn: MultiHeadAttention::new(&p / "self_attn", c.d_model, c.nhead, c.dropout, compute),
+            norm_ff: layer_norm(&p / "norm_ff", c.d_model),
+            ff: FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute),
+            dropout: c.dropout,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, src_mask: &Tensor, train: bool) -> Tensor {
+        let h = self.norm_attn.forward(x);
+        let x = x + self.attn.forward(&h, &h, Some(src_mask), false, train).dropout(self.dropout, train);
+        let h = self.norm_ff.forward(&x);
+        &x + self.ff.forward(&h, train).dropout(self.dropout, train)
+    }
+}
+
+#[derive(Debug)]
+struct DecoderLayer {
+    norm_self: nn::LayerNorm,
+    self_attn: MultiHeadAttention,
+    norm_cross: nn::LayerNorm,
+    cross_attn: MultiHeadAttention,
+    norm_ff: nn::LayerNorm,
+    ff: FeedForward,
+    dropout: f64,
+}
+
+impl DecoderLayer {
+    fn new(p: nn::Path, c: &ModelConfig, compute: Kind) -> Self {
+        Self {
+            norm_self: layer_norm(&p / "norm_self", c.d_model),
+            self_attn: MultiHeadAttention::new(&p / "self_attn", c.d_model, c.nhead, c.dropout, compute),
+            norm_cross: layer_norm(&p / "norm_cross", c.d_model),
+            cross_attn: MultiHeadAttention::new(&p / "cross_attn", c.d_model, c.nhead, c.dropout, compute),
+            norm_ff: layer_norm(&p / "norm_ff", c.d_model),
+            ff: FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute),
+            dropout: c.dropout,
+        }
+    }
+
+    fn forward(&self, x: &Tensor, memory: &Tensor, src_mask: &Tensor, train: bool) -> Tensor {
+        let h = self.norm_self.forward(x);
+        let x = x + self.self_attn.forward(&h, &h, None, true, train).dropout(self.dropout, train);
+        let h = self.norm_cross.forward(&x);
+        let x = &x + self.cross_attn.forward(&h, memory, Some(src_mask), false, train).dropout(self.dropout, train);
+        let h = self.norm_ff.forward(&x);
+        &x + self.ff.forward(&h, train).dropout(self.dropout, train)
+    }
+}
+
+/// The encoder's output for a batch of prompts, reused by every decoding step.
+pub struct Encoded {
+    pub memory: Tensor,
+    /// `[B, 1, 1, S]` bool, true at real (non-pad) prompt tokens.
+    pub src_mask: Tensor,
+}
+
+#[derive(Debug)]
+pub struct Seq2SeqTransformer {
+    embedding: Tensor,
+    positions: Tensor,
+    encoder: Vec<EncoderLayer>,
+    encoder_norm: nn::LayerNorm,
+    decoder: Vec<DecoderLayer>,
+    decoder_norm: nn::LayerNorm,
+    output: Option<Linear>,
+    config: ModelConfig,
+}
+
+impl Seq2SeqTransformer {
+    pub fn new(p: &nn::Path, config: &ModelConfig, vocab_size: i64, precision: Precision) -> Self {
+        let compute = compute_kind(precision);
+        let d = config.d_model;
+        let std = (d as f64).powf(-0.5);
+        let embedding = (p / "embedding").var("weight", &[vocab_size, d], nn::Init::Randn { mean: 0.0, stdev: std });
+        let enc = p / "encoder";
+        let dec = p / "decoder";
+        Self {
+            embedding,
+            positions: sinusoidal_positions(config.max_seq_len, d, p.device()),
+            encoder: (0..config.num_layers).map(|i| EncoderLayer::new(&enc / "layers" / i, config, compute)).collect(),
+            encoder_norm: layer_norm(&enc / "norm", d),
+            decoder: (0..config.num_layers).map(|i| DecoderLayer::new(&dec / "layers" / i, config, compute)).collect(),
+            decoder_norm: layer_norm(&dec / "norm", d),
+            output: (!config.tie_embeddings).then(|| Linear::new(p / "output", d, vocab_size, false, compute)),
+            config: config.clone(),
+        }
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    fn embed(&self, tokens: &Tensor, offset: i64, train: bool) -> Tensor {
+        let len = tokens.size()[1];
+        let scale = (self.config.d_model as f64).sqrt();
+        let x = Tensor::embedding(&self.embedding, tokens, PAD_ID, false, false) * scale;
+        (x + self.positions.narrow(0, offset, len)).dropout(self.config.dropout, train)
+    }
+
+    /// Encodes `src` (`[B, S]` token ids, right-padded with `<pad>`).
+    pub fn encode(&self, src: &Tensor, train: bool) -> Encoded {
+        let src_mask = src.ne(PAD_ID).unsqueeze(1).unsqueeze(1);
+        let mut x = self.embed(src, 0, train);
+        for layer in &self.encoder {
+            x = layer.forward(&x, &src_mask, train);
+        }
+        Encoded { memory: self.encoder_norm.forward(&x), src_mask }
+    }
+
+    /// Logits `[B, T, V]` for every position of `tgt_in` (`[B, T]`, starting with `<bos>`).
+    pub fn decode(&self, encoded: &Encoded, tgt_in: &Tensor, train: bool) -> Tensor {
+        let mut x = self.embed(tgt_in, 0, train);
+        for layer in &self.decoder {
+            x = layer.forward(&x, &encoded.memory, &encoded.src_mask, train);
+        }
+        let h = self.decoder_norm.forward(&x);
+        match &self.output {
+            Some(out) => out.forward(&h),
+            None => h.matmul(&self.embedding.tr()),
+        }
+    }
+
+    /// Teacher-forced logits for a batch.
+    pub fn forward(&self, src: &Tensor, tgt_in: &Tensor, train: bool) -> Tensor {
+        let encoded = self.encode(src, train);
+        self.decode(&encoded, tgt_in, train)
+    }
+
+    pub fn device(&self) -> Device {
+        self.embedding.device()
+    }
+}
+
+/// Mean cross-entropy over non-pad target tokens.
+pub fn sequence_loss(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let vocab = logits.size()[2];
+    logits.view([-1, vocab]).cross_entropy_loss::<Tensor>(&targets.view([-1]), None, tch::Reduction::Mean, PAD_ID, 0.0)
+}

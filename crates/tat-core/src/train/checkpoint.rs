@@ -1,0 +1,176 @@
+//! Checkpoint layout, one folder each (`best`, `last`, `epoch_0010`, ...):
+//!
+//! | file | what |
+//! |---|---|
+//! | `model.safetensors` | model weights (fp32) |
+//! | `optimizer.safetensors` | AdamW moments (`exp_avg.<param>`, `exp_avg_sq.<param>`) |
+//! | `state.json` | [`TrainState`]: epoch, step, seed, best metric, partial-epoch sums |
+//! | `tokenizer.json` | the tokenizer the ids refer to |
+//! | `config.toml` | the full config the run used |
+//!
+//! A folder is written under a temporary name and renamed into place, so a crash or Ctrl-C
+//! mid-write never leaves a half-written checkpoint behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+
+use super::optim::AdamW;
+use crate::config::Config;
+use crate::error::{read_text, Result, TatError};
+use crate::tokenizer::Tokenizer;
+
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const STATE_FILE: &str = "state.json";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub const CONFIG_FILE: &str = "config.toml";
+pub const BEST: &str = "best";
+pub const LAST: &str = "last";
+const FORMAT_VERSION: u32 = 1;
+
+/// Where training stands. Dropout randomness is reseeded from `(seed, step)` before every
+/// optimizer step, so `seed` and `step` are the whole RNG state: resuming at any step boundary
+/// reproduces the uninterrupted run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub format_version: u32,
+    /// Epochs fully completed.
+    pub epoch: usize,
+    /// Batches done in the epoch after `epoch` (non-zero only for a Ctrl-C save).
+    pub batch_in_epoch: usize,
+    pub step: usize,
+    pub seed: u64,
+    pub best_val_loss: Option<f64>,
+    pub best_epoch: usize,
+    pub epochs_without_improvement: usize,
+    /// Sums over the partial epoch, so its train loss comes out right after resuming.
+    pub partial_loss_sum: f64,
+    pub partial_tokens: usize,
+    pub train_loss: Option<f64>,
+    pub val_loss: Option<f64>,
+}
+
+impl TrainState {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            epoch: 0,
+            batch_in_epoch: 0,
+            step: 0,
+            seed,
+            best_val_loss: None,
+            best_epoch: 0,
+            epochs_without_improvement: 0,
+            partial_loss_sum: 0.0,
+            partial_tokens: 0,
+            train_loss: None,
+            val_loss: None,
+        }
+    }
+}
+
+/// What a checkpoint folder holds besides the weights.
+pub struct Checkpoint {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub tokenizer: Tokenizer,
+    pub state: TrainState,
+}
+
+pub struct SaveParts<'a> {
+    pub vs: &'a VarStore,
+    pub optimizer: &'a AdamW,
+    pub state: &'a TrainState,
+    pub tokenizer: &'a Tokenizer,
+    pub config: &'a Config,
+}
+
+/// Writes a checkpoint folder atomically: into `<name>.tmp`, then renamed over `<name>`.
+pub fn save(dir: &Path, parts: &SaveParts) -> Result<()> {
+    let tmp = dir.with_extension("tmp");
+    let old = dir.with_extension("old");
+    remove_dir_if_exists(&tmp)?;
+    fs::create_dir_all(&tmp).map_err(|e| TatError::io(&tmp, e))?;
+    let model_path = tmp.join(MODEL_FILE);
+    parts.vs.save(&model_path).map_err(|e| TatError::io(&model_path, std::io::Error::other(e.to_string())))?;
+    parts.optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
+    write(&tmp.join(STATE_FILE), &serde_json::to_string_pretty(parts.state).expect("state serialises"))?;
+    parts.tokenizer.save(&tmp.join(TOKENIZER_FILE))?;
+    write(&tmp.join(CONFIG_FILE), &parts.config.to_toml_string())?;
+    remove_dir_if_exists(&old)?;
+    if dir.exists() {
+        fs::rename(dir, &old).map_err(|e| TatError::io(dir, e))?;
+    }
+    fs::rename(&tmp, dir).map_err(|e| TatError::io(dir, e))?;
+    remove_dir_if_exists(&old)
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    fs::write(path, text).map_err(|e| TatError::io(path, e))
+}
+
+fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TatError::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
+/// A checkpoint folder from what a user typed: a checkpoint folder itself, or a run folder
+/// (then its `best`, else its `last`). A `<name>.old` left by a crash mid-rename also counts.
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    if path.join(MODEL_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(found) = [BEST, LAST].iter().find_map(|name| existing(&path.join(name))) {
+        return Ok(found);
+    }
+    let why = if path.exists() { "holds no checkpoint" } else { "does not exist" };
+    Err(TatError::Checkpoint(format!(
+        "{}: {why} (expected a run folder with best/ or last/, or a checkpoint folder with {MODEL_FILE}). \
+         Fix: train first (`tiny-agent-trainer train --config ...`) or point at a run folder under runs/.",
+        path.display()
+    )))
+}
+
+/// `dir` if it holds a checkpoint, else the `<dir>.old` a crash between the two renames of
+/// [`save`] can leave.
+pub fn existing(dir: &Path) -> Option<PathBuf> {
+    [dir.to_path_buf(), dir.with_extension("old")].into_iter().find(|d| d.join(MODEL_FILE).is_file())
+}
+
+/// Reads config, tokenizer and state of a checkpoint folder (weights are loaded by [`load_weights`]).
+pub fn load(dir: &Path) -> Result<Checkpoint> {
+    let config_path = dir.join(CONFIG_FILE);
+    let config = Config::from_toml_str(&read_existing(&config_path)?, &config_path.display().to_string())
+        .map_err(|e| corrupt(&config_path, &e.to_string()))?;
+    let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    let state_path = dir.join(STATE_FILE);
+    let state: TrainState =
+        serde_json::from_str(&read_existing(&state_path)?).map_err(|e| corrupt(&state_path, &e.to_string()))?;
+    if state.format_version != FORMAT_VERSION {
+        return Err(corrupt(&state_path, &format!("format_version {} is not {FORMAT_VERSION}", state.format_version)));
+    }
+    Ok(Checkpoint { dir: dir.to_path_buf(), config, tokenizer, state })
+}
+
+/// Loads `model.safetensors` into a var store built for the checkpoint's config.
+pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
+    let path = dir.join(MODEL_FILE);
+    vs.load(&path).map_err(|e| corrupt(&path, &e.to_string()))
+}
+
+fn read_existing(path: &Path) -> Result<String> {
+    read_text(path).map_err(|e| corrupt(path, &e.to_string()))
+}
+
+fn corrupt(path: &Path, what: &str) -> TatError {
+    TatError::Checkpoint(format!(
+        "{}: checkpoint file is missing or corrupt ({}). Fix: use another checkpoint of the run (best/, last/, epoch_*/) or train again.",
+        path.display(),
+        what.lines().next().unwrap_or(what)
+    ))
+}

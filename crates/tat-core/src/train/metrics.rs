@@ -1,0 +1,94 @@
+//! Per-epoch metrics and the run folder's `metrics.jsonl` / `metrics.csv`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TatError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub step: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub examples_per_sec: f64,
+    pub tokens_per_sec: f64,
+    pub best: bool,
+}
+
+const CSV_HEADER: &str = "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best";
+
+pub struct MetricsLog {
+    jsonl: PathBuf,
+    csv: PathBuf,
+}
+
+impl MetricsLog {
+    /// Opens the logs of `run_dir`, keeping only epochs `<= keep_through` (a resumed run rewrites
+    /// the epochs after its checkpoint).
+    pub fn open(run_dir: &Path, keep_through: usize) -> Result<Self> {
+        let log = Self { jsonl: run_dir.join("metrics.jsonl"), csv: run_dir.join("metrics.csv") };
+        let kept: Vec<EpochMetrics> = log.read()?.into_iter().filter(|m| m.epoch <= keep_through).collect();
+        let mut jsonl = String::new();
+        let mut csv = format!("{CSV_HEADER}\n");
+        for m in &kept {
+            jsonl.push_str(&json_line(m));
+            csv.push_str(&csv_line(m));
+        }
+        fs::write(&log.jsonl, jsonl).map_err(|e| TatError::io(&log.jsonl, e))?;
+        fs::write(&log.csv, csv).map_err(|e| TatError::io(&log.csv, e))?;
+        Ok(log)
+    }
+
+    pub fn read(&self) -> Result<Vec<EpochMetrics>> {
+        read_jsonl(&self.jsonl)
+    }
+
+    pub fn append(&self, m: &EpochMetrics) -> Result<()> {
+        append(&self.jsonl, &json_line(m))?;
+        append(&self.csv, &csv_line(m))
+    }
+}
+
+/// The epochs recorded in a `metrics.jsonl` (empty when the file does not exist).
+pub fn read_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(TatError::io(path, e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                TatError::Checkpoint(format!(
+                    "{}:{}: unreadable metrics line ({e}). Fix: delete the line or the file.",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+fn json_line(m: &EpochMetrics) -> String {
+    format!("{}\n", serde_json::to_string(m).expect("metrics serialise"))
+}
+
+fn csv_line(m: &EpochMetrics) -> String {
+    format!(
+        "{},{},{:.6},{:.6},{:.6e},{:.3},{:.2},{:.1},{}\n",
+        m.epoch, m.step, m.train_loss, m.val_loss, m.lr, m.seconds, m.examples_per_sec, m.tokens_per_sec, m.best
+    )
+}
+
+fn append(path: &Path, line: &str) -> Result<()> {
+    let mut f = fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| TatError::io(path, e))?;
+    f.write_all(line.as_bytes()).map_err(|e| TatError::io(path, e))
+}

@@ -1,0 +1,27 @@
+//! Training: the loop, the optimizer, the schedule, checkpoints and metrics.
+//!
+//! The loop computes metrics and reports them to a [`TrainObserver`]; rendering them (a progress
+//! bar, a Python callback) is the front's business.
+
+pub mod batch;
+pub mod checkpoint;
+pub mod metrics;
+pub mod optim;
+pub mod schedule;
+mod trainer;
+
+use crate::config::Config;
+use crate::data::wgsl::{check_examples, load_examples, split_examples, Splits};
+use crate::error::Result;
+
+pub use metrics::EpochMetrics;
+pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+
+/// The run's train/val/test examples: the dataset file checked with naga, then split with the
+/// run's seed and ratios (the same call at train and evaluation time gives the same split).
+pub fn dataset_splits(config: &Config) -> Result<Splits> {
+    let path = config.dataset_path();
+    let examples = load_examples(&path)?;
+    check_examples(&path, &examples)?;
+    Ok(split_examples(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))
+}

@@ -1,0 +1,171 @@
+//! Real training runs on a tiny model over the shipped WGSL dataset.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use tat_core::config::Config;
+use tat_core::generate::Generator;
+use tat_core::train::checkpoint;
+use tat_core::train::metrics::read_jsonl;
+use tat_core::train::{train, EpochMetrics, StepProgress, TrainObserver, TrainOptions};
+use tat_core::TatError;
+
+fn dataset() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_training_data.toml").canonicalize().unwrap()
+}
+
+fn tiny_config(out: &Path, epochs: usize) -> Config {
+    let text = format!(
+        r#"
+[task]
+name = "tiny"
+[model]
+d_model = 64
+nhead = 4
+num_layers = 1
+dim_feedforward = 128
+dropout = 0.1
+[training]
+epochs = {epochs}
+batch_size = 16
+learning_rate = 3e-3
+warmup_steps = 5
+save_every = 2
+patience = 50
+device = "cpu"
+output_dir = "{}"
+[dataset]
+path = "{}"
+"#,
+        out.display(),
+        dataset().display()
+    );
+    Config::from_toml_str(&text, "tiny.toml").unwrap()
+}
+
+/// libtorch's RNG and thread pool are process-wide: runs in parallel test threads would reseed
+/// each other's dropout, so every training run here holds this lock.
+static TORCH: Mutex<()> = Mutex::new(());
+
+fn torch_lock() -> MutexGuard<'static, ()> {
+    TORCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct Quiet;
+impl TrainObserver for Quiet {}
+
+/// Asks to stop once `after_steps` optimizer steps have run, as Ctrl-C would.
+struct StopAfter {
+    after_steps: usize,
+    steps: usize,
+}
+impl TrainObserver for StopAfter {
+    fn on_step(&mut self, _: &StepProgress) {
+        self.steps += 1;
+    }
+    fn should_stop(&mut self) -> bool {
+        self.steps >= self.after_steps
+    }
+}
+
+fn metrics(run: &Path) -> Vec<EpochMetrics> {
+    read_jsonl(&run.join("metrics.jsonl")).unwrap()
+}
+
+#[test]
+fn loss_falls_by_a_clear_margin() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let summary = train(&tiny_config(dir.path(), 12), &TrainOptions::default(), &mut Quiet).unwrap();
+    assert_eq!(summary.epochs_completed, 12);
+    let m = metrics(dir.path());
+    assert_eq!(m.len(), 12);
+    let (first, last) = (m[0].train_loss, m[11].train_loss);
+    assert!(last < 0.5 * first, "train loss {first} -> {last}");
+    assert!(m[11].val_loss < 0.8 * m[0].val_loss, "val loss {} -> {}", m[0].val_loss, m[11].val_loss);
+}
+
+#[test]
+fn resume_after_interrupt_matches_uninterrupted_run() {
+    let _torch = torch_lock();
+    let full = tempfile::tempdir().unwrap();
+    train(&tiny_config(full.path(), 4), &TrainOptions::default(), &mut Quiet).unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let config = tiny_config(split.path(), 4);
+    // 7 steps: past the first epoch boundary, in the middle of the second epoch.
+    let err = train(&config, &TrainOptions::default(), &mut StopAfter { after_steps: 7, steps: 0 }).unwrap_err();
+    assert!(matches!(err, TatError::Interrupted(_)), "{err}");
+    assert!(err.to_string().contains("--resume"), "{err}");
+    let state = checkpoint::load(&split.path().join("last")).unwrap().state;
+    assert_eq!((state.epoch, state.step), (1, 7));
+    assert!(state.batch_in_epoch > 0);
+
+    train(&config, &TrainOptions { resume: true }, &mut Quiet).unwrap();
+    let (a, b) = (metrics(full.path()), metrics(split.path()));
+    assert_eq!(a.len(), 4);
+    assert_eq!(b.len(), 4);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.epoch, x.step), (y.epoch, y.step));
+        assert!((x.train_loss - y.train_loss).abs() < 1e-5, "epoch {}: {} vs {}", x.epoch, x.train_loss, y.train_loss);
+        assert!((x.val_loss - y.val_loss).abs() < 1e-5, "epoch {}: {} vs {}", x.epoch, x.val_loss, y.val_loss);
+    }
+}
+
+#[test]
+fn checkpoints_have_the_documented_layout() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    train(&tiny_config(dir.path(), 2), &TrainOptions::default(), &mut Quiet).unwrap();
+    for name in ["best", "last", "epoch_0002"] {
+        for file in ["model.safetensors", "optimizer.safetensors", "state.json", "tokenizer.json", "config.toml"] {
+            assert!(dir.path().join(name).join(file).is_file(), "{name}/{file}");
+        }
+    }
+    assert!(!dir.path().join("last.tmp").exists() && !dir.path().join("last.old").exists());
+    let state = checkpoint::load(&dir.path().join("last")).unwrap().state;
+    assert_eq!(state.epoch, 2);
+    assert_eq!(state.batch_in_epoch, 0);
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("epoch,step,train_loss,val_loss"));
+}
+
+#[test]
+fn a_new_run_refuses_to_overwrite_a_trained_one() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), 1);
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    let err = train(&config, &TrainOptions::default(), &mut Quiet).unwrap_err();
+    assert!(matches!(err, TatError::Usage(_)), "{err}");
+    assert!(err.to_string().contains("--resume"), "{err}");
+}
+
+#[test]
+fn generator_loads_run_and_answers_every_prompt() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    train(&tiny_config(dir.path(), 1), &TrainOptions::default(), &mut Quiet).unwrap();
+    let generator = Generator::load(dir.path(), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let batch = generator.generate_batch(&["Create a red color", "Normalize the vector v"], 20);
+    assert_eq!(batch.len(), 2);
+    // Batched decoding must give each prompt the same answer as decoding it alone.
+    assert_eq!(batch[0], generator.generate("Create a red color", 20));
+    assert_eq!(batch[1], generator.generate("Normalize the vector v", 20));
+}
+
+#[test]
+fn missing_and_corrupt_checkpoints_are_checkpoint_errors() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let err = Generator::load(&dir.path().join("nope"), tat_core::config::DeviceChoice::Cpu).err().unwrap();
+    assert!(matches!(err, TatError::Checkpoint(_)) && err.to_string().contains("does not exist"), "{err}");
+
+    train(&tiny_config(dir.path(), 1), &TrainOptions::default(), &mut Quiet).unwrap();
+    let weights = dir.path().join("best/model.safetensors");
+    std::fs::write(&weights, b"not a safetensors file").unwrap();
+    let err = Generator::load(&dir.path().join("best"), tat_core::config::DeviceChoice::Cpu).err().unwrap();
+    assert!(matches!(err, TatError::Checkpoint(_)), "{err}");
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
