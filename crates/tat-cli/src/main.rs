@@ -94,6 +94,21 @@ enum Command {
 }
 
 fn main() {
+    // A panic is a bug (or libtorch running out of memory), never a user's mistake: say so in
+    // one paragraph instead of a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        let first = message.lines().next().unwrap_or(message);
+        eprintln!(
+            "internal error: {first}. This is a bug in tiny-agent-trainer, or libtorch ran out of memory; \
+             please report it with the command you ran."
+        );
+    }));
     let cli = Cli::parse();
     let code = match commands::run(cli.command) {
         Ok(code) => code,

@@ -71,6 +71,16 @@ fn bad_dataset_exits_2_naming_the_example() {
 }
 
 #[test]
+fn missing_dataset_exits_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[task]\nname = \"x\"\n[dataset]\npath = \"nope.toml\"\n").unwrap();
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--out", dir.path().join("run").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("dataset.path") && text(&o).contains("does not exist"), "{}", text(&o));
+}
+
+#[test]
 fn validate_reports_file_line_col_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.wgsl");
@@ -182,4 +192,9 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     let o = run(&["train", "--config", cfg.to_str().unwrap(), "--resume", "--epochs", "2"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("resuming after epoch"), "{}", text(&o));
+
+    std::fs::write(out.join("last/state.json"), "{ truncated").unwrap();
+    let o = run(&["generate", "--model", out.join("last").to_str().unwrap(), "--prompt", "red"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("state.json: checkpoint file is missing or corrupt"), "{}", text(&o));
 }

@@ -58,24 +58,34 @@ impl Generator {
 
     /// Greedy decoding of many prompts at once; each stops at `<eos>` or `max_new_tokens`.
     pub fn generate_batch(&self, prompts: &[&str], max_new_tokens: usize) -> Vec<String> {
+        let rows = self.greedy_ids(prompts, max_new_tokens, Decoding::Cached);
+        rows.iter().map(|ids| self.tokenizer.decode(ids)).collect()
+    }
+
+    /// Greedy token ids (without `<bos>` and `<eos>`) for each prompt.
+    pub fn greedy_ids(&self, prompts: &[&str], max_new_tokens: usize, decoding: Decoding) -> Vec<Vec<i64>> {
         let _guard = tch::no_grad_guard();
         let limit = max_new_tokens.min(self.max_new_tokens());
-        let src = self.encode_prompts(prompts);
-        let encoded = self.model.encode(&src, false);
+        let encoded = self.model.encode(&self.encode_prompts(prompts), false);
+        let mut cache = self.model.start_decoding(&encoded);
         let n = prompts.len() as i64;
         let mut tokens = Tensor::full([n, 1], BOS_ID, (Kind::Int64, self.device));
         let mut done = Tensor::zeros([n], (Kind::Bool, self.device));
+        let pad = Tensor::from(PAD_ID).to_device(self.device);
         for _ in 0..limit {
-            let logits = self.model.decode(&encoded, &tokens, false);
-            let next = logits.select(1, -1).argmax(-1, false);
-            let next = next.where_self(&done.logical_not(), &Tensor::from(PAD_ID).to_device(self.device));
+            let logits = match decoding {
+                Decoding::Cached => self.model.decode_step(&encoded, &mut cache, &tokens.narrow(1, -1, 1)),
+                Decoding::Uncached => self.model.decode(&encoded, &tokens, false).select(1, -1),
+            };
+            let next = logits.argmax(-1, false).where_self(&done.logical_not(), &pad);
             done = done.logical_or(&next.eq(EOS_ID));
             tokens = Tensor::cat(&[tokens, next.unsqueeze(1)], 1);
             if done.all().int64_value(&[]) == 1 {
                 break;
             }
         }
-        (0..n).map(|i| self.decode_row(&tokens.get(i))).collect()
+        let tokens = tokens.to_device(Device::Cpu);
+        (0..n).map(|i| answer_ids(Vec::<i64>::try_from(tokens.get(i)).expect("token ids are int64"))).collect()
     }
 
     fn encode_prompts(&self, prompts: &[&str]) -> Tensor {
@@ -96,13 +106,23 @@ impl Generator {
             rows.iter().flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(PAD_ID, width - r.len()))).collect();
         Tensor::from_slice(&flat).view([rows.len() as i64, width as i64]).to_device(self.device)
     }
+}
 
-    /// Text of one generated row: everything after `<bos>` up to the first `<eos>`.
-    fn decode_row(&self, row: &Tensor) -> String {
-        let ids: Vec<i64> = Vec::<i64>::try_from(row.to_device(Device::Cpu)).expect("token ids are int64");
-        let end = ids.iter().skip(1).position(|&t| t == EOS_ID).map_or(ids.len(), |p| p + 1);
-        self.tokenizer.decode(&ids[1..end])
-    }
+/// How each new token is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    /// One position per step, with cached keys and values.
+    Cached,
+    /// The whole prefix re-run at every step: slow, kept as the reference the cache must match.
+    Uncached,
+}
+
+/// A generated row without its `<bos>`, cut before the first `<eos>` (and its padding).
+fn answer_ids(mut ids: Vec<i64>) -> Vec<i64> {
+    let end = ids.iter().skip(1).position(|&t| t == EOS_ID).map_or(ids.len(), |p| p + 1);
+    ids.truncate(end);
+    ids.remove(0);
+    ids
 }
 
 /// One example of a split, answered by the model and checked.

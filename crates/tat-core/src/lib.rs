@@ -8,6 +8,7 @@ pub mod error;
 pub mod generate;
 pub mod model;
 pub mod rng;
+pub mod text;
 pub mod tokenizer;
 pub mod train;
 pub mod wgsl;

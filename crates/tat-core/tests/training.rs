@@ -4,14 +4,25 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tat_core::config::Config;
-use tat_core::generate::Generator;
+use tat_core::data::wgsl::{load_examples, Example};
+use tat_core::generate::{Decoding, Generator};
 use tat_core::train::checkpoint;
 use tat_core::train::metrics::read_jsonl;
-use tat_core::train::{train, EpochMetrics, StepProgress, TrainObserver, TrainOptions};
+use tat_core::train::{train, EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions};
 use tat_core::TatError;
 
-fn dataset() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_training_data.toml").canonicalize().unwrap()
+/// Every sixth example of the shipped dataset (all categories, ~50 examples): real data, and a
+/// suite whose run time does not grow with the dataset.
+fn dataset(dir: &Path) -> PathBuf {
+    #[derive(serde::Serialize)]
+    struct File {
+        examples: Vec<Example>,
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_training_data.toml");
+    let examples = load_examples(&shipped).unwrap().into_iter().step_by(6).collect();
+    let path = dir.join("examples.toml");
+    std::fs::write(&path, toml::to_string(&File { examples }).unwrap()).unwrap();
+    path
 }
 
 fn tiny_config(out: &Path, epochs: usize) -> Config {
@@ -37,8 +48,8 @@ output_dir = "{}"
 [dataset]
 path = "{}"
 "#,
-        out.display(),
-        dataset().display()
+        out.join("run").display(),
+        dataset(out).display()
     );
     Config::from_toml_str(&text, "tiny.toml").unwrap()
 }
@@ -54,12 +65,17 @@ fn torch_lock() -> MutexGuard<'static, ()> {
 struct Quiet;
 impl TrainObserver for Quiet {}
 
-/// Asks to stop once `after_steps` optimizer steps have run, as Ctrl-C would.
-struct StopAfter {
+/// Asks to stop in the middle of the second epoch, as Ctrl-C would.
+#[derive(Default)]
+struct StopMidSecondEpoch {
     after_steps: usize,
     steps: usize,
 }
-impl TrainObserver for StopAfter {
+impl TrainObserver for StopMidSecondEpoch {
+    fn on_start(&mut self, info: &RunInfo) {
+        assert!(info.batches_per_epoch >= 2, "{info:?}");
+        self.after_steps = info.batches_per_epoch + info.batches_per_epoch / 2;
+    }
     fn on_step(&mut self, _: &StepProgress) {
         self.steps += 1;
     }
@@ -68,21 +84,26 @@ impl TrainObserver for StopAfter {
     }
 }
 
-fn metrics(run: &Path) -> Vec<EpochMetrics> {
-    read_jsonl(&run.join("metrics.jsonl")).unwrap()
+/// The run folder `tiny_config` trains into.
+fn run(dir: &Path) -> PathBuf {
+    dir.join("run")
+}
+
+fn metrics(dir: &Path) -> Vec<EpochMetrics> {
+    read_jsonl(&run(dir).join("metrics.jsonl")).unwrap()
 }
 
 #[test]
 fn loss_falls_by_a_clear_margin() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    let summary = train(&tiny_config(dir.path(), 12), &TrainOptions::default(), &mut Quiet).unwrap();
-    assert_eq!(summary.epochs_completed, 12);
+    let summary = train(&tiny_config(dir.path(), 20), &TrainOptions::default(), &mut Quiet).unwrap();
+    assert_eq!(summary.epochs_completed, 20);
     let m = metrics(dir.path());
-    assert_eq!(m.len(), 12);
-    let (first, last) = (m[0].train_loss, m[11].train_loss);
+    assert_eq!(m.len(), 20);
+    let (first, last) = (m[0].train_loss, m[19].train_loss);
     assert!(last < 0.5 * first, "train loss {first} -> {last}");
-    assert!(m[11].val_loss < 0.8 * m[0].val_loss, "val loss {} -> {}", m[0].val_loss, m[11].val_loss);
+    assert!(m[19].val_loss < 0.8 * m[0].val_loss, "val loss {} -> {}", m[0].val_loss, m[19].val_loss);
 }
 
 #[test]
@@ -93,12 +114,12 @@ fn resume_after_interrupt_matches_uninterrupted_run() {
 
     let split = tempfile::tempdir().unwrap();
     let config = tiny_config(split.path(), 4);
-    // 7 steps: past the first epoch boundary, in the middle of the second epoch.
-    let err = train(&config, &TrainOptions::default(), &mut StopAfter { after_steps: 7, steps: 0 }).unwrap_err();
+    let mut stopper = StopMidSecondEpoch::default();
+    let err = train(&config, &TrainOptions::default(), &mut stopper).unwrap_err();
     assert!(matches!(err, TatError::Interrupted(_)), "{err}");
     assert!(err.to_string().contains("--resume"), "{err}");
-    let state = checkpoint::load(&split.path().join("last")).unwrap().state;
-    assert_eq!((state.epoch, state.step), (1, 7));
+    let state = checkpoint::load(&run(split.path()).join("last")).unwrap().state;
+    assert_eq!((state.epoch, state.step), (1, stopper.after_steps));
     assert!(state.batch_in_epoch > 0);
 
     train(&config, &TrainOptions { resume: true }, &mut Quiet).unwrap();
@@ -119,14 +140,14 @@ fn checkpoints_have_the_documented_layout() {
     train(&tiny_config(dir.path(), 2), &TrainOptions::default(), &mut Quiet).unwrap();
     for name in ["best", "last", "epoch_0002"] {
         for file in ["model.safetensors", "optimizer.safetensors", "state.json", "tokenizer.json", "config.toml"] {
-            assert!(dir.path().join(name).join(file).is_file(), "{name}/{file}");
+            assert!(run(dir.path()).join(name).join(file).is_file(), "{name}/{file}");
         }
     }
-    assert!(!dir.path().join("last.tmp").exists() && !dir.path().join("last.old").exists());
-    let state = checkpoint::load(&dir.path().join("last")).unwrap().state;
+    assert!(!run(dir.path()).join("last.tmp").exists() && !run(dir.path()).join("last.old").exists());
+    let state = checkpoint::load(&run(dir.path()).join("last")).unwrap().state;
     assert_eq!(state.epoch, 2);
     assert_eq!(state.batch_in_epoch, 0);
-    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    let csv = std::fs::read_to_string(run(dir.path()).join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.starts_with("epoch,step,train_loss,val_loss"));
 }
@@ -147,7 +168,7 @@ fn generator_loads_run_and_answers_every_prompt() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
     train(&tiny_config(dir.path(), 1), &TrainOptions::default(), &mut Quiet).unwrap();
-    let generator = Generator::load(dir.path(), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
     let batch = generator.generate_batch(&["Create a red color", "Normalize the vector v"], 20);
     assert_eq!(batch.len(), 2);
     // Batched decoding must give each prompt the same answer as decoding it alone.
@@ -163,9 +184,22 @@ fn missing_and_corrupt_checkpoints_are_checkpoint_errors() {
     assert!(matches!(err, TatError::Checkpoint(_)) && err.to_string().contains("does not exist"), "{err}");
 
     train(&tiny_config(dir.path(), 1), &TrainOptions::default(), &mut Quiet).unwrap();
-    let weights = dir.path().join("best/model.safetensors");
+    let weights = run(dir.path()).join("best/model.safetensors");
     std::fs::write(&weights, b"not a safetensors file").unwrap();
-    let err = Generator::load(&dir.path().join("best"), tat_core::config::DeviceChoice::Cpu).err().unwrap();
+    let err = Generator::load(&run(dir.path()).join("best"), tat_core::config::DeviceChoice::Cpu).err().unwrap();
     assert!(matches!(err, TatError::Checkpoint(_)), "{err}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
+
+#[test]
+fn cached_greedy_decoding_gives_the_uncached_tokens() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    train(&tiny_config(dir.path(), 3), &TrainOptions::default(), &mut Quiet).unwrap();
+    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let prompts = ["Create a red color", "Write a fragment shader that outputs solid blue", "Normalize the vector v"];
+    let cached = generator.greedy_ids(&prompts, 60, Decoding::Cached);
+    let uncached = generator.greedy_ids(&prompts, 60, Decoding::Uncached);
+    assert_eq!(cached, uncached);
+    assert!(cached.iter().any(|ids| ids.len() > 5), "{cached:?}");
 }

@@ -3,6 +3,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::error::TatError;
+use crate::text::{line_col, one_line};
 
 /// A value that parsed but is out of range; located in the text when the error is built.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,14 +40,14 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, Tat
         let place = place_of(text, file, e.span());
         TatError::Config(format!(
             "{place}: not valid TOML: {}. Fix: correct the TOML syntax at that position.",
-            one_line(e.message())
+            one_line(e.message()).trim_end_matches('.')
         ))
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
         let place = place_of(text, file, inner.span());
-        TatError::Config(format!("{place}: {}", explain(&field, &one_line(inner.message()))))
+        TatError::Config(format!("{place}: {}", explain(&field, &one_line(inner.message()).trim_end_matches('.'))))
     })
 }
 
@@ -71,6 +72,11 @@ fn explain(field: &str, message: &str) -> String {
         let full = if field == "." || field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
         return format!("missing field `{full}`. Fix: add `{name} = ...` (see `tiny-agent-trainer show --config config/wgsl_small.toml` for a complete example).");
     }
+    let message = message
+        .replace("expected f64", "expected a number")
+        .replace("expected usize", "expected a whole number >= 0")
+        .replace("expected u64", "expected a whole number >= 0")
+        .replace("expected i64", "expected a whole number");
     format!("field `{field}`: {message}. Fix: give `{field}` a value of the expected type.")
 }
 
@@ -94,10 +100,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches('.').to_string()
-}
-
 fn place_of(text: &str, file: &str, span: Option<std::ops::Range<usize>>) -> String {
     match span {
         Some(span) => {
@@ -106,14 +108,6 @@ fn place_of(text: &str, file: &str, span: Option<std::ops::Range<usize>>) -> Str
         }
         None => file.to_string(),
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 /// Byte offset of the key at `path` (e.g. `["model", "nhead"]`), if the file sets it.

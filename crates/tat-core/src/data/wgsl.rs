@@ -14,6 +14,7 @@ use toml::Spanned;
 
 use crate::error::{read_text, Result, TatError};
 use crate::rng::SplitMix64;
+use crate::text::line_col;
 use crate::wgsl::validate_snippet;
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -105,7 +106,7 @@ fn shape_problems(examples: &[RawExample], text: &str) -> Vec<String> {
                 problems.push(format!(
                     "{}: examples[{i}].natural_language: {prompt:?} repeats examples[{j}] (line {}); every prompt must be unique",
                     at(text, Some(here)),
-                    line_column(text, there.start).0,
+                    line_col(text, there.start).0,
                 ));
             }
             None => {
@@ -138,15 +139,9 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 /// `:line:col` for a span's start, or nothing when the error has no span.
 fn at(text: &str, span: Option<Range<usize>>) -> String {
     span.map_or(String::new(), |span| {
-        let (line, column) = line_column(text, span.start.min(text.len()));
+        let (line, column) = line_col(text, span.start);
         format!(":{line}:{column}")
     })
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = text.get(..offset).unwrap_or(text);
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
 }
 
 #[derive(Debug, Clone)]
@@ -199,7 +194,8 @@ pub fn check_examples(path: &Path, examples: &[Example]) -> Result<()> {
         return Ok(());
     }
     Err(TatError::Dataset(format!(
-        "{}: {} of {} examples are not valid WGSL:\n{}",
+        "{}: {} of {} examples are not valid WGSL:\n{}\nFix: correct each `wgsl_code` (check one with \
+         `tiny-agent-trainer validate --snippet FILE`), or remove the example.",
         path.display(),
         failures.len(),
         examples.len(),

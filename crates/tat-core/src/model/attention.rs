@@ -45,13 +45,47 @@ impl MultiHeadAttention {
         causal: bool,
         train: bool,
     ) -> Tensor {
+        self.attend(x, &self.keys_values(context), key_mask, causal, train)
+    }
+
+    /// Keys and values of `context`, projected once and reused by every decoding step.
+    pub fn keys_values(&self, context: &Tensor) -> KeysValues {
+        KeysValues {
+            keys: self.heads(&self.k.forward(context)).to_kind(self.compute),
+            values: self.heads(&self.v.forward(context)).to_kind(self.compute),
+        }
+    }
+
+    /// One decoding step of self-attention: appends `x`'s keys and values to `cache`, then
+    /// attends from `x` to every cached position (all earlier, so no mask is needed).
+    pub fn step(&self, x: &Tensor, cache: &mut Option<KeysValues>) -> Tensor {
+        let new = self.keys_values(x);
+        let all = match cache.take() {
+            Some(old) => KeysValues {
+                keys: Tensor::cat(&[old.keys, new.keys], 2),
+                values: Tensor::cat(&[old.values, new.values], 2),
+            },
+            None => new,
+        };
+        let out = self.attend(x, &all, None, false, false);
+        *cache = Some(all);
+        out
+    }
+
+    pub fn attend(&self, x: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
         let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
         let q = self.heads(&self.q.forward(x)).to_kind(self.compute);
-        let k = self.heads(&self.k.forward(context)).to_kind(self.compute);
-        let v = self.heads(&self.v.forward(context)).to_kind(self.compute);
         let dropout = if train { self.dropout } else { 0.0 };
-        let attended = Tensor::scaled_dot_product_attention(&q, &k, &v, key_mask, dropout, causal, None, false);
+        let attended =
+            Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, dropout, causal, None, false);
         let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, l, d]);
         self.out.forward(&merged)
     }
+}
+
+/// Projected keys and values, `[B, H, L, D/H]` each, in the compute kind.
+#[derive(Debug)]
+pub struct KeysValues {
+    keys: Tensor,
+    values: Tensor,
 }

@@ -6,7 +6,7 @@
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::attention::MultiHeadAttention;
+use super::attention::{KeysValues, MultiHeadAttention};
 use super::layers::{compute_kind, layer_norm, sinusoidal_positions, FeedForward, Linear};
 use crate::config::{ModelConfig, Precision};
 use crate::tokenizer::PAD_ID;
@@ -71,6 +71,28 @@ impl DecoderLayer {
         let h = self.norm_ff.forward(&x);
         &x + self.ff.forward(&h, train).dropout(self.dropout, train)
     }
+
+    /// [`DecoderLayer::forward`] for one new position, with cached keys and values.
+    fn step(&self, x: &Tensor, cache: &mut LayerCache, src_mask: &Tensor) -> Tensor {
+        let x = x + self.self_attn.step(&self.norm_self.forward(x), &mut cache.own);
+        let h = self.norm_cross.forward(&x);
+        let x = &x + self.cross_attn.attend(&h, &cache.memory, Some(src_mask), false, false);
+        let h = self.norm_ff.forward(&x);
+        &x + self.ff.forward(&h, false)
+    }
+}
+
+struct LayerCache {
+    /// Keys and values of the positions generated so far.
+    own: Option<KeysValues>,
+    /// Keys and values of the encoder output, computed once.
+    memory: KeysValues,
+}
+
+/// Incremental decoding state: per-layer caches and the next position.
+pub struct DecoderCache {
+    layers: Vec<LayerCache>,
+    position: i64,
 }
 
 /// The encoder's output for a batch of prompts, reused by every decoding step.
@@ -139,9 +161,33 @@ impl Seq2SeqTransformer {
         for layer in &self.decoder {
             x = layer.forward(&x, &encoded.memory, &encoded.src_mask, train);
         }
-        let h = self.decoder_norm.forward(&x);
+        self.project(&self.decoder_norm.forward(&x))
+    }
+
+    /// Starts incremental decoding: projects the encoder output once per layer.
+    pub fn start_decoding(&self, encoded: &Encoded) -> DecoderCache {
+        let layers = self
+            .decoder
+            .iter()
+            .map(|layer| LayerCache { own: None, memory: layer.cross_attn.keys_values(&encoded.memory) })
+            .collect();
+        DecoderCache { layers, position: 0 }
+    }
+
+    /// Logits `[B, V]` for the position after `tokens` (`[B, 1]`, the latest token of each row),
+    /// reusing the keys and values of earlier positions: one position of work per step.
+    pub fn decode_step(&self, encoded: &Encoded, cache: &mut DecoderCache, tokens: &Tensor) -> Tensor {
+        let mut x = self.embed(tokens, cache.position, false);
+        for (layer, layer_cache) in self.decoder.iter().zip(cache.layers.iter_mut()) {
+            x = layer.step(&x, layer_cache, &encoded.src_mask);
+        }
+        cache.position += 1;
+        self.project(&self.decoder_norm.forward(&x)).squeeze_dim(1)
+    }
+
+    fn project(&self, h: &Tensor) -> Tensor {
         match &self.output {
-            Some(out) => out.forward(&h),
+            Some(out) => out.forward(h),
             None => h.matmul(&self.embedding.tr()),
         }
     }

@@ -12,7 +12,7 @@ mod trainer;
 
 use crate::config::Config;
 use crate::data::wgsl::{check_examples, load_examples, split_examples, Splits};
-use crate::error::Result;
+use crate::error::{Result, TatError};
 
 pub use metrics::EpochMetrics;
 pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
@@ -21,6 +21,15 @@ pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, Tra
 /// run's seed and ratios (the same call at train and evaluation time gives the same split).
 pub fn dataset_splits(config: &Config) -> Result<Splits> {
     let path = config.dataset_path();
+    if !path.is_file() {
+        let config_file = config.source.as_ref().map_or("the config".into(), |p| p.display().to_string());
+        return Err(TatError::Dataset(format!(
+            "{config_file}: dataset.path = {:?} names {}, which does not exist. Fix: point dataset.path at a \
+             [[examples]] TOML file (relative paths resolve against the config file's folder).",
+            config.dataset.path.display().to_string(),
+            path.display()
+        )));
+    }
     let examples = load_examples(&path)?;
     check_examples(&path, &examples)?;
     Ok(split_examples(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))

@@ -15,6 +15,8 @@ use naga::front::wgsl::ParseError;
 use naga::valid::{Capabilities, ValidationError, ValidationFlags, Validator};
 use naga::WithSpan;
 
+use crate::text::{line_col, one_line};
+
 /// One problem in a piece of WGSL. `line` and `column` are 1-based; `column` counts characters.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Diagnostic {
@@ -65,7 +67,7 @@ impl Failure {
         let span = narrowest_inside.or_else(|| self.spans.iter().min_by_key(|s| s.len()));
         let offset = span.map_or(user.start, |s| s.start).clamp(user.start, user.end) - user.start;
         let code = &text[user];
-        let (line, column) = line_column(code, floor_char_boundary(code, offset));
+        let (line, column) = line_col(code, offset);
         Diagnostic { line, column, message: self.message.clone() }
     }
 }
@@ -130,21 +132,4 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
         unknown_identifier: false,
         parsed: false,
     })
-}
-
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (before.matches('\n').count() + 1, before[line_start..].chars().count() + 1)
-}
-
-fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
 }
