@@ -20,8 +20,8 @@ const STARTER_DATASET_NAME: &str = "wgsl_training_data.toml";
 
 pub fn run(command: Command) -> Result<i32> {
     match command {
-        Command::Train { config, epochs, device, seed, out, resume } => {
-            let mut config = Config::from_file(&config)?;
+        Command::Train { config, epochs, device, seed, out, resume, overrides } => {
+            let mut config = Config::from_file(&config)?.with_overrides(&overrides)?;
             let t = &mut config.training;
             t.epochs = epochs.unwrap_or(t.epochs);
             t.device = device.unwrap_or(t.device);

@@ -40,6 +40,9 @@ enum Command {
         /// Continue the run from its `last` checkpoint.
         #[arg(long)]
         resume: bool,
+        /// Override any config value, e.g. --set training.learning_rate=3e-4 (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        overrides: Vec<String>,
     },
     /// Generate WGSL for a prompt with a trained model (greedy decoding).
     Generate {

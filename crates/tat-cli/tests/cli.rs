@@ -20,10 +20,17 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// A small, slow-to-finish config (many epochs) writing into `out`.
+/// A tiny model on every sixth example of the shipped dataset, writing into `out`.
 fn tiny_config(dir: &Path, out: &Path, epochs: usize) -> PathBuf {
+    #[derive(serde::Serialize)]
+    struct File {
+        examples: Vec<tat_core::data::wgsl::Example>,
+    }
+    let shipped = tat_core::data::wgsl::load_examples(&repo().join("config/wgsl_training_data.toml")).unwrap();
+    let data = dir.join("examples.toml");
+    let examples = shipped.into_iter().step_by(6).collect();
+    std::fs::write(&data, toml::to_string(&File { examples }).unwrap()).unwrap();
     let path = dir.join("tiny.toml");
-    let data = repo().join("config/wgsl_training_data.toml");
     std::fs::write(
         &path,
         format!(
@@ -169,7 +176,8 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     let started = Instant::now();
     while !out.join("metrics.jsonl").exists() || std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().is_empty()
     {
-        assert!(started.elapsed() < Duration::from_secs(120), "training never finished an epoch");
+        // Generous: an epoch takes about a second, but CI machines can be busy.
+        assert!(started.elapsed() < Duration::from_secs(600), "training never finished an epoch");
         std::thread::sleep(Duration::from_millis(100));
     }
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

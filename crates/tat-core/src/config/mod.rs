@@ -241,6 +241,31 @@ impl Config {
         Ok(config)
     }
 
+    /// Applies `section.key=value` overrides (values in TOML syntax; a bare word is a string),
+    /// then checks the result like a file.
+    pub fn with_overrides(&self, overrides: &[String]) -> Result<Config> {
+        if overrides.is_empty() {
+            return Ok(self.clone());
+        }
+        let mut root = toml::Table::try_from(self).expect("a Config always converts to a TOML table");
+        for item in overrides {
+            let (path, raw) = item.split_once('=').ok_or_else(|| {
+                TatError::Config(format!(
+                    "--set {item}: expected SECTION.KEY=VALUE. Fix: write e.g. --set training.learning_rate=3e-4"
+                ))
+            })?;
+            let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+            set_path(&mut root, path.trim(), value, item)?;
+        }
+        let text = toml::to_string(&root).expect("overridden table serialises");
+        let mut config = Self::from_toml_str(&text, "--set")?;
+        config.source = self.source.clone();
+        Ok(config)
+    }
+
     pub fn to_toml_string(&self) -> String {
         toml::to_string_pretty(self).expect("a Config always serialises to TOML")
     }
@@ -362,6 +387,23 @@ impl Config {
     pub fn output_dir(&self) -> PathBuf {
         self.training.output_dir.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.task.name))
     }
+}
+
+fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) -> Result<()> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let key = parts.pop().filter(|k| !k.is_empty() && !parts.is_empty()).ok_or_else(|| {
+        TatError::Config(format!("--set {item}: `{path}` is not SECTION.KEY. Fix: write e.g. --set training.epochs=10"))
+    })?;
+    let mut table = root;
+    for part in parts {
+        table = table
+            .entry(part)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| TatError::Config(format!("--set {item}: `{part}` is a value, not a section")))?;
+    }
+    table.insert(key.to_string(), value);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -96,3 +96,21 @@ fn original_run_values_are_kept() {
     assert_eq!(c.training.learning_rate, 1e-4);
     assert_eq!((c.dataset.train_ratio, c.dataset.val_ratio), (0.8, 0.1));
 }
+
+#[test]
+fn overrides_set_values_and_are_checked() {
+    let c = Config::from_toml_str(SMALL, "cfg.toml").unwrap();
+    let sets =
+        ["training.learning_rate=3e-4".to_string(), "task.name=renamed".into(), "training.early_stopping=false".into()];
+    let o = c.with_overrides(&sets).unwrap();
+    assert_eq!(o.training.learning_rate, 3e-4);
+    assert_eq!(o.task.name, "renamed");
+    assert!(!o.training.early_stopping);
+    assert_eq!(o.model, c.model);
+    let e = c.with_overrides(&["training.lerning_rate=1".into()]).unwrap_err().to_string();
+    assert!(e.contains("training.lerning_rate") && e.contains("Did you mean `learning_rate`?"), "{e}");
+    let e = c.with_overrides(&["model.nhead=5".into()]).unwrap_err().to_string();
+    assert!(e.contains("model.nhead") && e.contains("found 5"), "{e}");
+    let e = c.with_overrides(&["epochs".into()]).unwrap_err().to_string();
+    assert!(e.contains("SECTION.KEY=VALUE"), "{e}");
+}
