@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tat_core::config::Config;
 use tat_core::error::{exit_code, Result, TatError};
-use tat_core::generate::Generator;
+use tat_core::generate::{DecodeOptions, Generator};
 use tat_core::train::{self, TrainOptions};
 use tat_core::wgsl::{self, Diagnostic};
 
@@ -29,11 +29,25 @@ pub fn run(command: Command) -> Result<i32> {
             t.output_dir = out.or(t.output_dir.take());
             train_command(&config, resume)
         }
-        Command::Generate { model, split: Some(split), device, .. } => {
-            split_command(&Generator::load(&model, device)?, split)
-        }
-        Command::Generate { model, prompt, split: None, max_new_tokens, device, validate } => {
-            generate_command(&model, &prompt, max_new_tokens, device, validate)
+        Command::Generate {
+            model,
+            prompt,
+            split,
+            max_new_tokens,
+            device,
+            validate,
+            beam,
+            length_penalty,
+            prefer_valid,
+        } => {
+            let generator = Generator::load(&model, device)?;
+            let beam = if prefer_valid && beam == 1 { 4 } else { beam };
+            let max_new_tokens = max_new_tokens.unwrap_or(generator.max_new_tokens());
+            let options = DecodeOptions { max_new_tokens, beam, length_penalty, prefer_valid };
+            match split {
+                Some(split) => split_command(&generator, split, &options),
+                None => generate_command(&generator, &prompt, &options, validate),
+            }
         }
         Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
         Command::Init { dir, force } => init_command(&dir, force),
@@ -71,21 +85,10 @@ fn train_command(config: &Config, resume: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn generate_command(
-    model: &Path,
-    prompts: &[String],
-    max_new_tokens: Option<usize>,
-    device: tat_core::config::DeviceChoice,
-    validate: bool,
-) -> Result<i32> {
-    if prompts.is_empty() {
-        return Err(TatError::Usage("generate: give at least one --prompt \"...\"".into()));
-    }
-    let generator = Generator::load(model, device)?;
-    let limit = max_new_tokens.unwrap_or(generator.max_new_tokens());
+fn generate_command(generator: &Generator, prompts: &[String], options: &DecodeOptions, validate: bool) -> Result<i32> {
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let mut invalid = false;
-    for (i, code) in generator.generate_batch(&refs, limit).iter().enumerate() {
+    for (i, code) in generator.answer(&refs, options).iter().enumerate() {
         if prompts.len() > 1 {
             println!("// prompt: {}", prompts[i]);
         }
@@ -99,8 +102,8 @@ fn generate_command(
     Ok(if invalid { exit_code::INVALID_WGSL } else { 0 })
 }
 
-fn split_command(generator: &Generator, split: tat_core::generate::Split) -> Result<i32> {
-    let checks = tat_core::generate::check_split(generator, split, 16)?;
+fn split_command(generator: &Generator, split: tat_core::generate::Split, options: &DecodeOptions) -> Result<i32> {
+    let checks = tat_core::generate::check_split(generator, split, options)?;
     let mut per_category: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
     for c in &checks {
         let status = if c.diagnostics.is_empty() { "valid  " } else { "INVALID" };

@@ -63,6 +63,15 @@ enum Command {
         /// Also validate each output with naga and report the result.
         #[arg(long)]
         validate: bool,
+        /// Beam search with this many beams (1: greedy).
+        #[arg(long, default_value_t = 1)]
+        beam: usize,
+        /// Beam scores are log-probability / length^this.
+        #[arg(long, default_value_t = 1.0)]
+        length_penalty: f64,
+        /// Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).
+        #[arg(long)]
+        prefer_valid: bool,
     },
     /// Validate WGSL files with naga (`-` reads standard input). Exit 1 when any is invalid.
     Validate {

@@ -88,6 +88,94 @@ impl Generator {
         (0..n).map(|i| answer_ids(Vec::<i64>::try_from(tokens.get(i)).expect("token ids are int64"))).collect()
     }
 
+    /// Answers each prompt as `options` say: greedy and batched when `beam` is 1, else a beam
+    /// search per prompt, optionally taking the best candidate that passes naga.
+    pub fn answer(&self, prompts: &[&str], options: &DecodeOptions) -> Vec<String> {
+        if options.beam <= 1 && !options.prefer_valid {
+            return self.generate_batch(prompts, options.max_new_tokens);
+        }
+        prompts
+            .iter()
+            .map(|prompt| {
+                let candidates =
+                    self.beam_search(prompt, options.beam.max(2), options.max_new_tokens, options.length_penalty);
+                let valid = options
+                    .prefer_valid
+                    .then(|| candidates.iter().find(|c| crate::wgsl::validate_snippet(&c.text).is_empty()))
+                    .flatten();
+                valid.unwrap_or(&candidates[0]).text.clone()
+            })
+            .collect()
+    }
+
+    /// Beam search for one prompt: the finished candidates, best first, scored by total
+    /// log-probability over `length ^ length_penalty` (tokens, `<eos>` included).
+    pub fn beam_search(&self, prompt: &str, beam: usize, max_new_tokens: usize, length_penalty: f64) -> Vec<Candidate> {
+        let _guard = tch::no_grad_guard();
+        let width = beam.max(1);
+        let limit = max_new_tokens.min(self.max_new_tokens());
+        let rows = Tensor::zeros([width as i64], (Kind::Int64, self.device));
+        let encoded = self.model.encode(&self.encode_prompts(&[prompt]), false).select_rows(&rows);
+        let mut cache = self.model.start_decoding(&encoded);
+        // Only the first beam is alive at the start: the others would duplicate it.
+        let mut beams: Vec<(f64, Vec<i64>)> =
+            (0..width).map(|i| (if i == 0 { 0.0 } else { f64::NEG_INFINITY }, vec![])).collect();
+        let mut last = Tensor::full([width as i64, 1], BOS_ID, (Kind::Int64, self.device));
+        let mut finished: Vec<Candidate> = Vec::new();
+        let normalised = |score: f64, len: usize| score / (len as f64).powf(length_penalty);
+        for _ in 0..limit {
+            let logp = self.model.decode_step(&encoded, &mut cache, &last).log_softmax(-1, Kind::Float);
+            let vocab = logp.size()[1] as usize;
+            let logp = Vec::<f32>::try_from(logp.to_device(Device::Cpu).view([-1])).expect("log-probs are f32");
+            let mut options: Vec<(f64, usize, i64)> = beams
+                .iter()
+                .enumerate()
+                .filter(|(_, (score, _))| score.is_finite())
+                .flat_map(|(b, (score, _))| {
+                    let row = &logp[b * vocab..(b + 1) * vocab];
+                    row.iter().enumerate().map(move |(t, &lp)| (score + f64::from(lp), b, t as i64))
+                })
+                .collect();
+            options.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut next: Vec<(f64, usize, i64)> = Vec::with_capacity(width);
+            // An `<eos>` finishes a candidate only when it ranks among the `width` best options;
+            // the beam is then refilled from the next-best continuations.
+            for (rank, (score, b, token)) in options.into_iter().take(2 * width).enumerate() {
+                if token == EOS_ID && rank < width {
+                    let ids = beams[b].1.clone();
+                    finished.push(Candidate {
+                        score: normalised(score, ids.len() + 1),
+                        text: self.tokenizer.decode(&ids),
+                        ids,
+                    });
+                } else if token != EOS_ID && next.len() < width {
+                    next.push((score, b, token));
+                }
+            }
+            if finished.len() >= width || next.is_empty() {
+                break;
+            }
+            let parents: Vec<i64> = next.iter().map(|&(_, b, _)| b as i64).collect();
+            cache.reorder(&Tensor::from_slice(&parents).to_device(self.device));
+            beams = next.iter().map(|&(score, b, t)| (score, [beams[b].1.as_slice(), &[t]].concat())).collect();
+            let tokens: Vec<i64> = next.iter().map(|&(_, _, t)| t).collect();
+            last = Tensor::from_slice(&tokens).view([-1, 1]).to_device(self.device);
+        }
+        if finished.is_empty() {
+            finished = beams
+                .into_iter()
+                .filter(|(score, _)| score.is_finite())
+                .map(|(score, ids)| Candidate {
+                    score: normalised(score, ids.len()),
+                    text: self.tokenizer.decode(&ids),
+                    ids,
+                })
+                .collect();
+        }
+        finished.sort_by(|a, b| b.score.total_cmp(&a.score));
+        finished
+    }
+
     fn encode_prompts(&self, prompts: &[&str]) -> Tensor {
         let max_len = self.config.model.max_seq_len as usize;
         let rows: Vec<Vec<i64>> = prompts
@@ -106,6 +194,27 @@ impl Generator {
             rows.iter().flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(PAD_ID, width - r.len()))).collect();
         Tensor::from_slice(&flat).view([rows.len() as i64, width as i64]).to_device(self.device)
     }
+}
+
+/// One answer of a beam search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub text: String,
+    pub ids: Vec<i64>,
+    /// Length-normalised log-probability.
+    pub score: f64,
+}
+
+/// How answers are decoded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeOptions {
+    pub max_new_tokens: usize,
+    /// 1 is greedy; more runs a beam search with that many beams.
+    pub beam: usize,
+    /// Exponent of the length normalisation of beam scores (0: none, 1: per-token average).
+    pub length_penalty: f64,
+    /// Return the best beam that passes naga (the best beam when none does).
+    pub prefer_valid: bool,
 }
 
 /// How each new token is computed.
@@ -159,7 +268,7 @@ impl std::str::FromStr for Split {
 }
 
 /// Generates an answer for every example of a split of the run's dataset and validates it.
-pub fn check_split(generator: &Generator, split: Split, batch_size: usize) -> Result<Vec<ExampleCheck>> {
+pub fn check_split(generator: &Generator, split: Split, options: &DecodeOptions) -> Result<Vec<ExampleCheck>> {
     let splits = crate::train::dataset_splits(generator.config())?;
     let examples = match split {
         Split::Train => splits.train,
@@ -167,9 +276,9 @@ pub fn check_split(generator: &Generator, split: Split, batch_size: usize) -> Re
         Split::Test => splits.test,
     };
     let mut out = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(batch_size.max(1)) {
+    for chunk in examples.chunks(16) {
         let prompts: Vec<&str> = chunk.iter().map(|e| e.natural_language.as_str()).collect();
-        let outputs = generator.generate_batch(&prompts, generator.max_new_tokens());
+        let outputs = generator.answer(&prompts, options);
         for (example, output) in chunk.iter().zip(outputs) {
             out.push(ExampleCheck {
                 category: example.category.clone(),

@@ -203,3 +203,18 @@ fn cached_greedy_decoding_gives_the_uncached_tokens() {
     assert_eq!(cached, uncached);
     assert!(cached.iter().any(|ids| ids.len() > 5), "{cached:?}");
 }
+
+#[test]
+fn beam_search_of_width_one_is_greedy_and_wider_beams_rank_their_candidates() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    train(&tiny_config(dir.path(), 3), &TrainOptions::default(), &mut Quiet).unwrap();
+    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let prompt = "Write a fragment shader that outputs solid blue";
+    let greedy = generator.greedy_ids(&[prompt], 40, Decoding::Cached).remove(0);
+    assert_eq!(generator.beam_search(prompt, 1, 40, 0.0)[0].ids, greedy);
+    let candidates = generator.beam_search(prompt, 4, 40, 1.0);
+    assert!(candidates.len() >= 2, "{candidates:?}");
+    assert!(candidates.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(candidates.iter().all(|c| c.score.is_finite() && c.score <= 0.0));
+}

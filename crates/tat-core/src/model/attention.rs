@@ -89,3 +89,10 @@ pub struct KeysValues {
     keys: Tensor,
     values: Tensor,
 }
+
+impl KeysValues {
+    /// The rows `rows` (`[N]` int64) of the batch, e.g. the surviving beams of a beam search.
+    pub fn select_rows(&self, rows: &Tensor) -> KeysValues {
+        KeysValues { keys: self.keys.index_select(0, rows), values: self.values.index_select(0, rows) }
+    }
+}

@@ -95,11 +95,28 @@ pub struct DecoderCache {
     position: i64,
 }
 
+impl DecoderCache {
+    /// Keeps the rows `rows` (`[N]` int64) of every layer's own keys and values, in that order:
+    /// a beam search continues each surviving beam from its parent's cache.
+    pub fn reorder(&mut self, rows: &Tensor) {
+        for layer in &mut self.layers {
+            layer.own = layer.own.as_ref().map(|kv| kv.select_rows(rows));
+        }
+    }
+}
+
 /// The encoder's output for a batch of prompts, reused by every decoding step.
 pub struct Encoded {
     pub memory: Tensor,
     /// `[B, 1, 1, S]` bool, true at real (non-pad) prompt tokens.
     pub src_mask: Tensor,
+}
+
+impl Encoded {
+    /// The rows `rows` (`[N]` int64), e.g. one prompt repeated once per beam.
+    pub fn select_rows(&self, rows: &Tensor) -> Encoded {
+        Encoded { memory: self.memory.index_select(0, rows), src_mask: self.src_mask.index_select(0, rows) }
+    }
 }
 
 #[derive(Debug)]
