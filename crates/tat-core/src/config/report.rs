@@ -47,7 +47,7 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, Tat
         let field = e.path().to_string();
         let inner = e.into_inner();
         let place = place_of(text, file, inner.span());
-        TatError::Config(format!("{place}: {}", explain(&field, &one_line(inner.message()).trim_end_matches('.'))))
+        TatError::Config(format!("{place}: {}", explain(&field, one_line(inner.message()).trim_end_matches('.'))))
     })
 }
 
