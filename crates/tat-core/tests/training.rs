@@ -84,6 +84,12 @@ impl TrainObserver for StopMidSecondEpoch {
     }
 }
 
+/// Trains the tiny model for `epochs` and loads it for generation.
+fn trained_generator(dir: &Path, epochs: usize) -> Generator {
+    train(&tiny_config(dir, epochs), &TrainOptions::default(), &mut Quiet).unwrap();
+    Generator::load(&run(dir), tat_core::config::DeviceChoice::Cpu).unwrap()
+}
+
 /// The run folder `tiny_config` trains into.
 fn run(dir: &Path) -> PathBuf {
     dir.join("run")
@@ -167,8 +173,7 @@ fn a_new_run_refuses_to_overwrite_a_trained_one() {
 fn generator_loads_run_and_answers_every_prompt() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    train(&tiny_config(dir.path(), 1), &TrainOptions::default(), &mut Quiet).unwrap();
-    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let generator = trained_generator(dir.path(), 1);
     let batch = generator.generate_batch(&["Create a red color", "Normalize the vector v"], 20);
     assert_eq!(batch.len(), 2);
     // Batched decoding must give each prompt the same answer as decoding it alone.
@@ -195,8 +200,7 @@ fn missing_and_corrupt_checkpoints_are_checkpoint_errors() {
 fn cached_greedy_decoding_gives_the_uncached_tokens() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    train(&tiny_config(dir.path(), 3), &TrainOptions::default(), &mut Quiet).unwrap();
-    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let generator = trained_generator(dir.path(), 3);
     let prompts = ["Create a red color", "Write a fragment shader that outputs solid blue", "Normalize the vector v"];
     let cached = generator.greedy_ids(&prompts, 60, Decoding::Cached);
     let uncached = generator.greedy_ids(&prompts, 60, Decoding::Uncached);
@@ -208,8 +212,7 @@ fn cached_greedy_decoding_gives_the_uncached_tokens() {
 fn beam_search_of_width_one_is_greedy_and_wider_beams_rank_their_candidates() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    train(&tiny_config(dir.path(), 3), &TrainOptions::default(), &mut Quiet).unwrap();
-    let generator = Generator::load(&run(dir.path()), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let generator = trained_generator(dir.path(), 3);
     let prompt = "Write a fragment shader that outputs solid blue";
     let greedy = generator.greedy_ids(&[prompt], 40, Decoding::Cached).remove(0);
     assert_eq!(generator.beam_search(prompt, 1, 40, 0.0)[0].ids, greedy);
