@@ -43,10 +43,6 @@ impl Generator {
         &self.config
     }
 
-    pub fn tokenizer(&self) -> &Tokenizer {
-        &self.tokenizer
-    }
-
     /// The most tokens a reply can have: the model's positions, less the `<bos>`.
     pub fn max_new_tokens(&self) -> usize {
         self.config.model.max_seq_len as usize - 1

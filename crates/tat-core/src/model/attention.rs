@@ -13,7 +13,6 @@ pub struct MultiHeadAttention {
     out: Linear,
     nhead: i64,
     dropout: f64,
-    compute: Kind,
 }
 
 impl MultiHeadAttention {
@@ -25,7 +24,6 @@ impl MultiHeadAttention {
             out: Linear::new(&p / "out_proj", d_model, d_model, true, compute),
             nhead,
             dropout,
-            compute,
         }
     }
 
@@ -51,8 +49,8 @@ impl MultiHeadAttention {
     /// Keys and values of `context`, projected once and reused by every decoding step.
     pub fn keys_values(&self, context: &Tensor) -> KeysValues {
         KeysValues {
-            keys: self.heads(&self.k.forward(context)).to_kind(self.compute),
-            values: self.heads(&self.v.forward(context)).to_kind(self.compute),
+            keys: self.heads(&self.k.forward_compute(context)),
+            values: self.heads(&self.v.forward_compute(context)),
         }
     }
 
@@ -74,7 +72,7 @@ impl MultiHeadAttention {
 
     pub fn attend(&self, x: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
         let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
-        let q = self.heads(&self.q.forward(x)).to_kind(self.compute);
+        let q = self.heads(&self.q.forward_compute(x));
         let dropout = if train { self.dropout } else { 0.0 };
         let attended =
             Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, dropout, causal, None, false);

@@ -31,12 +31,18 @@ impl Linear {
     }
 
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_compute(x).to_kind(Kind::Float)
+    }
+
+    /// The product left in the compute kind, for callers that use it there (attention's
+    /// q/k/v) and would otherwise cast it back and forth.
+    pub fn forward_compute(&self, x: &Tensor) -> Tensor {
         if self.compute == Kind::Float {
             return x.linear(&self.weight, self.bias.as_ref());
         }
         let w = self.weight.to_kind(self.compute);
         let b = self.bias.as_ref().map(|b| b.to_kind(self.compute));
-        x.to_kind(self.compute).linear(&w, b.as_ref()).to_kind(Kind::Float)
+        x.to_kind(self.compute).linear(&w, b.as_ref())
     }
 }
 

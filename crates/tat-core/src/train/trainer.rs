@@ -120,7 +120,7 @@ impl Session {
         let val = encode_examples(&tokenizer, &splits.val, max_len, &dataset_name)?;
 
         tch::manual_seed(config.training.seed as i64);
-        let vs = VarStore::new(device);
+        let mut vs = VarStore::new(device);
         let model = Seq2SeqTransformer::new(
             &vs.root(),
             &config.model,
@@ -135,10 +135,9 @@ impl Session {
             total_steps: config.training.epochs * batches_per_epoch,
             min_ratio: config.training.min_lr_ratio,
         };
-        let mut session_vs = vs;
         let state = match &resumed {
             Some(ckpt) => {
-                checkpoint::load_weights(&mut session_vs, &ckpt.dir)?;
+                checkpoint::load_weights(&mut vs, &ckpt.dir)?;
                 optimizer.load(&ckpt.dir.join(checkpoint::OPTIMIZER_FILE), ckpt.state.step as i64)?;
                 ckpt.state.clone()
             }
@@ -149,7 +148,7 @@ impl Session {
         Ok(Self {
             config: config.clone(),
             device,
-            vs: session_vs,
+            vs,
             model,
             optimizer,
             schedule,
