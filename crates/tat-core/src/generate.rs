@@ -243,34 +243,12 @@ pub struct ExampleCheck {
     pub diagnostics: Vec<crate::wgsl::Diagnostic>,
 }
 
-/// Which part of the run's dataset to answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    Train,
-    Val,
-    Test,
-}
-
-impl std::str::FromStr for Split {
-    type Err = crate::TatError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "train" => Ok(Split::Train),
-            "val" => Ok(Split::Val),
-            "test" => Ok(Split::Test),
-            other => Err(crate::TatError::Usage(format!("unknown split `{other}`: expected train, val or test"))),
-        }
-    }
-}
+pub use crate::data::wgsl::Split;
 
 /// Generates an answer for every example of a split of the run's dataset and validates it.
 pub fn check_split(generator: &Generator, split: Split, options: &DecodeOptions) -> Result<Vec<ExampleCheck>> {
     let splits = crate::train::dataset_splits(generator.config())?;
-    let examples = match split {
-        Split::Train => splits.train,
-        Split::Val => splits.val,
-        Split::Test => splits.test,
-    };
+    let examples = splits.get(split);
     let mut out = Vec::with_capacity(examples.len());
     for chunk in examples.chunks(16) {
         let prompts: Vec<&str> = chunk.iter().map(|e| e.natural_language.as_str()).collect();

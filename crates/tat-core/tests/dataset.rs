@@ -44,7 +44,12 @@ fn loading_trims_the_newline_that_closes_a_literal_block() {
 
 fn numbered(n: usize) -> Vec<Example> {
     (0..n)
-        .map(|i| Example { natural_language: format!("prompt {i}"), wgsl_code: "1.0".into(), category: "color".into() })
+        .map(|i| Example {
+            natural_language: format!("prompt {i}"),
+            wgsl_code: "1.0".into(),
+            category: "color".into(),
+            split: None,
+        })
         .collect()
 }
 

@@ -3,6 +3,10 @@
 //!
 //! Surrounding whitespace is not part of an example: prompts and categories are trimmed, and
 //! code loses trailing whitespace (a `'''` block ends with a newline no model should learn to emit).
+//!
+//! An example may name its `split` (`train`, `val` or `test`): a generated dataset holds out whole
+//! template combinations that way. When every example names one, that assignment is the split;
+//! when none does, the run's seed and ratios split the file.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -22,6 +26,40 @@ pub struct Example {
     pub natural_language: String,
     pub wgsl_code: String,
     pub category: String,
+    /// The split the file assigns this example to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+}
+
+/// A part of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Val => "val",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl std::str::FromStr for Split {
+    type Err = TatError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "train" => Ok(Split::Train),
+            "val" => Ok(Split::Val),
+            "test" => Ok(Split::Test),
+            other => Err(TatError::Usage(format!("unknown split `{other}`: expected train, val or test"))),
+        }
+    }
 }
 
 /// What one `[[examples]]` table must hold; spans locate later complaints (empty, duplicate).
@@ -31,6 +69,8 @@ struct RawExample {
     natural_language: Spanned<String>,
     wgsl_code: Spanned<String>,
     category: Spanned<String>,
+    #[serde(default)]
+    split: Option<Spanned<Split>>,
 }
 
 #[derive(Deserialize)]
@@ -40,7 +80,8 @@ struct RawFile {
     examples: Vec<RawExample>,
 }
 
-const SCHEMA: &str = "each [[examples]] table holds exactly three strings: natural_language, wgsl_code and category";
+const SCHEMA: &str = "each [[examples]] table holds three strings, natural_language, wgsl_code and category, \
+                      and optionally split (\"train\", \"val\" or \"test\")";
 
 /// Reads and checks the shape of a dataset file (not its WGSL: see [`check_examples`]).
 pub fn load_examples(path: &Path) -> Result<Vec<Example>> {
@@ -75,6 +116,7 @@ impl RawExample {
             natural_language: self.natural_language.into_inner().trim().to_string(),
             wgsl_code: self.wgsl_code.into_inner().trim_end().to_string(),
             category: self.category.into_inner().trim().to_string(),
+            split: self.split.map(Spanned::into_inner),
         }
     }
 }
@@ -84,6 +126,16 @@ impl RawExample {
 fn shape_problems(examples: &[RawExample], text: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let mut first_seen: HashMap<&str, usize> = HashMap::new();
+    let with_split = examples.iter().filter(|e| e.split.is_some()).count();
+    if with_split > 0 && with_split < examples.len() {
+        let (i, example) = examples.iter().enumerate().find(|(_, e)| e.split.is_none()).expect("one lacks a split");
+        problems.push(format!(
+            "{}: examples[{i}]: no split, while {with_split} of {} examples name one; either every example \
+             names its split (\"train\", \"val\" or \"test\") or none does",
+            at(text, Some(example.category.span())),
+            examples.len()
+        ));
+    }
     for (i, example) in examples.iter().enumerate() {
         let fields = [
             ("natural_language", &example.natural_language, "an English request"),
@@ -154,6 +206,32 @@ pub struct Splits {
 /// Stream id for the split, so it is independent of the per-epoch shuffles drawn from the same
 /// seed (those use the epoch number as stream).
 const SPLIT_STREAM: u64 = 0x5350_4C49_5400_0000;
+
+/// The file's own assignment when its examples name their split, else [`split_examples`].
+pub fn assign_splits(examples: Vec<Example>, train_ratio: f64, val_ratio: f64, seed: u64) -> Splits {
+    if examples.iter().all(|e| e.split.is_none()) {
+        return split_examples(examples, train_ratio, val_ratio, seed);
+    }
+    let mut splits = Splits { train: vec![], val: vec![], test: vec![] };
+    for example in examples {
+        match example.split {
+            Some(Split::Val) => splits.val.push(example),
+            Some(Split::Test) => splits.test.push(example),
+            _ => splits.train.push(example),
+        }
+    }
+    splits
+}
+
+impl Splits {
+    pub fn get(&self, split: Split) -> &[Example] {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+            Split::Test => &self.test,
+        }
+    }
+}
 
 /// A seeded shuffle cut into train, val and test (the rest). With three or more examples every
 /// split gets at least one, taken from the largest (train, normally) when rounding leaves one empty.

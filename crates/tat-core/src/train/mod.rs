@@ -11,14 +11,14 @@ pub mod schedule;
 mod trainer;
 
 use crate::config::Config;
-use crate::data::wgsl::{check_examples, load_examples, split_examples, Splits};
+use crate::data::wgsl::{assign_splits, check_examples, load_examples, Splits};
 use crate::error::{Result, TatError};
 
 pub use metrics::EpochMetrics;
 pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 
-/// The run's train/val/test examples: the dataset file checked with naga, then split with the
-/// run's seed and ratios (the same call at train and evaluation time gives the same split).
+/// The run's train/val/test examples: the dataset file checked with naga, then split as the file
+/// says or with the run's seed and ratios (the same call at train and evaluation time gives the same split).
 pub fn dataset_splits(config: &Config) -> Result<Splits> {
     let path = config.dataset_path();
     if !path.is_file() {
@@ -32,5 +32,5 @@ pub fn dataset_splits(config: &Config) -> Result<Splits> {
     }
     let examples = load_examples(&path)?;
     check_examples(&path, &examples)?;
-    Ok(split_examples(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))
+    Ok(assign_splits(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))
 }
