@@ -46,7 +46,7 @@ run: build ## Set up, train the default WGSL model, then generate and validate s
 	else \
 	  $(BIN) train --config $(CONFIG) --out $(RUN) $(TRAIN_FLAGS); fi
 	$(BIN) generate --model $(RUN)/last --prompt "Write a fragment shader that outputs solid red" --prefer-valid --validate
-	$(BIN) generate --model $(RUN)/last --split train --prefer-valid --beam 16
+	$(BIN) eval --model $(RUN)/last --split train --prefer-valid --beam 16
 	$(MAKE) --no-print-directory curve RUN=$(RUN)
 
 train-small: build ## Train config/wgsl_small.toml (a couple of minutes on 2 cores)

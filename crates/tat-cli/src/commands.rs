@@ -6,13 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tat_core::config::Config;
+use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
-use tat_core::generate::{DecodeOptions, Generator};
+use tat_core::eval;
+use tat_core::generate::{DecodeOptions, Generator, Sampling};
 use tat_core::train::{self, TrainOptions};
 use tat_core::wgsl::{self, Diagnostic};
 
 use crate::progress::ProgressObserver;
-use crate::Command;
+use crate::{Command, DecodeArgs};
 
 const STARTER_CONFIG: &str = include_str!("../../../config/wgsl_small.toml");
 const STARTER_DATASET: &str = include_str!("../../../config/wgsl_training_data.toml");
@@ -29,25 +31,15 @@ pub fn run(command: Command) -> Result<i32> {
             t.output_dir = out.or(t.output_dir.take());
             train_command(&config, resume)
         }
-        Command::Generate {
-            model,
-            prompt,
-            split,
-            max_new_tokens,
-            device,
-            validate,
-            beam,
-            length_penalty,
-            prefer_valid,
-        } => {
-            let generator = Generator::load(&model, device)?;
-            let beam = if prefer_valid && beam == 1 { 4 } else { beam };
-            let max_new_tokens = max_new_tokens.unwrap_or(generator.max_new_tokens());
-            let options = DecodeOptions { max_new_tokens, beam, length_penalty, prefer_valid };
-            match split {
-                Some(split) => split_command(&generator, split, &options),
-                None => generate_command(&generator, &prompt, &options, validate),
-            }
+        Command::Generate { model, prompt, decode, validate } => {
+            let generator = Generator::load(&model, decode.device)?;
+            let options = decode_options(&decode, &generator)?;
+            generate_command(&generator, &prompt, &options, validate)
+        }
+        Command::Eval { model, split, data, decode, json, show_misses } => {
+            let generator = Generator::load(&model, decode.device)?;
+            let options = decode_options(&decode, &generator)?;
+            eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses)
         }
         Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
         Command::Init { dir, force } => init_command(&dir, force),
@@ -102,31 +94,59 @@ fn generate_command(generator: &Generator, prompts: &[String], options: &DecodeO
     Ok(if invalid { exit_code::INVALID_WGSL } else { 0 })
 }
 
-fn split_command(generator: &Generator, split: tat_core::generate::Split, options: &DecodeOptions) -> Result<i32> {
-    let checks = tat_core::generate::check_split(generator, split, options)?;
-    let mut per_category: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
-    for c in &checks {
-        let status = if c.diagnostics.is_empty() { "valid  " } else { "INVALID" };
-        let exact = if c.exact_match { "exact" } else { "     " };
-        println!("{status} {exact} [{}] {}", c.category, c.prompt);
-        for d in &c.diagnostics {
-            println!("        {}", d.render("<output>"));
-        }
-        let entry = per_category.entry(&c.category).or_default();
-        *entry = (entry.0 + 1, entry.1 + usize::from(c.diagnostics.is_empty()), entry.2 + usize::from(c.exact_match));
-    }
-    println!("\n{:<20} {:>5} {:>12} {:>12}", "category", "n", "valid", "exact match");
-    for (category, (n, valid, exact)) in &per_category {
-        println!("{category:<20} {n:>5} {:>11.1}% {:>11.1}%", pct(*valid, *n), pct(*exact, *n));
-    }
-    let shaders: Vec<_> = checks.iter().filter(|c| c.full_shader).collect();
-    let valid = shaders.iter().filter(|c| c.diagnostics.is_empty()).count();
-    println!("full shaders: {valid}/{} pass naga ({:.1}%)", shaders.len(), pct(valid, shaders.len()));
-    Ok(0)
+fn decode_options(args: &DecodeArgs, generator: &Generator) -> Result<DecodeOptions> {
+    let sampling = match args.temperature {
+        Some(t) => Some(Sampling::new(t, args.top_k, args.top_p, args.seed)?),
+        None => None,
+    };
+    Ok(DecodeOptions {
+        max_new_tokens: args.max_new_tokens.unwrap_or(generator.max_new_tokens()),
+        sampling,
+        beam: if args.prefer_valid && args.beam == 1 { 4 } else { args.beam },
+        length_penalty: args.length_penalty,
+        prefer_valid: args.prefer_valid,
+    })
 }
 
-fn pct(part: usize, whole: usize) -> f64 {
-    100.0 * part as f64 / whole.max(1) as f64
+fn eval_command(
+    generator: &Generator,
+    model: &Path,
+    split: Option<Split>,
+    data: Option<&Path>,
+    options: &DecodeOptions,
+    json: bool,
+    show_misses: bool,
+) -> Result<i32> {
+    let set = eval::eval_set(generator.config(), data, split)?;
+    let bar = crate::progress::count_bar(set.examples.len(), "evaluating");
+    let report = eval::evaluate(generator, model, &set, options, |done, _| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let saved = report.save(&tat_core::train::checkpoint::resolve(model)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+        return Ok(0);
+    }
+    if show_misses {
+        for r in report.results.iter().filter(|r| !r.exact_match) {
+            let verdict = if r.diagnostics.is_empty() { "valid" } else { "INVALID" };
+            println!(
+                "[{}] {} ({verdict}, chrF {:.1})\n  expected: {}\n  got:      {}",
+                r.category,
+                r.prompt,
+                r.chrf,
+                eval::normalise_whitespace(&r.reference),
+                eval::normalise_whitespace(&r.output)
+            );
+            for d in &r.diagnostics {
+                println!("  {}", d.render("<output>"));
+            }
+        }
+        println!();
+    }
+    println!("{} on `{}` ({} examples)\n", model.display(), report.set, report.overall.examples);
+    print!("{}", report.table());
+    println!("\nreport: {}", saved.display());
+    Ok(0)
 }
 
 fn report(name: &str, diagnostics: &[Diagnostic]) {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use tat_core::config::DeviceChoice;
+use tat_core::data::wgsl::Split;
 
 #[derive(Parser)]
 #[command(
@@ -44,34 +45,40 @@ enum Command {
         #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
         overrides: Vec<String>,
     },
-    /// Generate WGSL for a prompt with a trained model (greedy decoding).
+    /// Generate WGSL for prompts with a trained model (greedy, sampled or beam search).
     Generate {
         /// A run folder (uses best/, else last/) or a checkpoint folder.
         #[arg(long)]
         model: PathBuf,
-        /// The request; repeat for a batch.
-        #[arg(long, required_unless_present = "split")]
+        /// The request; repeat for a batch (decoded together).
+        #[arg(long, required = true)]
         prompt: Vec<String>,
-        /// Instead of --prompt: answer every example of the run's train, val or test split,
-        /// validate each answer and summarise per category.
-        #[arg(long, conflicts_with = "prompt")]
-        split: Option<tat_core::generate::Split>,
-        #[arg(long)]
-        max_new_tokens: Option<usize>,
-        #[arg(long, default_value = "auto")]
-        device: DeviceChoice,
-        /// Also validate each output with naga and report the result.
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Also validate each output with naga and report the result (exit 1 when one is invalid).
         #[arg(long)]
         validate: bool,
-        /// Beam search with this many beams (1: greedy).
-        #[arg(long, default_value_t = 1)]
-        beam: usize,
-        /// Beam scores are log-probability / length^this.
-        #[arg(long, default_value_t = 1.0)]
-        length_penalty: f64,
-        /// Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).
+    },
+    /// Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
+    /// overall and per category; the report is also written to the run folder as JSON.
+    Eval {
+        /// A run folder (uses best/, else last/) or a checkpoint folder.
         #[arg(long)]
-        prefer_valid: bool,
+        model: PathBuf,
+        /// Which split: of the run's dataset (default test), or of --data when given.
+        #[arg(long)]
+        split: Option<Split>,
+        /// Evaluate the examples of this dataset file instead of the run's dataset.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[command(flatten)]
+        decode: DecodeArgs,
+        /// Print the report as JSON (with every example) instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also list each example that is not an exact match, with naga's verdict.
+        #[arg(long)]
+        show_misses: bool,
     },
     /// Validate WGSL files with naga (`-` reads standard input). Exit 1 when any is invalid.
     Validate {
@@ -103,6 +110,36 @@ enum Command {
     },
     /// Report the libtorch build, CPU threads and CUDA devices.
     Check,
+}
+
+/// Decoding flags shared by `generate` and `eval`.
+#[derive(clap::Args)]
+struct DecodeArgs {
+    #[arg(long)]
+    max_new_tokens: Option<usize>,
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// Beam search with this many beams (1: greedy or sampled).
+    #[arg(long, default_value_t = 1)]
+    beam: usize,
+    /// Beam scores are log-probability / length^this.
+    #[arg(long, default_value_t = 1.0)]
+    length_penalty: f64,
+    /// Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).
+    #[arg(long)]
+    prefer_valid: bool,
+    /// Sample instead of taking the most likely token: logits are divided by this (e.g. 0.8).
+    #[arg(long, conflicts_with_all = ["beam", "prefer_valid"])]
+    temperature: Option<f64>,
+    /// With --temperature: draw only among the K most likely tokens (0: all).
+    #[arg(long, default_value_t = 0, requires = "temperature")]
+    top_k: usize,
+    /// With --temperature: draw only among the most likely tokens whose probability adds up to P.
+    #[arg(long, default_value_t = 1.0, requires = "temperature")]
+    top_p: f64,
+    /// With --temperature: the sampling seed (same seed, same prompts: same answers).
+    #[arg(long, default_value_t = 0, requires = "temperature")]
+    seed: u64,
 }
 
 fn main() {

@@ -78,3 +78,15 @@ impl TrainObserver for ProgressObserver {
         stop
     }
 }
+
+/// A bar over `len` items of long work such as evaluation (hidden when stderr is not a terminal).
+pub fn count_bar(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ({elapsed}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}

@@ -1,4 +1,5 @@
-//! Generation from a trained checkpoint (greedy decoding).
+//! Generation from a trained checkpoint: greedy, seeded sampling (temperature, top-k, top-p) and
+//! beam search, all over the key/value-cached decoder.
 
 use std::path::Path;
 
@@ -6,11 +7,13 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{Config, DeviceChoice};
+use crate::data::wgsl::Example;
 use crate::device;
-use crate::error::Result;
+use crate::error::{Result, TatError};
 use crate::model::Seq2SeqTransformer;
+use crate::rng::SplitMix64;
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
-use crate::train::batch::encode_prompt;
+use crate::train::batch::{collate, encode_examples, encode_prompt};
 use crate::train::checkpoint;
 
 /// A trained model ready to answer prompts.
@@ -54,13 +57,35 @@ impl Generator {
 
     /// Greedy decoding of many prompts at once; each stops at `<eos>` or `max_new_tokens`.
     pub fn generate_batch(&self, prompts: &[&str], max_new_tokens: usize) -> Vec<String> {
-        let rows = self.greedy_ids(prompts, max_new_tokens, Decoding::Cached);
+        self.sample_batch(prompts, max_new_tokens, None)
+    }
+
+    /// Decodes many prompts at once, greedily or (with `sampling`) by seeded sampling.
+    pub fn sample_batch(&self, prompts: &[&str], max_new_tokens: usize, sampling: Option<&Sampling>) -> Vec<String> {
+        let rows = self.decode_ids(prompts, max_new_tokens, Decoding::Cached, sampling);
         rows.iter().map(|ids| self.tokenizer.decode(ids)).collect()
     }
 
     /// Greedy token ids (without `<bos>` and `<eos>`) for each prompt.
     pub fn greedy_ids(&self, prompts: &[&str], max_new_tokens: usize, decoding: Decoding) -> Vec<Vec<i64>> {
+        self.decode_ids(prompts, max_new_tokens, decoding, None)
+    }
+
+    /// Token ids (without `<bos>` and `<eos>`) for each prompt: the most likely token at each step,
+    /// or a draw from [`Sampling`] where given (prompt `i` of the call draws from stream `i` of the
+    /// seed, so a batch gives the same answers as the prompts one by one at the same positions).
+    pub fn decode_ids(
+        &self,
+        prompts: &[&str],
+        max_new_tokens: usize,
+        decoding: Decoding,
+        sampling: Option<&Sampling>,
+    ) -> Vec<Vec<i64>> {
         let _guard = tch::no_grad_guard();
+        let mut streams: Vec<SplitMix64> = match sampling {
+            Some(s) => (0..prompts.len()).map(|i| SplitMix64::derived(s.seed, i as u64)).collect(),
+            None => Vec::new(),
+        };
         let limit = max_new_tokens.min(self.max_new_tokens());
         let encoded = self.model.encode(&self.encode_prompts(prompts), false);
         let mut cache = self.model.start_decoding(&encoded);
@@ -73,7 +98,11 @@ impl Generator {
                 Decoding::Cached => self.model.decode_step(&encoded, &mut cache, &tokens.narrow(1, -1, 1)),
                 Decoding::Uncached => self.model.decode(&encoded, &tokens, false).select(1, -1),
             };
-            let next = logits.argmax(-1, false).where_self(&done.logical_not(), &pad);
+            let next = match sampling {
+                Some(s) => s.draw(&logits, &mut streams).to_device(self.device),
+                None => logits.argmax(-1, false),
+            };
+            let next = next.where_self(&done.logical_not(), &pad);
             done = done.logical_or(&next.eq(EOS_ID));
             tokens = Tensor::cat(&[tokens, next.unsqueeze(1)], 1);
             if done.all().int64_value(&[]) == 1 {
@@ -84,11 +113,11 @@ impl Generator {
         (0..n).map(|i| answer_ids(Vec::<i64>::try_from(tokens.get(i)).expect("token ids are int64"))).collect()
     }
 
-    /// Answers each prompt as `options` say: greedy and batched when `beam` is 1, else a beam
-    /// search per prompt, optionally taking the best candidate that passes naga.
+    /// Answers each prompt as `options` say: batched greedy or sampled decoding when `beam` is 1,
+    /// else a beam search per prompt, optionally taking the best candidate that passes naga.
     pub fn answer(&self, prompts: &[&str], options: &DecodeOptions) -> Vec<String> {
         if options.beam <= 1 && !options.prefer_valid {
-            return self.generate_batch(prompts, options.max_new_tokens);
+            return self.sample_batch(prompts, options.max_new_tokens, options.sampling.as_ref());
         }
         prompts
             .iter()
@@ -172,6 +201,22 @@ impl Generator {
         finished
     }
 
+    /// For each example, the target tokens (`<eos>` included) whose most likely prediction is
+    /// right when the model reads the reference prefix (teacher forcing), and their count.
+    pub fn token_hits(&self, examples: &[Example]) -> Result<Vec<(usize, usize)>> {
+        let _guard = tch::no_grad_guard();
+        let max_len = self.config.model.max_seq_len;
+        let pairs = encode_examples(&self.tokenizer, examples, max_len, "the evaluated examples")?;
+        let batch = collate(&pairs.iter().collect::<Vec<_>>(), self.device);
+        let predicted = self.model.forward(&batch.src, &batch.tgt_in, false).argmax(-1, false);
+        let real = batch.tgt_out.ne(PAD_ID);
+        let correct = predicted.eq_tensor(&batch.tgt_out).logical_and(&real).sum_dim_intlist(1, false, Kind::Int64);
+        let counts = real.sum_dim_intlist(1, false, Kind::Int64);
+        let correct = Vec::<i64>::try_from(correct.to_device(Device::Cpu)).expect("counts are int64");
+        let counts = Vec::<i64>::try_from(counts.to_device(Device::Cpu)).expect("counts are int64");
+        Ok(correct.into_iter().zip(counts).map(|(c, n)| (c as usize, n as usize)).collect())
+    }
+
     fn encode_prompts(&self, prompts: &[&str]) -> Tensor {
         let max_len = self.config.model.max_seq_len as usize;
         let rows: Vec<Vec<i64>> = prompts
@@ -205,12 +250,76 @@ pub struct Candidate {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DecodeOptions {
     pub max_new_tokens: usize,
+    /// Draw tokens instead of taking the most likely one (batched decoding only, not with beams).
+    pub sampling: Option<Sampling>,
     /// 1 is greedy; more runs a beam search with that many beams.
     pub beam: usize,
     /// Exponent of the length normalisation of beam scores (0: none, 1: per-token average).
     pub length_penalty: f64,
     /// Return the best beam that passes naga (the best beam when none does).
     pub prefer_valid: bool,
+}
+
+/// Seeded sampling: logits divided by `temperature`, cut to the `top_k` most likely tokens (0: no
+/// cut), then to the smallest set whose probability reaches `top_p` (1.0: no cut), renormalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub temperature: f64,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub seed: u64,
+}
+
+impl Sampling {
+    /// Checks the ranges, naming the flag to fix.
+    pub fn new(temperature: f64, top_k: usize, top_p: f64, seed: u64) -> Result<Self> {
+        if !(temperature > 0.0 && temperature.is_finite()) {
+            return Err(TatError::Usage(format!(
+                "temperature = {temperature}: expected a positive number (e.g. 0.8); leave it out for greedy decoding"
+            )));
+        }
+        if !(top_p > 0.0 && top_p <= 1.0) {
+            return Err(TatError::Usage(format!("top-p = {top_p}: expected a probability in (0, 1], e.g. 0.9")));
+        }
+        Ok(Self { temperature, top_k, top_p, seed })
+    }
+
+    /// One token per row of `logits` (`[rows, vocab]`), row `i` drawing from `streams[i]`.
+    fn draw(&self, logits: &Tensor, streams: &mut [SplitMix64]) -> Tensor {
+        let vocab = logits.size()[1] as usize;
+        let scaled = (logits.to_kind(Kind::Float) / self.temperature).softmax(-1, Kind::Float);
+        let probs = Vec::<f32>::try_from(scaled.to_device(Device::Cpu).view([-1])).expect("probabilities are f32");
+        let picks: Vec<i64> =
+            probs.chunks(vocab).zip(streams.iter_mut()).map(|(row, rng)| self.draw_row(row, rng)).collect();
+        Tensor::from_slice(&picks)
+    }
+
+    fn draw_row(&self, probs: &[f32], rng: &mut SplitMix64) -> i64 {
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        if self.top_k > 0 {
+            order.truncate(self.top_k);
+        }
+        let mut kept = 0;
+        let mut mass = 0.0f64;
+        for &t in &order {
+            kept += 1;
+            mass += f64::from(probs[t]);
+            if mass >= self.top_p {
+                break;
+            }
+        }
+        order.truncate(kept);
+        let total: f64 = order.iter().map(|&t| f64::from(probs[t])).sum();
+        let mut target = rng.next_f64() * total;
+        for &t in &order {
+            target -= f64::from(probs[t]);
+            if target < 0.0 {
+                return t as i64;
+            }
+        }
+        *order.last().expect("at least one token is kept") as i64
+    }
 }
 
 /// How each new token is computed.
@@ -228,45 +337,4 @@ fn answer_ids(mut ids: Vec<i64>) -> Vec<i64> {
     ids.truncate(end);
     ids.remove(0);
     ids
-}
-
-/// One example of a split, answered by the model and checked.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ExampleCheck {
-    pub category: String,
-    pub prompt: String,
-    pub output: String,
-    /// The output equals the reference up to whitespace.
-    pub exact_match: bool,
-    /// The reference is a whole shader with an entry point.
-    pub full_shader: bool,
-    pub diagnostics: Vec<crate::wgsl::Diagnostic>,
-}
-
-pub use crate::data::wgsl::Split;
-
-/// Generates an answer for every example of a split of the run's dataset and validates it.
-pub fn check_split(generator: &Generator, split: Split, options: &DecodeOptions) -> Result<Vec<ExampleCheck>> {
-    let splits = crate::train::dataset_splits(generator.config())?;
-    let examples = splits.get(split);
-    let mut out = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(16) {
-        let prompts: Vec<&str> = chunk.iter().map(|e| e.natural_language.as_str()).collect();
-        let outputs = generator.answer(&prompts, options);
-        for (example, output) in chunk.iter().zip(outputs) {
-            out.push(ExampleCheck {
-                category: example.category.clone(),
-                prompt: example.natural_language.clone(),
-                exact_match: normalise_whitespace(&output) == normalise_whitespace(&example.wgsl_code),
-                full_shader: crate::wgsl::is_full_shader(&example.wgsl_code),
-                diagnostics: crate::wgsl::validate_snippet(&output),
-                output,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn normalise_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

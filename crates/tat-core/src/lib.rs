@@ -5,6 +5,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod eval;
 pub mod generate;
 pub mod model;
 pub mod rng;

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use tat_core::config::Config;
-use tat_core::data::wgsl::{load_examples, Example};
-use tat_core::generate::{Decoding, Generator};
+use tat_core::data::wgsl::{load_examples, Example, Split};
+use tat_core::eval;
+use tat_core::generate::{DecodeOptions, Decoding, Generator, Sampling};
 use tat_core::train::checkpoint;
 use tat_core::train::metrics::read_jsonl;
 use tat_core::train::{train, EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions};
@@ -220,4 +221,51 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_rank_their_candidates() {
     assert!(candidates.len() >= 2, "{candidates:?}");
     assert!(candidates.windows(2).all(|w| w[0].score >= w[1].score));
     assert!(candidates.iter().all(|c| c.score.is_finite() && c.score <= 0.0));
+}
+
+#[test]
+fn sampling_is_seeded_and_top_k_of_one_is_greedy() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let generator = trained_generator(dir.path(), 3);
+    let prompts = ["Create a red color", "Write a fragment shader that outputs solid blue"];
+    let sample = |temperature, top_k, seed| {
+        let sampling = Sampling::new(temperature, top_k, 1.0, seed).unwrap();
+        generator.decode_ids(&prompts, 40, Decoding::Cached, Some(&sampling))
+    };
+    assert_eq!(sample(5.0, 0, 1), sample(5.0, 0, 1));
+    assert_ne!(sample(5.0, 0, 1), sample(5.0, 0, 2));
+    assert_eq!(sample(5.0, 1, 9), generator.greedy_ids(&prompts, 40, Decoding::Cached));
+    assert!(Sampling::new(0.0, 0, 1.0, 0).is_err() && Sampling::new(1.0, 0, 1.5, 0).is_err());
+}
+
+#[test]
+fn eval_scores_every_example_and_saves_the_report_in_the_run_folder() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let generator = trained_generator(dir.path(), 3);
+    let set = eval::eval_set(generator.config(), None, Some(Split::Train)).unwrap();
+    let options =
+        DecodeOptions { max_new_tokens: 80, sampling: None, beam: 1, length_penalty: 1.0, prefer_valid: false };
+    let checkpoint = run(dir.path()).join("best");
+    let report = eval::evaluate(&generator, &checkpoint, &set, &options, |_, _| {}).unwrap();
+    assert_eq!(report.overall.examples, set.examples.len());
+    assert_eq!(report.per_category.values().map(|s| s.examples).sum::<usize>(), set.examples.len());
+    for r in &report.results {
+        assert!(r.tokens_correct <= r.tokens && r.tokens > 0, "{r:?}");
+        // Greedy decoding that reproduces the reference read the reference prefix at every step,
+        // so teacher forcing predicts every one of its tokens.
+        if r.output == r.reference {
+            assert_eq!(r.tokens_correct, r.tokens, "{r:?}");
+        }
+    }
+    let s = &report.overall;
+    assert!(
+        s.token_accuracy > 0.0
+            && [s.token_accuracy, s.exact_match, s.chrf, s.naga_pass].iter().all(|v| (0.0..=100.0).contains(v))
+    );
+    let saved = report.save(&checkpoint).unwrap();
+    assert_eq!(saved, run(dir.path()).join("eval_best_train.json"));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), set.examples.len());
 }
