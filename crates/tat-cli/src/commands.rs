@@ -43,6 +43,7 @@ pub fn run(command: Command) -> Result<i32> {
         }
         Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
         Command::Init { dir, force } => init_command(&dir, force),
+        Command::GenerateData { out, seed } => generate_data_command(&out, seed),
         Command::List { dir } => list_command(&dir),
         Command::Show { config } => {
             print!("{}", Config::from_file(&config)?.to_toml_string());
@@ -215,6 +216,38 @@ fn init_command(dir: &Path, force: bool) -> Result<i32> {
     std::fs::write(&dataset_path, STARTER_DATASET).map_err(|e| TatError::io(&dataset_path, e))?;
     println!("wrote {} and {}", config_path.display(), dataset_path.display());
     println!("next: tiny-agent-trainer train --config {}", config_path.display());
+    Ok(0)
+}
+
+fn generate_data_command(out: &Path, seed: u64) -> Result<i32> {
+    use tat_core::data::wgsl::Split;
+    use tat_core::data::wgsl_generator::{generate, write_dataset};
+
+    let examples = generate(seed);
+    write_dataset(out, &examples, seed)?;
+    println!("wrote {} examples to {} (seed {seed})", examples.len(), out.display());
+    // Categories in the order the file has them; columns train, val, test.
+    let mut rows: Vec<(&str, [usize; 3])> = Vec::new();
+    for example in &examples {
+        let column = match example.split {
+            Some(Split::Val) => 1,
+            Some(Split::Test) => 2,
+            _ => 0,
+        };
+        match rows.iter_mut().find(|(category, _)| *category == example.category) {
+            Some((_, counts)) => counts[column] += 1,
+            None => {
+                let mut counts = [0; 3];
+                counts[column] = 1;
+                rows.push((&example.category, counts));
+            }
+        }
+    }
+    let total = rows.iter().fold([0; 3], |sum, (_, c)| [sum[0] + c[0], sum[1] + c[1], sum[2] + c[2]]);
+    println!("{:<16} {:>6} {:>6} {:>6} {:>6}", "category", "train", "val", "test", "total");
+    for (category, c) in rows.iter().chain([("total", total)].iter()) {
+        println!("{category:<16} {:>6} {:>6} {:>6} {:>6}", c[0], c[1], c[2], c.iter().sum::<usize>());
+    }
     Ok(0)
 }
 

@@ -98,6 +98,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write the generated natural-language/WGSL dataset, whose val and test splits hold out
+    /// whole template combinations (each checked with naga; the file is replaced atomically).
+    GenerateData {
+        /// The dataset file to write, e.g. config/wgsl_generalise_data.toml.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of the held-out split.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// List the configs in a folder.
     List {
         #[arg(default_value = "config")]
