@@ -13,13 +13,15 @@ RUN ?= runs/wgsl_generation
 # On an honest held-out split, early stopping (patience 15) ends the default run at epoch 53
 # while train loss is still 0.25 (README, Results): the main job trains all 100 epochs.
 TRAIN_FLAGS ?= --set training.early_stopping=false
+# Passed to benches/compare.py, e.g. BENCH_FLAGS="--steps 50 --configs config/wgsl_small.toml".
+BENCH_FLAGS ?=
 
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 export CARGO_TARGET_DIR
 
-.PHONY: help setup build test test-rust run train-small curve fmt lint clean
+.PHONY: help setup build test test-rust run train-small curve bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +56,10 @@ train-small: build ## Train config/wgsl_small.toml (a couple of minutes on 2 cor
 
 curve: setup ## Plot RUN's metrics.csv to RUN/loss.png
 	$(VENV)/bin/python scripts/plot_metrics.py $(RUN)/metrics.csv $(RUN)/loss.png
+
+bench: setup ## Time the engine against PyTorch eager on both configs, write BENCHMARKS.md
+	cargo build --release -p tat-bench
+	$(VENV)/bin/python benches/compare.py $(BENCH_FLAGS)
 
 fmt: ## Format the Rust code
 	cargo fmt --all

@@ -32,13 +32,14 @@ impl Generator {
         let ckpt = checkpoint::load(&dir)?;
         let device = device::resolve(device)?;
         let mut vs = VarStore::new(device);
-        let model = Seq2SeqTransformer::new(
+        let mut model = Seq2SeqTransformer::new(
             &vs.root(),
             &ckpt.config.model,
             ckpt.tokenizer.vocab_size() as i64,
             ckpt.config.training.precision,
         );
         checkpoint::load_weights(&mut vs, &dir)?;
+        model.freeze();
         Ok(Self { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, _vs: vs })
     }
 

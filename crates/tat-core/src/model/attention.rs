@@ -27,6 +27,12 @@ impl MultiHeadAttention {
         }
     }
 
+    pub fn freeze(&mut self) {
+        for linear in [&mut self.q, &mut self.k, &mut self.v, &mut self.out] {
+            linear.freeze();
+        }
+    }
+
     /// `[B, L, D] -> [B, H, L, D/H]`
     fn heads(&self, x: &Tensor) -> Tensor {
         let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");

@@ -155,6 +155,23 @@ impl Seq2SeqTransformer {
         &self.config
     }
 
+    /// Readies a trained model for answering only: matmul weights are kept in the compute kind
+    /// (bf16) instead of being cast on every call ([`Linear::freeze`]). Do not train it afterwards.
+    pub fn freeze(&mut self) {
+        for layer in &mut self.encoder {
+            layer.attn.freeze();
+            layer.ff.freeze();
+        }
+        for layer in &mut self.decoder {
+            layer.self_attn.freeze();
+            layer.cross_attn.freeze();
+            layer.ff.freeze();
+        }
+        if let Some(output) = &mut self.output {
+            output.freeze();
+        }
+    }
+
     fn embed(&self, tokens: &Tensor, offset: i64, train: bool) -> Tensor {
         let len = tokens.size()[1];
         let scale = (self.config.d_model as f64).sqrt();

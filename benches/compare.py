@@ -1,0 +1,238 @@
+"""Runs the engine (`tat-bench`) and the same model in plain PyTorch eager (`torch_eager.py`) side by
+side, each in a fresh process, on each config, and writes the comparison into BENCHMARKS.md.
+
+    make bench                                  # both configs, CPU, every core
+    .venv/bin/python benches/compare.py --configs config/wgsl_small.toml --steps 3 --warmup 1 --smoke
+
+The engine runs first and hands its batch, prompt and initial weights to the PyTorch run
+(`tat-bench --dump-batch`), so both time the same tokens on the same shapes. Raw JSON results and
+those hand-over files go to runs/bench/.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ["config/wgsl_generation.toml", "config/wgsl_small.toml"]
+# The issue's goal: on the 44M model, 64 tokens with the KV cache at least 5x faster than without.
+CACHE_GOAL = ("wgsl_generation.toml", 5.0)
+# A machine busier than this just before the run is flagged in the results.
+BUSY_SHARE = 0.1
+MARKER = "<!-- benches/compare.py rewrites everything below this line; text above it is kept. -->"
+INTRO = """# Benchmarks
+
+Training and generation speed of the engine against the same model written in plain PyTorch eager
+(`benches/torch_eager.py`: the same pre-LN encoder-decoder, the engine's initial weights, the same
+token batch, precision and threads), each in a fresh process on the same machine. Reproduce with
+`make bench`; `.venv/bin/python benches/compare.py --help` lists the options.
+"""
+# (label, JSON path, True when higher is better)
+ROWS = [
+    ("training examples/s", "train.examples_per_s", True),
+    ("training tokens/s", "train.tokens_per_s", True),
+    ("generation ms / {n} tokens, KV cache", "generate.cached_ms", False),
+    ("generation ms / {n} tokens, no cache", "generate.uncached_ms", False),
+    ("KV-cache speedup (no cache / cache)", "generate.cache_speedup", True),
+    ("batch of {rows} prompts: ms / {n} tokens each, KV cache", "generate_batch.cached_ms", False),
+    ("batch of {rows} prompts: ms / {n} tokens each, no cache", "generate_batch.uncached_ms", False),
+    ("batch of {rows} prompts: KV-cache speedup", "generate_batch.cache_speedup", True),
+    ("peak RSS MiB", "peak_rss_mib", False),
+]
+
+
+def parse_args():
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=CONFIGS, help="config files (default: both shipped)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed training steps and generation runs first")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for both (default: all)")
+    parser.add_argument("--gen-runs", type=int, default=3, help="timed generation runs per decoding (median)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="config override for every config, e.g. --set training.precision=fp32 (repeatable)",
+    )
+    parser.add_argument("--bin", type=Path, default=target / "release" / "tat-bench", help="the tat-bench binary")
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--smoke", action="store_true", help="mark the results as a smoke run, not a measurement")
+    args = parser.parse_args()
+    if not args.bin.is_file():
+        parser.error(f"{args.bin} does not exist. Fix: `cargo build --release -p tat-bench` (or `make bench`).")
+    return args
+
+
+def shown(path):
+    """`path` relative to the repository when it is inside it (links kept: .venv/bin/python must stay)."""
+    path = Path(os.path.abspath(path))
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def run_json(command):
+    """Runs one benchmark process from the repository root (its stderr shows through) and returns
+    the JSON it prints."""
+    print("$", shlex.join(command), file=sys.stderr, flush=True)
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: the command above failed (exit {done.returncode})")
+    return json.loads(done.stdout)
+
+
+def bench_config(config, args, work):
+    """Engine then PyTorch on one config: (engine JSON, PyTorch JSON, the two commands)."""
+    config = Path(os.path.abspath(config))
+    dump = work / f"{config.stem}.batch.json"
+    common = ["--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    common += ["--threads", str(args.threads), "--gen-runs", str(args.gen_runs)]
+    overrides = [arg for o in args.overrides for arg in ("--set", o)]
+    engine_cmd = [shown(args.bin), "--config", shown(config), *overrides, *common, "--dump-batch", shown(dump)]
+    torch_cmd = [shown(sys.executable), "benches/torch_eager.py", "--batch", shown(dump), *common]
+    results = []
+    for impl, command in (("engine", engine_cmd), ("pytorch", torch_cmd)):
+        result = run_json(command)
+        (work / f"{config.stem}.{impl}.json").write_text(json.dumps(result, indent=2) + "\n")
+        results.append(result)
+    engine, torch = results
+    for key in ("parameters", "batch", "threads", "precision"):
+        if engine[key] != torch[key]:
+            sys.exit(f"error: {shown(config)}: engine and PyTorch differ in {key}: {engine[key]} vs {torch[key]}")
+    return engine, torch, [engine_cmd, torch_cmd]
+
+
+def field(result, path):
+    for key in path.split("."):
+        result = result[key]
+    return result
+
+
+def number(value):
+    return f"{value:,.0f}" if value >= 1000 else f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def config_section(config, overrides, engine, torch, commands):
+    b, n = engine["batch"], engine["generate"]["new_tokens"]
+    heading = shlex.join([shown(config), *(arg for o in overrides for arg in ("--set", o))])
+    lines = [
+        f"### {heading}",
+        "",
+        f"{engine['parameters'] / 1e6:.1f}M parameters, {engine['precision']}. Batch: {b['examples']} examples, "
+        f"source {b['src_len']} x target {b['tgt_len']} tokens padded, {b['tokens']} non-pad tokens. "
+        f"First training loss (same weights, different dropout masks): engine {engine['train']['first_loss']:.3f}, "
+        f"PyTorch {torch['train']['first_loss']:.3f}.",
+        "",
+        "| metric | engine | PyTorch eager | engine / PyTorch |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, path, higher in ROWS:
+        e, t = field(engine, path), field(torch, path)
+        arrow = "↑" if higher else "↓"
+        lines.append(f"| {label.format(n=n, rows=b['examples'])} {arrow} | {number(e)} | {number(t)} | {e / t:.2f} |")
+    goal_file, goal = CACHE_GOAL
+    if Path(config).name == goal_file:
+        for key, what in (("generate", "one prompt"), ("generate_batch", f"{b['examples']} prompts at once")):
+            speedup = engine[key]["cache_speedup"]
+            verdict = "met" if speedup >= goal else "NOT met"
+            lines += ["", f"KV-cache goal (engine, >= {goal:.0f}x on this model), {what}: {speedup:.1f}x, {verdict}."]
+    lines += ["", "Commands:", "", "```", *(shlex.join(c) for c in commands), "```", ""]
+    return lines
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    return names[0] if names else "unknown CPU"
+
+
+def busy_share(seconds=2.0):
+    """The share of CPU time not idle over the next `seconds` (/proc/stat), i.e. what others use."""
+
+    def times():
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
+    total, idle = times()
+    time.sleep(seconds)
+    total2, idle2 = times()
+    return 1 - (idle2 - idle) / max(total2 - total, 1)
+
+
+def torch_version():
+    command = [sys.executable, "-c", "import torch; print(torch.__version__)"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def git_commit():
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" plus uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def results_section(args, runs, busy):
+    first_engine, first_torch = runs[0][1], runs[0][2]
+    devices = f"{first_engine['device']} for both"
+    if first_engine["device"] != first_torch["device"]:
+        devices = f"{first_engine['device']} (engine), {first_torch['device']} (PyTorch)"
+    command = shlex.join([shown(sys.executable), shown(sys.argv[0]), *sys.argv[1:]])
+    lines = ["", "## Results", ""]
+    if args.smoke:
+        lines += [
+            "> **Smoke run.** Tiny step counts on a shared machine: these numbers only show that the",
+            "> benchmark runs; they are not measurements.",
+            "",
+        ]
+    if busy >= BUSY_SHARE:
+        lines += [
+            f"> **Busy machine.** Other processes used {busy:.0%} of the CPU just before the run; libtorch's",
+            "> thread pool slows down by up to an order of magnitude when it competes for the cores.",
+            "",
+        ]
+    lines += [
+        f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores, {busy:.0%} busy in the 2 s before the run",
+        f"- Device: {devices}",
+        f"- torch {torch_version()} (the engine links the same libtorch); engine commit {git_commit()}",
+        f"- Command: `{command}`",
+        "",
+        f"Training: {args.steps} timed steps after {args.warmup} untimed, each forward + loss + backward + "
+        "global-norm clip + AdamW on one fixed batch of real examples (the train-split batch of average padded "
+        "size). Tokens are non-pad source tokens plus non-pad target tokens (the decoder's outputs), as the "
+        "trainer counts them. Both start from the engine's initial weights, and `torch_eager.py` first checks that "
+        "it computes the engine's loss on the batch (it stops otherwise). Generation: one prompt, exactly "
+        f"{first_engine['generate']['new_tokens']} greedy tokens (no stop at `<eos>`), the median of "
+        f"{args.gen_runs} runs after {args.warmup} untimed. Peak RSS is the process's `VmHWM` at the end. "
+        "↑: higher is better, ↓: lower is better; the last column is the engine's number over PyTorch's.",
+        "",
+    ]
+    for config, engine, torch, commands in runs:
+        lines += config_section(config, args.overrides, engine, torch, commands)
+    return "\n".join(lines)
+
+
+def write(out, section):
+    """Replaces what follows the marker in `out` (or writes a new file with the intro)."""
+    head = out.read_text().split(MARKER)[0] if out.exists() else INTRO + "\n"
+    out.write_text(f"{head}{MARKER}\n{section}")
+
+
+def main():
+    args = parse_args()
+    work = ROOT / "runs" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    busy = busy_share()
+    runs = [(config, *bench_config(config, args, work)) for config in args.configs]
+    write(args.out, results_section(args, runs, busy))
+    print(f"wrote {shown(args.out)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
