@@ -206,3 +206,51 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("state.json: checkpoint file is missing or corrupt"), "{}", text(&o));
 }
+
+#[test]
+fn eval_prints_a_table_writes_json_and_sampling_repeats_with_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = tiny_config(dir.path(), &out, 2);
+    let o = run(&["train", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let model = out.to_str().unwrap();
+
+    let o = run(&["eval", "--model", model, "--split", "val", "--max-new-tokens", "20"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    for column in ["token acc", "exact", "chrF", "naga", "overall"] {
+        assert!(table.contains(column), "{table}");
+    }
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("eval_best_val.json")).unwrap()).unwrap();
+    let n = saved["overall"]["examples"].as_u64().unwrap();
+    assert!(n > 0 && saved["results"].as_array().unwrap().len() as u64 == n, "{saved}");
+
+    let o = run(&["eval", "--model", model, "--split", "val", "--max-new-tokens", "20", "--json"]);
+    let printed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed["overall"], saved["overall"]);
+
+    let sample = |seed: &str| {
+        let o = run(&[
+            "generate",
+            "--model",
+            model,
+            "--prompt",
+            "Create a red color",
+            "--max-new-tokens",
+            "12",
+            "--temperature",
+            "1.5",
+            "--top-p",
+            "0.95",
+            "--seed",
+            seed,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        o.stdout
+    };
+    assert_eq!(sample("4"), sample("4"));
+    let o = run(&["generate", "--model", model, "--prompt", "red", "--top-k", "5"]);
+    assert_eq!(o.status.code(), Some(2), "--top-k without --temperature is a usage error: {}", text(&o));
+}
