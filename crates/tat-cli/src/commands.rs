@@ -9,7 +9,7 @@ use tat_core::config::Config;
 use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
 use tat_core::eval;
-use tat_core::generate::{DecodeOptions, Generator, Sampling};
+use tat_core::generate::{DecodeOptions, DecodeRequest, Generator};
 use tat_core::train::{self, TrainOptions};
 use tat_core::wgsl::{self, Diagnostic};
 
@@ -96,17 +96,17 @@ fn generate_command(generator: &Generator, prompts: &[String], options: &DecodeO
 }
 
 fn decode_options(args: &DecodeArgs, generator: &Generator) -> Result<DecodeOptions> {
-    let sampling = match args.temperature {
-        Some(t) => Some(Sampling::new(t, args.top_k, args.top_p, args.seed)?),
-        None => None,
-    };
-    Ok(DecodeOptions {
-        max_new_tokens: args.max_new_tokens.unwrap_or(generator.max_new_tokens()),
-        sampling,
-        beam: if args.prefer_valid && args.beam == 1 { 4 } else { args.beam },
+    DecodeRequest {
+        max_new_tokens: args.max_new_tokens,
+        beam: args.beam,
         length_penalty: args.length_penalty,
         prefer_valid: args.prefer_valid,
-    })
+        temperature: args.temperature,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        seed: args.seed,
+    }
+    .resolve(generator)
 }
 
 fn eval_command(

@@ -47,6 +47,10 @@ impl Generator {
         &self.config
     }
 
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
     /// The most tokens a reply can have: the model's positions, less the `<bos>`.
     pub fn max_new_tokens(&self) -> usize {
         self.config.model.max_seq_len as usize - 1
@@ -259,6 +263,69 @@ pub struct DecodeOptions {
     pub length_penalty: f64,
     /// Return the best beam that passes naga (the best beam when none does).
     pub prefer_valid: bool,
+}
+
+/// Decoding as a front asks for it: the CLI's flags, the Python keywords. [`DecodeRequest::resolve`]
+/// applies the rules both share, so one request decodes the same way from either.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeRequest {
+    /// `None`: as many tokens as the model's positions allow.
+    pub max_new_tokens: Option<usize>,
+    pub beam: usize,
+    pub length_penalty: f64,
+    /// Implies a beam search of 4 beams when `beam` is 1.
+    pub prefer_valid: bool,
+    /// `Some`: seeded sampling at this temperature instead of taking the most likely token.
+    pub temperature: Option<f64>,
+    pub top_k: usize,
+    pub top_p: f64,
+    pub seed: u64,
+}
+
+impl Default for DecodeRequest {
+    fn default() -> Self {
+        Self {
+            max_new_tokens: None,
+            beam: 1,
+            length_penalty: 1.0,
+            prefer_valid: false,
+            temperature: None,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl DecodeRequest {
+    /// Checks the combination and fills in what the model decides (its longest reply).
+    pub fn resolve(&self, generator: &Generator) -> Result<DecodeOptions> {
+        let sampling = match self.temperature {
+            Some(_) if self.beam > 1 || self.prefer_valid => {
+                return Err(TatError::Usage(
+                    "temperature samples one answer per prompt and cannot be combined with a beam search \
+                     (beam > 1 or prefer-valid). Fix: leave out one of them."
+                        .into(),
+                ))
+            }
+            Some(t) => Some(Sampling::new(t, self.top_k, self.top_p, self.seed)?),
+            None if self.top_k != 0 || self.top_p != 1.0 || self.seed != 0 => {
+                return Err(TatError::Usage(
+                    "top-k, top-p and seed only apply to sampling. Fix: also give a temperature (e.g. 0.8), \
+                     or leave them out for greedy decoding."
+                        .into(),
+                ))
+            }
+            None => None,
+        };
+        Ok(DecodeOptions {
+            max_new_tokens: self.max_new_tokens.unwrap_or(generator.max_new_tokens()),
+            sampling,
+            beam: if self.prefer_valid && self.beam == 1 { 4 } else { self.beam },
+            length_penalty: self.length_penalty,
+            prefer_valid: self.prefer_valid,
+        })
+    }
 }
 
 /// Seeded sampling: logits divided by `temperature`, cut to the `top_k` most likely tokens (0: no

@@ -400,7 +400,11 @@ fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) 
             .entry(part)
             .or_insert_with(|| toml::Value::Table(toml::Table::new()))
             .as_table_mut()
-            .ok_or_else(|| TatError::Config(format!("--set {item}: `{part}` is a value, not a section")))?;
+            .ok_or_else(|| {
+                TatError::Config(format!(
+                    "--set {item}: `{part}` is a value, not a section. Fix: write SECTION.KEY=VALUE, e.g. --set training.epochs=10"
+                ))
+            })?;
     }
     table.insert(key.to_string(), value);
     Ok(())

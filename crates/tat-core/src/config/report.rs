@@ -69,14 +69,30 @@ fn explain(field: &str, message: &str) -> String {
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
-        let full = if field == "." || field.is_empty() { name.to_string() } else { format!("{field}.{name}") };
-        return format!("missing field `{full}`. Fix: add `{name} = ...` (see `tiny-agent-trainer show --config config/wgsl_small.toml` for a complete example).");
+        // Only sections are required at the top level.
+        let (full, fix) = if field == "." || field.is_empty() {
+            (name.to_string(), format!("add a `[{name}]` section"))
+        } else {
+            (format!("{field}.{name}"), format!("add `{name} = ...`"))
+        };
+        return format!("missing field `{full}`. Fix: {fix} (see `tiny-agent-trainer show --config config/wgsl_small.toml` for a complete example).");
     }
     let message = message
         .replace("expected f64", "expected a number")
         .replace("expected usize", "expected a whole number >= 0")
         .replace("expected u64", "expected a whole number >= 0")
-        .replace("expected i64", "expected a whole number");
+        .replace("expected i64", "expected a whole number")
+        .replace("expected path string", "expected a string (a file path)");
+    // serde names the Rust struct behind a section given as a plain value; users know it as a table.
+    let message = match message.split_once(", expected struct ") {
+        Some((found, _)) => format!("{found}, expected a table (a `[{field}]` section)"),
+        None => message,
+    };
+    // An integer past 64 bits reaches serde as an i128 "of the wrong type": to a user it is out of range.
+    let message = match message.strip_prefix("invalid type: integer ").and_then(|m| m.split_once("` as i128")) {
+        Some((number, rest)) => format!("invalid value: integer {number}`{rest}"),
+        None => message,
+    };
     format!("field `{field}`: {message}. Fix: give `{field}` a value of the expected type.")
 }
 

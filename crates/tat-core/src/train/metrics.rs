@@ -21,6 +21,9 @@ pub struct EpochMetrics {
     pub best: bool,
 }
 
+/// The run folder's per-epoch log, one JSON object per line; fronts read it with [`read_jsonl`].
+pub const JSONL_FILE: &str = "metrics.jsonl";
+
 const CSV_HEADER: &str = "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best";
 
 pub struct MetricsLog {
@@ -32,7 +35,7 @@ impl MetricsLog {
     /// Opens the logs of `run_dir`, keeping only epochs `<= keep_through` (a resumed run rewrites
     /// the epochs after its checkpoint).
     pub fn open(run_dir: &Path, keep_through: usize) -> Result<Self> {
-        let log = Self { jsonl: run_dir.join("metrics.jsonl"), csv: run_dir.join("metrics.csv") };
+        let log = Self { jsonl: run_dir.join(JSONL_FILE), csv: run_dir.join("metrics.csv") };
         let kept: Vec<EpochMetrics> = log.read()?.into_iter().filter(|m| m.epoch <= keep_through).collect();
         let mut jsonl = String::new();
         let mut csv = format!("{CSV_HEADER}\n");

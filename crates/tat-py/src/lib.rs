@@ -1,0 +1,21 @@
+//! `tiny_agent_trainer._core`: the PyO3 binding. Conversion and error mapping only; the engine is
+//! tat-core. The Python package imports torch before this module, so libtorch is already loaded.
+
+mod errors;
+mod model;
+mod train;
+mod wgsl;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<model::Model>()?;
+    m.add_class::<wgsl::Diagnostic>()?;
+    m.add_function(wrap_pyfunction!(wgsl::validate_wgsl, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    m.add_function(wrap_pyfunction!(train::read_metrics, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! A trained model: a checkpoint loaded once, then generation and evaluation with the GIL released.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use numpy::PyArray1;
+use pyo3::prelude::*;
+use tat_core::config::DeviceChoice;
+use tat_core::data::wgsl::Split;
+use tat_core::eval;
+use tat_core::generate::{DecodeRequest, Generator};
+use tat_core::train::checkpoint;
+
+use crate::errors::ToPyResult;
+
+/// A checkpoint ready to answer prompts.
+#[pyclass(module = "tiny_agent_trainer._core", frozen)]
+pub struct Model {
+    /// Tensors may move between threads but not be shared: one call decodes at a time.
+    generator: Mutex<Generator>,
+    /// As the user gave it (a run or checkpoint folder), like the CLI's `--model`.
+    path: PathBuf,
+}
+
+/// A prompt answers with a string, a list of prompts (decoded as one batch) with a list.
+#[derive(FromPyObject)]
+enum Prompts {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[pymethods]
+impl Model {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
+    /// libtorch's CPU threads for the whole process.
+    #[staticmethod]
+    #[pyo3(signature = (path, device = "auto", threads = None))]
+    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+        let device: DeviceChoice = device.parse().py_err()?;
+        tat_core::device::set_threads(threads.unwrap_or(0));
+        let generator = py.detach(|| Generator::load(&path, device)).py_err()?;
+        Ok(Self { generator: Mutex::new(generator), path })
+    }
+
+    /// Answers a prompt (a string) or a batch of prompts (a list), with the CLI's `generate` rules.
+    #[pyo3(signature = (
+        prompt, *, max_new_tokens = None, beam = 1, length_penalty = 1.0, prefer_valid = false,
+        temperature = None, top_k = 0, top_p = 1.0, seed = 0,
+    ))]
+    #[allow(clippy::too_many_arguments)] // one per keyword, as the CLI has one per flag
+    fn generate<'py>(
+        &self,
+        py: Python<'py>,
+        prompt: Prompts,
+        max_new_tokens: Option<usize>,
+        beam: usize,
+        length_penalty: f64,
+        prefer_valid: bool,
+        temperature: Option<f64>,
+        top_k: usize,
+        top_p: f64,
+        seed: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request =
+            DecodeRequest { max_new_tokens, beam, length_penalty, prefer_valid, temperature, top_k, top_p, seed };
+        let (prompts, single) = match prompt {
+            Prompts::One(p) => (vec![p], true),
+            Prompts::Many(ps) => (ps, false),
+        };
+        let mut answers = py
+            .detach(|| {
+                let generator = self.generator();
+                let options = request.resolve(&generator)?;
+                let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+                Ok(generator.answer(&refs, &options))
+            })
+            .py_err()?;
+        if single {
+            Ok(answers.remove(0).into_pyobject(py)?.into_any())
+        } else {
+            Ok(answers.into_pyobject(py)?.into_any())
+        }
+    }
+
+    /// Scores the model like the CLI's `eval` and returns its JSON report as a dict: a `split` of
+    /// the run's dataset (default `test`), or of the dataset file `data` (all of it by default).
+    /// `save` also writes the report beside the checkpoint, as the CLI does.
+    #[pyo3(signature = (
+        split = None, data = None, *, max_new_tokens = None, beam = 1, length_penalty = 1.0,
+        prefer_valid = false, temperature = None, top_k = 0, top_p = 1.0, seed = 0, save = true,
+    ))]
+    #[allow(clippy::too_many_arguments)] // the decoding keywords of `generate`, plus what to score
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        split: Option<&str>,
+        data: Option<PathBuf>,
+        max_new_tokens: Option<usize>,
+        beam: usize,
+        length_penalty: f64,
+        prefer_valid: bool,
+        temperature: Option<f64>,
+        top_k: usize,
+        top_p: f64,
+        seed: u64,
+        save: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let split: Option<Split> = split.map(str::parse).transpose().py_err()?;
+        let request =
+            DecodeRequest { max_new_tokens, beam, length_penalty, prefer_valid, temperature, top_k, top_p, seed };
+        let report = py
+            .detach(|| {
+                let generator = self.generator();
+                let options = request.resolve(&generator)?;
+                let set = eval::eval_set(generator.config(), data.as_deref(), split)?;
+                let report = eval::evaluate(&generator, &self.path, &set, &options, |_, _| {})?;
+                if save {
+                    report.save(&checkpoint::resolve(&self.path)?)?;
+                }
+                Ok(serde_json::to_string(&report).expect("reports serialise"))
+            })
+            .py_err()?;
+        py.import("json")?.call_method1("loads", (report,))
+    }
+
+    /// Token ids of `text` in the model's vocabulary, without `<bos>` or `<eos>`.
+    fn token_ids<'py>(&self, py: Python<'py>, text: &str) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_vec(py, self.generator().tokenizer().encode(text))
+    }
+
+    /// The checkpoint's config as TOML, every default filled in.
+    #[getter]
+    fn config(&self) -> String {
+        self.generator().config().to_toml_string()
+    }
+
+    /// The longest reply the model can give, in tokens.
+    #[getter]
+    fn max_new_tokens(&self) -> usize {
+        self.generator().max_new_tokens()
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Model.load({:?})", self.path.display().to_string())
+    }
+}
+
+impl Model {
+    fn generator(&self) -> MutexGuard<'_, Generator> {
+        // A panic mid-decode leaves no half-updated state in the generator: its weights are frozen.
+        self.generator.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

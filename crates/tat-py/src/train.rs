@@ -1,0 +1,183 @@
+//! Training from Python: the engine's loop with the GIL released; callbacks and Ctrl-C are handled
+//! between optimizer steps, where the loop polls its observer.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use numpy::PyArray1;
+use pyo3::exceptions::PyKeyboardInterrupt;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tat_core::config::Config;
+use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
+use tat_core::train::{EpochMetrics, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+
+use crate::errors::{to_py, ToPyResult};
+
+/// libtorch's RNG is global to the process: two runs at once would draw from each other's stream.
+static TRAINING: Mutex<()> = Mutex::new(());
+
+/// Often enough for Ctrl-C to stop a run within a second, rarely enough to cost nothing.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Trains a config, given as TOML text (`config_path`, when also given, names it in errors and
+/// is where relative dataset paths resolve) or as a file (`config_path` alone), and returns the
+/// summary. `device`, `threads` and `out` override the config's `training.device`,
+/// `training.threads` and `training.output_dir`. `on_epoch` receives each epoch's metrics as a
+/// dict, `on_step` each optimizer step's progress. Ctrl-C, or an exception in a callback, saves
+/// `last` at the next step and is raised here (`KeyboardInterrupt` for Ctrl-C).
+#[pyfunction]
+#[pyo3(signature = (
+    config_toml = None, config_path = None, *, resume = false, on_epoch = None, on_step = None,
+    device = None, threads = None, out = None,
+))]
+#[allow(clippy::too_many_arguments)] // one per keyword of the Python `train`
+pub fn train<'py>(
+    py: Python<'py>,
+    config_toml: Option<&str>,
+    config_path: Option<PathBuf>,
+    resume: bool,
+    on_epoch: Option<Py<PyAny>>,
+    on_step: Option<Py<PyAny>>,
+    device: Option<&str>,
+    threads: Option<usize>,
+    out: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut config = read_config(config_toml, config_path).py_err()?;
+    let t = &mut config.training;
+    if let Some(device) = device {
+        t.device = device.parse().py_err()?;
+    }
+    t.threads = threads.unwrap_or(t.threads);
+    t.output_dir = out.or(t.output_dir.take());
+
+    let mut observer = PyObserver { on_epoch, on_step, error: None, last_signal_check: Instant::now() };
+    let result = py.detach(|| {
+        let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
+        tat_core::train::train(&config, &TrainOptions { resume }, &mut observer)
+    });
+    match (result, observer.error) {
+        // Ctrl-C: Python's KeyboardInterrupt, with the engine's word on where `last` was saved.
+        (Err(tat_core::TatError::Interrupted(message)), Some(error))
+            if error.is_instance_of::<PyKeyboardInterrupt>(py) =>
+        {
+            Err(PyKeyboardInterrupt::new_err(message))
+        }
+        (Err(tat_core::TatError::Interrupted(_)) | Ok(_), Some(error)) => Err(error),
+        (Err(error), _) => Err(to_py(error)),
+        (Ok(summary), None) => summary_dict(py, &summary),
+    }
+}
+
+fn read_config(text: Option<&str>, path: Option<PathBuf>) -> tat_core::Result<Config> {
+    match (text, path) {
+        (None, Some(path)) => Config::from_file(&path),
+        (Some(text), path) => {
+            let name = path.as_ref().map_or_else(|| "<config>".to_string(), |p| p.display().to_string());
+            let mut config = Config::from_toml_str(text, &name)?;
+            config.source = path;
+            Ok(config)
+        }
+        (None, None) => Err(tat_core::TatError::Usage(
+            "train: no config was given. Fix: pass a config file's path, its TOML text or a Config.".into(),
+        )),
+    }
+}
+
+/// A finished run's per-epoch metrics (its `metrics.jsonl`) as one numpy array per column.
+#[pyfunction]
+pub fn read_metrics(py: Python<'_>, run_dir: PathBuf) -> PyResult<Bound<'_, PyDict>> {
+    let rows = read_jsonl(&run_dir.join(JSONL_FILE)).py_err()?;
+    let int = |f: fn(&EpochMetrics) -> usize| PyArray1::from_iter(py, rows.iter().map(|m| f(m) as i64));
+    let float = |f: fn(&EpochMetrics) -> f64| PyArray1::from_iter(py, rows.iter().map(f));
+    let d = PyDict::new(py);
+    d.set_item("epoch", int(|m| m.epoch))?;
+    d.set_item("step", int(|m| m.step))?;
+    d.set_item("train_loss", float(|m| m.train_loss))?;
+    d.set_item("val_loss", float(|m| m.val_loss))?;
+    d.set_item("lr", float(|m| m.lr))?;
+    d.set_item("seconds", float(|m| m.seconds))?;
+    d.set_item("examples_per_sec", float(|m| m.examples_per_sec))?;
+    d.set_item("tokens_per_sec", float(|m| m.tokens_per_sec))?;
+    d.set_item("best", PyArray1::from_iter(py, rows.iter().map(|m| m.best)))?;
+    Ok(d)
+}
+
+/// Hands the loop's reports to Python callbacks and watches for Ctrl-C.
+struct PyObserver {
+    on_epoch: Option<Py<PyAny>>,
+    on_step: Option<Py<PyAny>>,
+    /// The first exception a callback or a signal handler raised; the run stops at the next step.
+    error: Option<PyErr>,
+    last_signal_check: Instant,
+}
+
+impl PyObserver {
+    fn call(&mut self, callback: impl FnOnce(Python<'_>) -> PyResult<()>) {
+        if self.error.is_none() {
+            self.error = Python::attach(callback).err();
+        }
+    }
+}
+
+impl TrainObserver for PyObserver {
+    fn on_step(&mut self, p: &StepProgress) {
+        if let Some(f) = self.on_step.take() {
+            self.call(|py| f.call1(py, (step_dict(py, p)?,)).map(drop));
+            self.on_step = Some(f);
+        }
+    }
+
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        if let Some(f) = self.on_epoch.take() {
+            self.call(|py| f.call1(py, (epoch_dict(py, m)?,)).map(drop));
+            self.on_epoch = Some(f);
+        }
+    }
+
+    fn should_stop(&mut self) -> bool {
+        if self.last_signal_check.elapsed() >= SIGNAL_CHECK_INTERVAL {
+            self.last_signal_check = Instant::now();
+            // Runs Python's signal handlers: the default SIGINT handler raises KeyboardInterrupt.
+            self.call(|py| py.check_signals());
+        }
+        self.error.is_some()
+    }
+}
+
+fn step_dict<'py>(py: Python<'py>, p: &StepProgress) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", p.epoch)?;
+    d.set_item("batch", p.batch)?;
+    d.set_item("batches", p.batches)?;
+    d.set_item("loss", p.loss)?;
+    d.set_item("lr", p.lr)?;
+    d.set_item("examples_per_sec", p.examples_per_sec)?;
+    Ok(d)
+}
+
+fn epoch_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", m.epoch)?;
+    d.set_item("step", m.step)?;
+    d.set_item("train_loss", m.train_loss)?;
+    d.set_item("val_loss", m.val_loss)?;
+    d.set_item("lr", m.lr)?;
+    d.set_item("seconds", m.seconds)?;
+    d.set_item("examples_per_sec", m.examples_per_sec)?;
+    d.set_item("tokens_per_sec", m.tokens_per_sec)?;
+    d.set_item("best", m.best)?;
+    Ok(d)
+}
+
+fn summary_dict<'py>(py: Python<'py>, s: &TrainSummary) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("run_dir", &s.run_dir)?;
+    d.set_item("epochs_completed", s.epochs_completed)?;
+    d.set_item("best_val_loss", s.best_val_loss)?;
+    d.set_item("best_epoch", s.best_epoch)?;
+    d.set_item("last_train_loss", s.last_train_loss)?;
+    d.set_item("stopped_early", s.stopped_early)?;
+    Ok(d)
+}

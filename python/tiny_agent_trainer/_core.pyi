@@ -1,0 +1,120 @@
+# Stubs of the native module (crates/tat-py), checked against it by tests/python/test_api.py
+# with mypy.stubtest.
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, final, overload
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "__version__",
+    "TatError",
+    "ConfigError",
+    "DatasetError",
+    "CheckpointError",
+    "UsageError",
+    "InvalidWgslError",
+    "FileError",
+    "TorchError",
+    "Model",
+    "Diagnostic",
+    "validate_wgsl",
+    "train",
+    "read_metrics",
+]
+
+__version__: str
+
+class TatError(Exception): ...
+class ConfigError(TatError): ...
+class DatasetError(TatError): ...
+class CheckpointError(TatError): ...
+class UsageError(TatError): ...
+class InvalidWgslError(TatError): ...
+class FileError(TatError): ...
+class TorchError(TatError): ...
+
+@final
+class Diagnostic:
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    def __new__(cls, line: int, column: int, message: str) -> Diagnostic: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def column(self) -> int: ...
+    @property
+    def message(self) -> str: ...
+    def render(self, file: str = "<input>") -> str: ...
+
+def validate_wgsl(source: str, snippet: bool = True) -> list[Diagnostic]: ...
+
+@final
+class Model:
+    @staticmethod
+    def load(path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> Model: ...
+    @overload
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int | None = None,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        prefer_valid: bool = False,
+        temperature: float | None = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> str: ...
+    @overload
+    def generate(
+        self,
+        prompt: list[str],
+        *,
+        max_new_tokens: int | None = None,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        prefer_valid: bool = False,
+        temperature: float | None = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+    ) -> list[str]: ...
+    def evaluate(
+        self,
+        split: str | None = None,
+        data: str | os.PathLike[str] | None = None,
+        *,
+        max_new_tokens: int | None = None,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        prefer_valid: bool = False,
+        temperature: float | None = None,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        save: bool = True,
+    ) -> dict[str, Any]: ...
+    def token_ids(self, text: str) -> npt.NDArray[np.int64]: ...
+    @property
+    def config(self) -> str: ...
+    @property
+    def max_new_tokens(self) -> int: ...
+    @property
+    def path(self) -> Path: ...
+
+def train(
+    config_toml: str | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    on_epoch: Callable[[dict[str, Any]], object] | None = None,
+    on_step: Callable[[dict[str, Any]], object] | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]: ...
+def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]: ...
