@@ -21,7 +21,9 @@ export PATH := $(VENV)/bin:$(PATH)
 export LIBTORCH_USE_PYTORCH := 1
 export CARGO_TARGET_DIR
 
-.PHONY: help setup build test test-rust run train-small curve bench fmt lint clean
+PYTEST_FLAGS ?= -m ""
+
+.PHONY: help setup build develop test test-rust test-python run train-small curve bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,10 +39,18 @@ setup: $(VENV)/.installed ## Create .venv with the pinned Python deps (torch 2.1
 build: setup ## Build the release binary
 	cargo build --release -p tat-cli
 
-test: setup test-rust ## Set up, then run every test
+develop: setup ## Build the Python extension and install the package into the venv (maturin develop)
+	$(VENV)/bin/maturin develop --release --quiet
+
+test: setup test-rust test-python ## Set up, then run every test (Rust, then Python with the wheel install)
 
 test-rust: setup
 	cargo test --workspace --release
+
+# All Python tests, the slow ones (wheel install, Ctrl-C) included; pytest exits 5 when it
+# collects nothing, which fails the target.
+test-python: build develop
+	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests/python
 
 run: build ## Set up, train the default WGSL model, then generate and validate shaders
 	@if [ -d $(RUN)/last ]; then \
@@ -54,8 +64,8 @@ run: build ## Set up, train the default WGSL model, then generate and validate s
 train-small: build ## Train config/wgsl_small.toml (a couple of minutes on 2 cores)
 	$(BIN) train --config config/wgsl_small.toml --out runs/wgsl_small
 
-curve: setup ## Plot RUN's metrics.csv to RUN/loss.png
-	$(VENV)/bin/python scripts/plot_metrics.py $(RUN)/metrics.csv $(RUN)/loss.png
+curve: develop ## Plot RUN's loss and learning rate per epoch to RUN/loss.png (tat plot)
+	$(VENV)/bin/python -m tiny_agent_trainer plot $(RUN)
 
 bench: setup ## Time the engine against PyTorch eager on both configs, write BENCHMARKS.md
 	cargo build --release -p tat-bench
