@@ -50,7 +50,7 @@ test-rust: setup
 # All Python tests, the slow ones (wheel install, Ctrl-C) included; pytest exits 5 when it
 # collects nothing, which fails the target.
 test-python: build develop
-	$(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests/python
+	TAT_REQUIRE_BINARY=1 $(VENV)/bin/python -m pytest $(PYTEST_FLAGS) tests/python
 
 run: build ## Set up, train the default WGSL model, then generate and validate shaders
 	@if [ -d $(RUN)/last ]; then \

@@ -19,16 +19,26 @@ __all__ = [
     "InvalidWgslError",
     "FileError",
     "TorchError",
+    "EXIT_INTERRUPTED",
     "Model",
+    "EvalReport",
     "Diagnostic",
     "validate_wgsl",
     "train",
     "read_metrics",
+    "show_config",
+    "list_configs",
+    "write_starter",
+    "device_report",
 ]
 
 __version__: str
 
-class TatError(Exception): ...
+EXIT_INTERRUPTED: int
+
+class TatError(Exception):
+    exit_code: ClassVar[int]
+
 class ConfigError(TatError): ...
 class DatasetError(TatError): ...
 class CheckpointError(TatError): ...
@@ -97,7 +107,8 @@ class Model:
         top_p: float = 1.0,
         seed: int = 0,
         save: bool = True,
-    ) -> dict[str, Any]: ...
+        on_progress: Callable[[int, int], object] | None = None,
+    ) -> EvalReport: ...
     def token_ids(self, text: str) -> npt.NDArray[np.int64]: ...
     @property
     def config(self) -> str: ...
@@ -106,15 +117,31 @@ class Model:
     @property
     def path(self) -> Path: ...
 
+@final
+class EvalReport(dict[str, Any]):
+    def table(self) -> str: ...
+    def misses(self) -> str: ...
+    def to_json(self) -> str: ...
+    @property
+    def saved(self) -> Path | None: ...
+
 def train(
     config_toml: str | None = None,
     config_path: str | os.PathLike[str] | None = None,
     *,
     resume: bool = False,
+    on_start: Callable[[dict[str, Any]], object] | None = None,
     on_epoch: Callable[[dict[str, Any]], object] | None = None,
     on_step: Callable[[dict[str, Any]], object] | None = None,
     device: str | None = None,
     threads: int | None = None,
     out: str | os.PathLike[str] | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    overrides: list[str] = ...,
 ) -> dict[str, Any]: ...
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]: ...
+def show_config(path: str | os.PathLike[str]) -> str: ...
+def list_configs(dir: str | os.PathLike[str]) -> list[tuple[str, str]]: ...
+def write_starter(dir: str | os.PathLike[str], force: bool = False) -> tuple[str, str]: ...
+def device_report() -> str: ...

@@ -5,7 +5,7 @@
 errors the same way: `FILE:LINE:COL: field `a.b`: found X, expected Y. Fix: ...`.
 `tests/configs` holds good and bad files that both sides must accept and reject alike.
 
-`python -m tiny_agent_trainer.config schema` prints the JSON Schema for editors.
+`tat schema` (or `python -m tiny_agent_trainer.config schema`) prints the JSON Schema for editors.
 """
 
 from __future__ import annotations

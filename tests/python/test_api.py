@@ -4,7 +4,6 @@ agreement with the CLI binary, Ctrl-C, and the `.pyi` stubs against the module."
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,65 +15,7 @@ import numpy as np
 import pytest
 
 import tiny_agent_trainer as tat
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = ROOT / "target" / "release" / "tiny-agent-trainer"
-EXAMPLES = 40
-PROMPTS = ["Create a red color", "Normalize a vector"]
-
-TINY_CONFIG = """\
-[task]
-name = "tiny"
-
-[model]
-d_model = 32
-nhead = 2
-num_layers = 1
-dim_feedforward = 64
-dropout = 0.1
-max_seq_len = 512
-
-[training]
-epochs = {epochs}
-batch_size = 8
-learning_rate = 3e-3
-warmup_steps = 4
-save_every = 0
-seed = 42
-device = "cpu"
-
-[dataset]
-path = "data.toml"
-"""
-
-
-def write_tiny_config(folder: Path, epochs: int = 2) -> Path:
-    """A tiny model on the first examples of the shipped dataset (a second or two per epoch)."""
-    text = (ROOT / "config" / "wgsl_training_data.toml").read_text()
-    header = "[[examples]]"
-    cut = -1
-    for _ in range(EXAMPLES + 1):
-        cut = text.index(header, cut + 1)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "data.toml").write_text(text[:cut])
-    config = folder / "tiny.toml"
-    config.write_text(TINY_CONFIG.format(epochs=epochs))
-    return config
-
-
-def cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    if not BIN.is_file():
-        pytest.skip(f"{BIN} is not built (make build)")
-    return subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tat.Run:
-    folder = tmp_path_factory.mktemp("tiny")
-    epochs: list[tat.EpochMetrics] = []
-    run = tat.train(write_tiny_config(folder), out=folder / "run", on_epoch=epochs.append)
-    assert [m.epoch for m in epochs] == [1, 2]
-    return run
+from conftest import PROMPTS, ROOT, binary, write_tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +41,7 @@ def test_validate_wgsl_reports_line_column_and_message_like_the_cli(tmp_path: Pa
 
     file = tmp_path / "shader.wgsl"
     file.write_text(source)
-    result = cli("validate", file, "--json")
+    result = binary("validate", file, "--json")
     assert result.returncode == 1
     [report] = json.loads(result.stdout)
     assert report["diagnostics"] == [{"line": d.line, "column": d.column, "message": d.message}]
@@ -119,7 +60,7 @@ def test_missing_checkpoint_raises_checkpoint_error_with_the_cli_message(tmp_pat
     with pytest.raises(tat.CheckpointError) as raised:
         tat.load(missing)
     assert isinstance(raised.value, tat.TatError)
-    result = cli("generate", "--model", missing, "--prompt", "x")
+    result = binary("generate", "--model", missing, "--prompt", "x")
     assert result.returncode == 3
     assert str(raised.value) == cli_error(result)
 
@@ -130,7 +71,7 @@ def test_bad_config_raises_config_error_with_the_cli_message(tmp_path: Path) -> 
     with pytest.raises(tat.ConfigError) as raised:
         tat.train(config, out=tmp_path / "run")
     assert "batch_sise" in str(raised.value)
-    result = cli("train", "--config", config, "--out", tmp_path / "run")
+    result = binary("train", "--config", config, "--out", tmp_path / "run")
     assert result.returncode == 2
     assert str(raised.value) == cli_error(result)
 
@@ -188,10 +129,14 @@ def test_model_exposes_config_and_token_ids(model: tat.Model) -> None:
 
 
 def test_evaluate_returns_the_cli_report(model: tat.Model) -> None:
-    report = model.evaluate("test", max_new_tokens=20, save=False)
-    assert report["set"] == "test"
+    progress: list[tuple[int, int]] = []
+    report = model.evaluate("test", max_new_tokens=20, save=False, on_progress=lambda *p: progress.append(p))
+    assert isinstance(report, dict) and report["set"] == "test"
     assert report["overall"]["examples"] == len(report["results"]) > 0
     assert 0.0 <= report["overall"]["token_accuracy"] <= 100.0
+    assert progress[-1] == (len(report["results"]),) * 2
+    assert "overall" in report.table() and json.loads(report.to_json()) == report
+    assert report.saved is None
 
 
 @pytest.mark.parametrize(
@@ -204,7 +149,8 @@ def test_evaluate_returns_the_cli_report(model: tat.Model) -> None:
 )
 def test_generate_matches_the_cli(tiny_run: tat.Run, model: tat.Model, flags: list[str], keywords: dict) -> None:
     prompts = [arg for p in PROMPTS for arg in ("--prompt", p)]
-    result = cli("generate", "--model", tiny_run.run_dir, *prompts, "--max-new-tokens", "30", "--device", "cpu", *flags)
+    args = ["--model", tiny_run.run_dir, *prompts, "--max-new-tokens", "30", "--device", "cpu", *flags]
+    result = binary("generate", *args)
     assert result.returncode == 0, result.stderr
     answers = model.generate(PROMPTS, max_new_tokens=30, **keywords)
     assert result.stdout == "".join(f"// prompt: {p}\n{a}\n" for p, a in zip(PROMPTS, answers))

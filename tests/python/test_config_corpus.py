@@ -6,13 +6,13 @@ files to the same values, and word their errors alike.
 """
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import tomli
 
+from conftest import BIN, missing_binary
 from tiny_agent_trainer.config import Config, ConfigError, json_schema, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,12 +51,12 @@ def load_error(path: Path) -> ConfigError:
 @pytest.fixture(scope="session")
 def engine() -> Path:
     """The release binary, when it is built from the current config sources."""
-    binary = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "tiny-agent-trainer"
+    binary = BIN
     if not binary.exists():
-        pytest.skip(f"{binary} is missing: run `make build` to compare with the engine")
+        missing_binary(f"{binary} is missing: run `make build` to compare with the engine")
     sources = [*(ROOT / "crates/tat-core/src/config").glob("*.rs"), *(ROOT / "crates/tat-cli/src").glob("*.rs")]
     if binary.stat().st_mtime < max(source.stat().st_mtime for source in sources):
-        pytest.skip(f"{binary} is older than the config sources: run `make build` to compare with the engine")
+        missing_binary(f"{binary} is older than the config sources: run `make build` to compare with the engine")
     return binary
 
 

@@ -1,7 +1,7 @@
 //! One function per subcommand. Each returns the process exit code.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -15,10 +15,6 @@ use tat_core::wgsl::{self, Diagnostic};
 
 use crate::progress::ProgressObserver;
 use crate::{Command, DecodeArgs};
-
-const STARTER_CONFIG: &str = include_str!("../../../config/wgsl_small.toml");
-const STARTER_DATASET: &str = include_str!("../../../config/wgsl_training_data.toml");
-const STARTER_DATASET_NAME: &str = "wgsl_training_data.toml";
 
 pub fn run(command: Command) -> Result<i32> {
     match command {
@@ -49,7 +45,10 @@ pub fn run(command: Command) -> Result<i32> {
             print!("{}", Config::from_file(&config)?.to_toml_string());
             Ok(0)
         }
-        Command::Check => check_command(),
+        Command::Check => {
+            print!("{}", tat_core::device::report());
+            Ok(0)
+        }
     }
 }
 
@@ -128,21 +127,7 @@ fn eval_command(
         return Ok(0);
     }
     if show_misses {
-        for r in report.results.iter().filter(|r| !r.exact_match) {
-            let verdict = if r.diagnostics.is_empty() { "valid" } else { "INVALID" };
-            println!(
-                "[{}] {} ({verdict}, chrF {:.1})\n  expected: {}\n  got:      {}",
-                r.category,
-                r.prompt,
-                r.chrf,
-                eval::normalise_whitespace(&r.reference),
-                eval::normalise_whitespace(&r.output)
-            );
-            for d in &r.diagnostics {
-                println!("  {}", d.render("<output>"));
-            }
-        }
-        println!();
+        println!("{}", report.misses());
     }
     println!("{} on `{}` ({} examples)\n", model.display(), report.set, report.overall.examples);
     print!("{}", report.table());
@@ -201,21 +186,9 @@ fn read_source(file: &str) -> Result<(String, String)> {
 }
 
 fn init_command(dir: &Path, force: bool) -> Result<i32> {
-    let config_path = dir.join("tat.toml");
-    let dataset_path = dir.join(STARTER_DATASET_NAME);
-    for path in [&config_path, &dataset_path] {
-        if path.exists() && !force {
-            return Err(TatError::Usage(format!(
-                "init: {} already exists and was left untouched. Fix: pass --force to overwrite it, or init another folder.",
-                path.display()
-            )));
-        }
-    }
-    std::fs::create_dir_all(dir).map_err(|e| TatError::io(dir, e))?;
-    std::fs::write(&config_path, STARTER_CONFIG).map_err(|e| TatError::io(&config_path, e))?;
-    std::fs::write(&dataset_path, STARTER_DATASET).map_err(|e| TatError::io(&dataset_path, e))?;
-    println!("wrote {} and {}", config_path.display(), dataset_path.display());
-    println!("next: tiny-agent-trainer train --config {}", config_path.display());
+    let [config, dataset] = tat_core::starter::write(dir, force)?;
+    println!("wrote {} and {}", config.display(), dataset.display());
+    println!("next: tiny-agent-trainer train --config {}", config.display());
     Ok(0)
 }
 
@@ -252,51 +225,8 @@ fn generate_data_command(out: &Path, seed: u64) -> Result<i32> {
 }
 
 fn list_command(dir: &Path) -> Result<i32> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| {
-            TatError::Usage(format!("list: cannot read {}: {e}. Fix: pass a folder of configs.", dir.display()))
-        })?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        // Datasets live beside configs; only files that parse as configs are listed.
-        if let Ok(c) = Config::from_file(&path) {
-            let m = &c.model;
-            println!(
-                "{:<40} {:<20} d_model {} x {} layers, {} epochs",
-                path.display(),
-                c.task.name,
-                m.d_model,
-                m.num_layers,
-                c.training.epochs
-            );
-        }
-    }
-    Ok(0)
-}
-
-fn check_command() -> Result<i32> {
-    let lib = env!("TAT_LIBTORCH_LIB");
-    let version = std::fs::read_to_string(Path::new(lib).join("../version.py"))
-        .ok()
-        .and_then(|v| {
-            v.lines().find_map(|l| l.strip_prefix("__version__ = ").map(|s| s.trim_matches('\'').to_string()))
-        })
-        .unwrap_or_else(|| "unknown".into());
-    println!("libtorch: {version} ({lib})");
-    println!("cpu threads: {}", tch::get_num_threads());
-    let cuda = tch::Cuda::is_available();
-    println!("cuda available: {cuda}");
-    if cuda {
-        println!("cuda devices: {}", tch::Cuda::device_count());
-        if let Ok(out) = std::process::Command::new("nvidia-smi")
-            .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader"])
-            .output()
-        {
-            print!("{}", String::from_utf8_lossy(&out.stdout));
-        }
+    for (path, config) in tat_core::config::list_configs(dir)? {
+        println!("{:<40} {}", path.display(), config.summary());
     }
     Ok(0)
 }

@@ -1,4 +1,6 @@
-//! Choosing the libtorch device and threads.
+//! Choosing the libtorch device and threads, and reporting what is there.
+
+use std::path::Path;
 
 use tch::Device;
 
@@ -31,4 +33,29 @@ pub fn set_threads(threads: usize) {
     if threads > 0 {
         tch::set_num_threads(threads as i32);
     }
+}
+
+/// What `check` prints: the libtorch this was built against (version and folder), CPU threads,
+/// and the CUDA devices with their names and memory when `nvidia-smi` is there.
+pub fn report() -> String {
+    let lib = env!("TAT_LIBTORCH_LIB");
+    let version = std::fs::read_to_string(Path::new(lib).join("../version.py"))
+        .ok()
+        .and_then(|v| {
+            v.lines().find_map(|l| l.strip_prefix("__version__ = ").map(|s| s.trim_matches('\'').to_string()))
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cuda = tch::Cuda::is_available();
+    let mut out =
+        format!("libtorch: {version} ({lib})\ncpu threads: {}\ncuda available: {cuda}\n", tch::get_num_threads());
+    if cuda {
+        out.push_str(&format!("cuda devices: {}\n", tch::Cuda::device_count()));
+        if let Ok(smi) = std::process::Command::new("nvidia-smi")
+            .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader"])
+            .output()
+        {
+            out.push_str(&String::from_utf8_lossy(&smi.stdout));
+        }
+    }
+    out
 }

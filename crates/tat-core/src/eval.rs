@@ -176,6 +176,27 @@ impl EvalReport {
         out
     }
 
+    /// Each example that is not an exact match: its category, prompt, naga's verdict and chrF,
+    /// the reference and the output (whitespace-normalised), then naga's diagnostics.
+    pub fn misses(&self) -> String {
+        let mut out = String::new();
+        for r in self.results.iter().filter(|r| !r.exact_match) {
+            let verdict = if r.diagnostics.is_empty() { "valid" } else { "INVALID" };
+            out.push_str(&format!(
+                "[{}] {} ({verdict}, chrF {:.1})\n  expected: {}\n  got:      {}\n",
+                r.category,
+                r.prompt,
+                r.chrf,
+                normalise_whitespace(&r.reference),
+                normalise_whitespace(&r.output)
+            ));
+            for d in &r.diagnostics {
+                out.push_str(&format!("  {}\n", d.render("<output>")));
+            }
+        }
+        out
+    }
+
     /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`.
     pub fn save(&self, checkpoint_dir: &Path) -> Result<PathBuf> {
         let name = checkpoint_dir.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());

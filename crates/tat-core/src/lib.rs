@@ -9,6 +9,7 @@ pub mod eval;
 pub mod generate;
 pub mod model;
 pub mod rng;
+pub mod starter;
 pub mod text;
 pub mod tokenizer;
 pub mod train;

@@ -4,6 +4,7 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
+use pyo3::PyTypeInfo;
 
 create_exception!(
     tiny_agent_trainer._core,
@@ -71,16 +72,26 @@ impl<T> ToPyResult<T> for tat_core::Result<T> {
     }
 }
 
-/// Adds every exception class to the module.
+/// Adds every exception class to the module, each with the `exit_code` the CLI exits with when
+/// that error stops it, and `EXIT_INTERRUPTED` for Ctrl-C.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
-    m.add("TatError", py.get_type::<TatError>())?;
-    m.add("ConfigError", py.get_type::<ConfigError>())?;
-    m.add("DatasetError", py.get_type::<DatasetError>())?;
-    m.add("CheckpointError", py.get_type::<CheckpointError>())?;
-    m.add("UsageError", py.get_type::<UsageError>())?;
-    m.add("InvalidWgslError", py.get_type::<InvalidWgslError>())?;
-    m.add("FileError", py.get_type::<FileError>())?;
-    m.add("TorchError", py.get_type::<TorchError>())?;
+    use tat_core::error::exit_code;
+    use tat_core::TatError as E;
+    add::<TatError>(m, "TatError", exit_code::FAILURE)?;
+    add::<ConfigError>(m, "ConfigError", E::Config(String::new()).exit_code())?;
+    add::<DatasetError>(m, "DatasetError", E::Dataset(String::new()).exit_code())?;
+    add::<CheckpointError>(m, "CheckpointError", E::Checkpoint(String::new()).exit_code())?;
+    add::<UsageError>(m, "UsageError", E::Usage(String::new()).exit_code())?;
+    add::<InvalidWgslError>(m, "InvalidWgslError", E::InvalidWgsl(String::new()).exit_code())?;
+    let io = E::io(std::path::Path::new(""), std::io::Error::other(""));
+    add::<FileError>(m, "FileError", io.exit_code())?;
+    add::<TorchError>(m, "TorchError", E::Torch(String::new()).exit_code())?;
+    m.add("EXIT_INTERRUPTED", E::Interrupted(String::new()).exit_code())?;
     Ok(())
+}
+
+fn add<T: PyTypeInfo>(m: &Bound<'_, PyModule>, name: &str, exit_code: i32) -> PyResult<()> {
+    let class = m.py().get_type::<T>();
+    class.setattr("exit_code", exit_code)?;
+    m.add(name, class)
 }

@@ -1,8 +1,12 @@
 //! `tiny_agent_trainer._core`: the PyO3 binding. Conversion and error mapping only; the engine is
 //! tat-core. The Python package imports torch before this module, so libtorch is already loaded.
 
+mod config;
+mod device;
 mod errors;
+mod eval;
 mod model;
+mod starter;
 mod train;
 mod wgsl;
 
@@ -13,9 +17,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<model::Model>()?;
+    m.add_class::<eval::EvalReport>()?;
     m.add_class::<wgsl::Diagnostic>()?;
     m.add_function(wrap_pyfunction!(wgsl::validate_wgsl, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(train::read_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(config::show_config, m)?)?;
+    m.add_function(wrap_pyfunction!(config::list_configs, m)?)?;
+    m.add_function(wrap_pyfunction!(starter::write_starter, m)?)?;
+    m.add_function(wrap_pyfunction!(device::device_report, m)?)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use tat_core::generate::{DecodeRequest, Generator};
 use tat_core::train::checkpoint;
 
 use crate::errors::ToPyResult;
+use crate::eval::EvalReport;
 
 /// A checkpoint ready to answer prompts.
 #[pyclass(module = "tiny_agent_trainer._core", frozen)]
@@ -82,12 +83,15 @@ impl Model {
         }
     }
 
-    /// Scores the model like the CLI's `eval` and returns its JSON report as a dict: a `split` of
-    /// the run's dataset (default `test`), or of the dataset file `data` (all of it by default).
-    /// `save` also writes the report beside the checkpoint, as the CLI does.
+    /// Scores the model like the CLI's `eval` and returns its report: a dict of the JSON report
+    /// that also renders the CLI's table. `split` picks a split of the run's dataset (default
+    /// `test`), or of the dataset file `data` (all of it by default). `on_progress(done, total)`
+    /// is called after each batch of examples. `save` also writes the report beside the
+    /// checkpoint, as the CLI does.
     #[pyo3(signature = (
         split = None, data = None, *, max_new_tokens = None, beam = 1, length_penalty = 1.0,
         prefer_valid = false, temperature = None, top_k = 0, top_p = 1.0, seed = 0, save = true,
+        on_progress = None,
     ))]
     #[allow(clippy::too_many_arguments)] // the decoding keywords of `generate`, plus what to score
     fn evaluate<'py>(
@@ -104,23 +108,30 @@ impl Model {
         top_p: f64,
         seed: u64,
         save: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
+        on_progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, EvalReport>> {
         let split: Option<Split> = split.map(str::parse).transpose().py_err()?;
         let request =
             DecodeRequest { max_new_tokens, beam, length_penalty, prefer_valid, temperature, top_k, top_p, seed };
-        let report = py
-            .detach(|| {
-                let generator = self.generator();
-                let options = request.resolve(&generator)?;
-                let set = eval::eval_set(generator.config(), data.as_deref(), split)?;
-                let report = eval::evaluate(&generator, &self.path, &set, &options, |_, _| {})?;
-                if save {
-                    report.save(&checkpoint::resolve(&self.path)?)?;
+        // The first exception the callback raised: evaluation goes on, and it is raised at the end.
+        let mut callback_error: Option<PyErr> = None;
+        let result = py.detach(|| {
+            let generator = self.generator();
+            let options = request.resolve(&generator)?;
+            let set = eval::eval_set(generator.config(), data.as_deref(), split)?;
+            let report = eval::evaluate(&generator, &self.path, &set, &options, |done, total| {
+                if let (Some(f), None) = (&on_progress, &callback_error) {
+                    callback_error = Python::attach(|py| f.call1(py, (done, total)).err());
                 }
-                Ok(serde_json::to_string(&report).expect("reports serialise"))
-            })
-            .py_err()?;
-        py.import("json")?.call_method1("loads", (report,))
+            })?;
+            let saved = if save { Some(report.save(&checkpoint::resolve(&self.path)?)?) } else { None };
+            Ok((report, saved))
+        });
+        if let Some(error) = callback_error {
+            return Err(error);
+        }
+        let (report, saved) = result.py_err()?;
+        EvalReport::new(py, report, saved)
     }
 
     /// Token ids of `text` in the model's vocabulary, without `<bos>` or `<eos>`.

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::config::Config;
 use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
-use tat_core::train::{EpochMetrics, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 
 use crate::errors::{to_py, ToPyResult};
 
@@ -23,36 +23,45 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Trains a config, given as TOML text (`config_path`, when also given, names it in errors and
 /// is where relative dataset paths resolve) or as a file (`config_path` alone), and returns the
-/// summary. `device`, `threads` and `out` override the config's `training.device`,
-/// `training.threads` and `training.output_dir`. `on_epoch` receives each epoch's metrics as a
-/// dict, `on_step` each optimizer step's progress. Ctrl-C, or an exception in a callback, saves
-/// `last` at the next step and is raised here (`KeyboardInterrupt` for Ctrl-C).
+/// summary. `overrides` are the CLI's `--set SECTION.KEY=VALUE` items, applied first and checked
+/// like the file; `device`, `threads`, `out`, `epochs` and `seed` then override the config's
+/// `training.device`, `training.threads`, `training.output_dir`, `training.epochs` and
+/// `training.seed`. `on_start` receives the run's description as a dict, `on_epoch` each
+/// epoch's metrics, `on_step` each optimizer step's progress. Ctrl-C, or an exception in a
+/// callback, saves `last` at the next step and is raised here (`KeyboardInterrupt` for Ctrl-C).
 #[pyfunction]
 #[pyo3(signature = (
-    config_toml = None, config_path = None, *, resume = false, on_epoch = None, on_step = None,
-    device = None, threads = None, out = None,
+    config_toml = None, config_path = None, *, resume = false, on_start = None, on_epoch = None,
+    on_step = None, device = None, threads = None, out = None, epochs = None, seed = None,
+    overrides = Vec::new(),
 ))]
-#[allow(clippy::too_many_arguments)] // one per keyword of the Python `train`
+#[allow(clippy::too_many_arguments)] // one per keyword of the Python `train` and the CLI's flags
 pub fn train<'py>(
     py: Python<'py>,
     config_toml: Option<&str>,
     config_path: Option<PathBuf>,
     resume: bool,
+    on_start: Option<Py<PyAny>>,
     on_epoch: Option<Py<PyAny>>,
     on_step: Option<Py<PyAny>>,
     device: Option<&str>,
     threads: Option<usize>,
     out: Option<PathBuf>,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+    overrides: Vec<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let mut config = read_config(config_toml, config_path).py_err()?;
+    let mut config = read_config(config_toml, config_path).and_then(|c| c.with_overrides(&overrides)).py_err()?;
     let t = &mut config.training;
     if let Some(device) = device {
         t.device = device.parse().py_err()?;
     }
     t.threads = threads.unwrap_or(t.threads);
     t.output_dir = out.or(t.output_dir.take());
+    t.epochs = epochs.unwrap_or(t.epochs);
+    t.seed = seed.unwrap_or(t.seed);
 
-    let mut observer = PyObserver { on_epoch, on_step, error: None, last_signal_check: Instant::now() };
+    let mut observer = PyObserver { on_start, on_epoch, on_step, error: None, last_signal_check: Instant::now() };
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         tat_core::train::train(&config, &TrainOptions { resume }, &mut observer)
@@ -106,6 +115,7 @@ pub fn read_metrics(py: Python<'_>, run_dir: PathBuf) -> PyResult<Bound<'_, PyDi
 
 /// Hands the loop's reports to Python callbacks and watches for Ctrl-C.
 struct PyObserver {
+    on_start: Option<Py<PyAny>>,
     on_epoch: Option<Py<PyAny>>,
     on_step: Option<Py<PyAny>>,
     /// The first exception a callback or a signal handler raised; the run stops at the next step.
@@ -122,6 +132,12 @@ impl PyObserver {
 }
 
 impl TrainObserver for PyObserver {
+    fn on_start(&mut self, info: &RunInfo) {
+        if let Some(f) = self.on_start.take() {
+            self.call(|py| f.call1(py, (info_dict(py, info)?,)).map(drop));
+        }
+    }
+
     fn on_step(&mut self, p: &StepProgress) {
         if let Some(f) = self.on_step.take() {
             self.call(|py| f.call1(py, (step_dict(py, p)?,)).map(drop));
@@ -144,6 +160,21 @@ impl TrainObserver for PyObserver {
         }
         self.error.is_some()
     }
+}
+
+fn info_dict<'py>(py: Python<'py>, i: &RunInfo) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("run_dir", &i.run_dir)?;
+    d.set_item("device", &i.device)?;
+    d.set_item("parameters", i.parameters)?;
+    d.set_item("vocab_size", i.vocab_size)?;
+    d.set_item("train_examples", i.train_examples)?;
+    d.set_item("val_examples", i.val_examples)?;
+    d.set_item("test_examples", i.test_examples)?;
+    d.set_item("start_epoch", i.start_epoch)?;
+    d.set_item("epochs", i.epochs)?;
+    d.set_item("batches_per_epoch", i.batches_per_epoch)?;
+    Ok(d)
 }
 
 fn step_dict<'py>(py: Python<'py>, p: &StepProgress) -> PyResult<Bound<'py, PyDict>> {

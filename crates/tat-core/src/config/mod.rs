@@ -387,6 +387,29 @@ impl Config {
     pub fn output_dir(&self) -> PathBuf {
         self.training.output_dir.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.task.name))
     }
+
+    /// The run in one line: task name, size and length (what `list` shows after the path).
+    pub fn summary(&self) -> String {
+        let m = &self.model;
+        format!(
+            "{:<20} d_model {} x {} layers, {} epochs",
+            self.task.name, m.d_model, m.num_layers, self.training.epochs
+        )
+    }
+}
+
+/// The configs in `dir` with their paths, sorted by path. Other TOML files there (the datasets
+/// that live beside configs) are skipped: only files that load as configs are listed.
+pub fn list_configs(dir: &Path) -> Result<Vec<(PathBuf, Config)>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            TatError::Usage(format!("list: cannot read {}: {e}. Fix: pass a folder of configs.", dir.display()))
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    Ok(paths.into_iter().filter_map(|path| Config::from_file(&path).ok().map(|c| (path, c))).collect())
 }
 
 fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) -> Result<()> {

@@ -1,0 +1,465 @@
+"""The `tat` command (also `python -m tiny_agent_trainer`).
+
+The release binary's commands with its flags, defaults, output and exit codes, each one a call
+into the engine; plus `plot` and `schema`. tests/python/test_cli.py holds the two fronts together.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from . import _core
+from ._core import EXIT_INTERRUPTED, Diagnostic, InvalidWgslError, Model, TatError, UsageError, validate_wgsl
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Unsigned(click.ParamType):
+    """A whole number that fits the binary's unsigned flags (u64): anything else is a usage error
+    here, not an overflow in the binding."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        number: int = click.INT.convert(value, param, ctx)
+        if not 0 <= number < 2**64:
+            self.fail(f"{value} is not a whole number >= 0.", param, ctx)
+        return number
+
+
+U64 = _Unsigned()
+
+
+class _EngineErrors(click.Group):
+    """Ends a command that the engine stopped as the binary does: `error: <message>` on stderr
+    and the error's exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TatError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt as e:
+            click.echo(f"error: {e or 'interrupted'}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_EngineErrors, context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
+@click.version_option(_core.__version__, prog_name="tat", message="%(prog)s %(version)s")
+def main() -> None:
+    """Train small task-specific transformer agents from a TOML file."""
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--config", required=True, type=click.Path(path_type=Path), help="The config file.")
+@click.option("--epochs", type=U64, help="Override training.epochs.")
+@click.option("--device", metavar="DEVICE", help="Override training.device: auto, cpu or cuda.")
+@click.option("--seed", type=U64, help="Override training.seed.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Override the run folder (training.output_dir; default runs/<task.name>).",
+)
+@click.option("--resume", is_flag=True, help="Continue the run from its `last` checkpoint.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override any config value, e.g. --set training.learning_rate=3e-4 (repeatable).",
+)
+def train(
+    config: Path,
+    epochs: int | None,
+    device: str | None,
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """Train the model a config describes (checkpoints and metrics go to the run folder)."""
+    progress = _TrainProgress()
+    with _interrupt_saves_last():
+        try:
+            summary = _core.train(
+                None,
+                config,
+                resume=resume,
+                on_start=progress.start,
+                on_step=progress.step,
+                on_epoch=progress.epoch,
+                device=device,
+                out=out,
+                epochs=epochs,
+                seed=seed,
+                overrides=list(overrides),
+            )
+        finally:
+            progress.clear()
+    best = "n/a" if summary["best_val_loss"] is None else f"{summary['best_val_loss']:.4f}"
+    early = " (early stopping)" if summary["stopped_early"] else ""
+    click.echo(
+        f"done: {summary['epochs_completed']} epochs{early}; best val_loss {best} at epoch "
+        f"{summary['best_epoch']}; checkpoints in {summary['run_dir']}"
+    )
+
+
+class _TrainProgress:
+    """The binary's training display: the run on stderr, a bar per epoch on stderr when it is a
+    terminal, and one line per epoch on stdout."""
+
+    def __init__(self) -> None:
+        self.epochs = 0
+        self.bar: ProgressBar[str] | None = None
+
+    def start(self, info: dict[str, Any]) -> None:
+        self.epochs = info["epochs"]
+        click.echo(
+            f"model: {info['parameters'] / 1e6:.1f}M parameters, vocab {info['vocab_size']} | "
+            f"data: {info['train_examples']} train / {info['val_examples']} val / {info['test_examples']} test | "
+            f"device: {info['device']} | run: {info['run_dir']}",
+            err=True,
+        )
+        if info["start_epoch"] > 0:
+            click.echo(f"resuming after epoch {info['start_epoch']}", err=True)
+
+    def step(self, p: dict[str, Any]) -> None:
+        if self.bar is None:
+            self.bar = _bar(p["batches"], f"epoch {p['epoch']}/{self.epochs}")
+        message = f"loss {p['loss']:.4f} lr {_rust_exp(p['lr'])} {p['examples_per_sec']:.1f} ex/s"
+        self.bar.update(p["batch"] - self.bar.pos, message)
+
+    def epoch(self, m: dict[str, Any]) -> None:
+        self.clear()
+        click.echo(
+            f"epoch {m['epoch']:>3}/{self.epochs}  train_loss {m['train_loss']:.4f}  val_loss {m['val_loss']:.4f}  "
+            f"lr {_rust_exp(m['lr'])}  {m['seconds']:.1f}s  {m['tokens_per_sec']:.0f} tok/s"
+            + ("  *best" if m["best"] else "")
+        )
+
+    def clear(self) -> None:
+        if self.bar is not None:
+            _clear(self.bar)
+            self.bar = None
+
+
+@contextmanager
+def _interrupt_saves_last() -> Iterator[None]:
+    """Ctrl-C as the binary takes it: the first asks the engine to save `last` and stop (the
+    binding raises KeyboardInterrupt with the engine's message at the next step); a later one
+    does not stop the save."""
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        if interrupted:
+            click.echo("\nsaving the checkpoint, please wait...", err=True)
+            return
+        interrupted = True
+        click.echo("\ninterrupt: saving `last` and stopping...", err=True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- generate, eval ---------------------------------------------------------------------------
+
+
+def _decode_options(command: F) -> F:
+    """The decoding flags shared by `generate` and `eval`, as the binary has them."""
+    options = [
+        click.option(
+            "--max-new-tokens", type=U64, help="The longest answer in tokens (default: what the model allows)."
+        ),
+        click.option("--device", default="auto", metavar="DEVICE", help="auto, cpu or cuda."),
+        click.option("--beam", type=U64, default=1, help="Beam search with this many beams (1: greedy or sampled)."),
+        click.option(
+            "--length-penalty", type=float, default=1.0, help="Beam scores are log-probability / length^this."
+        ),
+        click.option(
+            "--prefer-valid",
+            is_flag=True,
+            help="Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).",
+        ),
+        click.option(
+            "--temperature",
+            type=float,
+            help="Sample instead of taking the most likely token: logits are divided by this (e.g. 0.8).",
+        ),
+        click.option(
+            "--top-k",
+            type=U64,
+            default=0,
+            help="With --temperature: draw only among the K most likely tokens (0: all).",
+        ),
+        click.option(
+            "--top-p",
+            type=float,
+            default=1.0,
+            help="With --temperature: draw only among the most likely tokens whose probability adds up to P.",
+        ),
+        click.option(
+            "--seed",
+            type=U64,
+            default=0,
+            help="With --temperature: the sampling seed (same seed, same prompts: same answers).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_MODEL = click.option(
+    "--model",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A run folder (uses best/, else last/) or a checkpoint folder.",
+)
+
+
+@main.command()
+@_MODEL
+@click.option("--prompt", required=True, multiple=True, help="The request; repeat for a batch (decoded together).")
+@_decode_options
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Also validate each output with naga and report the result (exit 1 when one is invalid).",
+)
+def generate(model: Path, prompt: tuple[str, ...], device: str, validate: bool, **decode: Any) -> None:
+    """Generate WGSL for prompts with a trained model (greedy, sampled or beam search)."""
+    with _sigint_kills():
+        answers = Model.load(model, device=device).generate(list(prompt), **decode)
+    invalid = False
+    for i, code in enumerate(answers):
+        if len(prompt) > 1:
+            click.echo(f"// prompt: {prompt[i]}")
+        click.echo(code)
+        if validate:
+            diagnostics = validate_wgsl(code, snippet=True)
+            invalid |= bool(diagnostics)
+            _report(f"<output {i + 1}>", diagnostics)
+    _exit_invalid_if(invalid)
+
+
+def _exit_invalid_if(invalid: bool) -> None:
+    """Exits as the binary does when naga rejected an output or a file."""
+    if invalid:
+        click.get_current_context().exit(InvalidWgslError.exit_code)
+
+
+def _report(name: str, diagnostics: list[Diagnostic]) -> None:
+    if not diagnostics:
+        click.echo(f"{name}: valid WGSL", err=True)
+    for d in diagnostics:
+        click.echo(d.render(name), err=True)
+
+
+@main.command("eval")
+@_MODEL
+@click.option(
+    "--split", metavar="SPLIT", help="Which split: of the run's dataset (default test), or of --data when given."
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    help="Evaluate the examples of this dataset file instead of the run's dataset.",
+)
+@_decode_options
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (with every example) instead of the table."
+)
+@click.option(
+    "--show-misses", is_flag=True, help="Also list each example that is not an exact match, with naga's verdict."
+)
+def eval_command(
+    model: Path, split: str | None, data: Path | None, device: str, as_json: bool, show_misses: bool, **decode: Any
+) -> None:
+    """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
+    overall and per category; the report is also written to the run folder as JSON."""
+    with _sigint_kills():
+        loaded = Model.load(model, device=device)
+        bar: ProgressBar[str] | None = None
+
+        def on_progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = _bar(total, "evaluating")
+            bar.update(done - bar.pos)
+
+        try:
+            report = loaded.evaluate(split, data, save=True, on_progress=on_progress, **decode)
+        finally:
+            if bar is not None:
+                _clear(bar)
+    if as_json:
+        click.echo(report.to_json())
+        return
+    if show_misses:
+        click.echo(report.misses())
+    click.echo(f"{report['model']} on `{report['set']}` ({report['overall']['examples']} examples)\n")
+    click.echo(report.table(), nl=False)
+    click.echo(f"\nreport: {report.saved}")
+
+
+@contextmanager
+def _sigint_kills() -> Iterator[None]:
+    """Ctrl-C ends the process at once, as it ends the binary: decoding has nothing to save, and
+    Python's own handler would only run once the engine hands control back."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --- validate ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--snippet", is_flag=True, help="Accept snippets (expressions, statements) as well as whole modules.")
+@click.option("--json", "as_json", is_flag=True, help="Print diagnostics as JSON.")
+def validate(files: tuple[str, ...], snippet: bool, as_json: bool) -> None:
+    """Validate WGSL files with naga (`-` reads standard input). Exit 1 when any is invalid."""
+    results = [(name, validate_wgsl(source, snippet=snippet)) for name, source in map(_read_source, files)]
+    if as_json:
+        value = [
+            {
+                "file": name,
+                "valid": not diagnostics,
+                "diagnostics": [{"line": d.line, "column": d.column, "message": d.message} for d in diagnostics],
+            }
+            for name, diagnostics in results
+        ]
+        # The binary's JSON objects keep their keys sorted.
+        click.echo(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+    else:
+        for name, diagnostics in results:
+            if not diagnostics:
+                click.echo(f"{name}: ok")
+            for d in diagnostics:
+                click.echo(d.render(name))
+    _exit_invalid_if(any(diagnostics for _, diagnostics in results))
+
+
+def _read_source(file: str) -> tuple[str, str]:
+    if file == "-":
+        return "<stdin>", sys.stdin.read()
+    try:
+        return file, Path(file).read_bytes().decode("utf-8")
+    except OSError as e:
+        reason = f"{e.strerror} (os error {e.errno})"
+    except UnicodeDecodeError:
+        reason = "stream did not contain valid UTF-8"
+    raise UsageError(
+        f"validate: cannot read {file}: {reason}. Fix: pass an existing WGSL file, or - for standard input."
+    )
+
+
+# --- init, list, show, check ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("dir", default=".", required=False)
+@click.option("--force", is_flag=True, help="Overwrite the files if they exist.")
+def init(dir: str, force: bool) -> None:
+    """Write a starter config and dataset into a folder (refuses to overwrite without --force)."""
+    config, dataset = _core.write_starter(dir, force=force)
+    click.echo(f"wrote {config} and {dataset}")
+    click.echo(f"next: tat train --config {config}")
+
+
+@main.command("list")
+@click.argument("dir", default="config", required=False)
+def list_command(dir: str) -> None:
+    """List the configs in a folder."""
+    for path, summary in _core.list_configs(dir):
+        click.echo(f"{path:<40} {summary}")
+
+
+@main.command()
+@click.option("--config", required=True, type=click.Path(path_type=Path), help="The config file.")
+def show(config: Path) -> None:
+    """Print a config with every default filled in."""
+    click.echo(_core.show_config(config), nl=False)
+
+
+@main.command()
+def check() -> None:
+    """Report the libtorch build, CPU threads and CUDA devices."""
+    click.echo(_core.device_report(), nl=False)
+
+
+# --- plot, schema -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="The PNG to write (default: RUN_DIR/loss.png).")
+def plot(run_dir: Path, out: Path | None) -> None:
+    """Plot a run's train/val loss and learning rate per epoch to a PNG."""
+    from .plot import plot_run  # matplotlib is slow to import: only for this command
+
+    click.echo(f"wrote {plot_run(run_dir, out)}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the config's JSON Schema, for editors that check TOML against one."""
+    from .config import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _bar(length: int, label: str) -> ProgressBar[str]:
+    """A bar on stderr, drawn only when stderr is a terminal (as the binary's)."""
+    return click.progressbar(
+        length=length,
+        label=label,
+        hidden=not sys.stderr.isatty(),
+        show_pos=True,
+        item_show_func=lambda message: message,
+        fill_char="=",
+        empty_char=" ",
+        width=30,
+        file=sys.stderr,
+    )
+
+
+def _clear(bar: ProgressBar[str]) -> None:
+    """Erases the bar's line and shows the cursor again (click hides it while a bar is drawn)."""
+    if not bar.hidden:
+        click.echo("\r\x1b[2K\x1b[?25h", err=True, nl=False)
+
+
+def _rust_exp(value: float) -> str:
+    """`value` as Rust's `{:.2e}` writes it (`3.00e-4`: no `+`, no leading zeros in the exponent)."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
