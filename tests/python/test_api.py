@@ -197,8 +197,12 @@ def test_a_callback_exception_stops_the_run_and_is_raised(tmp_path: Path) -> Non
 
 
 CTRL_C_SCRIPT = """\
-import sys, time
+import signal, sys, time
 import tiny_agent_trainer as tat
+
+# A process started in the background inherits SIGINT ignored, and Python then keeps it ignored;
+# a user at a terminal has Python's own handler, which is what this test is about.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def on_step(p):
     # After a whole epoch: libtorch's first steps are slow while it warms up.
