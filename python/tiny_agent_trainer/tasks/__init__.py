@@ -1,0 +1,1 @@
+"""Task definitions: each task's language, reference solver and data splits."""
