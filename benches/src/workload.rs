@@ -10,7 +10,7 @@ use tat_core::error::{Result, TatError};
 use tat_core::model::transformer::sequence_loss;
 use tat_core::model::{parameter_count, Seq2SeqTransformer};
 use tat_core::rng::SplitMix64;
-use tat_core::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
+use tat_core::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
 use tat_core::train::batch::{collate, encode_examples, epoch_batches, Batch, EncodedPair};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
@@ -34,11 +34,7 @@ pub struct Workload {
 impl Workload {
     pub fn load(config: Config, device: Device) -> Result<Self> {
         let splits = tat_core::train::dataset_splits(&config)?;
-        // Built as the trainer builds it: from the prompts and code of the train split.
-        let tokenizer = Tokenizer::build(
-            splits.train.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]),
-            config.tokenizer.min_freq,
-        );
+        let tokenizer = tat_core::train::build_tokenizer(&config, &splits);
         let dataset = config.dataset_path().display().to_string();
         let train = encode_examples(&tokenizer, &splits.train, config.model.max_seq_len, &dataset)?;
         let pairs = typical_batch(&train, config.training.batch_size, config.training.seed)?;

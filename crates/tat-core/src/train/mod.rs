@@ -13,6 +13,7 @@ mod trainer;
 use crate::config::Config;
 use crate::data::wgsl::{assign_splits, check_examples, load_examples, Splits};
 use crate::error::{Result, TatError};
+use crate::tokenizer::Tokenizer;
 
 pub use metrics::EpochMetrics;
 pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
@@ -33,4 +34,11 @@ pub fn dataset_splits(config: &Config) -> Result<Splits> {
     let examples = load_examples(&path)?;
     check_examples(&path, &examples)?;
     Ok(assign_splits(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))
+}
+
+/// The tokenizer a new run learns: from the prompts and code of its training split only, so no
+/// test text shapes the vocabulary.
+pub fn build_tokenizer(config: &Config, splits: &Splits) -> Tokenizer {
+    let texts = splits.train.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]);
+    Tokenizer::build(texts, config.tokenizer.min_freq)
 }

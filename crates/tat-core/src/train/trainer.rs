@@ -109,10 +109,7 @@ impl Session {
         let config = &config;
         let tokenizer = match &resumed {
             Some(ckpt) => ckpt.tokenizer.clone(),
-            None => Tokenizer::build(
-                splits.train.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]),
-                config.tokenizer.min_freq,
-            ),
+            None => super::build_tokenizer(config, &splits),
         };
         let dataset_name = dataset_path.display().to_string();
         let max_len = config.model.max_seq_len;
