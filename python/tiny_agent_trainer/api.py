@@ -24,17 +24,23 @@ from ._core import Model
 
 if TYPE_CHECKING:
     from .config import Config
+    from .tasks.binding_model import BindingModel
 
 ConfigLike = Union["Config", str, "os.PathLike[str]"]
 """A `Config`, or the path of a config file."""
 
 
-def load(path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> Model:
-    """Loads a run folder (its `best`, else `last`) or a checkpoint folder.
+def load(path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> Model | BindingModel:
+    """Loads a run folder (its `best`, else `last`) or a checkpoint folder: a `Model` for WGSL
+    runs, a `BindingModel` (`predict`, `run`) for binding runs.
 
     `device` is `auto` (CUDA when available), `cpu` or `cuda`; `threads` sets libtorch's CPU
     threads for the process. Raises `CheckpointError` when there is no checkpoint there.
     """
+    from .tasks import binding_model
+
+    if binding_model.is_binding_path(path):
+        return binding_model.BindingModel.load(path, device=device, threads=threads)
     return Model.load(path, device=device, threads=threads)
 
 
@@ -97,7 +103,7 @@ class Run:
 
     def load(self, device: str = "auto", threads: int | None = None) -> Model:
         """The run's model (its `best` checkpoint, else `last`)."""
-        return load(self.run_dir, device=device, threads=threads)
+        return Model.load(self.run_dir, device=device, threads=threads)
 
 
 def train(

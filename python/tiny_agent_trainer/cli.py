@@ -67,7 +67,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--config", required=True, type=click.Path(path_type=Path), help="The config file.")
+@click.argument("config_file", metavar="CONFIG", required=False, default=None, type=click.Path(path_type=Path))
+@click.option("--config", type=click.Path(path_type=Path), help="The config file.")
 @click.option("--epochs", type=U64, help="Override training.epochs.")
 @click.option("--device", metavar="DEVICE", help="Override training.device: auto, cpu or cuda.")
 @click.option("--seed", type=U64, help="Override training.seed.")
@@ -85,7 +86,8 @@ def main() -> None:
     help="Override any config value, e.g. --set training.learning_rate=3e-4 (repeatable).",
 )
 def train(
-    config: Path,
+    config_file: Path | None,
+    config: Path | None,
     epochs: int | None,
     device: str | None,
     seed: int | None,
@@ -94,6 +96,10 @@ def train(
     overrides: tuple[str, ...],
 ) -> None:
     """Train the model a config describes (checkpoints and metrics go to the run folder)."""
+    config = _one_path(config_file, config, "CONFIG", "--config")
+    if _task_kind(config) == "binding":
+        _train_binding(config, epochs, device, seed, out, resume, overrides)
+        return
     progress = _TrainProgress()
     with _interrupt_saves_last():
         try:
@@ -118,6 +124,64 @@ def train(
         f"done: {summary['epochs_completed']} epochs{early}; best val_loss {best} at epoch "
         f"{summary['best_epoch']}; checkpoints in {summary['run_dir']}"
     )
+
+
+def _one_path(positional: Path | None, option: Path | None, name: str, flag: str) -> Path:
+    """The path given either way (as the binary, which accepts one or the other)."""
+    if positional is not None and option is not None:
+        raise click.UsageError(f"pass {name} or {flag}, not both")
+    if positional is None and option is None:
+        raise click.UsageError(f"missing {name} (or {flag} {name})")
+    return positional if positional is not None else option  # type: ignore[return-value]
+
+
+def _task_kind(config: Path) -> str:
+    """The config's task kind, for dispatching; a config that does not load reports its error
+    from the engine, as for any other task."""
+    from .config import Config, ConfigError
+
+    try:
+        return Config.from_toml(config).task.kind
+    except ConfigError:
+        return "wgsl_generation"
+
+
+def _train_binding(
+    path: Path,
+    epochs: int | None,
+    device: str | None,
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """`train` for the binding task: the binder and the baseline, once per seed."""
+    from .config import Config
+    from .tasks import binding_model
+
+    config = Config.from_toml(path).with_overrides(overrides)
+    sets = {
+        "training.epochs": epochs,
+        "training.device": device,
+        "training.output_dir": None if out is None else str(out),
+    }
+    config = config.with_overrides([f"{k}={json.dumps(v)}" for k, v in sets.items() if v is not None])
+    if seed is not None:
+        config = config.with_overrides([f"task.seeds=[{seed}]"])
+    progress = _TrainProgress()
+
+    def on_start(model: str, seed: int, info: dict[str, Any]) -> None:
+        click.echo(f"--- {model}, seed {seed}", err=True)
+        progress.start(info)
+
+    with _interrupt_saves_last():
+        try:
+            run_dir = binding_model.train(
+                config, resume=resume, on_start=on_start, on_step=progress.step, on_epoch=progress.epoch
+            )
+        finally:
+            progress.clear()
+    click.echo(f"done: runs in {run_dir}; score them with `tat eval {run_dir}`")
 
 
 class _TrainProgress:
@@ -277,7 +341,10 @@ def _report(name: str, diagnostics: list[Diagnostic]) -> None:
 
 
 @main.command("eval")
-@_MODEL
+@click.argument("run_dir", metavar="RUN_DIR", required=False, default=None, type=click.Path(path_type=Path))
+@click.option(
+    "--model", type=click.Path(path_type=Path), help="A run folder (uses best/, else last/) or a checkpoint folder."
+)
 @click.option(
     "--split", metavar="SPLIT", help="Which split: of the run's dataset (default test), or of --data when given."
 )
@@ -294,10 +361,19 @@ def _report(name: str, diagnostics: list[Diagnostic]) -> None:
     "--show-misses", is_flag=True, help="Also list each example that is not an exact match, with naga's verdict."
 )
 def eval_command(
-    model: Path, split: str | None, data: Path | None, device: str, as_json: bool, show_misses: bool, **decode: Any
+    run_dir: Path | None,
+    model: Path | None,
+    split: str | None, data: Path | None, device: str, as_json: bool, show_misses: bool, **decode: Any
 ) -> None:
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
-    overall and per category; the report is also written to the run folder as JSON."""
+    overall and per category; the report is also written to the run folder as JSON. For a binding
+    run: exact match per split for the binder and the baseline, mean and spread over seeds."""
+    model = _one_path(run_dir, model, "RUN_DIR", "--model")
+    from .tasks import binding_model
+
+    if binding_model.is_binding_run(model):
+        _eval_binding(model, device, as_json)
+        return
     with _sigint_kills():
         loaded = Model.load(model, device=device)
         bar: ProgressBar[str] | None = None
@@ -321,6 +397,18 @@ def eval_command(
     click.echo(f"{report['model']} on `{report['set']}` ({report['overall']['examples']} examples)\n")
     click.echo(report.table(), nl=False)
     click.echo(f"\nreport: {report.saved}")
+
+
+def _eval_binding(run_dir: Path, device: str, as_json: bool) -> None:
+    from .tasks import binding_model
+
+    with _sigint_kills():
+        report = binding_model.evaluate(run_dir, device=device, on_progress=lambda what: click.echo(what, err=True))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(report.table(), nl=False)
+    click.echo(f"report: {run_dir / binding_model.REPORT_NAME}")
 
 
 @contextmanager
@@ -418,10 +506,20 @@ def check() -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="The PNG to write (default: RUN_DIR/loss.png).")
-def plot(run_dir: Path, out: Path | None) -> None:
-    """Plot a run's train/val loss and learning rate per epoch to a PNG."""
-    from .plot import plot_run  # matplotlib is slow to import: only for this command
+@click.option(
+    "--binding",
+    "program",
+    metavar="PROGRAM",
+    help="For a binding run: plot the binder's binding_scores for this program instead (default: RUN_DIR/binding.png).",
+)
+def plot(run_dir: Path, out: Path | None, program: str | None) -> None:
+    """Plot a run's train/val loss and learning rate per epoch to a PNG, or with --binding the
+    binder's binding scores for a program as a heat map."""
+    from .plot import plot_binding, plot_run  # matplotlib is slow to import: only for this command
 
+    if program is not None:
+        click.echo(f"wrote {plot_binding(run_dir, program, out)}")
+        return
     click.echo(f"wrote {plot_run(run_dir, out)}")
 
 

@@ -15,12 +15,22 @@ import math
 import os
 import re
 import sys
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Literal, NamedTuple, Optional, cast, get_args, get_origin
 
 import tomli
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -82,7 +92,7 @@ Count = Annotated[int, Field(ge=0, le=_U64_MAX), _Expect("a whole number >= 0")]
 Number = Annotated[float, _Expect("a number")]  # f64: integers are accepted
 Flag = Annotated[bool, _Expect("a boolean")]
 Text = Annotated[str, _Expect("a string")]
-FilePath = Annotated[str, _Expect("a string (a file path)")]
+FilePath = Annotated[Optional[str], _Expect("a string (a file path)")]  # Option<PathBuf>
 
 
 def _rust_display(value: float) -> str:
@@ -99,22 +109,36 @@ def _shown(value: Any) -> str:
     return _rust_display(value) if isinstance(value, float) else str(value)
 
 
+_RUST_ESCAPES = {"\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\", '"': '\\"'}
+# Characters that Rust's `char::is_printable` rejects (` ` aside), by Unicode category.
+_UNPRINTABLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"}
+
+
+def _rust_debug(text: str) -> str:
+    """A string as Rust's `{:?}` writes it: quoted, with `\\t`-style and `\\u{..}` escapes for
+    unprintable and combining characters (combining marks approximate Grapheme_Extend)."""
+
+    def escape(c: str) -> str:
+        if c in _RUST_ESCAPES:
+            return _RUST_ESCAPES[c]
+        category = unicodedata.category(c)
+        if (category in _UNPRINTABLE and c != " ") or category in ("Mn", "Me") or c in "\uff9e\uff9f":
+            return f"\\u{{{ord(c):x}}}"
+        return c
+
+    return '"' + "".join(escape(c) for c in text) + '"'
+
+
 class _Section(BaseModel):
-    """A config section: unknown keys rejected, no type coercion (as serde), range-checked."""
+    """A config section: unknown keys rejected, no type coercion (as serde). Its range checks run
+    from `Config`, as the engine's `Config::issues()` does, so a section alone is not
+    range-checked."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     def issues(self) -> list[ConfigIssue]:
         """Range checks that the field types cannot express, in the engine's order."""
         return []
-
-    @model_validator(mode="after")
-    def _in_range(self) -> _Section:
-        issues = self.issues()
-        if issues:
-            context = {"issue": issues[0], "message": issues[0].message()}
-            raise PydanticCustomError("config_issue", "{message}", context)
-        return self
 
 
 class _Checks:
@@ -130,8 +154,25 @@ class _Checks:
 
 class TaskConfig(_Section):
     name: Text = Field(description="Names the run: the default run folder is `runs/<name>`.")
-    kind: Literal["wgsl_generation"] = Field(default="wgsl_generation", description="The task.")
+    kind: Literal["wgsl_generation", "binding"] = Field(
+        default="wgsl_generation",
+        description="The task: `wgsl_generation` (from `dataset.path`), or `binding`: variable binding "
+        "(`tiny_agent_trainer.tasks.binding`), programs generated in Python.",
+    )
     description: Text = Field(default="", description="Free text.")
+    seeds: Annotated[list[Count], _Expect("a sequence")] = Field(
+        default_factory=list,
+        description="Tasks driven from Python train one run per seed and report the mean and spread; "
+        "empty means one run with `training.seed`.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_seeds(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`seeds` is left out when empty, as the engine writes it."""
+        data: dict[str, Any] = handler(self)
+        if not self.seeds:
+            data.pop("seeds", None)
+        return data
 
     def issues(self) -> list[ConfigIssue]:
         check = _Checks()
@@ -145,8 +186,10 @@ class TaskConfig(_Section):
 
 
 class ModelConfig(_Section):
-    architecture: Literal["transformer"] = Field(
-        default="transformer", description="Encoder-decoder transformer, pre-LayerNorm."
+    architecture: Literal["transformer", "binder"] = Field(
+        default="transformer",
+        description="`transformer`: encoder-decoder transformer, pre-LayerNorm; `binder`: local encoder, "
+        "learned identity-addressed memory and CTC output slots (`model::binder`).",
     )
     d_model: Whole = Field(default=512, description="Width.")
     nhead: Whole = Field(default=8, description="Attention heads; must divide `d_model`.")
@@ -159,25 +202,42 @@ class ModelConfig(_Section):
     tie_embeddings: Flag = Field(
         default=True, description="Share the decoder's input embedding with its output projection."
     )
+    window: Whole = Field(default=4, description="Binder: words on either side that its local attentions see.")
+    slots: Whole = Field(
+        default=8, description="Binder: output slots per input word (the most words one word can emit)."
+    )
+    word_dropout: Number = Field(
+        default=0.5,
+        description="Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.",
+    )
 
-    def issues(self) -> list[ConfigIssue]:
+    def issues(self, section: str = "model") -> list[ConfigIssue]:
+        """Range checks; `section` names the fields (`model` or `baseline`)."""
         check = _Checks()
-        check(self.d_model > 0, "model.d_model", self.d_model, "a positive integer such as 512")
+        check(self.d_model > 0, f"{section}.d_model", self.d_model, "a positive integer such as 512")
         check(
             self.nhead > 0 and self.d_model % max(self.nhead, 1) == 0,
-            "model.nhead",
+            f"{section}.nhead",
             self.nhead,
-            f"a positive divisor of model.d_model ({self.d_model})",
+            f"a positive divisor of {section}.d_model ({self.d_model})",
         )
-        check(self.num_layers > 0, "model.num_layers", self.num_layers, "a positive integer such as 6")
+        check(self.num_layers > 0, f"{section}.num_layers", self.num_layers, "a positive integer such as 6")
         check(
             self.dim_feedforward > 0,
-            "model.dim_feedforward",
+            f"{section}.dim_feedforward",
             self.dim_feedforward,
             "a positive integer such as 2048",
         )
-        check(0.0 <= self.dropout < 1.0, "model.dropout", self.dropout, "a number in [0, 1), such as 0.1")
-        check(self.max_seq_len >= 4, "model.max_seq_len", self.max_seq_len, "an integer >= 4, such as 512")
+        check(0.0 <= self.dropout < 1.0, f"{section}.dropout", self.dropout, "a number in [0, 1), such as 0.1")
+        check(self.max_seq_len >= 4, f"{section}.max_seq_len", self.max_seq_len, "an integer >= 4, such as 512")
+        check(self.window > 0, f"{section}.window", self.window, "a positive integer such as 4")
+        check(self.slots > 0, f"{section}.slots", self.slots, "a positive integer such as 8")
+        check(
+            0.0 <= self.word_dropout < 1.0,
+            f"{section}.word_dropout",
+            self.word_dropout,
+            "a number in [0, 1), such as 0.5",
+        )
         return check.issues
 
 
@@ -208,7 +268,7 @@ class TrainingConfig(_Section):
         default="fp32", description="`bf16` matrix products with fp32 weights and optimizer state, or `fp32`."
     )
     threads: Count = Field(default=0, description="CPU threads for libtorch; 0 lets libtorch choose.")
-    output_dir: Annotated[Optional[str], _Expect("a string (a file path)")] = Field(
+    output_dir: FilePath = Field(
         default=None, description="Run folder; default `runs/<task.name>`."
     )
 
@@ -253,7 +313,12 @@ class TrainingConfig(_Section):
 
 
 class TokenizerConfig(_Section):
-    kind: Literal["wgsl"] = Field(default="wgsl", alias="type", description="The lossless WGSL-aware tokenizer.")
+    kind: Literal["wgsl", "words"] = Field(
+        default="wgsl",
+        alias="type",
+        description="`wgsl`: lossless WGSL-aware pieces, whitespace included; `words`: whitespace-separated "
+        "words, an unknown word is `<unk>`.",
+    )
     min_freq: Count = Field(
         default=1, description="Pieces seen fewer times in the training split fall back to characters or bytes."
     )
@@ -266,13 +331,21 @@ class TokenizerConfig(_Section):
 
 class DatasetConfig(_Section):
     path: FilePath = Field(
-        description="A `[[examples]]` TOML file; relative paths resolve against the config file's folder."
+        default=None,
+        description="A `[[examples]]` TOML file; relative paths resolve against the config file's folder. "
+        "Required by `wgsl_generation`; tasks that generate their data have none.",
     )
     train_ratio: Number = Field(default=0.8, description="Share of the examples in the training split.")
     val_ratio: Number = Field(default=0.1, description="Share in the validation split; the rest is the test split.")
+    train_size: Count = Field(default=20000, description="Generated tasks: training examples.")
+    eval_size: Count = Field(default=1000, description="Generated tasks: examples in each evaluation split.")
 
     def issues(self) -> list[ConfigIssue]:
+        """The checks of this section alone; `Config.issues()` puts the `dataset.path` checks,
+        which depend on `task.kind`, before them."""
         check = _Checks()
+        check(self.train_size > 0, "dataset.train_size", self.train_size, "a positive integer such as 20000")
+        check(self.eval_size > 0, "dataset.eval_size", self.eval_size, "a positive integer such as 1000")
         check(
             0.0 < self.train_ratio < 1.0,
             "dataset.train_ratio",
@@ -291,7 +364,7 @@ class DatasetConfig(_Section):
 
 
 class Config(BaseModel):
-    """One training config: `[task] [model] [training] [tokenizer] [dataset]`."""
+    """One training config: `[task] [model] [training] [tokenizer] [dataset]`, and `[baseline]`."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -300,8 +373,22 @@ class Config(BaseModel):
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig())
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig())
     dataset: DatasetConfig
+    baseline: Optional[ModelConfig] = Field(
+        default=None,
+        description="A second model trained beside `[model]` on the same data, for comparison (tasks driven "
+        "from Python train it; the binding task's plain transformer).",
+    )
     # Where the config was read from: relative dataset paths resolve against its folder.
     _source: Optional[Path] = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Config:
+        """The engine's value checks, after every type check (as serde deserializes first)."""
+        issues = self.issues()
+        if issues:
+            context = {"issue": issues[0], "message": issues[0].message()}
+            raise PydanticCustomError("config_issue", "{message}", context)
+        return self
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> Config:
@@ -347,7 +434,8 @@ class Config(BaseModel):
             raise _config_error(first, file, text) from None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain values keyed as in the file (`output_dir` absent when unset, as TOML has no null)."""
+        """Plain values keyed as in the file, as the engine writes them: `output_dir`, `dataset.path`
+        and `[baseline]` absent when unset (TOML has no null), `task.seeds` absent when empty."""
         return self.model_dump(by_alias=True, exclude_none=True)
 
     def to_toml(self) -> str:
@@ -378,8 +466,25 @@ class Config(BaseModel):
 
     def issues(self) -> list[ConfigIssue]:
         """Every range issue, in the engine's order (empty for a config that loaded)."""
-        sections = (self.task, self.model, self.training, self.tokenizer, self.dataset)
-        return [issue for section in sections for issue in section.issues()]
+        sections = (self.task, self.model, self.training, self.tokenizer)
+        issues = [issue for section in sections for issue in section.issues()]
+        check = _Checks()
+        generated = self.task.kind != "wgsl_generation"
+        path = self.dataset.path
+        check(
+            generated or path is not None,
+            "dataset.path",
+            "nothing",
+            'a [[examples]] TOML file such as "wgsl_training_data.toml"',
+        )
+        check(
+            not generated or path is None,
+            "dataset.path",
+            _rust_debug(path or ""),
+            "no path: this task generates its data (set dataset.train_size and dataset.eval_size)",
+        )
+        baseline = [] if self.baseline is None else self.baseline.issues("baseline")
+        return issues + check.issues + self.dataset.issues() + baseline
 
     @property
     def source(self) -> Optional[Path]:
@@ -387,7 +492,10 @@ class Config(BaseModel):
         return self._source
 
     def dataset_path(self) -> Path:
-        """The dataset file, resolved against the config file's folder."""
+        """The dataset file, resolved against the config file's folder (`Path()`, the empty path,
+        for a generated task)."""
+        if self.dataset.path is None:
+            return Path()
         path = Path(self.dataset.path)
         if self._source is not None and not path.is_absolute():
             return self._source.parent / path
@@ -437,15 +545,16 @@ def _set_path(root: dict[str, Any], path: str, value: Any, item: str) -> None:
 
 def _config_error(error: ErrorDetails, file: str, text: Optional[str]) -> ConfigError:
     """The engine's message for one pydantic error, located in `text` when there is one."""
-    loc = tuple(str(part) for part in error["loc"])
-    field = ".".join(loc)
+    loc = tuple(error["loc"])  # keys, and list indices as ints
+    field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).removeprefix(".")
     kind = error["type"]
+    where: tuple[str | int, ...]
     if kind == "config_issue":
         issue: ConfigIssue = error["ctx"]["issue"]
         field, message, where, part = issue.field, issue.message(), tuple(issue.field.split(".")), "key"
     elif kind == "extra_forbidden":
         options = _fields_of(loc[:-1])
-        best = _closest(loc[-1], options)
+        best = _closest(str(loc[-1]), options)
         hint = f" Did you mean `{best}`?" if best else ""
         message = (
             f"unknown field `{field}`; expected one of {', '.join(f'`{o}`' for o in options)}.{hint} "
@@ -465,15 +574,15 @@ def _config_error(error: ErrorDetails, file: str, text: Optional[str]) -> Config
     return ConfigError(f"{place}: {message}", field)
 
 
-def _mismatch(kind: str, found: Any, loc: tuple[str, ...]) -> str:
+def _mismatch(kind: str, found: Any, loc: tuple[str | int, ...]) -> str:
     """What was wrong with a value, in serde's words (`invalid type: ..., expected ...`)."""
     if isinstance(found, _Overflow):
         return "floating-point number overflowed"
     field = _field_at(loc)
     if field is None:
         expected = "a value"
-    elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-        expected = f"a table (a `[{'.'.join(loc)}]` section)"
+    elif _is_section(_required(field.annotation)):
+        expected = f"a table (a `[{'.'.join(map(str, loc))}]` section)"
     elif get_origin(field.annotation) is Literal:
         expected = _one_of(get_args(field.annotation))
         if isinstance(found, str):
@@ -510,24 +619,41 @@ def _one_of(choices: tuple[str, ...]) -> str:
     return f"one of {', '.join(quoted)}"
 
 
-def _field_at(loc: tuple[str, ...]) -> Optional[FieldInfo]:
-    """The field that the file's keys `loc` name (e.g. `("tokenizer", "type")`), if any."""
+def _required(annotation: Any) -> Any:
+    """`X` for `Optional[X]`; other annotations as they are."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 and type(None) in get_args(annotation) else annotation
+
+
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _field_at(loc: tuple[str | int, ...]) -> Optional[FieldInfo]:
+    """The field that the file's keys `loc` name (e.g. `("tokenizer", "type")`, or
+    `("task", "seeds", 0)` for a list's element), if any."""
     owner: Any = Config
     field = None
     for key in loc:
-        if not (isinstance(owner, type) and issubclass(owner, BaseModel)):
-            return None
-        field = next((f for n, f in owner.model_fields.items() if (f.alias or n) == key), None)
-        if field is None:
-            return None
+        owner = _required(owner)
+        if isinstance(key, int):
+            if get_origin(owner) is not list:
+                return None
+            field = FieldInfo.from_annotation(get_args(owner)[0])
+        else:
+            if not _is_section(owner):
+                return None
+            field = next((f for n, f in owner.model_fields.items() if (f.alias or n) == key), None)
+            if field is None:
+                return None
         owner = field.annotation
     return field
 
 
-def _fields_of(loc: tuple[str, ...]) -> list[str]:
+def _fields_of(loc: tuple[str | int, ...]) -> list[str]:
     """The keys of the table at `loc`, in declaration order (the order the engine lists them)."""
     section = _field_at(loc) if loc else None
-    model = cast(type[BaseModel], section.annotation if section else Config)
+    model = cast(type[BaseModel], _required(section.annotation) if section else Config)
     return [f.alias or n for n, f in model.model_fields.items()]
 
 
@@ -552,20 +678,39 @@ _HEADER = re.compile(r"(\s*)\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$")
 _KEY = re.compile(r"\s*(?P<key>[A-Za-z0-9_.\"'-]+)\s*=\s*(?P<value>\S)?")
 
 
-def _locate(text: str, path: tuple[str, ...], part: str) -> Optional[tuple[int, int]]:
+def _locate(text: str, path: tuple[str | int, ...], part: str) -> Optional[tuple[int, int]]:
     """1-based line and column (in characters) where the file sets `path`: at its key, its value,
     or the `[` of its table header. Found by scanning `[section]` headers and `key =` lines, which
-    is enough for configs; None when the file does not set it that way."""
+    is enough for configs; None when the file does not set it that way. Trailing list indices
+    (`("task", "seeds", 1)`) locate that element of the array value."""
+    indices: list[int] = []
+    while path and isinstance(path[-1], int):
+        indices.insert(0, path[-1])
+        path = path[:-1]
+    if indices:
+        start = _locate(text, path, "value")
+        if start is None:
+            return None
+        lines = text.split("\n")
+        offset: Optional[int] = sum(len(line) + 1 for line in lines[: start[0] - 1]) + start[1] - 1
+        for index in indices:
+            offset = _element_offset(text, offset, index) if offset is not None else None
+        if offset is None:
+            return None
+        before = text[:offset]
+        return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
     if not path:
         return 1, 1  # the top-level table starts the file
-    want = ".".join(path)
+    want = ".".join(map(str, path))
     section = ""
     for number, line in enumerate(text.split("\n"), start=1):
         header = _HEADER.match(line)
         if header:
             section = header.group(2)
             if section == want:
-                return number, (len(header.group(1)) if part == "table" else header.start(2)) + 1
+                # A table's `[`, or its key: the last part of a dotted header, as the engine points.
+                column = len(header.group(1)) if part == "table" else header.start(2) + section.rfind(".") + 1
+                return number, column + 1
             continue
         key = _KEY.match(line)
         if key and ".".join(p for p in (section, key.group("key").replace('"', "").replace("'", "")) if p) == want:
@@ -574,7 +719,47 @@ def _locate(text: str, path: tuple[str, ...], part: str) -> Optional[tuple[int, 
     return None
 
 
+def _element_offset(text: str, start: int, index: int) -> Optional[int]:
+    """Where element `index` of the TOML array whose `[` is at `start` begins, if it has one."""
+    if text[start : start + 1] != "[":
+        return None
+    i, depth, count, expecting = start + 1, 0, 0, True
+    while i < len(text):
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+            continue
+        if c in " \t\r\n":
+            i += 1
+            continue
+        if depth == 0:
+            if c == "]":
+                return None
+            if c == ",":
+                expecting, i = True, i + 1
+                continue
+            if expecting:
+                if count == index:
+                    return i
+                count, expecting = count + 1, False
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < len(text) and not text.startswith(quote, i):
+                i += 2 if c == '"' and text[i] == "\\" else 1
+            i += len(quote) - 1
+        i += 1
+    return None
+
+
 def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -1,6 +1,7 @@
-"""A run's curves as a PNG: train and validation loss per epoch above, the learning rate below.
-
-`tat plot RUN_DIR` and `make curve` draw them with `plot_run`.
+"""Plots as PNGs: a run's curves (train and validation loss per epoch above, the learning rate
+below), drawn by `tat plot RUN_DIR` and `make curve` with `plot_run`; and a binding run's heat map
+of where each output word was read from, drawn by `tat plot RUN_DIR --binding PROGRAM` with
+`plot_binding`.
 """
 
 from __future__ import annotations
@@ -8,12 +9,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ._core import CheckpointError, FileError, read_metrics
 
 PNG_NAME = "loss.png"
 """The file `plot_run` writes into the run folder unless told otherwise."""
+BINDING_PNG_NAME = "binding.png"
+"""The file `plot_binding` writes into the run folder unless told otherwise."""
 
 
 def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
@@ -44,8 +49,46 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     lr_ax.set_ylabel("learning rate")
     lr_ax.set_xlabel("epoch")
     fig.tight_layout()
+    _save(fig, png)
+    return png
+
+
+def plot_binding(
+    run_dir: str | os.PathLike[str], program: str, out: str | os.PathLike[str] | None = None
+) -> Path:
+    """Draws the binder's `binding_scores` for `program`: one row per output word, one column per
+    input word, darker where the word was read from; the true source positions are outlined.
+    Writes `out` (default `RUN_DIR/binding.png`) and returns its path. A program outside the
+    language raises `BindingError` naming the word."""
+    from .tasks import binding, binding_model
+
+    model = binding_model.BindingModel.load(run_dir)
+    result = model.run(program)
+    truth = binding.trace(program)
+    scores = result["binding_scores"]
+    words = program.split()
+    rows = [f"{i}: {w}" for i, w in enumerate(result["output"])]
+    if len(scores) == 0:
+        scores, rows = np.zeros((1, len(words))), ["(no output)"]
+    png = Path(run_dir) / BINDING_PNG_NAME if out is None else Path(out)
+    fig = Figure(figsize=(max(6.0, 0.45 * len(words) + 2), max(2.5, 0.4 * len(scores) + 1.8)))
+    ax = fig.subplots()
+    image = ax.imshow(scores, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(words)), words, rotation=60, ha="right")
+    ax.set_yticks(range(len(scores)), rows)
+    for row, column in enumerate(truth.source_positions[: len(result["output"])]):
+        ax.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=1.5))
+    expected = truth.output
+    verdict = "correct" if " ".join(result["output"]) == expected else f"expected {expected}"
+    ax.set_title(f"binding scores of {model.path} ({verdict}; red: true source)", fontsize=9)
+    fig.colorbar(image, ax=ax, fraction=0.03)
+    fig.tight_layout()
+    _save(fig, png)
+    return png
+
+
+def _save(fig: Figure, png: Path) -> None:
     try:
         fig.savefig(png, dpi=110)
     except OSError as e:
         raise FileError(f"{png}: {e.strerror}. Fix: write the PNG into an existing, writable folder.") from None
-    return png

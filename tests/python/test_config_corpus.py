@@ -157,6 +157,72 @@ def test_defaults_match_the_engine():
     assert c.output_dir() == Path("runs/t")
 
 
+BINDING = """
+[task]
+name = "b"
+kind = "binding"
+
+[dataset]
+"""
+
+
+def binding_error(old: str, new: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_toml_str(BINDING.replace(old, new), "cfg.toml")
+    return str(caught.value)
+
+
+def test_binding_defaults_match_the_engine():
+    c = Config.from_toml_str(BINDING)
+    assert (c.task.kind, c.task.seeds, c.baseline) == ("binding", [], None)
+    assert (c.model.window, c.model.slots, c.model.word_dropout) == (4, 8, 0.5)
+    assert (c.dataset.path, c.dataset.train_size, c.dataset.eval_size) == (None, 20000, 1000)
+    shown = c.to_dict()
+    assert "seeds" not in shown["task"] and "baseline" not in shown and "path" not in shown["dataset"]
+    assert "seeds" not in c.to_toml() and "[baseline]" not in c.to_toml()
+    assert c.dataset_path() == Path()
+    seeded = c.with_overrides(["task.seeds=[2, 0]", "baseline.d_model=64"])
+    assert seeded.task.seeds == [2, 0] and seeded.to_dict()["task"]["seeds"] == [2, 0]
+    assert seeded.baseline is not None and seeded.baseline.d_model == 64 and seeded.baseline.nhead == 8
+    assert Config.from_toml_str(seeded.to_toml()) == seeded
+
+
+def test_the_dataset_path_depends_on_the_task_kind():
+    e = binding_error("[dataset]", '[dataset]\npath = "data.toml"\ntrain_size = 0')
+    assert e == (
+        'cfg.toml:7:1: field `dataset.path`: found "data.toml", expected no path: this task generates its data '
+        "(set dataset.train_size and dataset.eval_size). Fix: set `dataset.path` to no path: this task generates "
+        "its data (set dataset.train_size and dataset.eval_size)."
+    ), "the path is checked before the sizes, as in the engine"
+    e = binding_error('kind = "binding"', 'kind = "wgsl_generation"')
+    assert e.startswith("cfg.toml: field `dataset.path`: found nothing, expected a [[examples]] TOML file"), e
+    assert binding_error("[dataset]", '[dataset]\npath = "a\\tb"').startswith(
+        'cfg.toml:7:1: field `dataset.path`: found "a\\tb", expected no path'
+    )
+
+
+def test_list_elements_are_named_and_located_as_the_engine_does():
+    e = binding_error('kind = "binding"', 'kind = "binding"\nseeds = [0, -1]')
+    assert e == (
+        "cfg.toml:5:13: field `task.seeds[1]`: invalid value: integer `-1`, expected a whole number >= 0. "
+        "Fix: give `task.seeds[1]` a value of the expected type."
+    ), e
+    e = binding_error('kind = "binding"', 'kind = "binding"\nseeds = [\n  "0", # zero\n  1.5,\n]')
+    assert e.startswith("cfg.toml:6:3: field `task.seeds[0]`: invalid type: string \"0\", expected a whole"), e
+    e = binding_error('kind = "binding"', 'kind = "binding"\nseeds = [0, 1.5]')
+    assert e.startswith("cfg.toml:5:13: field `task.seeds[1]`: invalid type: floating point `1.5`"), e
+
+
+def test_baseline_is_checked_as_the_engine_checks_it(engine, tmp_path):
+    path = tmp_path / "baseline.toml"
+    path.write_text(BINDING + "\n[baseline]\nd_model = 0\nword_dropout = 1.0\n", encoding="utf-8")
+    shown = show(engine, path)
+    with pytest.raises(ConfigError) as e:
+        Config.from_toml(path)
+    assert e.value.field == "baseline.d_model"
+    assert shown.returncode == 2 and str(e.value) == shown.stderr.strip().removeprefix("error: ")
+
+
 def test_strings_survive_to_toml():
     description = r'"tab\t, quote \", back\\slash, \u0001, \u007F, é\nnext"'
     c = Config.from_toml_str(SMALL.replace('name = "t"', f'name = "t"\ndescription = {description}'))
@@ -203,13 +269,17 @@ def test_json_schema_describes_the_file():
     schema = json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "tiny-agent-trainer config"
-    assert list(schema["properties"]) == ["task", "model", "training", "tokenizer", "dataset"]
+    assert list(schema["properties"]) == ["task", "model", "training", "tokenizer", "dataset", "baseline"]
     assert schema["required"] == ["task", "dataset"]
     sections = schema["$defs"]
     assert all(section["additionalProperties"] is False for section in sections.values())
     assert list(sections["TokenizerConfig"]["properties"]) == ["type", "min_freq"]
     assert sections["TrainingConfig"]["properties"]["device"]["enum"] == ["auto", "cpu", "cuda"]
     assert sections["TrainingConfig"]["properties"]["epochs"]["minimum"] == 0
+    assert sections["ModelConfig"]["properties"]["architecture"]["enum"] == ["transformer", "binder"]
+    assert sections["TaskConfig"]["properties"]["kind"]["enum"] == ["wgsl_generation", "binding"]
+    assert sections["TokenizerConfig"]["properties"]["type"]["enum"] == ["wgsl", "words"]
+    assert "path" not in sections["DatasetConfig"].get("required", [])
 
 
 def test_json_schema_defaults_are_the_config_defaults():

@@ -18,8 +18,9 @@ use crate::{Command, DecodeArgs};
 
 pub fn run(command: Command) -> Result<i32> {
     match command {
-        Command::Train { config, epochs, device, seed, out, resume, overrides } => {
-            let mut config = Config::from_file(&config)?.with_overrides(&overrides)?;
+        Command::Train { config_file, config, epochs, device, seed, out, resume, overrides } => {
+            let path = config_file.or(config).expect("clap requires CONFIG or --config");
+            let mut config = Config::from_file(&path)?.with_overrides(&overrides)?;
             let t = &mut config.training;
             t.epochs = epochs.unwrap_or(t.epochs);
             t.device = device.unwrap_or(t.device);
@@ -32,7 +33,8 @@ pub fn run(command: Command) -> Result<i32> {
             let options = decode_options(&decode, &generator)?;
             generate_command(&generator, &prompt, &options, validate)
         }
-        Command::Eval { model, split, data, decode, json, show_misses } => {
+        Command::Eval { run_dir, model, split, data, decode, json, show_misses } => {
+            let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
             let generator = Generator::load(&model, decode.device)?;
             let options = decode_options(&decode, &generator)?;
             eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses)

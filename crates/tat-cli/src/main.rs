@@ -24,8 +24,12 @@ struct Cli {
 enum Command {
     /// Train the model a config describes (checkpoints and metrics go to the run folder).
     Train {
+        /// The config file (or pass it as --config).
+        #[arg(value_name = "CONFIG", required_unless_present = "config", conflicts_with = "config")]
+        config_file: Option<PathBuf>,
+        /// The config file.
         #[arg(long)]
-        config: PathBuf,
+        config: Option<PathBuf>,
         /// Override training.epochs.
         #[arg(long)]
         epochs: Option<usize>,
@@ -62,9 +66,12 @@ enum Command {
     /// Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
     /// overall and per category; the report is also written to the run folder as JSON.
     Eval {
+        /// The run folder (or pass it as --model).
+        #[arg(value_name = "RUN_DIR", required_unless_present = "model", conflicts_with = "model")]
+        run_dir: Option<PathBuf>,
         /// A run folder (uses best/, else last/) or a checkpoint folder.
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// Which split: of the run's dataset (default test), or of --data when given.
         #[arg(long)]
         split: Option<Split>,

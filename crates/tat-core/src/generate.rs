@@ -6,7 +6,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Config, DeviceChoice};
+use crate::config::{Architecture, Config, DeviceChoice};
 use crate::data::wgsl::Example;
 use crate::device;
 use crate::error::{Result, TatError};
@@ -30,6 +30,14 @@ impl Generator {
     pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
+        if ckpt.config.model.architecture != Architecture::Transformer {
+            return Err(TatError::Usage(format!(
+                "{}: this run's model is a {:?}, which `generate` cannot decode. Fix: load it with the Python \
+                 task API (`tat.load(RUN_DIR)`), or use a transformer run.",
+                dir.display(),
+                ckpt.config.model.architecture
+            )));
+        }
         let device = device::resolve(device)?;
         let mut vs = VarStore::new(device);
         let mut model = Seq2SeqTransformer::new(

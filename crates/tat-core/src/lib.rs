@@ -13,6 +13,7 @@ pub mod starter;
 pub mod text;
 pub mod tokenizer;
 pub mod train;
+pub mod transduce;
 pub mod wgsl;
 
 pub use error::{Result, TatError};

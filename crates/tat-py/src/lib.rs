@@ -8,6 +8,7 @@ mod eval;
 mod model;
 mod starter;
 mod train;
+mod transduce;
 mod wgsl;
 
 use pyo3::prelude::*;
@@ -17,6 +18,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<model::Model>()?;
+    m.add_class::<transduce::Transducer>()?;
     m.add_class::<eval::EvalReport>()?;
     m.add_class::<wgsl::Diagnostic>()?;
     m.add_function(wrap_pyfunction!(wgsl::validate_wgsl, m)?)?;

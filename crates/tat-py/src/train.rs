@@ -1,6 +1,7 @@
 //! Training from Python: the engine's loop with the GIL released; callbacks and Ctrl-C are handled
 //! between optimizer steps, where the loop polls its observer.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::config::Config;
+use tat_core::data::wgsl::{Example, Splits};
 use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
 use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 
@@ -29,11 +31,13 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// `training.seed`. `on_start` receives the run's description as a dict, `on_epoch` each
 /// epoch's metrics, `on_step` each optimizer step's progress. Ctrl-C, or an exception in a
 /// callback, saves `last` at the next step and is raised here (`KeyboardInterrupt` for Ctrl-C).
+/// `examples`, a dict with `train` and `val` lists of (input text, output text) pairs, replaces
+/// the config's dataset file: how a Python task module hands the engine the data it generated.
 #[pyfunction]
 #[pyo3(signature = (
     config_toml = None, config_path = None, *, resume = false, on_start = None, on_epoch = None,
     on_step = None, device = None, threads = None, out = None, epochs = None, seed = None,
-    overrides = Vec::new(),
+    overrides = Vec::new(), examples = None,
 ))]
 #[allow(clippy::too_many_arguments)] // one per keyword of the Python `train` and the CLI's flags
 pub fn train<'py>(
@@ -50,6 +54,7 @@ pub fn train<'py>(
     epochs: Option<usize>,
     seed: Option<u64>,
     overrides: Vec<String>,
+    examples: Option<HashMap<String, Vec<(String, String)>>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut config = read_config(config_toml, config_path).and_then(|c| c.with_overrides(&overrides)).py_err()?;
     let t = &mut config.training;
@@ -62,9 +67,14 @@ pub fn train<'py>(
     t.seed = seed.unwrap_or(t.seed);
 
     let mut observer = PyObserver { on_start, on_epoch, on_step, error: None, last_signal_check: Instant::now() };
+    let splits = examples.map(task_splits).transpose().py_err()?;
+    let options = TrainOptions { resume };
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
-        tat_core::train::train(&config, &TrainOptions { resume }, &mut observer)
+        match splits {
+            Some(splits) => tat_core::train::train_examples(&config, splits, &options, &mut observer),
+            None => tat_core::train::train(&config, &options, &mut observer),
+        }
     });
     match (result, observer.error) {
         // Ctrl-C: Python's KeyboardInterrupt, with the engine's word on where `last` was saved.
@@ -77,6 +87,33 @@ pub fn train<'py>(
         (Err(error), _) => Err(to_py(error)),
         (Ok(summary), None) => summary_dict(py, &summary),
     }
+}
+
+/// A task module's examples as the engine's splits; each pair's category is its split's name.
+fn task_splits(mut examples: HashMap<String, Vec<(String, String)>>) -> tat_core::Result<Splits> {
+    if let Some(unknown) = examples.keys().find(|k| !matches!(k.as_str(), "train" | "val")) {
+        return Err(tat_core::TatError::Usage(format!(
+            "train: examples has a split named {unknown:?}. Fix: pass only \"train\" and \"val\" lists."
+        )));
+    }
+    let mut take = |name: &str| -> tat_core::Result<Vec<Example>> {
+        let pairs = examples.remove(name).unwrap_or_default();
+        if pairs.is_empty() {
+            return Err(tat_core::TatError::Usage(format!(
+                "train: examples[{name:?}] is empty or missing. Fix: pass a non-empty list of (input, output) pairs."
+            )));
+        }
+        Ok(pairs
+            .into_iter()
+            .map(|(input, output)| Example {
+                natural_language: input,
+                wgsl_code: output,
+                category: name.into(),
+                split: None,
+            })
+            .collect())
+    };
+    Ok(Splits { train: take("train")?, val: take("val")?, test: Vec::new() })
 }
 
 fn read_config(text: Option<&str>, path: Option<PathBuf>) -> tat_core::Result<Config> {

@@ -51,6 +51,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._core import UsageError
+
 VARIABLES_TRAIN = ("X", "Y", "Z", "A", "B", "C", "D", "E")
 VARIABLES_EVAL = ("P", "Q", "R", "S")
 VARIABLES = VARIABLES_TRAIN + VARIABLES_EVAL
@@ -95,8 +97,9 @@ _SEED_PAIRS = frozenset({("X", "jump"), ("X", "walk")})
 _MAX_DRAWS_PER_EXAMPLE = 200
 
 
-class BindingError(ValueError):
-    """A program outside the language; `word` and `position` locate the offending word."""
+class BindingError(UsageError, ValueError):
+    """A program outside the language; `word` and `position` locate the offending word. A
+    `UsageError`, so the CLI reports it in one line with exit status 2."""
 
     def __init__(self, problem: str, word: str | None = None, position: int | None = None):
         where = "" if word is None else f"{word!r} at position {position}: "

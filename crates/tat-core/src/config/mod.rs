@@ -23,6 +23,10 @@ pub struct Config {
     #[serde(default)]
     pub tokenizer: TokenizerConfig,
     pub dataset: DatasetConfig,
+    /// A second model trained beside `[model]` on the same data, for comparison (tasks driven from
+    /// Python train it; the binding task's plain transformer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<ModelConfig>,
     /// Where the config was read from: relative dataset paths resolve against its folder.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -37,6 +41,10 @@ pub struct TaskConfig {
     pub kind: TaskKind,
     #[serde(default)]
     pub description: String,
+    /// Tasks driven from Python train one run per seed and report the mean and spread; empty means
+    /// one run with `training.seed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -44,6 +52,8 @@ pub struct TaskConfig {
 pub enum TaskKind {
     #[default]
     WgslGeneration,
+    /// Variable binding (`tiny_agent_trainer.tasks.binding`): programs generated in Python.
+    Binding,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +70,12 @@ pub struct ModelConfig {
     pub max_seq_len: i64,
     /// Share the decoder's input embedding with its output projection.
     pub tie_embeddings: bool,
+    /// Binder: words on either side that its local attentions see.
+    pub window: i64,
+    /// Binder: output slots per input word (the most words one word can emit).
+    pub slots: i64,
+    /// Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.
+    pub word_dropout: f64,
 }
 
 impl Default for ModelConfig {
@@ -73,6 +89,9 @@ impl Default for ModelConfig {
             dropout: 0.1,
             max_seq_len: 512,
             tie_embeddings: true,
+            window: 4,
+            slots: 8,
+            word_dropout: 0.5,
         }
     }
 }
@@ -80,7 +99,10 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
+    /// Encoder-decoder transformer.
     Transformer,
+    /// Local encoder, learned identity-addressed memory and CTC output slots (`model::binder`).
+    Binder,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,18 +216,29 @@ impl Default for TokenizerConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenizerKind {
+    /// Lossless WGSL-aware pieces, whitespace included.
     Wgsl,
+    /// Whitespace-separated words; an unknown word is `<unk>`.
+    Words,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
     /// A `[[examples]]` TOML file; relative paths resolve against the config file's folder.
-    pub path: PathBuf,
+    /// Required by `wgsl_generation`; tasks that generate their data have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
     #[serde(default = "default_train_ratio")]
     pub train_ratio: f64,
     #[serde(default = "default_val_ratio")]
     pub val_ratio: f64,
+    /// Generated tasks: training examples.
+    #[serde(default = "default_train_size")]
+    pub train_size: usize,
+    /// Generated tasks: examples in each evaluation split.
+    #[serde(default = "default_eval_size")]
+    pub eval_size: usize,
 }
 
 fn default_train_ratio() -> f64 {
@@ -213,6 +246,12 @@ fn default_train_ratio() -> f64 {
 }
 fn default_val_ratio() -> f64 {
     0.1
+}
+fn default_train_size() -> usize {
+    20000
+}
+fn default_eval_size() -> usize {
+    1000
 }
 
 impl Config {
@@ -287,27 +326,7 @@ impl Config {
             "an empty name".into(),
             "a non-empty name such as \"wgsl_generation\"",
         );
-        check(m.d_model > 0, "model.d_model", m.d_model.to_string(), "a positive integer such as 512");
-        check(
-            m.nhead > 0 && m.d_model % m.nhead.max(1) == 0,
-            "model.nhead",
-            m.nhead.to_string(),
-            &format!("a positive divisor of model.d_model ({})", m.d_model),
-        );
-        check(m.num_layers > 0, "model.num_layers", m.num_layers.to_string(), "a positive integer such as 6");
-        check(
-            m.dim_feedforward > 0,
-            "model.dim_feedforward",
-            m.dim_feedforward.to_string(),
-            "a positive integer such as 2048",
-        );
-        check(
-            (0.0..1.0).contains(&m.dropout),
-            "model.dropout",
-            m.dropout.to_string(),
-            "a number in [0, 1), such as 0.1",
-        );
-        check(m.max_seq_len >= 4, "model.max_seq_len", m.max_seq_len.to_string(), "an integer >= 4, such as 512");
+        model_issues(m, "model", &mut check);
         check(t.epochs > 0, "training.epochs", t.epochs.to_string(), "a positive integer");
         check(t.batch_size > 0, "training.batch_size", t.batch_size.to_string(), "a positive integer such as 16");
         check(
@@ -359,6 +378,21 @@ impl Config {
             self.tokenizer.min_freq.to_string(),
             "an integer >= 1",
         );
+        let generated = self.task.kind != TaskKind::WgslGeneration;
+        check(
+            generated || d.path.is_some(),
+            "dataset.path",
+            "nothing".into(),
+            "a [[examples]] TOML file such as \"wgsl_training_data.toml\"",
+        );
+        check(
+            !generated || d.path.is_none(),
+            "dataset.path",
+            format!("{:?}", d.path.as_deref().unwrap_or(Path::new("")).display().to_string()),
+            "no path: this task generates its data (set dataset.train_size and dataset.eval_size)",
+        );
+        check(d.train_size > 0, "dataset.train_size", d.train_size.to_string(), "a positive integer such as 20000");
+        check(d.eval_size > 0, "dataset.eval_size", d.eval_size.to_string(), "a positive integer such as 1000");
         check(
             d.train_ratio > 0.0 && d.train_ratio < 1.0,
             "dataset.train_ratio",
@@ -371,16 +405,17 @@ impl Config {
             d.val_ratio.to_string(),
             &format!("a number in (0, {:.3}) so that train + val < 1 leaves a test split", 1.0 - d.train_ratio),
         );
+        if let Some(baseline) = &self.baseline {
+            model_issues(baseline, "baseline", &mut check);
+        }
         out
     }
 
-    /// The dataset file, resolved against the config file's folder.
+    /// The dataset file, resolved against the config file's folder (empty for a generated task).
     pub fn dataset_path(&self) -> PathBuf {
-        match &self.source {
-            Some(src) if self.dataset.path.is_relative() => {
-                src.parent().unwrap_or(Path::new(".")).join(&self.dataset.path)
-            }
-            _ => self.dataset.path.clone(),
+        match (&self.source, &self.dataset.path) {
+            (Some(src), Some(path)) if path.is_relative() => src.parent().unwrap_or(Path::new(".")).join(path),
+            (_, path) => path.clone().unwrap_or_default(),
         }
     }
 
@@ -410,6 +445,44 @@ pub fn list_configs(dir: &Path) -> Result<Vec<(PathBuf, Config)>> {
         .collect();
     paths.sort();
     Ok(paths.into_iter().filter_map(|path| Config::from_file(&path).ok().map(|c| (path, c))).collect())
+}
+
+/// Range checks of a model section (`[model]` or `[baseline]`), in field order.
+fn model_issues(m: &ModelConfig, section: &str, check: &mut impl FnMut(bool, &str, String, &str)) {
+    check(m.d_model > 0, &format!("{section}.d_model"), m.d_model.to_string(), "a positive integer such as 512");
+    check(
+        m.nhead > 0 && m.d_model % m.nhead.max(1) == 0,
+        &format!("{section}.nhead"),
+        m.nhead.to_string(),
+        &format!("a positive divisor of {section}.d_model ({})", m.d_model),
+    );
+    check(m.num_layers > 0, &format!("{section}.num_layers"), m.num_layers.to_string(), "a positive integer such as 6");
+    check(
+        m.dim_feedforward > 0,
+        &format!("{section}.dim_feedforward"),
+        m.dim_feedforward.to_string(),
+        "a positive integer such as 2048",
+    );
+    check(
+        (0.0..1.0).contains(&m.dropout),
+        &format!("{section}.dropout"),
+        m.dropout.to_string(),
+        "a number in [0, 1), such as 0.1",
+    );
+    check(
+        m.max_seq_len >= 4,
+        &format!("{section}.max_seq_len"),
+        m.max_seq_len.to_string(),
+        "an integer >= 4, such as 512",
+    );
+    check(m.window > 0, &format!("{section}.window"), m.window.to_string(), "a positive integer such as 4");
+    check(m.slots > 0, &format!("{section}.slots"), m.slots.to_string(), "a positive integer such as 8");
+    check(
+        (0.0..1.0).contains(&m.word_dropout),
+        &format!("{section}.word_dropout"),
+        m.word_dropout.to_string(),
+        "a number in [0, 1), such as 0.5",
+    );
 }
 
 fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) -> Result<()> {

@@ -114,3 +114,27 @@ fn overrides_set_values_and_are_checked() {
     let e = c.with_overrides(&["epochs".into()]).unwrap_err().to_string();
     assert!(e.contains("SECTION.KEY=VALUE"), "{e}");
 }
+
+const BINDING: &str = r#"
+[task]
+name = "b"
+kind = "binding"
+
+[dataset]
+"#;
+
+#[test]
+fn generated_task_takes_sizes_not_a_path() {
+    let c = Config::from_toml_str(BINDING, "cfg.toml").unwrap();
+    assert_eq!((c.task.kind, c.dataset.path.as_deref()), (TaskKind::Binding, None));
+    assert_eq!((c.dataset.train_size, c.dataset.eval_size), (20000, 1000));
+    assert_eq!((c.model.window, c.model.slots, c.model.word_dropout), (4, 8, 0.5));
+    assert!(c.task.seeds.is_empty() && c.baseline.is_none());
+    let shown = c.to_toml_string();
+    assert!(!shown.contains("seeds") && !shown.contains("baseline") && !shown.contains("path"), "{shown}");
+    // The path is checked before the sizes.
+    let e = err(&BINDING.replace("[dataset]", "[dataset]\npath = \"data.toml\"\ntrain_size = 0"));
+    assert!(e.starts_with("cfg.toml:7:1: field `dataset.path`: found \"data.toml\", expected no path"), "{e}");
+    let e = err(&BINDING.replace("kind = \"binding\"", "kind = \"wgsl_generation\""));
+    assert!(e.starts_with("cfg.toml: field `dataset.path`: found nothing"), "{e}");
+}

@@ -1,11 +1,17 @@
-//! Tokenizers: the lossless WGSL-aware tokenizer shared by prompts and code.
+//! Tokenizers. One [`Tokenizer`] type with two kinds, fixed when it is built and saved with it:
 //!
-//! [`pieces`] splits text into pieces whose concatenation is the text. Frequent pieces get their
-//! own id; any other piece is spelt char by char, and a char the vocab lacks by its UTF-8 bytes,
-//! so `decode(&encode(s)) == s` for every string and encoding never fails.
+//! - `wgsl` ([`Tokenizer::build`]): the lossless WGSL-aware tokenizer shared by prompts and code.
+//!   [`pieces`] splits text into pieces whose concatenation is the text. Frequent pieces get their
+//!   own id; any other piece is spelt char by char, and a char the vocab lacks by its UTF-8 bytes,
+//!   so `decode(&encode(s)) == s` for every string and encoding never fails.
+//! - `words` ([`Tokenizer::build_words`]): a whitespace word tokenizer for small formal languages
+//!   such as `X means jump do X twice` -> `JUMP JUMP`. Each whitespace-separated word is one id,
+//!   an unknown word is [`UNK_ID`], and decoding joins the words with single spaces, so it is
+//!   lossless only up to whitespace and unknown words.
 
 mod lexer;
 mod vocab;
+mod words;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,12 +28,36 @@ pub const UNK_ID: i64 = 1;
 pub const BOS_ID: i64 = 2;
 pub const EOS_ID: i64 = 3;
 
-/// The `kind` and `version` a saved tokenizer must carry.
-const KIND: &str = "wgsl";
+/// The `version` a saved tokenizer must carry; its `kind` is a [`Kind`] name.
 const VERSION: u32 = 1;
+
+/// How a tokenizer splits text and what its piece list holds; saved as `kind` in `tokenizer.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// Lexer pieces with char and byte fallback: specials, byte tokens, ASCII, learned pieces.
+    Wgsl,
+    /// Whitespace-separated words, unknown ones as `<unk>`: specials, then learned words.
+    Words,
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Wgsl, Kind::Words];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Wgsl => "wgsl",
+            Kind::Words => "words",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tokenizer {
+    kind: Kind,
     /// Every piece in id order, specials and byte token names included.
     pieces: Vec<String>,
     /// Piece to id, so encoding costs one lookup per piece.
@@ -47,16 +77,58 @@ struct TokenizerFile {
 impl Tokenizer {
     /// Builds a vocab from `texts`, learning every piece seen at least `min_freq` times.
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>, min_freq: usize) -> Tokenizer {
-        Tokenizer::from_pieces(vocab::build_pieces(texts, min_freq), min_freq)
+        Tokenizer::from_pieces(Kind::Wgsl, vocab::build_pieces(texts, min_freq), min_freq)
     }
 
-    fn from_pieces(pieces: Vec<String>, min_freq: usize) -> Tokenizer {
+    /// Builds a word tokenizer from `texts`: the specials (`<pad> <unk> <bos> <eos>`, ids
+    /// [`PAD_ID`]..=[`EOS_ID`]), then every whitespace-separated word seen at least `min_freq`
+    /// times, most frequent first with ties broken by the word, so the ids are deterministic. A word
+    /// spelt like a special is not learned.
+    pub fn build_words<'a>(texts: impl IntoIterator<Item = &'a str>, min_freq: usize) -> Tokenizer {
+        Tokenizer::from_pieces(Kind::Words, words::build_pieces(texts, min_freq), min_freq)
+    }
+
+    fn from_pieces(kind: Kind, pieces: Vec<String>, min_freq: usize) -> Tokenizer {
         let ids = pieces.iter().cloned().zip(0..).collect();
-        Tokenizer { pieces, ids, min_freq }
+        Tokenizer { kind, pieces, ids, min_freq }
     }
 
-    /// Token ids for `text`, without `<bos>` or `<eos>`.
+    /// The kind as saved in `tokenizer.json`: `"wgsl"` or `"words"`.
+    pub fn kind_name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// The pieces [`Tokenizer::encode`] turns into ids, in order, borrowed from `text`.
+    ///
+    /// For a `words` tokenizer these are the whitespace-separated words, and encoding maps them
+    /// one-to-one to ids: `pieces_of(t).len() == encode(t).len()`, and an unknown word stays its
+    /// own string here though its id is [`UNK_ID`]. For a `wgsl` tokenizer these are the lexer
+    /// [`pieces`]; a piece the vocab lacks is spelt as several char or byte ids, so the one-to-one
+    /// property holds only for `words`.
+    pub fn pieces_of<'a>(&self, text: &'a str) -> Vec<&'a str> {
+        match self.kind {
+            Kind::Wgsl => pieces(text),
+            Kind::Words => words::words(text).collect(),
+        }
+    }
+
+    /// Token ids for `text`, without `<bos>` or `<eos>`. A `words` tokenizer gives one id per
+    /// word, [`UNK_ID`] for a word it lacks (or one spelt like a special).
     pub fn encode(&self, text: &str) -> Vec<i64> {
+        match self.kind {
+            Kind::Wgsl => self.encode_wgsl(text),
+            Kind::Words => words::words(text).map(|word| self.word_id(word)).collect(),
+        }
+    }
+
+    fn word_id(&self, word: &str) -> i64 {
+        match self.ids.get(word) {
+            Some(&id) if id > EOS_ID => id,
+            _ => UNK_ID,
+        }
+    }
+
+    fn encode_wgsl(&self, text: &str) -> Vec<i64> {
         let mut ids = Vec::with_capacity(text.len() / 2);
         for piece in pieces(text) {
             match self.ids.get(piece) {
@@ -78,9 +150,22 @@ impl Tokenizer {
         }
     }
 
-    /// The text for `ids`. Specials, negative and out-of-range ids add nothing; bytes that are not
-    /// valid UTF-8 (only a model can produce them) become U+FFFD.
+    /// The text for `ids`. Specials, negative and out-of-range ids add nothing. For `wgsl`, bytes
+    /// that are not valid UTF-8 (only a model can produce them) become U+FFFD; for `words`, the
+    /// words are joined by single spaces.
     pub fn decode(&self, ids: &[i64]) -> String {
+        match self.kind {
+            Kind::Wgsl => self.decode_wgsl(ids),
+            Kind::Words => self.decode_words(ids),
+        }
+    }
+
+    fn decode_words(&self, ids: &[i64]) -> String {
+        let words = ids.iter().filter(|&&id| id > EOS_ID).filter_map(|&id| self.id_to_piece(id));
+        words.collect::<Vec<_>>().join(" ")
+    }
+
+    fn decode_wgsl(&self, ids: &[i64]) -> String {
         let mut bytes = Vec::with_capacity(ids.len() * 2);
         for &id in ids {
             match id {
@@ -96,7 +181,7 @@ impl Tokenizer {
         self.pieces.len()
     }
 
-    /// The piece for `id`; byte tokens are named `<0xNN>`.
+    /// The piece for `id`; a `wgsl` tokenizer's byte tokens are named `<0xNN>`.
     pub fn id_to_piece(&self, id: i64) -> Option<&str> {
         let index = usize::try_from(id).ok()?;
         self.pieces.get(index).map(String::as_str)
@@ -105,7 +190,7 @@ impl Tokenizer {
     /// Writes the tokenizer as pretty JSON; the caller creates the directory.
     pub fn save(&self, path: &Path) -> Result<()> {
         let file = TokenizerFile {
-            kind: KIND.to_owned(),
+            kind: self.kind.name().to_owned(),
             version: VERSION,
             min_freq: self.min_freq,
             pieces: self.pieces.clone(),
@@ -125,20 +210,26 @@ impl Tokenizer {
             read => read.map_err(|e| TatError::io(path, e))?,
         };
         let file = parse(&bytes).map_err(|what| unusable(path, &what))?;
-        file.check().map_err(|what| unusable(path, &what))?;
-        Ok(Tokenizer::from_pieces(file.pieces, file.min_freq))
+        let kind = file.check().map_err(|what| unusable(path, &what))?;
+        Ok(Tokenizer::from_pieces(kind, file.pieces, file.min_freq))
     }
 }
 
 impl TokenizerFile {
-    fn check(&self) -> Result<(), String> {
-        if self.kind != KIND {
-            return Err(format!("kind is {:?}, expected {KIND:?}", self.kind));
-        }
+    /// Checks the kind, version and piece list; returns the kind.
+    fn check(&self) -> Result<Kind, String> {
+        let Some(kind) = Kind::from_name(&self.kind) else {
+            let expected: Vec<String> = Kind::ALL.iter().map(|k| format!("{:?}", k.name())).collect();
+            return Err(format!("kind is {:?}, expected {}", self.kind, expected.join(" or ")));
+        };
         if self.version != VERSION {
             return Err(format!("version is {}, this build reads version {VERSION}", self.version));
         }
-        vocab::check(&self.pieces)
+        match kind {
+            Kind::Wgsl => vocab::check(&self.pieces)?,
+            Kind::Words => words::check(&self.pieces)?,
+        }
+        Ok(kind)
     }
 }
 
@@ -282,7 +373,10 @@ mod tests {
         let path = dir.path().join("tokenizer.json");
         let cases = [
             (r#"{"kind": "wgsl", "version": 1, "min_freq": 1}"#, "(missing field `pieces`"),
-            (r#"{"kind": "bpe", "version": 1, "min_freq": 1, "pieces": []}"#, r#"(kind is "bpe", expected "wgsl")"#),
+            (
+                r#"{"kind": "bpe", "version": 1, "min_freq": 1, "pieces": []}"#,
+                r#"(kind is "bpe", expected "wgsl" or "words")"#,
+            ),
             (
                 r#"{"kind": "wgsl", "version": 2, "min_freq": 1, "pieces": []}"#,
                 "(version is 2, this build reads version 1)",
@@ -305,10 +399,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tokenizer.json");
         let mut file =
-            TokenizerFile { kind: KIND.into(), version: VERSION, min_freq: 1, pieces: shader_tokenizer().pieces };
+            TokenizerFile { kind: "wgsl".into(), version: VERSION, min_freq: 1, pieces: shader_tokenizer().pieces };
         file.pieces.push("vec4".into());
         std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
         assert!(checkpoint_message(Tokenizer::load(&path)).contains("\"vec4\" repeats piece"));
+    }
+
+    #[test]
+    fn load_checks_the_piece_list_of_the_saved_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        let words = Tokenizer::build_words(["X means jump do X twice"], 1).pieces;
+        let cases = [
+            ("words", shader_tokenizer().pieces, r#"(piece 260 "\t" contains whitespace"#),
+            ("words", vec!["<pad>".into(), "<unk>".into()], "(2 pieces, expected at least 4)"),
+            ("wgsl", words.clone(), "(9 pieces, expected at least 260)"),
+        ];
+        for (kind, pieces, expected) in cases {
+            let file = TokenizerFile { kind: kind.into(), version: VERSION, min_freq: 1, pieces };
+            std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+            let msg = checkpoint_message(Tokenizer::load(&path));
+            assert!(msg.contains(expected), "{kind} gave {msg}");
+            assert!(msg.ends_with("re-create the checkpoint by training again"), "{msg}");
+        }
+        let file = TokenizerFile { kind: "words".into(), version: VERSION, min_freq: 1, pieces: words };
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        assert_eq!(Tokenizer::load(&path).unwrap().kind, Kind::Words);
+    }
+
+    #[test]
+    fn words_encode_maps_special_spellings_to_unk() {
+        let tok = Tokenizer::build_words(["a <eos> b <pad>"], 1);
+        assert_eq!(tok.vocab_size(), 6);
+        assert_eq!(tok.encode("a <eos> <bos> b"), [4, UNK_ID, UNK_ID, 5]);
+        assert_eq!(tok.pieces_of("a <eos> <bos> b"), ["a", "<eos>", "<bos>", "b"]);
+    }
+
+    #[test]
+    fn words_decode_skips_specials_and_out_of_range_ids() {
+        let tok = Tokenizer::build_words(["JUMP JUMP WALK"], 1);
+        let ids = [BOS_ID, 4, PAD_ID, UNK_ID, -3, 5, tok.vocab_size() as i64, 4, EOS_ID];
+        assert_eq!(tok.decode(&ids), "JUMP WALK JUMP");
+        assert_eq!(tok.decode(&[]), "");
     }
 
     #[test]

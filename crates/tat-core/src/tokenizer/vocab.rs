@@ -60,6 +60,11 @@ pub(super) fn check(pieces: &[String]) -> Result<(), String> {
     if let Some((id, (got, want))) = pieces.iter().zip(&fixed).enumerate().find(|(_, (g, w))| g != w) {
         return Err(format!("piece {id} is {got:?}, expected {want:?}"));
     }
+    check_unique(pieces)
+}
+
+/// Checks that no piece appears twice; the error names the later id and the first one.
+pub(super) fn check_unique(pieces: &[String]) -> Result<(), String> {
     let mut first_id = HashMap::with_capacity(pieces.len());
     for (id, piece) in pieces.iter().enumerate() {
         if let Some(first) = first_id.insert(piece.as_str(), id) {

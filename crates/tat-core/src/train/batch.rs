@@ -12,6 +12,9 @@ use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
 pub struct EncodedPair {
     pub src: Vec<i64>,
     pub tgt: Vec<i64>,
+    /// Per `src` token, the index of its piece among the prompt's distinct pieces (see
+    /// [`identities`]).
+    pub src_identities: Vec<i64>,
 }
 
 pub struct Batch {
@@ -20,6 +23,12 @@ pub struct Batch {
     pub tgt_in: Tensor,
     /// Decoder target: `tgt` without `<bos>`.
     pub tgt_out: Tensor,
+    /// `[B, Ls]` per source token, its index among its prompt's distinct pieces.
+    pub src_identities: Tensor,
+    /// Source tokens per example.
+    pub src_lengths: Vec<i64>,
+    /// Target tokens per example (`<eos>` included, `<bos>` not).
+    pub tgt_lengths: Vec<i64>,
     pub examples: usize,
     /// Non-pad target tokens, the loss's denominator.
     pub target_tokens: usize,
@@ -29,6 +38,26 @@ pub fn encode_prompt(tokenizer: &Tokenizer, prompt: &str) -> Vec<i64> {
     let mut src = tokenizer.encode(prompt);
     src.push(EOS_ID);
     src
+}
+
+/// Per token of `encode_prompt(prompt)`, the index of its piece among the prompt's distinct
+/// pieces, in order of first appearance: "X means Y do X" gives 0 1 2 3 0 (then `<eos>`). Two
+/// unknown words are different pieces though both are `<unk>`. Where a piece took several ids
+/// (a spelt-out WGSL piece), identities follow the ids instead.
+pub fn identities(tokenizer: &Tokenizer, prompt: &str, src: &[i64]) -> Vec<i64> {
+    let pieces = tokenizer.pieces_of(prompt);
+    let mut first_seen: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut index = |key: String| {
+        let next = first_seen.len() as i64;
+        *first_seen.entry(key).or_insert(next)
+    };
+    if pieces.len() + 1 == src.len() {
+        let mut out: Vec<i64> = pieces.iter().map(|p| index(format!("p{p}"))).collect();
+        out.push(index("<eos>".into()));
+        out
+    } else {
+        src.iter().map(|id| index(format!("i{id}"))).collect()
+    }
 }
 
 /// Encodes examples; one longer than `max_len` is an error naming it and the fix.
@@ -53,7 +82,8 @@ pub fn encode_examples(
                     ex.natural_language
                 )));
             }
-            Ok(EncodedPair { src, tgt })
+            let src_identities = identities(tokenizer, &ex.natural_language, &src);
+            Ok(EncodedPair { src, tgt, src_identities })
         })
         .collect()
 }
@@ -72,10 +102,14 @@ pub fn collate(pairs: &[&EncodedPair], device: Device) -> Batch {
     let src: Vec<&[i64]> = pairs.iter().map(|p| p.src.as_slice()).collect();
     let tgt_in: Vec<&[i64]> = pairs.iter().map(|p| &p.tgt[..p.tgt.len() - 1]).collect();
     let tgt_out: Vec<&[i64]> = pairs.iter().map(|p| &p.tgt[1..]).collect();
+    let identities: Vec<&[i64]> = pairs.iter().map(|p| p.src_identities.as_slice()).collect();
     Batch {
         src: pad(&src, device),
         tgt_in: pad(&tgt_in, device),
         tgt_out: pad(&tgt_out, device),
+        src_identities: pad(&identities, device),
+        src_lengths: src.iter().map(|s| s.len() as i64).collect(),
+        tgt_lengths: tgt_out.iter().map(|t| t.len() as i64).collect(),
         examples: pairs.len(),
         target_tokens: tgt_out.iter().map(|t| t.len()).sum(),
     }

@@ -131,7 +131,8 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     let why = if path.exists() { "holds no checkpoint" } else { "does not exist" };
     Err(TatError::Checkpoint(format!(
         "{}: {why} (expected a run folder with best/ or last/, or a checkpoint folder with {MODEL_FILE}). \
-         Fix: train first (`tiny-agent-trainer train --config ...`) or point at a run folder under runs/.",
+         Fix: train first (`tiny-agent-trainer train --config ...`) or point at a run folder under runs/ \
+         (a run of a task driven from Python, such as runs/binding, is evaluated with `tat eval RUN_DIR`).",
         path.display()
     )))
 }

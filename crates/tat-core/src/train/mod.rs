@@ -10,24 +10,31 @@ pub mod optim;
 pub mod schedule;
 mod trainer;
 
-use crate::config::Config;
+use crate::config::{Config, TokenizerKind};
 use crate::data::wgsl::{assign_splits, check_examples, load_examples, Splits};
 use crate::error::{Result, TatError};
 use crate::tokenizer::Tokenizer;
 
 pub use metrics::EpochMetrics;
-pub use trainer::{train, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+pub use trainer::{train, train_examples, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 
 /// The run's train/val/test examples: the dataset file checked with naga, then split as the file
 /// says or with the run's seed and ratios (the same call at train and evaluation time gives the same split).
 pub fn dataset_splits(config: &Config) -> Result<Splits> {
+    if config.dataset.path.is_none() {
+        return Err(TatError::Usage(format!(
+            "task {:?} ({:?}) generates its examples in its Python task module, so the engine alone cannot train it. \
+             Fix: run `tat train CONFIG` (the Python CLI) instead of `tiny-agent-trainer train`.",
+            config.task.name, config.task.kind
+        )));
+    }
     let path = config.dataset_path();
     if !path.is_file() {
         let config_file = config.source.as_ref().map_or("the config".into(), |p| p.display().to_string());
         return Err(TatError::Dataset(format!(
             "{config_file}: dataset.path = {:?} names {}, which does not exist. Fix: point dataset.path at a \
              [[examples]] TOML file (relative paths resolve against the config file's folder).",
-            config.dataset.path.display().to_string(),
+            config.dataset.path.as_deref().unwrap_or_else(|| std::path::Path::new("")).display().to_string(),
             path.display()
         )));
     }
@@ -40,5 +47,8 @@ pub fn dataset_splits(config: &Config) -> Result<Splits> {
 /// test text shapes the vocabulary.
 pub fn build_tokenizer(config: &Config, splits: &Splits) -> Tokenizer {
     let texts = splits.train.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]);
-    Tokenizer::build(texts, config.tokenizer.min_freq)
+    match config.tokenizer.kind {
+        TokenizerKind::Wgsl => Tokenizer::build(texts, config.tokenizer.min_freq),
+        TokenizerKind::Words => Tokenizer::build_words(texts, config.tokenizer.min_freq),
+    }
 }

@@ -6,16 +6,18 @@ use std::time::Instant;
 use tch::nn::VarStore;
 use tch::Device;
 
-use super::batch::{collate, encode_examples, epoch_batches, fixed_batches, EncodedPair};
+use super::batch::{collate, encode_examples, epoch_batches, fixed_batches, Batch, EncodedPair};
 use super::checkpoint::{self, SaveParts, TrainState, BEST, LAST};
 use super::metrics::{EpochMetrics, MetricsLog};
 use super::optim::AdamW;
 use super::schedule::LrSchedule;
 use crate::config::Config;
+use crate::data::wgsl::Splits;
 use crate::device;
 use crate::error::{Result, TatError};
+use crate::model::binder::BinderInput;
 use crate::model::transformer::sequence_loss;
-use crate::model::{parameter_count, Seq2SeqTransformer};
+use crate::model::{parameter_count, Network};
 use crate::rng::SplitMix64;
 use crate::tokenizer::Tokenizer;
 
@@ -70,9 +72,27 @@ pub struct TrainSummary {
     pub stopped_early: bool,
 }
 
-/// Trains the model `config` describes, writing checkpoints and metrics under its output folder.
+/// Trains the model `config` describes on its dataset file, writing checkpoints and metrics under
+/// its output folder.
 pub fn train(config: &Config, options: &TrainOptions, observer: &mut dyn TrainObserver) -> Result<TrainSummary> {
-    let mut session = Session::open(config, options)?;
+    let splits = super::dataset_splits(config)?;
+    // Checkpoints record where the data came from, independent of the config's folder.
+    let dataset_path = config.dataset_path();
+    let mut config = config.clone();
+    config.dataset.path = Some(dataset_path.canonicalize().map_err(|e| TatError::io(&dataset_path, e))?);
+    config.source = None;
+    train_examples(&config, splits, options, observer)
+}
+
+/// Trains on examples the caller made: the seam for tasks whose data a Python task module
+/// generates. Everything else (tokenizer, model, loop, checkpoints) is as for [`train`].
+pub fn train_examples(
+    config: &Config,
+    splits: Splits,
+    options: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainSummary> {
+    let mut session = Session::open(config, splits, options)?;
     observer.on_start(&session.info());
     session.run(observer)
 }
@@ -81,7 +101,7 @@ struct Session {
     config: Config,
     device: Device,
     vs: VarStore,
-    model: Seq2SeqTransformer,
+    model: Network,
     optimizer: AdamW,
     schedule: LrSchedule,
     tokenizer: Tokenizer,
@@ -94,36 +114,26 @@ struct Session {
 }
 
 impl Session {
-    fn open(config: &Config, options: &TrainOptions) -> Result<Self> {
+    fn open(config: &Config, splits: Splits, options: &TrainOptions) -> Result<Self> {
         device::set_threads(config.training.threads);
         let device = device::resolve(config.training.device)?;
         let run_dir = config.output_dir();
         let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
-
-        let dataset_path = config.dataset_path();
-        let splits = super::dataset_splits(config)?;
-        // Checkpoints record where the data came from, independent of the config's folder.
-        let mut config = config.clone();
-        config.dataset.path = dataset_path.canonicalize().map_err(|e| TatError::io(&dataset_path, e))?;
-        config.source = None;
-        let config = &config;
         let tokenizer = match &resumed {
             Some(ckpt) => ckpt.tokenizer.clone(),
             None => super::build_tokenizer(config, &splits),
         };
-        let dataset_name = dataset_path.display().to_string();
+        let dataset_name = match &config.dataset.path {
+            Some(path) => path.display().to_string(),
+            None => format!("the {} task's examples", config.task.name),
+        };
         let max_len = config.model.max_seq_len;
         let train = encode_examples(&tokenizer, &splits.train, max_len, &dataset_name)?;
         let val = encode_examples(&tokenizer, &splits.val, max_len, &dataset_name)?;
 
         tch::manual_seed(config.training.seed as i64);
         let mut vs = VarStore::new(device);
-        let model = Seq2SeqTransformer::new(
-            &vs.root(),
-            &config.model,
-            tokenizer.vocab_size() as i64,
-            config.training.precision,
-        );
+        let model = Network::new(&vs.root(), &config.model, tokenizer.vocab_size() as i64, config.training.precision);
         let mut optimizer = AdamW::new(&vs, &config.training);
         let batches_per_epoch = train.len().div_ceil(config.training.batch_size);
         let schedule = LrSchedule {
@@ -215,8 +225,7 @@ impl Session {
             let batch = collate(&pairs, self.device);
             tch::manual_seed(step_seed(t.seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
-            let logits = self.model.forward(&batch.src, &batch.tgt_in, true);
-            let loss = sequence_loss(&logits, &batch.tgt_out);
+            let loss = batch_loss(&self.model, &batch, true);
             self.optimizer.zero_grad();
             loss.backward();
             self.optimizer.clip_grad_norm(t.gradient_clip_norm);
@@ -289,8 +298,7 @@ impl Session {
         for ids in fixed_batches(self.val.len(), self.config.training.batch_size) {
             let pairs: Vec<&EncodedPair> = ids.iter().map(|&i| &self.val[i]).collect();
             let batch = collate(&pairs, self.device);
-            let logits = self.model.forward(&batch.src, &batch.tgt_in, false);
-            sum += sequence_loss(&logits, &batch.tgt_out).double_value(&[]) * batch.target_tokens as f64;
+            sum += batch_loss(&self.model, &batch, false).double_value(&[]) * batch.target_tokens as f64;
             count += batch.target_tokens;
         }
         sum / count.max(1) as f64
@@ -318,6 +326,20 @@ impl Session {
             self.state.step,
             self.run_dir.join(LAST).display()
         ))
+    }
+}
+
+/// Mean loss per target token: cross-entropy under teacher forcing for the transformer, CTC for
+/// the binder (whose targets are the words without `<eos>`).
+fn batch_loss(model: &Network, batch: &Batch, train: bool) -> tch::Tensor {
+    match model {
+        Network::Transformer(m) => sequence_loss(&m.forward(&batch.src, &batch.tgt_in, train), &batch.tgt_out),
+        Network::Binder(m) => {
+            let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
+            let words: Vec<i64> = batch.tgt_lengths.iter().map(|n| n - 1).collect();
+            let total: i64 = words.iter().sum();
+            m.loss(&m.forward(&input, train), &batch.src_lengths, &batch.tgt_out, &words) / total.max(1) as f64
+        }
     }
 }
 

@@ -1,0 +1,161 @@
+//! A trained run used as a function from input texts to output texts: the inference side of tasks
+//! driven from Python (the binding task evaluates and serves its models through this).
+
+use std::path::Path;
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{Architecture, Config, DeviceChoice};
+use crate::device;
+use crate::error::{Result, TatError};
+use crate::generate::Generator;
+use crate::model::binder::BinderInput;
+use crate::model::Binder;
+use crate::tokenizer::Tokenizer;
+use crate::train::batch::{collate, encode_prompt, identities, EncodedPair};
+use crate::train::checkpoint;
+
+/// Programs decoded per forward pass.
+const BATCH: usize = 256;
+
+pub enum Transducer {
+    Binder(BinderRun),
+    Transformer(Generator),
+}
+
+pub struct BinderRun {
+    model: Binder,
+    tokenizer: Tokenizer,
+    config: Config,
+    device: Device,
+    _vs: VarStore,
+}
+
+/// How the binder produced one output: per output word, where it read it from.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub words: Vec<String>,
+    /// `[words, vocabulary]` row-major: the log-probabilities behind each output word (the
+    /// vocabulary is [`Transducer::vocabulary`]; `<pad>` is "emit nothing").
+    pub action_logits: Vec<f32>,
+    /// Per output word, the input position (index into the program's words) it was read from.
+    pub bindings: Vec<i64>,
+    /// `[words, input words]` row-major: the distribution over input positions behind each choice.
+    pub binding_scores: Vec<f32>,
+    pub vocabulary_size: usize,
+    pub input_words: usize,
+}
+
+impl Transducer {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder.
+    pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
+        let dir = checkpoint::resolve(path)?;
+        let ckpt = checkpoint::load(&dir)?;
+        if ckpt.config.model.architecture == Architecture::Transformer {
+            return Ok(Transducer::Transformer(Generator::load(&dir, device)?));
+        }
+        let device = device::resolve(device)?;
+        let mut vs = VarStore::new(device);
+        let model = Binder::new(
+            &vs.root(),
+            &ckpt.config.model,
+            ckpt.tokenizer.vocab_size() as i64,
+            ckpt.config.training.precision,
+        );
+        checkpoint::load_weights(&mut vs, &dir)?;
+        Ok(Transducer::Binder(BinderRun { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, _vs: vs }))
+    }
+
+    pub fn config(&self) -> &Config {
+        match self {
+            Transducer::Binder(run) => &run.config,
+            Transducer::Transformer(generator) => generator.config(),
+        }
+    }
+
+    /// The ids' words, in id order.
+    pub fn vocabulary(&self) -> Vec<String> {
+        let tokenizer = match self {
+            Transducer::Binder(run) => &run.tokenizer,
+            Transducer::Transformer(generator) => generator.tokenizer(),
+        };
+        (0..tokenizer.vocab_size() as i64).map(|id| tokenizer.id_to_piece(id).unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The output text for each input, greedily decoded.
+    pub fn predict(&self, inputs: &[&str]) -> Vec<String> {
+        match self {
+            Transducer::Binder(run) => inputs.chunks(BATCH).flat_map(|chunk| run.predict(chunk)).collect(),
+            Transducer::Transformer(generator) => inputs
+                .chunks(BATCH)
+                .flat_map(|chunk| generator.generate_batch(chunk, generator.max_new_tokens()))
+                .collect(),
+        }
+    }
+
+    /// The binder's output for one input with, per output word, the pointer behind it.
+    pub fn explain(&self, input: &str) -> Result<Explanation> {
+        match self {
+            Transducer::Binder(run) => Ok(run.explain(input)),
+            Transducer::Transformer(_) => Err(TatError::Usage(
+                "this run is a plain transformer (the baseline): it has no binding component to explain. \
+                 Fix: load the binder run (runs/<task>/binder/...) to get bindings."
+                    .into(),
+            )),
+        }
+    }
+}
+
+impl BinderRun {
+    fn encode(&self, inputs: &[&str]) -> Vec<EncodedPair> {
+        inputs
+            .iter()
+            .map(|text| {
+                let src = encode_prompt(&self.tokenizer, text);
+                let src_identities = identities(&self.tokenizer, text, &src);
+                EncodedPair { src, tgt: vec![0, 0], src_identities }
+            })
+            .collect()
+    }
+
+    fn run(&self, inputs: &[&str]) -> (crate::model::binder::BinderOutput, Vec<Vec<crate::model::binder::Emitted>>) {
+        let _guard = tch::no_grad_guard();
+        let pairs = self.encode(inputs);
+        let batch = collate(&pairs.iter().collect::<Vec<_>>(), self.device);
+        let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
+        let output = self.model.forward(&input, false);
+        let emitted = self.model.decode(&output, &batch.src_lengths);
+        (output, emitted)
+    }
+
+    fn predict(&self, inputs: &[&str]) -> Vec<String> {
+        let (_, emitted) = self.run(inputs);
+        emitted.iter().map(|row| self.tokenizer.decode(&row.iter().map(|e| e.id).collect::<Vec<_>>())).collect()
+    }
+
+    fn explain(&self, input: &str) -> Explanation {
+        let (output, emitted) = self.run(&[input]);
+        let emitted = &emitted[0];
+        let input_words = input.split_whitespace().count() as i64;
+        let slots = Tensor::from_slice(&emitted.iter().map(|e| e.slot).collect::<Vec<_>>()).to_device(self.device);
+        let logits = output.log_probs.get(0).index_select(0, &slots).to_kind(Kind::Float).to_device(Device::Cpu);
+        let scores = output
+            .pointer
+            .get(0)
+            .index_select(0, &slots)
+            .narrow(1, 0, input_words)
+            .to_kind(Kind::Float)
+            .to_device(Device::Cpu);
+        let bindings =
+            if emitted.is_empty() { Vec::new() } else { Vec::try_from(scores.argmax(1, false)).expect("int64") };
+        Explanation {
+            words: emitted.iter().map(|e| self.tokenizer.decode(&[e.id])).collect(),
+            action_logits: Vec::try_from(logits.flatten(0, -1)).expect("f32"),
+            bindings,
+            binding_scores: Vec::try_from(scores.flatten(0, -1)).expect("f32"),
+            vocabulary_size: self.tokenizer.vocab_size(),
+            input_words: input_words as usize,
+        }
+    }
+}
