@@ -10,9 +10,8 @@ CARGO_TARGET_DIR ?= $(CURDIR)/target
 BIN := $(CARGO_TARGET_DIR)/release/tiny-agent-trainer
 CONFIG ?= config/wgsl_generation.toml
 RUN ?= runs/wgsl_generation
-# On an honest held-out split, early stopping (patience 15) ends the default run at epoch 53
-# while train loss is still 0.25 (README, Results): the main job trains all 100 epochs.
-TRAIN_FLAGS ?= --set training.early_stopping=false
+# Extra flags for `make run`'s train, e.g. TRAIN_FLAGS="--epochs 20".
+TRAIN_FLAGS ?=
 # Passed to benches/compare.py, e.g. BENCH_FLAGS="--steps 50 --configs config/wgsl_small.toml".
 BENCH_FLAGS ?=
 

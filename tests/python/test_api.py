@@ -254,3 +254,14 @@ def test_stubs_match_the_native_module() -> None:
 
 def test_package_is_typed() -> None:
     assert (Path(tat.__file__).parent / "py.typed").is_file()
+
+
+def test_the_package_type_checks_against_its_stubs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "python/tiny_agent_trainer"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -41,7 +41,8 @@ pub struct Explanation {
     pub action_logits: Vec<f32>,
     /// Per output word, the input position (index into the program's words) it was read from.
     pub bindings: Vec<i64>,
-    /// `[words, input words]` row-major: the distribution over input positions behind each choice.
+    /// `[words, input words]` row-major: per output word, each input position's share of the
+    /// pointer the word was copied through (rows sum to 1 less any share on `<eos>`).
     pub binding_scores: Vec<f32>,
     pub vocabulary_size: usize,
     pub input_words: usize,
@@ -140,13 +141,12 @@ impl BinderRun {
         let input_words = input.split_whitespace().count() as i64;
         let slots = Tensor::from_slice(&emitted.iter().map(|e| e.slot).collect::<Vec<_>>()).to_device(self.device);
         let logits = output.log_probs.get(0).index_select(0, &slots).to_kind(Kind::Float).to_device(Device::Cpu);
-        let scores = output
-            .pointer
-            .get(0)
-            .index_select(0, &slots)
-            .narrow(1, 0, input_words)
-            .to_kind(Kind::Float)
-            .to_device(Device::Cpu);
+        // The copy draws a word in proportion to the pointer's positive weight on the positions
+        // holding it (the memory's delta-rule writes can leave small negative weights): that
+        // share per position is what the choice rests on.
+        let pointer = output.pointer.get(0).index_select(0, &slots).clamp_min(0.0);
+        let shares = &pointer / pointer.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1e-12);
+        let scores = shares.narrow(1, 0, input_words).to_kind(Kind::Float).to_device(Device::Cpu);
         let bindings =
             if emitted.is_empty() { Vec::new() } else { Vec::try_from(scores.argmax(1, false)).expect("int64") };
         Explanation {

@@ -17,6 +17,7 @@ words, so the binder's pointer can copy them; `predict` gives them back in upper
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -108,7 +109,7 @@ def train(
                 None,
                 resume=resume and started,
                 examples=examples,
-                on_start=None if on_start is None else lambda info, m=model, s=seed: on_start(m, s, info),
+                on_start=None if on_start is None else functools.partial(on_start, model, seed),
                 on_step=on_step,
                 on_epoch=on_epoch,
             )

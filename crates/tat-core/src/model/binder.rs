@@ -192,14 +192,6 @@ impl Binder {
         }
     }
 
-    pub fn slot_count(&self) -> i64 {
-        self.slot_count
-    }
-
-    pub fn device(&self) -> Device {
-        self.embedding.device()
-    }
-
     pub fn forward(&self, input: &BinderInput, train: bool) -> BinderOutput {
         let (b, l) = input.src.size2().expect("src is [batch, len]");
         let device = input.src.device();
