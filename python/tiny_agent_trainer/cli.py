@@ -22,6 +22,7 @@ from ._core import EXIT_INTERRUPTED, Diagnostic, InvalidWgslError, Model, TatErr
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
+    from .config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,8 +98,9 @@ def train(
 ) -> None:
     """Train the model a config describes (checkpoints and metrics go to the run folder)."""
     config = _one_path(config_file, config, "CONFIG", "--config")
-    if _task_kind(config) == "binding":
-        _train_binding(config, epochs, device, seed, out, resume, overrides)
+    binding = _binding_config(config)
+    if binding is not None:
+        _train_binding(binding, epochs, device, seed, out, resume, overrides)
         return
     progress = _TrainProgress()
     with _interrupt_saves_last():
@@ -135,19 +137,20 @@ def _one_path(positional: Path | None, option: Path | None, name: str, flag: str
     return positional if positional is not None else option  # type: ignore[return-value]
 
 
-def _task_kind(config: Path) -> str:
-    """The config's task kind, for dispatching; a config that does not load reports its error
-    from the engine, as for any other task."""
+def _binding_config(path: Path) -> Config | None:
+    """The config when it is a binding task's, else None (a config that does not load reports
+    its error from the engine, as for any other task)."""
     from .config import Config, ConfigError
 
     try:
-        return Config.from_toml(config).task.kind
+        config = Config.from_toml(path)
     except ConfigError:
-        return "wgsl_generation"
+        return None
+    return config if config.task.kind == "binding" else None
 
 
 def _train_binding(
-    path: Path,
+    config: Config,
     epochs: int | None,
     device: str | None,
     seed: int | None,
@@ -156,10 +159,9 @@ def _train_binding(
     overrides: tuple[str, ...],
 ) -> None:
     """`train` for the binding task: the binder and the baseline, once per seed."""
-    from .config import Config
     from .tasks import binding_model
 
-    config = Config.from_toml(path).with_overrides(overrides)
+    config = config.with_overrides(overrides)
     sets = {
         "training.epochs": epochs,
         "training.device": device,

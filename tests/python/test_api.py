@@ -241,14 +241,13 @@ def test_ctrl_c_raises_keyboard_interrupt_within_a_second_and_saves_last(tmp_pat
 # --- stubs ------------------------------------------------------------------------------------
 
 
+def mypy(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m MODULE ARGS...` in the project root, for mypy and mypy.stubtest."""
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
 def test_stubs_match_the_native_module() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "--mypy-config-file", "pyproject.toml", "tiny_agent_trainer._core"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    result = mypy("mypy.stubtest", "--mypy-config-file", "pyproject.toml", "tiny_agent_trainer._core")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -257,11 +256,5 @@ def test_package_is_typed() -> None:
 
 
 def test_the_package_type_checks_against_its_stubs() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "python/tiny_agent_trainer"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    result = mypy("mypy", "--config-file", "pyproject.toml", "python/tiny_agent_trainer")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,10 +10,10 @@ use crate::config::{Architecture, Config, DeviceChoice};
 use crate::device;
 use crate::error::{Result, TatError};
 use crate::generate::Generator;
-use crate::model::binder::BinderInput;
+use crate::model::binder::{BinderInput, BinderOutput, Emitted};
 use crate::model::Binder;
 use crate::tokenizer::Tokenizer;
-use crate::train::batch::{collate, encode_prompt, identities, EncodedPair};
+use crate::train::batch::{collate, encode_input, EncodedPair};
 use crate::train::checkpoint;
 
 /// Programs decoded per forward pass.
@@ -109,20 +109,9 @@ impl Transducer {
 }
 
 impl BinderRun {
-    fn encode(&self, inputs: &[&str]) -> Vec<EncodedPair> {
-        inputs
-            .iter()
-            .map(|text| {
-                let src = encode_prompt(&self.tokenizer, text);
-                let src_identities = identities(&self.tokenizer, text, &src);
-                EncodedPair { src, tgt: vec![0, 0], src_identities }
-            })
-            .collect()
-    }
-
-    fn run(&self, inputs: &[&str]) -> (crate::model::binder::BinderOutput, Vec<Vec<crate::model::binder::Emitted>>) {
+    fn run(&self, inputs: &[&str]) -> (BinderOutput, Vec<Vec<Emitted>>) {
         let _guard = tch::no_grad_guard();
-        let pairs = self.encode(inputs);
+        let pairs: Vec<EncodedPair> = inputs.iter().map(|text| encode_input(&self.tokenizer, text)).collect();
         let batch = collate(&pairs.iter().collect::<Vec<_>>(), self.device);
         let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
         let output = self.model.forward(&input, false);

@@ -3,9 +3,9 @@
 
 use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
-use tat_core::model::binder::{Binder, BinderInput};
+use tat_core::model::binder::{Binder, BinderInput, BinderOutput};
 use tat_core::tokenizer::Tokenizer;
-use tat_core::train::batch::{collate, encode_prompt, identities, EncodedPair};
+use tat_core::train::batch::{collate, encode_input, EncodedPair};
 use tat_core::train::{train_examples, TrainObserver, TrainOptions};
 use tat_core::transduce::Transducer;
 use tch::nn::VarStore;
@@ -74,29 +74,33 @@ fn tokenizer() -> Tokenizer {
     Tokenizer::build_words(examples.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]), 1)
 }
 
-fn encoded(tokenizer: &Tokenizer, texts: &[&str]) -> Vec<EncodedPair> {
-    texts
-        .iter()
-        .map(|t| {
-            let src = encode_prompt(tokenizer, t);
-            EncodedPair { src_identities: identities(tokenizer, t, &src), src, tgt: vec![2, 3] }
-        })
-        .collect()
+/// An untrained binder over the test vocabulary (its var store must outlive it).
+fn untrained() -> (Binder, Config, VarStore) {
+    tch::manual_seed(0);
+    let vs = VarStore::new(Device::Cpu);
+    let c = config(std::path::Path::new("unused"), 1);
+    let model = Binder::new(&vs.root(), &c.model, tokenizer().vocab_size() as i64, c.training.precision);
+    (model, c, vs)
+}
+
+/// The binder's output for `pairs`, without dropout.
+fn forward(model: &Binder, pairs: &[EncodedPair]) -> BinderOutput {
+    let batch = collate(&pairs.iter().collect::<Vec<_>>(), Device::Cpu);
+    let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
+    model.forward(&input, false)
+}
+
+fn encoded(texts: &[&str]) -> Vec<EncodedPair> {
+    let tokenizer = tokenizer();
+    texts.iter().map(|t| encode_input(&tokenizer, t)).collect()
 }
 
 #[test]
 fn slots_are_distributions_and_pointers_stay_inside_each_program() {
-    tch::manual_seed(0);
-    let tokenizer = tokenizer();
-    let vs = VarStore::new(Device::Cpu);
-    let c = config(std::path::Path::new("unused"), 1);
-    let model = Binder::new(&vs.root(), &c.model, tokenizer.vocab_size() as i64, c.training.precision);
-    let pairs = encoded(&tokenizer, &["X means jump do X", "X means jump Y means X do Y twice"]);
-    let batch = collate(&pairs.iter().collect::<Vec<_>>(), Device::Cpu);
-    let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
-    let out = model.forward(&input, false);
+    let (model, c, _vs) = untrained();
+    let out = forward(&model, &encoded(&["X means jump do X", "X means jump Y means X do Y twice"]));
     let (rows, frames, vocab) = out.log_probs.size3().unwrap();
-    assert_eq!((rows, frames, vocab), (2, 10 * c.model.slots, tokenizer.vocab_size() as i64));
+    assert_eq!((rows, frames, vocab), (2, 10 * c.model.slots, tokenizer().vocab_size() as i64));
     let total = out.log_probs.exp().sum_dim_intlist(-1, false, Kind::Float);
     assert!(total.allclose(&total.ones_like(), 1e-4, 1e-4, false), "each slot's probabilities sum to 1");
     // The short program has 6 tokens (5 words and <eos>): its pointers put nothing on the padding after them.
@@ -106,21 +110,12 @@ fn slots_are_distributions_and_pointers_stay_inside_each_program() {
 
 #[test]
 fn unseen_variables_are_told_apart_by_identity_alone() {
-    tch::manual_seed(0);
-    let tokenizer = tokenizer();
-    let vs = VarStore::new(Device::Cpu);
-    let c = config(std::path::Path::new("unused"), 1);
-    let model = Binder::new(&vs.root(), &c.model, tokenizer.vocab_size() as i64, c.training.precision);
+    let (model, _, _vs) = untrained();
     // P, Q, R are not in the vocabulary: all three are <unk>, but `P ... Q` and `P ... P` differ.
-    let pairs = encoded(
-        &tokenizer,
-        &["P means jump Q means P do Q", "R means jump Q means R do Q", "P means jump Q means P do P"],
-    );
+    let pairs = encoded(&["P means jump Q means P do Q", "R means jump Q means R do Q", "P means jump Q means P do P"]);
     assert_eq!(pairs[0].src, pairs[2].src, "same ids");
     assert_ne!(pairs[0].src_identities, pairs[2].src_identities, "different identities");
-    let batch = collate(&pairs.iter().collect::<Vec<_>>(), Device::Cpu);
-    let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
-    let out = model.forward(&input, false);
+    let out = forward(&model, &pairs);
     assert!(out.log_probs.get(0).allclose(&out.log_probs.get(1), 1e-6, 1e-6, false), "renaming changes nothing");
     assert!(!out.pointer.get(0).allclose(&out.pointer.get(2), 1e-6, 1e-6, false), "identity is seen");
 }

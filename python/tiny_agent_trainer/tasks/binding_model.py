@@ -50,6 +50,11 @@ def run_folder(run_dir: Path, model: str, seed: int) -> Path:
     return run_dir / model / f"seed_{seed}"
 
 
+def trained_seeds(run_dir: Path) -> list[int]:
+    """The seeds with a binder folder in `run_dir` (written by `run_folder`), in order."""
+    return sorted(int(p.name.removeprefix("seed_")) for p in (run_dir / MODELS[0]).glob("seed_*"))
+
+
 def engine_pairs(examples: Sequence[binding.Example]) -> list[tuple[str, str]]:
     """(program, output) as the engine trains on them: outputs in the input's lower case."""
     return [(e.program, e.output.lower()) for e in examples]
@@ -131,9 +136,7 @@ class SplitScores:
         return float(np.mean(self.per_seed[model]))
 
     def spread(self, model: str) -> float:
-        """Half the range over seeds (0 for one seed)."""
-        values = self.per_seed[model]
-        return (max(values) - min(values)) / 2
+        return _half_range(self.per_seed[model])
 
 
 @dataclass
@@ -158,7 +161,7 @@ class BindingReport:
             )
             lines.append(f"{split:<20}{cells}{self.examples[split]:>10}")
         for split, values in self.binding_agreement.items():
-            mean, spread = float(np.mean(values)), (max(values) - min(values)) / 2
+            mean, spread = float(np.mean(values)), _half_range(values)
             lines.append(f"\nbindings agree with the true source position on {split}: "
                          f"{_percent(mean)} ± {_percent(spread)} of output words (binder)")
         lines.append(f"\nsequence exact match, mean ± half-range over seeds {', '.join(map(str, self.seeds))}")
@@ -183,6 +186,11 @@ class BindingReport:
         tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         os.replace(tmp, path)
         return path
+
+
+def _half_range(values: list[float]) -> float:
+    """The spread reported beside a mean over seeds: half the range (0 for one seed)."""
+    return (max(values) - min(values)) / 2
 
 
 def _percent(share: float) -> str:
@@ -222,13 +230,12 @@ def evaluate(run_dir: str | os.PathLike[str], *, device: str = "auto",
              on_progress: Optional[Callable[[str], object]] = None) -> BindingReport:
     """Scores every model and seed of a binding run on every evaluation split of its seed."""
     run_dir = Path(run_dir)
-    seed_dirs = sorted((run_dir / MODELS[0]).glob("seed_*"), key=lambda p: int(p.name.split("_")[1]))
-    if not seed_dirs:
+    seeds = trained_seeds(run_dir)
+    if not seeds:
         raise _core.CheckpointError(
             f"{run_dir}: not a binding run (no {MODELS[0]}/seed_*/ inside). "
             "Fix: pass the folder `tat train config/binding.toml` wrote, e.g. runs/binding."
         )
-    seeds = [int(p.name.split("_")[1]) for p in seed_dirs]
     models = [m for m in MODELS if all(run_folder(run_dir, m, s).is_dir() for s in seeds)]
     scores = {split: SplitScores({m: [] for m in models}) for split in EVAL_SPLITS}
     agreement: dict[str, list[float]] = {"pairings": []}
@@ -263,10 +270,8 @@ class BindingModel:
     def load(cls, path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> BindingModel:
         """A binding run folder (its first seed's binder), or one engine run or checkpoint."""
         path = Path(path)
-        if is_binding_run(path):
-            seeds = sorted((path / MODELS[0]).glob("seed_*"), key=lambda p: int(p.name.split("_")[1]))
-            if seeds:
-                path = seeds[0]
+        if is_binding_run(path) and trained_seeds(path):
+            path = run_folder(path, MODELS[0], trained_seeds(path)[0])
         return cls(_core.Transducer.load(path, device=device, threads=threads))
 
     @property

@@ -40,6 +40,13 @@ pub fn encode_prompt(tokenizer: &Tokenizer, prompt: &str) -> Vec<i64> {
     src
 }
 
+/// An input to answer: its `src` ids and their identities, with an empty target (`<bos> <eos>`).
+pub fn encode_input(tokenizer: &Tokenizer, text: &str) -> EncodedPair {
+    let src = encode_prompt(tokenizer, text);
+    let src_identities = identities(tokenizer, text, &src);
+    EncodedPair { src, tgt: vec![BOS_ID, EOS_ID], src_identities }
+}
+
 /// Per token of `encode_prompt(prompt)`, the index of its piece among the prompt's distinct
 /// pieces, in order of first appearance: "X means Y do X" gives 0 1 2 3 0 (then `<eos>`). Two
 /// unknown words are different pieces though both are `<unk>`. Where a piece took several ids
@@ -70,7 +77,7 @@ pub fn encode_examples(
     examples
         .iter()
         .map(|ex| {
-            let src = encode_prompt(tokenizer, &ex.natural_language);
+            let EncodedPair { src, src_identities, .. } = encode_input(tokenizer, &ex.natural_language);
             let mut tgt = vec![BOS_ID];
             tgt.extend(tokenizer.encode(&ex.wgsl_code));
             tgt.push(EOS_ID);
@@ -82,7 +89,6 @@ pub fn encode_examples(
                     ex.natural_language
                 )));
             }
-            let src_identities = identities(tokenizer, &ex.natural_language, &src);
             Ok(EncodedPair { src, tgt, src_identities })
         })
         .collect()
