@@ -3,6 +3,12 @@ side, each in a fresh process, on each config, and writes the comparison into BE
 
     make bench                                  # both configs, CPU, every core
     .venv/bin/python benches/compare.py --configs config/wgsl_small.toml --steps 3 --warmup 1 --smoke
+    .venv/bin/python benches/compare.py --isa native avx2   # also as on a CPU with AVX2 only
+
+Both sides run at the precision `precision = "auto"` picks on the machine (the engine decides and
+hands its choice to PyTorch), unless `--set training.precision=...` says otherwise. `--isa avx2`
+runs both processes with libtorch's kernels and oneDNN limited to AVX2 (`ATEN_CPU_CAPABILITY=avx2`,
+`ONEDNN_MAX_CPU_ISA=AVX2`), which is how a CPU without AVX-512, AVX512-BF16 or AMX runs them.
 
 The engine runs first and hands its batch, prompt and initial weights to the PyTorch run
 (`tat-bench --dump-batch`), so both time the same tokens on the same shapes. Raw JSON results and
@@ -20,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["config/wgsl_generation.toml", "config/wgsl_small.toml"]
+# Instruction-set limits for `--isa`: the environment both processes run in.
+ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
 # The issue's goal: on the 44M model, 64 tokens with the KV cache at least 5x faster than without.
 CACHE_GOAL = ("wgsl_generation.toml", 5.0)
 # A machine busier than this just before the run is flagged in the results.
@@ -59,6 +67,10 @@ def parse_args():
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
         help="config override for every config, e.g. --set training.precision=fp32 (repeatable)",
     )
+    parser.add_argument(
+        "--isa", nargs="+", default=["native"], choices=list(ISAS),
+        help="run every config as the CPU is (native) and/or limited to AVX2 (avx2)",
+    )
     parser.add_argument("--bin", type=Path, default=target / "release" / "tat-bench", help="the tat-bench binary")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--smoke", action="store_true", help="mark the results as a smoke run, not a measurement")
@@ -74,20 +86,22 @@ def shown(path):
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def run_json(command):
-    """Runs one benchmark process from the repository root (its stderr shows through) and returns
-    the JSON it prints."""
+def run_json(command, env):
+    """Runs one benchmark process from the repository root with `env` added to the environment (its
+    stderr shows through) and returns the JSON it prints."""
     print("$", shlex.join(command), file=sys.stderr, flush=True)
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, **env})
     if done.returncode != 0:
         sys.exit(f"error: the command above failed (exit {done.returncode})")
     return json.loads(done.stdout)
 
 
-def bench_config(config, args, work):
+def bench_config(config, isa, args, work):
     """Engine then PyTorch on one config: (engine JSON, PyTorch JSON, the two commands)."""
     config = Path(os.path.abspath(config))
-    dump = work / f"{config.stem}.batch.json"
+    dump = work / f"{config.stem}.{isa}.batch.json"
+    env = ISAS[isa]
+    prefix = [f"{k}={v}" for k, v in env.items()]
     common = ["--device", args.device, "--steps", str(args.steps), "--warmup", str(args.warmup)]
     common += ["--threads", str(args.threads), "--gen-runs", str(args.gen_runs)]
     overrides = [arg for o in args.overrides for arg in ("--set", o)]
@@ -95,14 +109,14 @@ def bench_config(config, args, work):
     torch_cmd = [shown(sys.executable), "benches/torch_eager.py", "--batch", shown(dump), *common]
     results = []
     for impl, command in (("engine", engine_cmd), ("pytorch", torch_cmd)):
-        result = run_json(command)
-        (work / f"{config.stem}.{impl}.json").write_text(json.dumps(result, indent=2) + "\n")
+        result = run_json(command, env)
+        (work / f"{config.stem}.{isa}.{impl}.json").write_text(json.dumps(result, indent=2) + "\n")
         results.append(result)
     engine, torch = results
-    for key in ("parameters", "batch", "threads", "precision"):
+    for key in ("parameters", "batch", "threads", "precision", "cpu_capability"):
         if engine[key] != torch[key]:
             sys.exit(f"error: {shown(config)}: engine and PyTorch differ in {key}: {engine[key]} vs {torch[key]}")
-    return engine, torch, [engine_cmd, torch_cmd]
+    return engine, torch, [prefix + engine_cmd, prefix + torch_cmd]
 
 
 def field(result, path):
@@ -115,11 +129,14 @@ def number(value):
     return f"{value:,.0f}" if value >= 1000 else f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def config_section(config, overrides, engine, torch, commands):
+def config_section(config, isa, overrides, engine, torch, commands):
     b, n = engine["batch"], engine["generate"]["new_tokens"]
     heading = shlex.join([shown(config), *(arg for o in overrides for arg in ("--set", o))])
+    limited = "" if isa == "native" else ", limited to AVX2"
     lines = [
-        f"### {heading}",
+        f"### {heading} (CPU capability {engine['cpu_capability']}{limited})",
+        "",
+        f"Precision {engine['precision']}: {engine['precision_reason']}.",
         "",
         f"{engine['parameters'] / 1e6:.1f}M parameters, {engine['precision']}. Batch: {b['examples']} examples, "
         f"source {b['src_len']} x target {b['tgt_len']} tokens padded, {b['tokens']} non-pad tokens. "
@@ -163,6 +180,14 @@ def busy_share(seconds=2.0):
     return 1 - (idle2 - idle) / max(total2 - total, 1)
 
 
+def bf16_features():
+    """The CPU's bf16 instruction sets as /proc/cpuinfo lists them (`none` when it has none)."""
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    found = [f for f in flags if f in ("avx512_bf16", "amx_bf16", "amx_tile")]
+    return ", ".join(found) or "none"
+
+
 def torch_version():
     command = [sys.executable, "-c", "import torch; print(torch.__version__)"]
     done = subprocess.run(command, capture_output=True, text=True)
@@ -178,7 +203,7 @@ def git_commit():
 
 
 def results_section(args, runs, busy):
-    first_engine, first_torch = runs[0][1], runs[0][2]
+    first_engine, first_torch = runs[0][2], runs[0][3]
     devices = f"{first_engine['device']} for both"
     if first_engine["device"] != first_torch["device"]:
         devices = f"{first_engine['device']} (engine), {first_torch['device']} (PyTorch)"
@@ -199,6 +224,8 @@ def results_section(args, runs, busy):
     lines += [
         f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores, {busy:.0%} busy in the 2 s before the run",
+        f"- CPU's bf16 instruction sets (/proc/cpuinfo): {bf16_features()}; each section names libtorch's CPU "
+        "capability and the precision `auto` picked",
         f"- Device: {devices}",
         f"- torch {torch_version()} (the engine links the same libtorch); engine commit {git_commit()}",
         f"- Command: `{command}`",
@@ -213,8 +240,8 @@ def results_section(args, runs, busy):
         "↑: higher is better, ↓: lower is better; the last column is the engine's number over PyTorch's.",
         "",
     ]
-    for config, engine, torch, commands in runs:
-        lines += config_section(config, args.overrides, engine, torch, commands)
+    for config, isa, engine, torch, commands in runs:
+        lines += config_section(config, isa, args.overrides, engine, torch, commands)
     return "\n".join(lines)
 
 
@@ -229,7 +256,7 @@ def main():
     work = ROOT / "runs" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     busy = busy_share()
-    runs = [(config, *bench_config(config, args, work)) for config in args.configs]
+    runs = [(config, isa, *bench_config(config, isa, args, work)) for isa in args.isa for config in args.configs]
     write(args.out, results_section(args, runs, busy))
     print(f"wrote {shown(args.out)}", file=sys.stderr)
 

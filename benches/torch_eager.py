@@ -352,6 +352,7 @@ def main():
         "device": f"cpu ({torch.get_num_threads()} threads)" if device.type == "cpu" else str(device),
         "threads": torch.get_num_threads(),
         "precision": t["precision"],
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "parameters": parameters,
         "batch": {"examples": src.shape[0], "src_len": src.shape[1], "tgt_len": tgt_in.shape[1], "tokens": tokens},
         "train": {

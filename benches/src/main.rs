@@ -72,7 +72,9 @@ fn run(args: &Args) -> Result<()> {
         "config": args.config,
         "device": device::name(device),
         "threads": tch::get_num_threads(),
-        "precision": w.config.training.precision,
+        "precision": w.precision.compute.name(),
+        "precision_reason": w.precision.reason,
+        "cpu_capability": tat_core::native::cpu_capability(),
         "parameters": w.parameters(),
         "batch": {
             "examples": rows,

@@ -25,10 +25,7 @@ pub fn train(w: &Workload, warmup: usize, steps: usize) -> TrainTiming {
     let mut step = || {
         let logits = w.model.forward(&b.src, &b.tgt_in, true);
         let loss = sequence_loss(&logits, &b.tgt_out);
-        optimizer.zero_grad();
-        loss.backward();
-        optimizer.clip_grad_norm(t.gradient_clip_norm);
-        optimizer.step(t.learning_rate);
+        optimizer.backward_step(&loss, t.gradient_clip_norm, t.learning_rate).expect("the training step runs");
         loss.double_value(&[])
     };
     let mut losses: Vec<f64> = (0..warmup).map(|_| step()).collect();

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::json;
-use tat_core::config::Config;
+use tat_core::config::{Config, Precision};
 use tat_core::error::{Result, TatError};
 use tat_core::model::transformer::sequence_loss;
 use tat_core::model::{parameter_count, Seq2SeqTransformer};
+use tat_core::precision::{self, Compute, Resolved};
 use tat_core::rng::SplitMix64;
 use tat_core::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
 use tat_core::train::batch::{collate, encode_examples, epoch_batches, Batch, EncodedPair};
@@ -19,7 +20,10 @@ use tch::{Device, Tensor};
 pub const NEW_TOKENS: usize = 64;
 
 pub struct Workload {
+    /// The config with `training.precision` decided for this machine (never `auto`), so that the
+    /// PyTorch baseline runs in the same precision.
     pub config: Config,
+    pub precision: Resolved,
     pub device: Device,
     pub vs: VarStore,
     pub model: Seq2SeqTransformer,
@@ -32,7 +36,12 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn load(config: Config, device: Device) -> Result<Self> {
+    pub fn load(mut config: Config, device: Device) -> Result<Self> {
+        let precision = precision::resolve(config.training.precision, device);
+        config.training.precision = match precision.compute {
+            Compute::Fp32 => Precision::Fp32,
+            Compute::Bf16 => Precision::Bf16,
+        };
         let splits = tat_core::train::dataset_splits(&config)?;
         let tokenizer = tat_core::train::build_tokenizer(&config, &splits);
         let dataset = config.dataset_path().display().to_string();
@@ -44,9 +53,9 @@ impl Workload {
         tch::manual_seed(config.training.seed as i64);
         let vs = VarStore::new(device);
         let vocab_size = tokenizer.vocab_size();
-        let model = Seq2SeqTransformer::new(&vs.root(), &config.model, vocab_size as i64, config.training.precision);
+        let model = Seq2SeqTransformer::new(&vs.root(), &config.model, vocab_size as i64, precision.compute);
         let prompt = pairs[0].src.clone();
-        Ok(Self { config, device, vs, model, vocab_size, batch, tokens, prompt })
+        Ok(Self { config, precision, device, vs, model, vocab_size, batch, tokens, prompt })
     }
 
     pub fn parameters(&self) -> i64 {

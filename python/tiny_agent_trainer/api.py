@@ -30,18 +30,22 @@ ConfigLike = Union["Config", str, "os.PathLike[str]"]
 """A `Config`, or the path of a config file."""
 
 
-def load(path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> Model | BindingModel:
+def load(
+    path: str | os.PathLike[str], device: str = "auto", threads: int | None = None, precision: str | None = None
+) -> Model | BindingModel:
     """Loads a run folder (its `best`, else `last`) or a checkpoint folder: a `Model` for WGSL
     runs, a `BindingModel` (`predict`, `run`) for binding runs.
 
     `device` is `auto` (CUDA when available), `cpu` or `cuda`; `threads` sets libtorch's CPU
-    threads for the process. Raises `CheckpointError` when there is no checkpoint there.
+    threads for the process; `precision` (`auto`, `fp32`, `bf16`) replaces the precision the run
+    was trained with (weights are kept in fp32, so either works). Raises `CheckpointError` when
+    there is no checkpoint there.
     """
     from .tasks import binding_model
 
     if binding_model.is_binding_path(path):
-        return binding_model.BindingModel.load(path, device=device, threads=threads)
-    return Model.load(path, device=device, threads=threads)
+        return binding_model.BindingModel.load(path, device=device, threads=threads, precision=precision)
+    return Model.load(path, device=device, threads=threads, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class EpochMetrics:
     examples_per_sec: float
     tokens_per_sec: float
     best: bool
+    precision: str
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class StepProgress:
 class Run:
     """What `train` returns: the summary, and the run's metrics with one numpy array per column
     (`epoch`, `step`, `train_loss`, `val_loss`, `lr`, `seconds`, `examples_per_sec`,
-    `tokens_per_sec`, `best`)."""
+    `tokens_per_sec`, `best`, `precision`)."""
 
     run_dir: Path
     epochs_completed: int
@@ -101,9 +106,9 @@ class Run:
     def lr(self) -> npt.NDArray[np.float64]:
         return self.metrics["lr"]
 
-    def load(self, device: str = "auto", threads: int | None = None) -> Model:
+    def load(self, device: str = "auto", threads: int | None = None, precision: str | None = None) -> Model:
         """The run's model (its `best` checkpoint, else `last`)."""
-        return Model.load(self.run_dir, device=device, threads=threads)
+        return Model.load(self.run_dir, device=device, threads=threads, precision=precision)
 
 
 def train(

@@ -10,6 +10,7 @@ import json
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +63,8 @@ class _EngineErrors(click.Group):
 @click.version_option(_core.__version__, prog_name="tat", message="%(prog)s %(version)s")
 def main() -> None:
     """Train small task-specific transformer agents from a TOML file."""
+    # The engine's warnings (e.g. a precision that is slow on this CPU) read as the binary's do.
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
 
 
 # --- train ------------------------------------------------------------------------------------
@@ -202,6 +205,7 @@ class _TrainProgress:
             f"device: {info['device']} | run: {info['run_dir']}",
             err=True,
         )
+        click.echo(f"precision: {info['precision']} ({info['precision_reason']})", err=True)
         if info["start_epoch"] > 0:
             click.echo(f"resuming after epoch {info['start_epoch']}", err=True)
 
@@ -258,6 +262,11 @@ def _decode_options(command: F) -> F:
             "--max-new-tokens", type=U64, help="The longest answer in tokens (default: what the model allows)."
         ),
         click.option("--device", default="auto", metavar="DEVICE", help="auto, cpu or cuda."),
+        click.option(
+            "--precision",
+            metavar="PRECISION",
+            help="Compute in auto, fp32 or bf16 instead of the precision the run was trained with.",
+        ),
         click.option("--beam", type=U64, default=1, help="Beam search with this many beams (1: greedy or sampled)."),
         click.option(
             "--length-penalty", type=float, default=1.0, help="Beam scores are log-probability / length^this."
@@ -313,10 +322,12 @@ _MODEL = click.option(
     is_flag=True,
     help="Also validate each output with naga and report the result (exit 1 when one is invalid).",
 )
-def generate(model: Path, prompt: tuple[str, ...], device: str, validate: bool, **decode: Any) -> None:
+def generate(
+    model: Path, prompt: tuple[str, ...], device: str, precision: str | None, validate: bool, **decode: Any
+) -> None:
     """Generate WGSL for prompts with a trained model (greedy, sampled or beam search)."""
     with _sigint_kills():
-        answers = Model.load(model, device=device).generate(list(prompt), **decode)
+        answers = Model.load(model, device=device, precision=precision).generate(list(prompt), **decode)
     invalid = False
     for i, code in enumerate(answers):
         if len(prompt) > 1:
@@ -365,7 +376,13 @@ def _report(name: str, diagnostics: list[Diagnostic]) -> None:
 def eval_command(
     run_dir: Path | None,
     model: Path | None,
-    split: str | None, data: Path | None, device: str, as_json: bool, show_misses: bool, **decode: Any
+    split: str | None,
+    data: Path | None,
+    device: str,
+    precision: str | None,
+    as_json: bool,
+    show_misses: bool,
+    **decode: Any,
 ) -> None:
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
     overall and per category; the report is also written to the run folder as JSON. For a binding
@@ -374,10 +391,10 @@ def eval_command(
     from .tasks import binding_model
 
     if binding_model.is_binding_run(model):
-        _eval_binding(model, device, as_json)
+        _eval_binding(model, device, precision, as_json)
         return
     with _sigint_kills():
-        loaded = Model.load(model, device=device)
+        loaded = Model.load(model, device=device, precision=precision)
         bar: ProgressBar[str] | None = None
 
         def on_progress(done: int, total: int) -> None:
@@ -401,11 +418,13 @@ def eval_command(
     click.echo(f"\nreport: {report.saved}")
 
 
-def _eval_binding(run_dir: Path, device: str, as_json: bool) -> None:
+def _eval_binding(run_dir: Path, device: str, precision: str | None, as_json: bool) -> None:
     from .tasks import binding_model
 
     with _sigint_kills():
-        report = binding_model.evaluate(run_dir, device=device, on_progress=lambda what: click.echo(what, err=True))
+        report = binding_model.evaluate(
+            run_dir, device=device, precision=precision, on_progress=lambda what: click.echo(what, err=True)
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return

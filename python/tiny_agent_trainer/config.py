@@ -264,8 +264,12 @@ class TrainingConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="`auto` uses CUDA when available, else CPU."
     )
-    precision: Literal["fp32", "bf16"] = Field(
-        default="fp32", description="`bf16` matrix products with fp32 weights and optimizer state, or `fp32`."
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description=(
+            "Precision of the matrix products (weights and optimizer state stay fp32): `auto` picks bf16 where "
+            "the device multiplies bf16 natively and faster than fp32 (`check` says which), else fp32."
+        ),
     )
     threads: Count = Field(default=0, description="CPU threads for libtorch; 0 lets libtorch choose.")
     output_dir: FilePath = Field(

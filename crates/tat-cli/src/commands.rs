@@ -29,13 +29,13 @@ pub fn run(command: Command) -> Result<i32> {
             train_command(&config, resume)
         }
         Command::Generate { model, prompt, decode, validate } => {
-            let generator = Generator::load(&model, decode.device)?;
+            let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
             generate_command(&generator, &prompt, &options, validate)
         }
         Command::Eval { run_dir, model, split, data, decode, json, show_misses } => {
             let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
-            let generator = Generator::load(&model, decode.device)?;
+            let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
             eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses)
         }
@@ -52,6 +52,16 @@ pub fn run(command: Command) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The model for `generate` and `eval`, with a warning on stderr when its precision is a poor
+/// fit for this machine.
+fn load(model: &Path, decode: &DecodeArgs) -> Result<Generator> {
+    let generator = Generator::load_with(model, decode.device, decode.precision)?;
+    if let Some(warning) = &generator.precision().warning {
+        eprintln!("warning: {warning}");
+    }
+    Ok(generator)
 }
 
 fn train_command(config: &Config, resume: bool) -> Result<i32> {

@@ -6,7 +6,7 @@ mod progress;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tat_core::config::DeviceChoice;
+use tat_core::config::{DeviceChoice, Precision};
 use tat_core::data::wgsl::Split;
 
 #[derive(Parser)]
@@ -136,6 +136,9 @@ struct DecodeArgs {
     max_new_tokens: Option<usize>,
     #[arg(long, default_value = "auto")]
     device: DeviceChoice,
+    /// Compute in auto, fp32 or bf16 instead of the precision the run was trained with.
+    #[arg(long)]
+    precision: Option<Precision>,
     /// Beam search with this many beams (1: greedy or sampled).
     #[arg(long, default_value_t = 1)]
     beam: usize,

@@ -31,6 +31,10 @@ impl TrainObserver for ProgressObserver {
             info.device,
             info.run_dir.display()
         );
+        eprintln!("precision: {} ({})", info.precision.compute.name(), info.precision.reason);
+        if let Some(warning) = &info.precision.warning {
+            eprintln!("warning: {warning}");
+        }
         if info.start_epoch > 0 {
             eprintln!("resuming after epoch {}", info.start_epoch);
         }

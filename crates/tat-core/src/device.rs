@@ -4,8 +4,9 @@ use std::path::Path;
 
 use tch::Device;
 
-use crate::config::DeviceChoice;
+use crate::config::{DeviceChoice, Precision};
 use crate::error::{Result, TatError};
+use crate::{native, precision};
 
 pub fn resolve(choice: DeviceChoice) -> Result<Device> {
     match choice {
@@ -36,7 +37,8 @@ pub fn set_threads(threads: usize) {
 }
 
 /// What `check` prints: the libtorch this was built against (version and folder), CPU threads,
-/// and the CUDA devices with their names and memory when `nvidia-smi` is there.
+/// the CPU capability and the precision `auto` picks on each device (with why), and the CUDA
+/// devices with their names and memory when `nvidia-smi` is there.
 pub fn report() -> String {
     let lib = env!("TAT_LIBTORCH_LIB");
     let version = std::fs::read_to_string(Path::new(lib).join("../version.py"))
@@ -48,7 +50,12 @@ pub fn report() -> String {
     let cuda = tch::Cuda::is_available();
     let mut out =
         format!("libtorch: {version} ({lib})\ncpu threads: {}\ncuda available: {cuda}\n", tch::get_num_threads());
+    let cpu = precision::resolve(Precision::Auto, Device::Cpu);
+    out.push_str(&format!("cpu capability: {}\n", native::cpu_capability()));
+    out.push_str(&format!("precision on cpu: {} ({})\n", cpu.compute.name(), cpu.reason));
     if cuda {
+        let gpu = precision::resolve(Precision::Auto, Device::Cuda(0));
+        out.push_str(&format!("precision on cuda:0: {} ({})\n", gpu.compute.name(), gpu.reason));
         out.push_str(&format!("cuda devices: {}\n", tch::Cuda::device_count()));
         if let Ok(smi) = std::process::Command::new("nvidia-smi")
             .args(["--query-gpu=index,name,memory.total", "--format=csv,noheader"])

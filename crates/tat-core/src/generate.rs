@@ -6,11 +6,12 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Architecture, Config, DeviceChoice};
+use crate::config::{Architecture, Config, DeviceChoice, Precision};
 use crate::data::wgsl::Example;
 use crate::device;
 use crate::error::{Result, TatError};
 use crate::model::Seq2SeqTransformer;
+use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
 use crate::train::batch::{collate, encode_examples, encode_prompt};
@@ -22,12 +23,20 @@ pub struct Generator {
     tokenizer: Tokenizer,
     config: Config,
     device: Device,
+    precision: Resolved,
     _vs: VarStore,
 }
 
 impl Generator {
-    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder.
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder, computing in the
+    /// precision its config asks for (`auto` decides for this machine).
     pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
+        Self::load_with(path, device, None)
+    }
+
+    /// [`Generator::load`] with the checkpoint's precision replaced by `precision`: weights are
+    /// stored in fp32, so a model trained in one precision answers in either.
+    pub fn load_with(path: &Path, device: DeviceChoice, precision: Option<Precision>) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
         if ckpt.config.model.architecture != Architecture::Transformer {
@@ -39,16 +48,22 @@ impl Generator {
             )));
         }
         let device = device::resolve(device)?;
+        let precision = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device);
         let mut vs = VarStore::new(device);
         let mut model = Seq2SeqTransformer::new(
             &vs.root(),
             &ckpt.config.model,
             ckpt.tokenizer.vocab_size() as i64,
-            ckpt.config.training.precision,
+            precision.compute,
         );
         checkpoint::load_weights(&mut vs, &dir)?;
         model.freeze();
-        Ok(Self { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, _vs: vs })
+        Ok(Self { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, precision, _vs: vs })
+    }
+
+    /// The precision the model computes in, and why.
+    pub fn precision(&self) -> &Resolved {
+        &self.precision
     }
 
     pub fn config(&self) -> &Config {

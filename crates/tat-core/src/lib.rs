@@ -8,6 +8,8 @@ pub mod error;
 pub mod eval;
 pub mod generate;
 pub mod model;
+pub mod native;
+pub mod precision;
 pub mod rng;
 pub mod starter;
 pub mod text;

@@ -6,12 +6,13 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{Architecture, Config, DeviceChoice};
+use crate::config::{Architecture, Config, DeviceChoice, Precision};
 use crate::device;
 use crate::error::{Result, TatError};
 use crate::generate::Generator;
 use crate::model::binder::{BinderInput, BinderOutput, Emitted};
 use crate::model::Binder;
+use crate::precision;
 use crate::tokenizer::Tokenizer;
 use crate::train::batch::{collate, encode_input, EncodedPair};
 use crate::train::checkpoint;
@@ -51,19 +52,20 @@ pub struct Explanation {
 impl Transducer {
     /// Loads a run folder (its `best`, else `last`) or a checkpoint folder.
     pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
+        Self::load_with(path, device, None)
+    }
+
+    /// [`Transducer::load`] computing in `precision` instead of the checkpoint's.
+    pub fn load_with(path: &Path, device: DeviceChoice, precision: Option<Precision>) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
         if ckpt.config.model.architecture == Architecture::Transformer {
-            return Ok(Transducer::Transformer(Generator::load(&dir, device)?));
+            return Ok(Transducer::Transformer(Generator::load_with(&dir, device, precision)?));
         }
         let device = device::resolve(device)?;
+        let compute = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device).compute;
         let mut vs = VarStore::new(device);
-        let model = Binder::new(
-            &vs.root(),
-            &ckpt.config.model,
-            ckpt.tokenizer.vocab_size() as i64,
-            ckpt.config.training.precision,
-        );
+        let model = Binder::new(&vs.root(), &ckpt.config.model, ckpt.tokenizer.vocab_size() as i64, compute);
         checkpoint::load_weights(&mut vs, &dir)?;
         Ok(Transducer::Binder(BinderRun { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, _vs: vs }))
     }

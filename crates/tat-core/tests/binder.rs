@@ -4,6 +4,7 @@
 use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
 use tat_core::model::binder::{Binder, BinderInput, BinderOutput};
+use tat_core::precision::Compute;
 use tat_core::tokenizer::Tokenizer;
 use tat_core::train::batch::{collate, encode_input, EncodedPair};
 use tat_core::train::{train_examples, TrainObserver, TrainOptions};
@@ -79,7 +80,7 @@ fn untrained() -> (Binder, Config, VarStore) {
     tch::manual_seed(0);
     let vs = VarStore::new(Device::Cpu);
     let c = config(std::path::Path::new("unused"), 1);
-    let model = Binder::new(&vs.root(), &c.model, tokenizer().vocab_size() as i64, c.training.precision);
+    let model = Binder::new(&vs.root(), &c.model, tokenizer().vocab_size() as i64, Compute::Fp32);
     (model, c, vs)
 }
 

@@ -1,7 +1,9 @@
 //! The transformer's inference paths agree with its training path.
 
-use tat_core::config::{ModelConfig, Precision};
+use tat_core::config::ModelConfig;
+use tat_core::model::layers::dropout;
 use tat_core::model::Seq2SeqTransformer;
+use tat_core::precision::Compute;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -10,7 +12,7 @@ fn freezing_bf16_weights_for_inference_changes_no_logit() {
     tch::manual_seed(3);
     let vs = VarStore::new(Device::Cpu);
     let config = ModelConfig { d_model: 32, nhead: 4, num_layers: 2, dim_feedforward: 64, ..ModelConfig::default() };
-    let mut model = Seq2SeqTransformer::new(&vs.root(), &config, 50, Precision::Bf16);
+    let mut model = Seq2SeqTransformer::new(&vs.root(), &config, 50, Compute::Bf16);
     let src = Tensor::from_slice(&[5i64, 6, 7, 3, 9, 10, 3, 0]).view([2, 4]);
     let tgt = Tensor::from_slice(&[2i64, 11, 12, 2, 13, 0]).view([2, 3]);
     let _guard = tch::no_grad_guard();
@@ -19,4 +21,22 @@ fn freezing_bf16_weights_for_inference_changes_no_logit() {
     let after = model.forward(&src, &tgt, false);
     assert_eq!(before.kind(), Kind::Float);
     assert!(before.equal(&after), "max diff {}", (before - after).abs().max().double_value(&[]));
+}
+
+#[test]
+fn dropout_drops_at_its_rate_scales_the_rest_and_passes_gradients_through_its_mask() {
+    tch::manual_seed(11);
+    let x = Tensor::ones([300, 1000], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    for p in [0.1, 0.5] {
+        let y = dropout(&x, p, true);
+        let dropped = y.eq(0.0).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+        assert!((dropped - p).abs() < 0.005, "p {p}: dropped {dropped}");
+        let kept = y.masked_select(&y.ne(0.0));
+        assert!(kept.eq(1.0 / (1.0 - p)).all().int64_value(&[]) == 1, "p {p}: kept values are not 1/(1-p)");
+        let grad = Tensor::run_backward(&[y.sum(Kind::Float)], &[&x], false, false).remove(0);
+        assert!(grad.equal(&y.detach()), "p {p}: the gradient is not the mask times 1/(1-p)");
+    }
+    // Different draws give different masks; evaluation and p = 0 leave the input alone.
+    assert!(!dropout(&x, 0.5, true).equal(&dropout(&x, 0.5, true)));
+    assert!(dropout(&x, 0.5, false).equal(&x) && dropout(&x, 0.0, true).equal(&x));
 }

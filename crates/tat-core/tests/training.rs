@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use tat_core::config::Config;
+use tat_core::config::{Config, DeviceChoice, Precision};
 use tat_core::data::wgsl::{load_examples, Example, Split};
 use tat_core::eval;
 use tat_core::generate::{DecodeOptions, Decoding, Generator, Sampling};
@@ -157,6 +157,58 @@ fn checkpoints_have_the_documented_layout() {
     let csv = std::fs::read_to_string(run(dir.path()).join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.starts_with("epoch,step,train_loss,val_loss"));
+}
+
+#[test]
+fn the_run_records_its_precision_in_state_and_metrics() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(dir.path(), 1);
+    config.training.precision = Precision::Fp32;
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    let state = checkpoint::load(&run(dir.path()).join("last")).unwrap().state;
+    assert_eq!(state.precision.as_deref(), Some("fp32"));
+    assert_eq!(state.precision_reason.as_deref(), Some("fp32 (set explicitly)"));
+    let json = std::fs::read_to_string(run(dir.path()).join("last/state.json")).unwrap();
+    assert!(json.contains("\"precision\": \"fp32\""), "{json}");
+    assert_eq!(metrics(dir.path())[0].precision, "fp32");
+    let csv = std::fs::read_to_string(run(dir.path()).join("metrics.csv")).unwrap();
+    assert!(csv.lines().nth(1).unwrap().ends_with(",fp32"), "{csv}");
+}
+
+/// Weights are stored in fp32 whatever the products ran in, so a checkpoint answers in either
+/// precision, and scores about the same.
+#[test]
+fn a_checkpoint_trained_in_one_precision_generates_in_the_other() {
+    let _torch = torch_lock();
+    let prompts = ["Create a red color", "Normalize the vector v", "Write a compute shader"];
+    let options =
+        DecodeOptions { max_new_tokens: 80, sampling: None, beam: 1, length_penalty: 1.0, prefer_valid: false };
+    for (trained, other) in [(Precision::Bf16, Precision::Fp32), (Precision::Fp32, Precision::Bf16)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = tiny_config(dir.path(), 2);
+        config.training.precision = trained;
+        train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+        let state = checkpoint::load(&run(dir.path()).join("last")).unwrap().state;
+        let name = |p: Precision| if p == Precision::Bf16 { "bf16" } else { "fp32" };
+        assert_eq!(state.precision.as_deref(), Some(name(trained)));
+
+        let native = Generator::load(&run(dir.path()), DeviceChoice::Cpu).unwrap();
+        let switched = Generator::load_with(&run(dir.path()), DeviceChoice::Cpu, Some(other)).unwrap();
+        assert_eq!(native.precision().compute.name(), name(trained));
+        assert_eq!(switched.precision().compute.name(), name(other));
+        let answers = switched.generate_batch(&prompts, 24);
+        assert!(answers.iter().all(|answer| !answer.is_empty()), "{answers:?}");
+        let set = eval::eval_set(native.config(), None, Some(Split::Train)).unwrap();
+        let accuracy = |g: &Generator| {
+            eval::evaluate(g, &run(dir.path()).join("best"), &set, &options, |_, _| {}).unwrap().overall.token_accuracy
+        };
+        let (a, b) = (accuracy(&native), accuracy(&switched));
+        assert!(
+            a > 10.0 && (a - b).abs() < 5.0,
+            "trained in {trained:?}: token accuracy {a:.1}%, in {other:?} {b:.1}%"
+        );
+    }
 }
 
 #[test]

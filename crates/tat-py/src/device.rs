@@ -8,3 +8,9 @@ use pyo3::prelude::*;
 pub fn device_report() -> String {
     tat_core::device::report()
 }
+
+/// Raises `message` as a Python `RuntimeWarning` (shown once per place by default).
+pub fn warn(py: Python<'_>, message: &str) -> PyResult<()> {
+    let message = std::ffi::CString::new(message).unwrap_or_default();
+    PyErr::warn(py, &py.get_type::<pyo3::exceptions::PyRuntimeWarning>(), &message, 1)
+}

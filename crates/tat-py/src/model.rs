@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use tat_core::config::DeviceChoice;
+use tat_core::config::{DeviceChoice, Precision};
 use tat_core::data::wgsl::Split;
 use tat_core::eval;
 use tat_core::generate::{DecodeRequest, Generator};
@@ -35,12 +35,36 @@ impl Model {
     /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
     /// libtorch's CPU threads for the whole process.
     #[staticmethod]
-    #[pyo3(signature = (path, device = "auto", threads = None))]
-    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+    /// `precision` (`auto`, `fp32`, `bf16`) replaces the one the run was trained with; a
+    /// precision that is slow on this machine gives a `RuntimeWarning`.
+    #[pyo3(signature = (path, device = "auto", threads = None, precision = None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        device: &str,
+        threads: Option<usize>,
+        precision: Option<&str>,
+    ) -> PyResult<Self> {
         let device: DeviceChoice = device.parse().py_err()?;
+        let precision: Option<Precision> = precision.map(str::parse).transpose().py_err()?;
         tat_core::device::set_threads(threads.unwrap_or(0));
-        let generator = py.detach(|| Generator::load(&path, device)).py_err()?;
+        let generator = py.detach(|| Generator::load_with(&path, device, precision)).py_err()?;
+        if let Some(warning) = &generator.precision().warning {
+            crate::device::warn(py, warning)?;
+        }
         Ok(Self { generator: Mutex::new(generator), path })
+    }
+
+    /// What the model computes in (`fp32` or `bf16`).
+    #[getter]
+    fn precision(&self) -> &'static str {
+        self.generator().precision().compute.name()
+    }
+
+    /// Why that precision, e.g. `auto: cpu capability AVX2, no AVX512-BF16 or AMX -> fp32`.
+    #[getter]
+    fn precision_reason(&self) -> String {
+        self.generator().precision().reason.clone()
     }
 
     /// Answers a prompt (a string) or a batch of prompts (a list), with the CLI's `generate` rules.

@@ -147,6 +147,7 @@ pub fn read_metrics(py: Python<'_>, run_dir: PathBuf) -> PyResult<Bound<'_, PyDi
     d.set_item("examples_per_sec", float(|m| m.examples_per_sec))?;
     d.set_item("tokens_per_sec", float(|m| m.tokens_per_sec))?;
     d.set_item("best", PyArray1::from_iter(py, rows.iter().map(|m| m.best)))?;
+    d.set_item("precision", rows.iter().map(|m| m.precision.as_str()).collect::<Vec<_>>())?;
     Ok(d)
 }
 
@@ -170,6 +171,9 @@ impl PyObserver {
 
 impl TrainObserver for PyObserver {
     fn on_start(&mut self, info: &RunInfo) {
+        if let Some(warning) = &info.precision.warning {
+            self.call(|py| crate::device::warn(py, warning));
+        }
         if let Some(f) = self.on_start.take() {
             self.call(|py| f.call1(py, (info_dict(py, info)?,)).map(drop));
         }
@@ -203,6 +207,9 @@ fn info_dict<'py>(py: Python<'py>, i: &RunInfo) -> PyResult<Bound<'py, PyDict>> 
     let d = PyDict::new(py);
     d.set_item("run_dir", &i.run_dir)?;
     d.set_item("device", &i.device)?;
+    d.set_item("precision", i.precision.compute.name())?;
+    d.set_item("precision_reason", &i.precision.reason)?;
+    d.set_item("precision_warning", &i.precision.warning)?;
     d.set_item("parameters", i.parameters)?;
     d.set_item("vocab_size", i.vocab_size)?;
     d.set_item("train_examples", i.train_examples)?;
@@ -236,6 +243,7 @@ fn epoch_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, PyD
     d.set_item("examples_per_sec", m.examples_per_sec)?;
     d.set_item("tokens_per_sec", m.tokens_per_sec)?;
     d.set_item("best", m.best)?;
+    d.set_item("precision", &m.precision)?;
     Ok(d)
 }
 

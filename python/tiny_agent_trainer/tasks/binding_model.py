@@ -226,9 +226,10 @@ def _checkpoint_config_path(folder: Path) -> Path:
     )
 
 
-def evaluate(run_dir: str | os.PathLike[str], *, device: str = "auto",
+def evaluate(run_dir: str | os.PathLike[str], *, device: str = "auto", precision: str | None = None,
              on_progress: Optional[Callable[[str], object]] = None) -> BindingReport:
-    """Scores every model and seed of a binding run on every evaluation split of its seed."""
+    """Scores every model and seed of a binding run on every evaluation split of its seed
+    (`precision` replaces the one the models were trained with)."""
     run_dir = Path(run_dir)
     seeds = trained_seeds(run_dir)
     if not seeds:
@@ -246,7 +247,7 @@ def evaluate(run_dir: str | os.PathLike[str], *, device: str = "auto",
         for model in models:
             if on_progress is not None:
                 on_progress(f"{model} seed {seed}")
-            loaded = BindingModel.load(run_folder(run_dir, model, seed), device=device)
+            loaded = BindingModel.load(run_folder(run_dir, model, seed), device=device, precision=precision)
             for split in EVAL_SPLITS:
                 programs = splits[split]
                 examples[split] = len(programs)
@@ -267,12 +268,19 @@ class BindingModel:
         self._transducer = transducer
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> BindingModel:
-        """A binding run folder (its first seed's binder), or one engine run or checkpoint."""
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        device: str = "auto",
+        threads: int | None = None,
+        precision: str | None = None,
+    ) -> BindingModel:
+        """A binding run folder (its first seed's binder), or one engine run or checkpoint;
+        `precision` (`auto`, `fp32`, `bf16`) replaces the one it was trained with."""
         path = Path(path)
         if is_binding_run(path) and trained_seeds(path):
             path = run_folder(path, MODELS[0], trained_seeds(path)[0])
-        return cls(_core.Transducer.load(path, device=device, threads=threads))
+        return cls(_core.Transducer.load(path, device=device, threads=threads, precision=precision))
 
     @property
     def path(self) -> Path:

@@ -155,7 +155,7 @@ impl Default for TrainingConfig {
             save_every: 10,
             seed: 42,
             device: DeviceChoice::Auto,
-            precision: Precision::Fp32,
+            precision: Precision::Auto,
             threads: 0,
             output_dir: None,
         }
@@ -193,9 +193,25 @@ impl std::str::FromStr for DeviceChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
+    /// bf16 where the device multiplies bf16 natively and faster than fp32, else fp32
+    /// (decided by `precision::resolve`).
+    Auto,
     Fp32,
-    /// bf16 matmuls with fp32 master weights: ~3x faster on CPUs with AVX512-BF16/AMX.
+    /// bf16 matmuls with fp32 master weights: fast on CPUs with bf16 matrix units (AMX), about
+    /// 100x slower than fp32 on CPUs without any (AVX2).
     Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = TatError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(Precision::Auto),
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            other => Err(TatError::Usage(format!("unknown precision `{other}`: expected `auto`, `fp32` or `bf16`"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -33,8 +33,9 @@
 use tch::nn::{self, Init, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 
-use super::layers::{compute_kind, layer_norm, FeedForward, Linear};
-use crate::config::{ModelConfig, Precision};
+use super::layers::{dropout, layer_norm, FeedForward, Linear};
+use crate::config::ModelConfig;
+use crate::precision::Compute;
 use crate::tokenizer::{PAD_ID, UNK_ID};
 
 /// Added to a score that must lose every softmax (finite, so a row with nothing to attend stays
@@ -104,11 +105,11 @@ impl LocalLayer {
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
         let scores = q.matmul(&k.transpose(-1, -2)) / (head as f64).sqrt() + local.bias(&self.offsets).unsqueeze(0);
         let weights =
-            local.mask(&scores.unsqueeze(3)).squeeze_dim(3).softmax(-1, Kind::Float).dropout(self.dropout, train);
+            dropout(&local.mask(&scores.unsqueeze(3)).squeeze_dim(3).softmax(-1, Kind::Float), self.dropout, train);
         let attended = weights.matmul(&v).transpose(1, 2).reshape([b, l, d]);
-        let x = x + self.out.forward(&attended).dropout(self.dropout, train);
+        let x = x + dropout(&self.out.forward(&attended), self.dropout, train);
         let h = self.norm_ff.forward(&x);
-        &x + self.ff.forward(&h, train).dropout(self.dropout, train)
+        &x + dropout(&self.ff.forward(&h, train), self.dropout, train)
     }
 }
 
@@ -166,8 +167,8 @@ pub struct Binder {
 }
 
 impl Binder {
-    pub fn new(p: &nn::Path, c: &ModelConfig, vocab_size: i64, precision: Precision) -> Self {
-        let compute = compute_kind(precision);
+    pub fn new(p: &nn::Path, c: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
+        let compute = precision.kind();
         let d = c.d_model;
         let head = d / c.nhead;
         let table = 2 * c.window + 1;

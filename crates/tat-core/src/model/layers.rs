@@ -1,17 +1,7 @@
 //! Building blocks shared by the models: a precision-aware linear layer, layer norm, feed-forward.
 
 use tch::nn::{self, Init, Module};
-use tch::{Kind, Tensor};
-
-use crate::config::Precision;
-
-/// The kind matrix products run in; everything else stays fp32.
-pub fn compute_kind(precision: Precision) -> Kind {
-    match precision {
-        Precision::Fp32 => Kind::Float,
-        Precision::Bf16 => Kind::BFloat16,
-    }
-}
+use tch::{Device, Kind, Tensor};
 
 /// `y = x W^T + b`, computed in `compute` kind and returned as fp32. Weights stay fp32 (the master
 /// copy the optimizer updates); the cast is part of the graph, so gradients flow back to them.
@@ -65,6 +55,28 @@ impl Linear {
     }
 }
 
+/// Inverted dropout: zeroes each element with probability `p` (when `train`) and scales the rest
+/// by `1 / (1 - p)`.
+///
+/// On the CPU the mask comes from 16 random bits per element, drawn four elements to one 64-bit
+/// word, and is applied by the fused `native_dropout_backward` kernel (whose own gradient is the
+/// same masked scaling): libtorch's `dropout` draws one Bernoulli sample per element, which took
+/// as long as all the model's matrix products. `p` is kept to within 2^-17.
+pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
+    if !train || p <= 0.0 {
+        return x.shallow_clone();
+    }
+    if x.device() != Device::Cpu || p >= 1.0 {
+        return x.dropout(p, train);
+    }
+    let n = x.numel() as i64;
+    let mut words = Tensor::empty([(n + 3) / 4], (Kind::Int64, Device::Cpu));
+    let _ = words.random_from_(i64::MIN, None);
+    let threshold = (p * 65536.0).round() as i64 - 32768;
+    let keep = words.view_dtype(Kind::Int16).narrow(0, 0, n).view(x.size().as_slice()).ge(threshold);
+    Tensor::native_dropout_backward(x, &keep, 1.0 / (1.0 - p))
+}
+
 pub fn layer_norm(p: nn::Path, dim: i64) -> nn::LayerNorm {
     nn::layer_norm(p, vec![dim], Default::default())
 }
@@ -92,7 +104,7 @@ impl FeedForward {
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.up.forward(x).gelu("none").dropout(self.dropout, train);
+        let h = dropout(&self.up.forward(x).gelu("none"), self.dropout, train);
         self.down.forward(&h)
     }
 }

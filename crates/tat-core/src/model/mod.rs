@@ -9,7 +9,8 @@ pub mod transformer;
 pub use binder::Binder;
 pub use transformer::Seq2SeqTransformer;
 
-use crate::config::{Architecture, ModelConfig, Precision};
+use crate::config::{Architecture, ModelConfig};
+use crate::precision::Compute;
 
 /// The model a `[model]` section describes.
 #[derive(Debug)]
@@ -19,7 +20,7 @@ pub enum Network {
 }
 
 impl Network {
-    pub fn new(p: &tch::nn::Path, config: &ModelConfig, vocab_size: i64, precision: Precision) -> Self {
+    pub fn new(p: &tch::nn::Path, config: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
         match config.architecture {
             Architecture::Transformer => {
                 Network::Transformer(Seq2SeqTransformer::new(p, config, vocab_size, precision))

@@ -7,8 +7,9 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::attention::{KeysValues, MultiHeadAttention};
-use super::layers::{compute_kind, layer_norm, sinusoidal_positions, FeedForward, Linear};
-use crate::config::{ModelConfig, Precision};
+use super::layers::{dropout, layer_norm, sinusoidal_positions, FeedForward, Linear};
+use crate::config::ModelConfig;
+use crate::precision::Compute;
 use crate::tokenizer::PAD_ID;
 
 #[derive(Debug)]
@@ -33,9 +34,9 @@ impl EncoderLayer {
 
     fn forward(&self, x: &Tensor, src_mask: &Tensor, train: bool) -> Tensor {
         let h = self.norm_attn.forward(x);
-        let x = x + self.attn.forward(&h, &h, Some(src_mask), false, train).dropout(self.dropout, train);
+        let x = x + dropout(&self.attn.forward(&h, &h, Some(src_mask), false, train), self.dropout, train);
         let h = self.norm_ff.forward(&x);
-        &x + self.ff.forward(&h, train).dropout(self.dropout, train)
+        &x + dropout(&self.ff.forward(&h, train), self.dropout, train)
     }
 }
 
@@ -65,11 +66,11 @@ impl DecoderLayer {
 
     fn forward(&self, x: &Tensor, memory: &Tensor, src_mask: &Tensor, train: bool) -> Tensor {
         let h = self.norm_self.forward(x);
-        let x = x + self.self_attn.forward(&h, &h, None, true, train).dropout(self.dropout, train);
+        let x = x + dropout(&self.self_attn.forward(&h, &h, None, true, train), self.dropout, train);
         let h = self.norm_cross.forward(&x);
-        let x = &x + self.cross_attn.forward(&h, memory, Some(src_mask), false, train).dropout(self.dropout, train);
+        let x = &x + dropout(&self.cross_attn.forward(&h, memory, Some(src_mask), false, train), self.dropout, train);
         let h = self.norm_ff.forward(&x);
-        &x + self.ff.forward(&h, train).dropout(self.dropout, train)
+        &x + dropout(&self.ff.forward(&h, train), self.dropout, train)
     }
 
     /// [`DecoderLayer::forward`] for one new position, with cached keys and values.
@@ -132,8 +133,8 @@ pub struct Seq2SeqTransformer {
 }
 
 impl Seq2SeqTransformer {
-    pub fn new(p: &nn::Path, config: &ModelConfig, vocab_size: i64, precision: Precision) -> Self {
-        let compute = compute_kind(precision);
+    pub fn new(p: &nn::Path, config: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
+        let compute = precision.kind();
         let d = config.d_model;
         let std = (d as f64).powf(-0.5);
         let embedding = (p / "embedding").var("weight", &[vocab_size, d], nn::Init::Randn { mean: 0.0, stdev: std });
@@ -176,7 +177,7 @@ impl Seq2SeqTransformer {
         let len = tokens.size()[1];
         let scale = (self.config.d_model as f64).sqrt();
         let x = Tensor::embedding(&self.embedding, tokens, PAD_ID, false, false) * scale;
-        (x + self.positions.narrow(0, offset, len)).dropout(self.config.dropout, train)
+        dropout(&(x + self.positions.narrow(0, offset, len)), self.config.dropout, train)
     }
 
     /// Encodes `src` (`[B, S]` token ids, right-padded with `<pad>`).

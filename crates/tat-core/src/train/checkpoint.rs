@@ -51,6 +51,12 @@ pub struct TrainState {
     pub partial_tokens: usize,
     pub train_loss: Option<f64>,
     pub val_loss: Option<f64>,
+    /// The precision the matrix products ran in (`fp32` or `bf16`, `auto` decided) in the
+    /// session that wrote this state, and why; absent in checkpoints from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision_reason: Option<String>,
 }
 
 impl TrainState {
@@ -68,6 +74,8 @@ impl TrainState {
             partial_tokens: 0,
             train_loss: None,
             val_loss: None,
+            precision: None,
+            precision_reason: None,
         }
     }
 }

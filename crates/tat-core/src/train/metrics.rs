@@ -19,12 +19,16 @@ pub struct EpochMetrics {
     pub examples_per_sec: f64,
     pub tokens_per_sec: f64,
     pub best: bool,
+    /// What the epoch's matrix products ran in (`fp32` or `bf16`); empty in logs from before it
+    /// was recorded.
+    #[serde(default)]
+    pub precision: String,
 }
 
 /// The run folder's per-epoch log, one JSON object per line; fronts read it with [`read_jsonl`].
 pub const JSONL_FILE: &str = "metrics.jsonl";
 
-const CSV_HEADER: &str = "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best";
+const CSV_HEADER: &str = "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best,precision";
 
 pub struct MetricsLog {
     jsonl: PathBuf,
@@ -86,8 +90,17 @@ fn json_line(m: &EpochMetrics) -> String {
 
 fn csv_line(m: &EpochMetrics) -> String {
     format!(
-        "{},{},{:.6},{:.6},{:.6e},{:.3},{:.2},{:.1},{}\n",
-        m.epoch, m.step, m.train_loss, m.val_loss, m.lr, m.seconds, m.examples_per_sec, m.tokens_per_sec, m.best
+        "{},{},{:.6},{:.6},{:.6e},{:.3},{:.2},{:.1},{},{}\n",
+        m.epoch,
+        m.step,
+        m.train_loss,
+        m.val_loss,
+        m.lr,
+        m.seconds,
+        m.examples_per_sec,
+        m.tokens_per_sec,
+        m.best,
+        m.precision
     )
 }
 

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use tch::{nn::VarStore, Kind, Tensor};
+use tch::{nn::VarStore, Tensor};
 
 use crate::config::TrainingConfig;
 use crate::error::{Result, TatError};
+use crate::native::{self, AdamWGroup, AdamWStep};
 
 const EXP_AVG: &str = "exp_avg.";
 const EXP_AVG_SQ: &str = "exp_avg_sq.";
@@ -55,59 +56,58 @@ impl AdamW {
         }
     }
 
-    pub fn zero_grad(&mut self) {
-        for p in &mut self.params {
-            p.value.zero_grad();
-        }
+    /// The gradient step every model takes: backward from `loss`, global-norm clip (`clip`, 0:
+    /// none), then one update at learning rate `lr`.
+    pub fn backward_step(&mut self, loss: &Tensor, clip: f64, lr: f64) -> Result<()> {
+        self.zero_grad()?;
+        loss.backward();
+        self.clip_grad_norm(clip)?;
+        self.step(lr)
     }
 
-    /// Scales gradients so their global L2 norm is at most `max_norm`; returns the norm before.
-    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
-        let norms: Vec<Tensor> = self
-            .params
-            .iter()
-            .map(|p| p.value.grad())
-            .filter(|g| g.defined())
-            .map(|g| g.norm().to_kind(Kind::Double))
-            .collect();
-        if norms.is_empty() {
-            return 0.0;
-        }
-        let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
-        if max_norm > 0.0 && total > max_norm {
-            let scale = max_norm / (total + 1e-6);
-            tch::no_grad(|| {
-                for p in &self.params {
-                    let mut g = p.value.grad();
-                    if g.defined() {
-                        let _ = g.f_mul_scalar_(scale);
-                    }
-                }
-            });
-        }
-        total
+    /// Drops every gradient, as PyTorch's `zero_grad()` does: backward then writes fresh ones.
+    pub fn zero_grad(&mut self) -> Result<()> {
+        let values: Vec<&Tensor> = self.params.iter().map(|p| &p.value).collect();
+        native::clear_grads(&values)
     }
 
-    pub fn step(&mut self, lr: f64) {
+    /// Scales gradients so their global L2 norm is at most `max_norm` (0: never); returns the
+    /// norm before.
+    pub fn clip_grad_norm(&mut self, max_norm: f64) -> Result<f64> {
+        let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).filter(Tensor::defined).collect();
+        native::clip_grad_norm(&grads.iter().collect::<Vec<_>>(), max_norm)
+    }
+
+    /// One AdamW update of every parameter that has a gradient, in two calls of libtorch's fused
+    /// kernel: the matrices with weight decay, the rest without.
+    pub fn step(&mut self, lr: f64) -> Result<()> {
         self.steps += 1;
-        let bc1 = 1.0 - self.beta1.powi(self.steps as i32);
-        let bc2 = 1.0 - self.beta2.powi(self.steps as i32);
-        tch::no_grad(|| {
-            for p in &mut self.params {
-                let g = p.value.grad();
-                if !g.defined() {
-                    continue;
-                }
-                if p.decay && self.weight_decay > 0.0 {
-                    let _ = p.value.f_mul_scalar_(1.0 - lr * self.weight_decay);
-                }
-                let _ = p.exp_avg.f_lerp_(&g, 1.0 - self.beta1);
-                let _ = p.exp_avg_sq.f_mul_scalar_(self.beta2);
-                let _ = p.exp_avg_sq.f_addcmul_(&g, &(&g * (1.0 - self.beta2)));
-                let denom = (&p.exp_avg_sq / bc2).sqrt() + self.eps;
-                let _ = p.value.f_addcdiv_(&(&p.exp_avg * (-lr / bc1)), &denom);
+        let Some(first) = self.params.first() else { return Ok(()) };
+        let step = Tensor::from(self.steps as f32).to_device(first.value.device());
+        let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
+        for decay in [true, false] {
+            let chosen: Vec<(&Param, &Tensor)> =
+                self.params.iter().zip(&grads).filter(|(p, g)| p.decay == decay && g.defined()).collect();
+            if chosen.is_empty() {
+                continue;
             }
-        });
+            let params: Vec<&Tensor> = chosen.iter().map(|(p, _)| &p.value).collect();
+            let grads: Vec<&Tensor> = chosen.iter().map(|(_, g)| *g).collect();
+            let exp_avgs: Vec<&Tensor> = chosen.iter().map(|(p, _)| &p.exp_avg).collect();
+            let exp_avg_sqs: Vec<&Tensor> = chosen.iter().map(|(p, _)| &p.exp_avg_sq).collect();
+            native::fused_adamw(
+                &AdamWGroup { params: &params, grads: &grads, exp_avgs: &exp_avgs, exp_avg_sqs: &exp_avg_sqs },
+                &AdamWStep {
+                    step: &step,
+                    lr,
+                    beta1: self.beta1,
+                    beta2: self.beta2,
+                    weight_decay: if decay { self.weight_decay } else { 0.0 },
+                    eps: self.eps,
+                },
+            )?;
+        }
+        Ok(())
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

@@ -18,6 +18,7 @@ use crate::error::{Result, TatError};
 use crate::model::binder::BinderInput;
 use crate::model::transformer::sequence_loss;
 use crate::model::{parameter_count, Network};
+use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
 use crate::tokenizer::Tokenizer;
 
@@ -36,6 +37,8 @@ pub trait TrainObserver {
 pub struct RunInfo {
     pub run_dir: PathBuf,
     pub device: String,
+    /// The precision the matrix products run in, why, and any warning about it.
+    pub precision: Resolved,
     pub parameters: i64,
     pub vocab_size: usize,
     pub train_examples: usize,
@@ -100,6 +103,7 @@ pub fn train_examples(
 struct Session {
     config: Config,
     device: Device,
+    precision: Resolved,
     vs: VarStore,
     model: Network,
     optimizer: AdamW,
@@ -117,6 +121,7 @@ impl Session {
     fn open(config: &Config, splits: Splits, options: &TrainOptions) -> Result<Self> {
         device::set_threads(config.training.threads);
         let device = device::resolve(config.training.device)?;
+        let precision = precision::resolve(config.training.precision, device);
         let run_dir = config.output_dir();
         let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
         let tokenizer = match &resumed {
@@ -133,7 +138,7 @@ impl Session {
 
         tch::manual_seed(config.training.seed as i64);
         let mut vs = VarStore::new(device);
-        let model = Network::new(&vs.root(), &config.model, tokenizer.vocab_size() as i64, config.training.precision);
+        let model = Network::new(&vs.root(), &config.model, tokenizer.vocab_size() as i64, precision.compute);
         let mut optimizer = AdamW::new(&vs, &config.training);
         let batches_per_epoch = train.len().div_ceil(config.training.batch_size);
         let schedule = LrSchedule {
@@ -142,7 +147,7 @@ impl Session {
             total_steps: config.training.epochs * batches_per_epoch,
             min_ratio: config.training.min_lr_ratio,
         };
-        let state = match &resumed {
+        let mut state = match &resumed {
             Some(ckpt) => {
                 checkpoint::load_weights(&mut vs, &ckpt.dir)?;
                 optimizer.load(&ckpt.dir.join(checkpoint::OPTIMIZER_FILE), ckpt.state.step as i64)?;
@@ -150,11 +155,14 @@ impl Session {
             }
             None => TrainState::new(config.training.seed),
         };
+        state.precision = Some(precision.compute.name().to_string());
+        state.precision_reason = Some(precision.reason.clone());
         std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
         let metrics = MetricsLog::open(&run_dir, state.epoch)?;
         Ok(Self {
             config: config.clone(),
             device,
+            precision,
             vs,
             model,
             optimizer,
@@ -173,6 +181,7 @@ impl Session {
         RunInfo {
             run_dir: self.run_dir.clone(),
             device: device::name(self.device),
+            precision: self.precision.clone(),
             parameters: parameter_count(&self.vs),
             vocab_size: self.tokenizer.vocab_size(),
             train_examples: self.train.len(),
@@ -226,10 +235,7 @@ impl Session {
             tch::manual_seed(step_seed(t.seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
             let loss = batch_loss(&self.model, &batch, true);
-            self.optimizer.zero_grad();
-            loss.backward();
-            self.optimizer.clip_grad_norm(t.gradient_clip_norm);
-            self.optimizer.step(lr);
+            self.optimizer.backward_step(&loss, t.gradient_clip_norm, lr)?;
             let loss = loss.double_value(&[]);
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
@@ -286,6 +292,7 @@ impl Session {
             examples_per_sec: examples as f64 / seconds,
             tokens_per_sec: tokens as f64 / seconds,
             best,
+            precision: self.precision.compute.name().to_string(),
         };
         self.metrics.append(&metrics)?;
         Ok(metrics)

@@ -1,0 +1,99 @@
+// The few libtorch calls tch does not expose: what libtorch reports about the CPU, and the
+// multi-tensor kernels (fused AdamW, foreach norms) that update every parameter in one call.
+// Tensors arrive as tch's `at::Tensor*` handles. Every function catches C++ exceptions and
+// returns their message through `err`, so none unwinds into Rust.
+
+#include <ATen/ATen.h>
+#include <ATen/Version.h>
+#include <ATen/cpu/Utils.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Copies `s` into `buf` (NUL-terminated, truncated to `cap`) and returns the length of `s`.
+size_t copy_out(const std::string& s, char* buf, size_t cap) {
+  if (cap > 0) {
+    size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
+    std::memcpy(buf, s.data(), n);
+    buf[n] = '\0';
+  }
+  return s.size();
+}
+
+template <typename F>
+int guarded(char* err, size_t cap, F f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    copy_out(e.what(), err, cap);
+    return 1;
+  }
+}
+
+std::vector<at::Tensor> list(at::Tensor** tensors, size_t n) {
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.push_back(*tensors[i]);
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+// libtorch's CPU capability: the kernel set its dispatcher chose ("AVX2", "AVX512", "DEFAULT").
+size_t tat_cpu_capability(char* buf, size_t cap) { return copy_out(at::get_cpu_capability(), buf, cap); }
+
+// The CPU features libtorch reports as present (e.g. "avx512_bf16", "amx_tile"), comma separated.
+size_t tat_cpu_features(char* buf, size_t cap) {
+  std::string names;
+  try {
+    for (const auto& [name, value] : at::cpu::get_cpu_capabilities()) {
+      if (value.isBool() && value.toBool()) {
+        if (!names.empty()) names += ",";
+        names += name;
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  return copy_out(names, buf, cap);
+}
+
+// One AdamW step over `n` parameters with libtorch's fused kernel. `step` is a float scalar
+// tensor on the parameters' device holding the step number after this update (1 for the first).
+int tat_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor** exp_avgs, at::Tensor** exp_avg_sqs,
+                    size_t n, at::Tensor* step, double lr, double beta1, double beta2, double weight_decay,
+                    double eps, char* err, size_t cap) {
+  return guarded(err, cap, [&] {
+    std::vector<at::Tensor> steps(n, *step);
+    at::_fused_adamw_(list(params, n), list(grads, n), list(exp_avgs, n), list(exp_avg_sqs, n), {}, steps, lr,
+                      beta1, beta2, weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+  });
+}
+
+// The global L2 norm of `n` gradients (into `total`), then, when `max_norm > 0` and the norm is
+// above it, every gradient scaled in place by `max_norm / (norm + 1e-6)`.
+int tat_clip_grad_norm(at::Tensor** grads, size_t n, double max_norm, double* total, char* err, size_t cap) {
+  return guarded(err, cap, [&] {
+    auto gs = list(grads, n);
+    auto norms = at::_foreach_norm(gs, 2);
+    *total = at::linalg_vector_norm(at::stack(norms).to(at::kDouble), 2).item<double>();
+    if (max_norm > 0.0 && *total > max_norm) {
+      at::_foreach_mul_(gs, at::Scalar(max_norm / (*total + 1e-6)));
+    }
+  });
+}
+
+// Drops the gradients of `n` tensors (as PyTorch's `zero_grad(set_to_none=True)`): the next
+// backward writes fresh ones instead of adding into zero-filled buffers.
+int tat_clear_grads(at::Tensor** tensors, size_t n, char* err, size_t cap) {
+  return guarded(err, cap, [&] {
+    for (size_t i = 0; i < n; ++i) tensors[i]->mutable_grad().reset();
+  });
+}
+
+}  // extern "C"
