@@ -1,9 +1,9 @@
 //! Multi-head attention over `scaled_dot_product_attention`.
 
 use tch::nn;
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use super::layers::Linear;
+use super::layers::{dropout, Linear};
 
 #[derive(Debug)]
 pub struct MultiHeadAttention {
@@ -79,12 +79,34 @@ impl MultiHeadAttention {
     pub fn attend(&self, x: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
         let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
         let q = self.heads(&self.q.forward_compute(x));
-        let dropout = if train { self.dropout } else { 0.0 };
-        let attended =
-            Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, dropout, causal, None, false);
+        let attended = if train && self.dropout > 0.0 && q.device() == Device::Cpu {
+            attention_with_dropout(&q, kv, key_mask, causal, self.dropout)
+        } else {
+            let dropout = if train { self.dropout } else { 0.0 };
+            Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, dropout, causal, None, false)
+        };
         let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, l, d]);
         self.out.forward(&merged)
     }
+}
+
+/// Attention with dropout on its weights, written out: with dropout libtorch's CPU
+/// `scaled_dot_product_attention` takes this same path but draws its mask one Bernoulli sample
+/// per weight, which cost more than the attention's products; [`dropout`] draws it cheaply. The
+/// softmax runs in fp32.
+fn attention_with_dropout(q: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, p: f64) -> Tensor {
+    let head = *q.size().last().expect("[B, H, L, D/H]");
+    let mut scores = q.matmul(&kv.keys.transpose(-2, -1)).to_kind(Kind::Float) * (head as f64).powf(-0.5);
+    if let Some(mask) = key_mask {
+        scores = scores.masked_fill(&mask.logical_not(), f64::NEG_INFINITY);
+    }
+    if causal {
+        let (lq, lk) = (q.size()[2], kv.keys.size()[2]);
+        let later = Tensor::ones([lq, lk], (Kind::Bool, q.device())).triu(lk - lq + 1);
+        scores = scores.masked_fill(&later, f64::NEG_INFINITY);
+    }
+    let weights = dropout(&scores.softmax(-1, Kind::Float), p, true).to_kind(kv.values.kind());
+    weights.matmul(&kv.values)
 }
 
 /// Projected keys and values, `[B, H, L, D/H]` each, in the compute kind.
@@ -98,5 +120,27 @@ impl KeysValues {
     /// The rows `rows` (`[N]` int64) of the batch, e.g. the surviving beams of a beam search.
     pub fn select_rows(&self, rows: &Tensor) -> KeysValues {
         KeysValues { keys: self.keys.index_select(0, rows), values: self.values.index_select(0, rows) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_out_attention_is_libtorchs_without_dropout() {
+        tch::manual_seed(1);
+        let opts = (Kind::Float, Device::Cpu);
+        let q = Tensor::randn([2, 4, 5, 8], opts);
+        let kv = KeysValues { keys: Tensor::randn([2, 4, 5, 8], opts), values: Tensor::randn([2, 4, 5, 8], opts) };
+        let mask =
+            Tensor::from_slice(&[true, true, true, false, false, true, true, true, true, true]).view([2, 1, 1, 5]);
+        for (key_mask, causal) in [(Some(&mask), false), (None, true), (None, false)] {
+            let ours = attention_with_dropout(&q, &kv, key_mask, causal, 0.0);
+            let theirs =
+                Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, 0.0, causal, None, false);
+            let diff = (ours - theirs).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "mask {}, causal {causal}: off by {diff}", key_mask.is_some());
+        }
     }
 }

@@ -59,9 +59,9 @@ impl Linear {
 /// by `1 / (1 - p)`.
 ///
 /// On the CPU the mask comes from 16 random bits per element, drawn four elements to one 64-bit
-/// word, and is applied by the fused `native_dropout_backward` kernel (whose own gradient is the
-/// same masked scaling): libtorch's `dropout` draws one Bernoulli sample per element, which took
-/// as long as all the model's matrix products. `p` is kept to within 2^-17.
+/// word, and is made directly as the factor (0 or `1 / (1 - p)`) the input is multiplied by:
+/// libtorch's `dropout` draws one Bernoulli sample per element, which took as long as all the
+/// model's matrix products. `p` is kept to within 2^-17.
 pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if !train || p <= 0.0 {
         return x.shallow_clone();
@@ -74,7 +74,8 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     let _ = words.random_from_(i64::MIN, None);
     let threshold = (p * 65536.0).round() as i64 - 32768;
     let keep = words.view_dtype(Kind::Int16).narrow(0, 0, n).view(x.size().as_slice()).ge(threshold);
-    Tensor::native_dropout_backward(x, &keep, 1.0 / (1.0 - p))
+    let factor = Tensor::where_scalar(&keep, 1.0 / (1.0 - p), 0.0).to_kind(x.kind());
+    x * factor
 }
 
 pub fn layer_norm(p: nn::Path, dim: i64) -> nn::LayerNorm {

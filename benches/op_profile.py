@@ -1,8 +1,8 @@
 """Profiles training steps of the engine and of the same model in PyTorch eager with
 torch.profiler, and prints a markdown table of the ops that take the most time per step in either.
 
-    .venv/bin/python benches/profile.py --config config/wgsl_small.toml
-    .venv/bin/python benches/profile.py --config config/wgsl_generation.toml --steps 4
+    .venv/bin/python benches/op_profile.py --config config/wgsl_small.toml
+    .venv/bin/python benches/op_profile.py --config config/wgsl_generation.toml --steps 4
 
 The engine's steps are those of `tat.train` (the extension runs on the libtorch that torch.profiler
 records, so its ops show up like PyTorch's); its `on_step` callback marks step boundaries, and only
