@@ -4,6 +4,7 @@ agreement with the CLI binary, Ctrl-C, and the `.pyi` stubs against the module."
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -105,6 +106,38 @@ def test_train_returns_the_summary_and_metrics_as_numpy_arrays(tiny_run: tat.Run
     assert tiny_run.train_loss.dtype == np.float64 and tiny_run.train_loss.shape == (2,)
     assert np.all(np.isfinite(tiny_run.val_loss)) and np.all(tiny_run.lr > 0)
     assert tiny_run.best_val_loss == pytest.approx(float(tiny_run.val_loss.min()))
+
+
+def test_runs_and_models_say_their_precision_and_a_model_loads_in_either(tiny_run: tat.Run) -> None:
+    assert set(tiny_run.metrics["precision"]) <= {"fp32", "bf16"}
+    state = json.loads((tiny_run.run_dir / "last" / "state.json").read_text())
+    assert state["precision"] in ("fp32", "bf16") and state["precision_reason"].startswith("auto: ")
+    for precision in ("fp32", "bf16"):
+        model = tat.load(tiny_run.run_dir, device="cpu", precision=precision)
+        assert model.precision == precision
+        assert model.precision_reason == f"{precision} (set explicitly)"
+        assert model.generate(PROMPTS[0], max_new_tokens=8)
+    with pytest.raises(tat.UsageError, match="unknown precision `fp16`"):
+        tat.load(tiny_run.run_dir, precision="fp16")
+
+
+def test_bf16_on_a_cpu_without_bf16_units_warns_with_the_fix(tiny_run: tat.Run) -> None:
+    # libtorch held to its AVX2 kernels reports capability AVX2, as on a CPU without bf16 units.
+    script = f"""
+import warnings, tiny_agent_trainer as tat
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    model = tat.load({str(tiny_run.run_dir)!r}, device="cpu", precision="bf16")
+print(model.precision, "|", model.precision_reason)
+for w in caught:
+    print(w.category.__name__, "|", w.message)
+"""
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "bf16 | bf16 (set explicitly)" in done.stdout
+    assert "RuntimeWarning | precision = \"bf16\" on this CPU (cpu capability AVX2" in done.stdout, done.stdout
+    assert 'Fix: set training.precision = "auto" or "fp32"' in done.stdout, done.stdout
 
 
 def test_generate_answers_a_string_and_a_batch(model: tat.Model) -> None:

@@ -56,7 +56,7 @@ fn checked(what: &str, call: impl FnOnce(*mut c_char, usize) -> i32) -> Result<(
     if failed == 0 {
         Ok(())
     } else {
-        Err(TatError::Usage(format!("libtorch failed in {what}: {message}")))
+        Err(TatError::Torch(format!("{what}: {message}")))
     }
 }
 

@@ -105,12 +105,12 @@ pub fn decide(requested: Precision, facts: &Facts) -> Resolved {
             let warning = (on_cpu && (!native_cpu_bf16 || slow)).then(|| {
                 let how = match facts.bf16_speedup {
                     Some(s) if s < 1.0 => {
-                        format!("bf16 matrix products measured {:.0}x slower than fp32 here", 1.0 / s)
+                        format!("bf16 matrix products measured {} slower than fp32 here", times(1.0 / s))
                     }
-                    _ => "bf16 matrix products run up to ~100x slower than fp32 without them".into(),
+                    _ => "without bf16 units, bf16 matrix products run up to ~100x slower than fp32".into(),
                 };
                 format!(
-                    "precision = \"bf16\" on a CPU without native bf16 matrix units ({hardware}): {how}. \
+                    "precision = \"bf16\" on this CPU ({hardware}): {how}. \
                      Fix: set training.precision = \"auto\" or \"fp32\" (e.g. --set training.precision=auto)."
                 )
             });
@@ -290,7 +290,7 @@ mod tests {
     fn explicit_bf16_without_bf16_units_warns_with_the_measured_slowdown() {
         let r = decide(Precision::Bf16, &cpu("AVX2", &[], Some(0.01)));
         let warning = r.warning.expect("a warning");
-        assert!(warning.contains("100x slower than fp32 here"), "{warning}");
+        assert!(warning.contains("measured 100x slower than fp32 here"), "{warning}");
         assert!(warning.contains("training.precision = \"auto\""), "{warning}");
         assert_eq!(decide(Precision::Bf16, &cpu("AVX512", &["amx_bf16"], Some(9.0))).warning, None);
     }

@@ -12,6 +12,8 @@ use tat_core::transduce::Transducer;
 use tch::nn::VarStore;
 use tch::{Device, Kind};
 
+mod recorded;
+
 const ACTIONS: [&str; 4] = ["jump", "walk", "run", "look"];
 const VARIABLES: [&str; 4] = ["X", "Y", "Z", "A"];
 
@@ -98,6 +100,7 @@ fn encoded(texts: &[&str]) -> Vec<EncodedPair> {
 
 #[test]
 fn slots_are_distributions_and_pointers_stay_inside_each_program() {
+    let _lock = tat_core_test_lock();
     let (model, c, _vs) = untrained();
     let out = forward(&model, &encoded(&["X means jump do X", "X means jump Y means X do Y twice"]));
     let (rows, frames, vocab) = out.log_probs.size3().unwrap();
@@ -111,6 +114,7 @@ fn slots_are_distributions_and_pointers_stay_inside_each_program() {
 
 #[test]
 fn unseen_variables_are_told_apart_by_identity_alone() {
+    let _lock = tat_core_test_lock();
     let (model, _, _vs) = untrained();
     // P, Q, R are not in the vocabulary: all three are <unk>, but `P ... Q` and `P ... P` differ.
     let pairs = encoded(&["P means jump Q means P do Q", "R means jump Q means R do Q", "P means jump Q means P do P"]);
@@ -147,8 +151,30 @@ fn learns_to_resolve_bindings_through_the_engine_loop() {
     }
 }
 
-/// libtorch's RNG is process-wide; the training test holds this.
+/// libtorch's RNG is process-wide: every test that seeds it or trains holds this, so that a
+/// parallel test cannot reseed another's dropout.
 fn tat_core_test_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A tiny binding run's per-epoch losses, recorded before the engine was reshaped around one
+/// learner, come out the same (tests/recorded). Dropout and word dropout are on, so their random
+/// draws are part of what is held.
+#[test]
+fn the_tiny_binding_run_reproduces_its_recorded_losses() {
+    let _lock = tat_core_test_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let examples = programs();
+    let splits =
+        Splits { train: examples.clone(), val: examples.iter().step_by(7).cloned().collect(), test: Vec::new() };
+    let mut config = config(dir.path(), 3);
+    config.model.dropout = 0.1;
+    config.model.word_dropout = 0.5;
+    config.training.precision = tat_core::config::Precision::Fp32;
+    let summary = train_examples(&config, splits, &TrainOptions::default(), &mut Quiet).unwrap();
+    recorded::check(
+        "binding_tiny",
+        &tat_core::train::metrics::read_jsonl(&summary.run_dir.join("metrics.jsonl")).unwrap(),
+    );
 }

@@ -12,6 +12,8 @@ use tat_core::train::metrics::read_jsonl;
 use tat_core::train::{train, EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions};
 use tat_core::TatError;
 
+mod recorded;
+
 /// Every sixth example of the shipped dataset (all categories, ~50 examples): real data, and a
 /// suite whose run time does not grow with the dataset.
 fn dataset(dir: &Path) -> PathBuf {
@@ -320,4 +322,16 @@ fn eval_scores_every_example_and_saves_the_report_in_the_run_folder() {
     assert_eq!(saved, run(dir.path()).join("eval_best_train.json"));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
     assert_eq!(json["results"].as_array().unwrap().len(), set.examples.len());
+}
+
+/// The tiny run's per-epoch losses, recorded before the engine was reshaped around one learner,
+/// come out the same (tests/recorded).
+#[test]
+fn the_tiny_run_reproduces_its_recorded_losses() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(dir.path(), 3);
+    config.training.precision = Precision::Fp32;
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    recorded::check("wgsl_tiny", &metrics(dir.path()));
 }
