@@ -7,7 +7,7 @@ use tat_core::model::binder::{Binder, BinderInput, BinderOutput};
 use tat_core::precision::Compute;
 use tat_core::tokenizer::Tokenizer;
 use tat_core::train::batch::{collate, encode_input, EncodedPair};
-use tat_core::train::{train_examples, TrainObserver, TrainOptions};
+use tat_core::train::{train_examples, EpochMetrics, TrainObserver, TrainOptions, TrainSummary};
 use tat_core::transduce::Transducer;
 use tch::nn::VarStore;
 use tch::{Device, Kind};
@@ -125,6 +125,16 @@ fn unseen_variables_are_told_apart_by_identity_alone() {
     assert!(!out.pointer.get(0).allclose(&out.pointer.get(2), 1e-6, 1e-6, false), "identity is seen");
 }
 
+/// Trains `config` on [`programs`] (every seventh for validation): the summary and the metrics.
+fn train_programs(config: &Config) -> (TrainSummary, Vec<EpochMetrics>) {
+    let examples = programs();
+    let splits =
+        Splits { train: examples.clone(), val: examples.iter().step_by(7).cloned().collect(), test: Vec::new() };
+    let summary = train_examples(config, splits, &TrainOptions::default(), &mut Quiet).unwrap();
+    let metrics = tat_core::train::metrics::read_jsonl(&summary.run_dir.join("metrics.jsonl")).unwrap();
+    (summary, metrics)
+}
+
 struct Quiet;
 impl TrainObserver for Quiet {}
 
@@ -133,10 +143,7 @@ fn learns_to_resolve_bindings_through_the_engine_loop() {
     let _lock = tat_core_test_lock();
     let dir = tempfile::tempdir().unwrap();
     let examples = programs();
-    let splits =
-        Splits { train: examples.clone(), val: examples.iter().step_by(7).cloned().collect(), test: Vec::new() };
-    let summary = train_examples(&config(dir.path(), 60), splits, &TrainOptions::default(), &mut Quiet).unwrap();
-    let metrics = tat_core::train::metrics::read_jsonl(&summary.run_dir.join("metrics.jsonl")).unwrap();
+    let (summary, metrics) = train_programs(&config(dir.path(), 60));
     let (first, last) = (metrics[0].train_loss, metrics.last().unwrap().train_loss);
     assert!(last < first / 5.0, "loss {first} -> {last}");
 
@@ -165,16 +172,9 @@ fn tat_core_test_lock() -> std::sync::MutexGuard<'static, ()> {
 fn the_tiny_binding_run_reproduces_its_recorded_losses() {
     let _lock = tat_core_test_lock();
     let dir = tempfile::tempdir().unwrap();
-    let examples = programs();
-    let splits =
-        Splits { train: examples.clone(), val: examples.iter().step_by(7).cloned().collect(), test: Vec::new() };
     let mut config = config(dir.path(), 3);
     config.model.dropout = 0.1;
     config.model.word_dropout = 0.5;
     config.training.precision = tat_core::config::Precision::Fp32;
-    let summary = train_examples(&config, splits, &TrainOptions::default(), &mut Quiet).unwrap();
-    recorded::check(
-        "binding_tiny",
-        &tat_core::train::metrics::read_jsonl(&summary.run_dir.join("metrics.jsonl")).unwrap(),
-    );
+    recorded::check("binding_tiny", &train_programs(&config).1);
 }

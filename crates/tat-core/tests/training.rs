@@ -93,6 +93,13 @@ fn trained_generator(dir: &Path, epochs: usize) -> Generator {
     Generator::load(&run(dir), tat_core::config::DeviceChoice::Cpu).unwrap()
 }
 
+/// Trains the tiny model for `epochs` in `precision`.
+fn train_in(dir: &Path, epochs: usize, precision: Precision) {
+    let mut config = tiny_config(dir, epochs);
+    config.training.precision = precision;
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+}
+
 /// The run folder `tiny_config` trains into.
 fn run(dir: &Path) -> PathBuf {
     dir.join("run")
@@ -165,9 +172,7 @@ fn checkpoints_have_the_documented_layout() {
 fn the_run_records_its_precision_in_state_and_metrics() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = tiny_config(dir.path(), 1);
-    config.training.precision = Precision::Fp32;
-    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    train_in(dir.path(), 1, Precision::Fp32);
     let state = checkpoint::load(&run(dir.path()).join("last")).unwrap().state;
     assert_eq!(state.precision.as_deref(), Some("fp32"));
     assert_eq!(state.precision_reason.as_deref(), Some("fp32 (set explicitly)"));
@@ -188,9 +193,7 @@ fn a_checkpoint_trained_in_one_precision_generates_in_the_other() {
         DecodeOptions { max_new_tokens: 80, sampling: None, beam: 1, length_penalty: 1.0, prefer_valid: false };
     for (trained, other) in [(Precision::Bf16, Precision::Fp32), (Precision::Fp32, Precision::Bf16)] {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = tiny_config(dir.path(), 2);
-        config.training.precision = trained;
-        train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+        train_in(dir.path(), 2, trained);
         let state = checkpoint::load(&run(dir.path()).join("last")).unwrap().state;
         let name = |p: Precision| if p == Precision::Bf16 { "bf16" } else { "fp32" };
         assert_eq!(state.precision.as_deref(), Some(name(trained)));
@@ -330,8 +333,6 @@ fn eval_scores_every_example_and_saves_the_report_in_the_run_folder() {
 fn the_tiny_run_reproduces_its_recorded_losses() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = tiny_config(dir.path(), 3);
-    config.training.precision = Precision::Fp32;
-    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    train_in(dir.path(), 3, Precision::Fp32);
     recorded::check("wgsl_tiny", &metrics(dir.path()));
 }

@@ -5,7 +5,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
-use tat_core::config::{DeviceChoice, Precision};
 use tat_core::data::wgsl::Split;
 use tat_core::eval;
 use tat_core::generate::{DecodeRequest, Generator};
@@ -33,10 +32,10 @@ enum Prompts {
 #[pymethods]
 impl Model {
     /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
-    /// libtorch's CPU threads for the whole process.
+    /// libtorch's CPU threads for the whole process. `precision` (`auto`, `fp32`, `bf16`) replaces
+    /// the one the run was trained with; a precision that is slow on this machine gives a
+    /// `RuntimeWarning`.
     #[staticmethod]
-    /// `precision` (`auto`, `fp32`, `bf16`) replaces the one the run was trained with; a
-    /// precision that is slow on this machine gives a `RuntimeWarning`.
     #[pyo3(signature = (path, device = "auto", threads = None, precision = None))]
     fn load(
         py: Python<'_>,
@@ -45,9 +44,7 @@ impl Model {
         threads: Option<usize>,
         precision: Option<&str>,
     ) -> PyResult<Self> {
-        let device: DeviceChoice = device.parse().py_err()?;
-        let precision: Option<Precision> = precision.map(str::parse).transpose().py_err()?;
-        tat_core::device::set_threads(threads.unwrap_or(0));
+        let (device, precision) = crate::device::load_options(device, threads, precision)?;
         let generator = py.detach(|| Generator::load_with(&path, device, precision)).py_err()?;
         if let Some(warning) = &generator.precision().warning {
             crate::device::warn(py, warning)?;

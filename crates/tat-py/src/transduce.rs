@@ -7,7 +7,6 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tat_core::config::{DeviceChoice, Precision};
 
 use crate::errors::ToPyResult;
 
@@ -20,7 +19,7 @@ pub struct Transducer {
 #[pymethods]
 impl Transducer {
     /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
-    /// libtorch's CPU threads for the whole process.
+    /// libtorch's CPU threads for the whole process; `precision` replaces the run's.
     #[staticmethod]
     #[pyo3(signature = (path, device = "auto", threads = None, precision = None))]
     fn load(
@@ -30,9 +29,7 @@ impl Transducer {
         threads: Option<usize>,
         precision: Option<&str>,
     ) -> PyResult<Self> {
-        let device: DeviceChoice = device.parse().py_err()?;
-        let precision: Option<Precision> = precision.map(str::parse).transpose().py_err()?;
-        tat_core::device::set_threads(threads.unwrap_or(0));
+        let (device, precision) = crate::device::load_options(device, threads, precision)?;
         let inner = py.detach(|| tat_core::transduce::Transducer::load_with(&path, device, precision)).py_err()?;
         Ok(Self { inner: Mutex::new(inner), path })
     }

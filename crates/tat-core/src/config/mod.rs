@@ -180,13 +180,18 @@ pub enum DeviceChoice {
 impl std::str::FromStr for DeviceChoice {
     type Err = TatError;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(DeviceChoice::Auto),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" => Ok(DeviceChoice::Cuda),
-            other => Err(TatError::Usage(format!("unknown device `{other}`: expected `auto`, `cpu` or `cuda`"))),
-        }
+        parse_choice(s, "device")
     }
+}
+
+/// One of a config enum's names as the config spells them, from a command-line flag or argument.
+fn parse_choice<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    let text = serde::de::value::StrDeserializer::<serde::de::value::Error>::new(s);
+    T::deserialize(text).map_err(|e| {
+        let message = e.to_string();
+        let expected = message.split_once(", ").map_or(message.as_str(), |(_, rest)| rest);
+        TatError::Usage(format!("unknown {what} `{s}`: {expected}"))
+    })
 }
 
 /// Precision of the matrix products. Weights, optimizer state and reductions stay in fp32.
@@ -205,12 +210,7 @@ pub enum Precision {
 impl std::str::FromStr for Precision {
     type Err = TatError;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(Precision::Auto),
-            "fp32" => Ok(Precision::Fp32),
-            "bf16" => Ok(Precision::Bf16),
-            other => Err(TatError::Usage(format!("unknown precision `{other}`: expected `auto`, `fp32` or `bf16`"))),
-        }
+        parse_choice(s, "precision")
     }
 }
 

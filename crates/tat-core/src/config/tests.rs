@@ -138,3 +138,13 @@ fn generated_task_takes_sizes_not_a_path() {
     let e = err(&BINDING.replace("kind = \"binding\"", "kind = \"wgsl_generation\""));
     assert!(e.starts_with("cfg.toml: field `dataset.path`: found nothing"), "{e}");
 }
+
+#[test]
+fn flags_parse_config_enum_names_and_list_them_when_wrong() {
+    assert_eq!("cuda".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda);
+    assert_eq!("auto".parse::<Precision>().unwrap(), Precision::Auto);
+    let err = "fp16".parse::<Precision>().unwrap_err().to_string();
+    assert_eq!(err, "unknown precision `fp16`: expected one of `auto`, `fp32`, `bf16`");
+    let err = "gpu".parse::<DeviceChoice>().unwrap_err().to_string();
+    assert_eq!(err, "unknown device `gpu`: expected one of `auto`, `cpu`, `cuda`");
+}
