@@ -29,6 +29,9 @@ pub enum TatError {
     /// A failure inside libtorch (out of memory, unsupported device, ...).
     #[error("libtorch: {0}")]
     Torch(String),
+    /// Training produced a non-finite loss or gradient norm; the message names the step.
+    #[error("{0}")]
+    Diverged(String),
 }
 
 /// Exit codes shared by every front (documented in the README).
@@ -47,7 +50,7 @@ impl TatError {
             TatError::Checkpoint(_) => exit_code::CHECKPOINT,
             TatError::InvalidWgsl(_) => exit_code::INVALID_WGSL,
             TatError::Interrupted(_) => exit_code::INTERRUPTED,
-            TatError::Io { .. } | TatError::Torch(_) => exit_code::FAILURE,
+            TatError::Io { .. } | TatError::Torch(_) | TatError::Diverged(_) => exit_code::FAILURE,
         }
     }
 

@@ -336,3 +336,28 @@ fn the_tiny_run_reproduces_its_recorded_losses() {
     train_in(dir.path(), 3, Precision::Fp32);
     recorded::check("wgsl_tiny", &metrics(dir.path()));
 }
+
+/// A weight decay far beyond any sane value makes the second step's weights overflow: the run
+/// stops there, says which step, and leaves `last` as the first epoch saved it.
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_sound_checkpoint() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(dir.path(), 1);
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    let saved = std::fs::read(run(dir.path()).join("last/model.safetensors")).unwrap();
+    let steps_per_epoch = checkpoint::load(&run(dir.path()).join("last")).unwrap().state.step;
+
+    let mut exploding = tiny_config(dir.path(), 3);
+    exploding.training.weight_decay = 1e30;
+    exploding.training.gradient_clip_norm = 0.0;
+    let err = train(&exploding, &TrainOptions { resume: true }, &mut Quiet).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, TatError::Diverged(_)), "{message}");
+    assert_eq!(err.exit_code(), 1);
+    assert!(message.contains(&format!("diverged at step {} (epoch 2, batch 2)", steps_per_epoch + 2)), "{message}");
+    assert!(message.contains(&format!("still holds step {steps_per_epoch} (epoch 1)")), "{message}");
+    assert!(message.contains("Fix: lower training.learning_rate"), "{message}");
+    assert_eq!(std::fs::read(run(dir.path()).join("last/model.safetensors")).unwrap(), saved, "last was rewritten");
+    assert_eq!(metrics(dir.path()).len(), 1);
+}

@@ -45,6 +45,13 @@ create_exception!(
     "A failure inside libtorch (out of memory, unsupported device, ...)."
 );
 
+create_exception!(
+    tiny_agent_trainer._core,
+    DivergedError,
+    TatError,
+    "Training met a non-finite loss or gradient norm; the message names the step."
+);
+
 /// The Python exception for an engine error. Ctrl-C (`Interrupted`) is Python's own `KeyboardInterrupt`.
 pub fn to_py(error: tat_core::TatError) -> PyErr {
     use tat_core::TatError as E;
@@ -58,6 +65,7 @@ pub fn to_py(error: tat_core::TatError) -> PyErr {
         E::Interrupted(_) => PyKeyboardInterrupt::new_err(message),
         E::Io { .. } => FileError::new_err(message),
         E::Torch(_) => TorchError::new_err(message),
+        E::Diverged(_) => DivergedError::new_err(message),
     }
 }
 
@@ -86,6 +94,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let io = E::io(std::path::Path::new(""), std::io::Error::other(""));
     add::<FileError>(m, "FileError", io.exit_code())?;
     add::<TorchError>(m, "TorchError", E::Torch(String::new()).exit_code())?;
+    add::<DivergedError>(m, "DivergedError", E::Diverged(String::new()).exit_code())?;
     m.add("EXIT_INTERRUPTED", E::Interrupted(String::new()).exit_code())?;
     Ok(())
 }

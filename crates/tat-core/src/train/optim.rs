@@ -57,11 +57,15 @@ impl AdamW {
     }
 
     /// The gradient step every model takes: backward from `loss`, global-norm clip (`clip`, 0:
-    /// none), then one update at learning rate `lr`.
+    /// none), then one update at learning rate `lr`. A non-finite gradient norm is
+    /// [`TatError::Diverged`], and then nothing is updated.
     pub fn backward_step(&mut self, loss: &Tensor, clip: f64, lr: f64) -> Result<()> {
         self.zero_grad()?;
         loss.backward();
-        self.clip_grad_norm(clip)?;
+        let norm = self.clip_grad_norm(clip)?;
+        if !norm.is_finite() {
+            return Err(TatError::Diverged(format!("the gradient norm is {norm}")));
+        }
         self.step(lr)
     }
 

@@ -234,9 +234,17 @@ impl Session {
             let batch = collate(&pairs, self.device);
             tch::manual_seed(step_seed(t.seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
-            let loss = batch_loss(&self.model, &batch, true);
-            self.optimizer.backward_step(&loss, t.gradient_clip_norm, lr)?;
-            let loss = loss.double_value(&[]);
+            let loss_tensor = batch_loss(&self.model, &batch, true);
+            let loss = loss_tensor.double_value(&[]);
+            let stepped = if loss.is_finite() {
+                self.optimizer.backward_step(&loss_tensor, t.gradient_clip_norm, lr)
+            } else {
+                Err(TatError::Diverged(format!("the loss is {loss}")))
+            };
+            if let Err(TatError::Diverged(what)) = stepped {
+                return Err(self.diverged(&what));
+            }
+            stepped?;
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
             self.state.partial_loss_sum += loss * batch.target_tokens as f64;
@@ -320,6 +328,24 @@ impl Session {
             config: &self.config,
         };
         checkpoint::save(&self.run_dir.join(name), &parts)
+    }
+
+    /// The error for a step whose loss or gradient norm was not finite. Nothing is saved: `last`
+    /// keeps the latest state saved before, which was sound.
+    fn diverged(&self, what: &str) -> TatError {
+        let last = self.run_dir.join(LAST);
+        let kept = match checkpoint::existing(&last).and_then(|dir| checkpoint::load(&dir).ok()) {
+            Some(c) => format!("{} still holds step {} (epoch {})", c.dir.display(), c.state.step, c.state.epoch),
+            None => "no checkpoint was written".to_string(),
+        };
+        TatError::Diverged(format!(
+            "training diverged at step {} (epoch {}, batch {}): {what}; nothing was updated or saved, and {kept}. \
+             Fix: lower training.learning_rate, or set training.gradient_clip_norm (e.g. 1.0), then train again \
+             (--resume continues from `last`).",
+            self.state.step + 1,
+            self.state.epoch + 1,
+            self.state.batch_in_epoch + 1,
+        ))
     }
 
     /// Saves `last` at the current step boundary and describes how to continue.
