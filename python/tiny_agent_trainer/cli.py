@@ -517,7 +517,7 @@ def show(config: Path) -> None:
 
 @main.command()
 def check() -> None:
-    """Report the libtorch build, CPU threads and CUDA devices."""
+    """Report the libtorch build, CPU threads, CPU capability, the precision `auto` picks, and CUDA devices."""
     click.echo(_core.device_report(), nl=False)
 
 

@@ -125,7 +125,7 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Report the libtorch build, CPU threads and CUDA devices.
+    /// Report the libtorch build, CPU threads, CPU capability, the precision `auto` picks, and CUDA devices.
     Check,
 }
 
