@@ -72,14 +72,19 @@ const BF16_FEATURES: [&str; 3] = ["avx512_bf16", "amx_bf16", "amx_tile"];
 /// Decides the precision for `requested` on `device`, measuring bf16 only when the decision or
 /// its warning needs it.
 pub fn resolve(requested: Precision, device: Device) -> Resolved {
-    let base = facts(device, false);
-    let bf16_units = !base.bf16_isa.is_empty();
+    let mut facts = facts(device);
     let probe = match requested {
         Precision::Fp32 => false,
-        Precision::Auto => device != Device::Cpu || bf16_units,
+        Precision::Auto => device != Device::Cpu || !facts.bf16_isa.is_empty(),
         Precision::Bf16 => device == Device::Cpu,
     };
-    decide(requested, &if probe { facts(device, true) } else { base })
+    if probe {
+        match measured_bf16_speedup(device) {
+            Ok(s) => facts.bf16_speedup = Some(s),
+            Err(e) => facts.bf16_error = Some(e),
+        }
+    }
+    decide(requested, &facts)
 }
 
 /// The decision itself, a pure function of `facts`.
@@ -139,10 +144,8 @@ fn times(ratio: f64) -> String {
     }
 }
 
-/// What libtorch reports about `device`, with bf16 timed against fp32 there when `probe` is set.
-/// Measurements are kept for the rest of the process.
-pub fn facts(device: Device, probe: bool) -> Facts {
-    static MEASURED: Mutex<Vec<(Device, Result<f64, String>)>> = Mutex::new(Vec::new());
+/// What libtorch reports about `device`, before anything is measured.
+pub fn facts(device: Device) -> Facts {
     let (name, cpu_capability, bf16_isa) = match device {
         Device::Cpu => {
             let isa = native::cpu_features().into_iter().filter(|f| BF16_FEATURES.contains(&f.as_str())).collect();
@@ -151,21 +154,19 @@ pub fn facts(device: Device, probe: bool) -> Facts {
         Device::Cuda(i) => (format!("cuda:{i}"), String::new(), Vec::new()),
         other => (format!("{other:?}").to_lowercase(), String::new(), Vec::new()),
     };
-    let measurement = probe.then(|| {
-        let mut cache = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, m)) = cache.iter().find(|(d, _)| *d == device) {
-            return m.clone();
-        }
-        let m = measure_bf16_speedup(device);
-        cache.push((device, m.clone()));
-        m
-    });
-    let (bf16_speedup, bf16_error) = match measurement {
-        Some(Ok(s)) => (Some(s), None),
-        Some(Err(e)) => (None, Some(e)),
-        None => (None, None),
-    };
-    Facts { device: name, cpu_capability, bf16_isa, bf16_speedup, bf16_error }
+    Facts { device: name, cpu_capability, bf16_isa, bf16_speedup: None, bf16_error: None }
+}
+
+/// [`measure_bf16_speedup`] once per device and process.
+fn measured_bf16_speedup(device: Device) -> Result<f64, String> {
+    static MEASURED: Mutex<Vec<(Device, Result<f64, String>)>> = Mutex::new(Vec::new());
+    let mut cache = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = cache.iter().find(|(d, _)| *d == device) {
+        return m.clone();
+    }
+    let m = measure_bf16_speedup(device);
+    cache.push((device, m.clone()));
+    m
 }
 
 /// Times square products of the width the shipped models use in both kinds, best of a few rounds,

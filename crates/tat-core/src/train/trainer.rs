@@ -241,10 +241,10 @@ impl Session {
             } else {
                 Err(TatError::Diverged(format!("the loss is {loss}")))
             };
-            if let Err(TatError::Diverged(what)) = stepped {
-                return Err(self.diverged(&what));
-            }
-            stepped?;
+            stepped.map_err(|e| match e {
+                TatError::Diverged(what) => self.diverged(&what),
+                other => other,
+            })?;
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
             self.state.partial_loss_sum += loss * batch.target_tokens as f64;
