@@ -11,8 +11,8 @@ use tat_core::model::transformer::sequence_loss;
 use tat_core::model::{parameter_count, Seq2SeqTransformer};
 use tat_core::precision::{self, Compute, Resolved};
 use tat_core::rng::SplitMix64;
+use tat_core::tasks::pairs::batch::{collate, encode_examples, epoch_batches, Batch, EncodedPair};
 use tat_core::tokenizer::{BOS_ID, EOS_ID, PAD_ID};
-use tat_core::train::batch::{collate, encode_examples, epoch_batches, Batch, EncodedPair};
 use tch::nn::VarStore;
 use tch::{Device, Tensor};
 
@@ -42,8 +42,8 @@ impl Workload {
             Compute::Fp32 => Precision::Fp32,
             Compute::Bf16 => Precision::Bf16,
         };
-        let splits = tat_core::train::dataset_splits(&config)?;
-        let tokenizer = tat_core::train::build_tokenizer(&config, &splits);
+        let splits = tat_core::tasks::wgsl_generation::dataset_splits(&config)?;
+        let tokenizer = tat_core::tasks::wgsl_generation::build_tokenizer(&config, &splits);
         let dataset = config.dataset_path().display().to_string();
         let train = encode_examples(&tokenizer, &splits.train, config.model.max_seq_len, &dataset)?;
         let pairs = typical_batch(&train, config.training.batch_size, config.training.seed)?;

@@ -133,7 +133,7 @@ fn eval_command(
     let bar = crate::progress::count_bar(set.examples.len(), "evaluating");
     let report = eval::evaluate(generator, model, &set, options, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
-    let saved = report.save(&tat_core::train::checkpoint::resolve(model)?)?;
+    let saved = report.save(&tat_core::checkpoint::resolve(model)?)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
         return Ok(0);

@@ -26,7 +26,7 @@ pub fn eval_set(config: &Config, data: Option<&Path>, split: Option<Split>) -> R
     match data {
         None => {
             let split = split.unwrap_or(Split::Test);
-            let examples = crate::train::dataset_splits(config)?.get(split).to_vec();
+            let examples = crate::tasks::wgsl_generation::dataset_splits(config)?.get(split).to_vec();
             Ok(EvalSet { label: split.name().to_string(), examples })
         }
         Some(path) => {

@@ -6,6 +6,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use crate::checkpoint;
 use crate::config::{Architecture, Config, DeviceChoice, Precision};
 use crate::data::wgsl::Example;
 use crate::device;
@@ -13,9 +14,8 @@ use crate::error::{Result, TatError};
 use crate::model::Seq2SeqTransformer;
 use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
+use crate::tasks::pairs::batch::{collate, encode_examples, encode_prompt};
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
-use crate::train::batch::{collate, encode_examples, encode_prompt};
-use crate::train::checkpoint;
 
 /// A trained model ready to answer prompts.
 pub struct Generator {
@@ -49,16 +49,13 @@ impl Generator {
         }
         let device = device::resolve(device)?;
         let precision = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device);
+        let tokenizer = ckpt.tokenizer()?.clone();
         let mut vs = VarStore::new(device);
-        let mut model = Seq2SeqTransformer::new(
-            &vs.root(),
-            &ckpt.config.model,
-            ckpt.tokenizer.vocab_size() as i64,
-            precision.compute,
-        );
+        let mut model =
+            Seq2SeqTransformer::new(&vs.root(), &ckpt.config.model, tokenizer.vocab_size() as i64, precision.compute);
         checkpoint::load_weights(&mut vs, &dir)?;
         model.freeze();
-        Ok(Self { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, precision, _vs: vs })
+        Ok(Self { model, tokenizer, config: ckpt.config, device, precision, _vs: vs })
     }
 
     /// The precision the model computes in, and why.

@@ -1,6 +1,7 @@
 //! tiny-agent-trainer engine. No Python here: the CLI and the Python binding are thin fronts
 //! over this crate.
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod device;
@@ -12,6 +13,7 @@ pub mod native;
 pub mod precision;
 pub mod rng;
 pub mod starter;
+pub mod tasks;
 pub mod text;
 pub mod tokenizer;
 pub mod train;

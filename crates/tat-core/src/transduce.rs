@@ -6,6 +6,7 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
+use crate::checkpoint;
 use crate::config::{Architecture, Config, DeviceChoice, Precision};
 use crate::device;
 use crate::error::{Result, TatError};
@@ -13,9 +14,8 @@ use crate::generate::Generator;
 use crate::model::binder::{BinderInput, BinderOutput, Emitted};
 use crate::model::Binder;
 use crate::precision;
+use crate::tasks::pairs::batch::{collate, encode_input, EncodedPair};
 use crate::tokenizer::Tokenizer;
-use crate::train::batch::{collate, encode_input, EncodedPair};
-use crate::train::checkpoint;
 
 /// Programs decoded per forward pass.
 const BATCH: usize = 256;
@@ -65,9 +65,10 @@ impl Transducer {
         let device = device::resolve(device)?;
         let compute = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device).compute;
         let mut vs = VarStore::new(device);
-        let model = Binder::new(&vs.root(), &ckpt.config.model, ckpt.tokenizer.vocab_size() as i64, compute);
+        let tokenizer = ckpt.tokenizer()?.clone();
+        let model = Binder::new(&vs.root(), &ckpt.config.model, tokenizer.vocab_size() as i64, compute);
         checkpoint::load_weights(&mut vs, &dir)?;
-        Ok(Transducer::Binder(BinderRun { model, tokenizer: ckpt.tokenizer, config: ckpt.config, device, _vs: vs }))
+        Ok(Transducer::Binder(BinderRun { model, tokenizer, config: ckpt.config, device, _vs: vs }))
     }
 
     pub fn config(&self) -> &Config {

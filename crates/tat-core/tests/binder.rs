@@ -5,9 +5,10 @@ use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
 use tat_core::model::binder::{Binder, BinderInput, BinderOutput};
 use tat_core::precision::Compute;
+use tat_core::tasks::pairs::batch::{collate, encode_input, EncodedPair};
+use tat_core::tasks::TaskData;
 use tat_core::tokenizer::Tokenizer;
-use tat_core::train::batch::{collate, encode_input, EncodedPair};
-use tat_core::train::{train_examples, EpochMetrics, TrainObserver, TrainOptions, TrainSummary};
+use tat_core::train::{train_with, EpochMetrics, TrainObserver, TrainOptions, TrainSummary};
 use tat_core::transduce::Transducer;
 use tch::nn::VarStore;
 use tch::{Device, Kind};
@@ -130,7 +131,7 @@ fn train_programs(config: &Config) -> (TrainSummary, Vec<EpochMetrics>) {
     let examples = programs();
     let splits =
         Splits { train: examples.clone(), val: examples.iter().step_by(7).cloned().collect(), test: Vec::new() };
-    let summary = train_examples(config, splits, &TrainOptions::default(), &mut Quiet).unwrap();
+    let summary = train_with(config, TaskData::Pairs(splits), &TrainOptions::default(), &mut Quiet).unwrap();
     let metrics = tat_core::train::metrics::read_jsonl(&summary.run_dir.join("metrics.jsonl")).unwrap();
     (summary, metrics)
 }

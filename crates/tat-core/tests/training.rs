@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use tat_core::checkpoint;
 use tat_core::config::{Config, DeviceChoice, Precision};
 use tat_core::data::wgsl::{load_examples, Example, Split};
 use tat_core::eval;
 use tat_core::generate::{DecodeOptions, Decoding, Generator, Sampling};
-use tat_core::train::checkpoint;
 use tat_core::train::metrics::read_jsonl;
 use tat_core::train::{train, EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions};
 use tat_core::TatError;
@@ -180,7 +180,7 @@ fn the_run_records_its_precision_in_state_and_metrics() {
     assert!(json.contains("\"precision\": \"fp32\""), "{json}");
     assert_eq!(metrics(dir.path())[0].precision, "fp32");
     let csv = std::fs::read_to_string(run(dir.path()).join("metrics.csv")).unwrap();
-    assert!(csv.lines().nth(1).unwrap().ends_with(",fp32"), "{csv}");
+    assert!(csv.lines().nth(1).unwrap().ends_with(",fp32,"), "{csv}");
 }
 
 /// Weights are stored in fp32 whatever the products ran in, so a checkpoint answers in either

@@ -5,10 +5,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use numpy::PyArray1;
 use pyo3::prelude::*;
+use tat_core::checkpoint;
 use tat_core::data::wgsl::Split;
 use tat_core::eval;
 use tat_core::generate::{DecodeRequest, Generator};
-use tat_core::train::checkpoint;
 
 use crate::errors::ToPyResult;
 use crate::eval::EvalReport;

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
+use tat_core::tasks::TaskData;
 use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
 use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 
@@ -72,7 +73,7 @@ pub fn train<'py>(
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         match splits {
-            Some(splits) => tat_core::train::train_examples(&config, splits, &options, &mut observer),
+            Some(splits) => tat_core::train::train_with(&config, TaskData::Pairs(splits), &options, &mut observer),
             None => tat_core::train::train(&config, &options, &mut observer),
         }
     });

@@ -23,12 +23,16 @@ pub struct EpochMetrics {
     /// was recorded.
     #[serde(default)]
     pub precision: String,
+    /// Validation accuracy, for tasks that classify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f64>,
 }
 
 /// The run folder's per-epoch log, one JSON object per line; fronts read it with [`read_jsonl`].
 pub const JSONL_FILE: &str = "metrics.jsonl";
 
-const CSV_HEADER: &str = "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best,precision";
+const CSV_HEADER: &str =
+    "epoch,step,train_loss,val_loss,lr,seconds,examples_per_sec,tokens_per_sec,best,precision,val_accuracy";
 
 pub struct MetricsLog {
     jsonl: PathBuf,
@@ -90,7 +94,7 @@ fn json_line(m: &EpochMetrics) -> String {
 
 fn csv_line(m: &EpochMetrics) -> String {
     format!(
-        "{},{},{:.6},{:.6},{:.6e},{:.3},{:.2},{:.1},{},{}\n",
+        "{},{},{:.6},{:.6},{:.6e},{:.3},{:.2},{:.1},{},{},{}\n",
         m.epoch,
         m.step,
         m.train_loss,
@@ -100,7 +104,8 @@ fn csv_line(m: &EpochMetrics) -> String {
         m.examples_per_sec,
         m.tokens_per_sec,
         m.best,
-        m.precision
+        m.precision,
+        m.val_accuracy.map_or(String::new(), |a| format!("{a:.6}"))
     )
 }
 

@@ -1,54 +1,115 @@
-//! Training: the loop, the optimizer, the schedule, checkpoints and metrics.
+//! Training: one learner for every task, the optimizer, the schedule and metrics.
 //!
-//! The loop computes metrics and reports them to a [`TrainObserver`]; rendering them (a progress
+//! The learner owns epochs, validation, checkpoints, early stopping, metrics files, progress,
+//! Ctrl-C and exact resume; a task (`crate::tasks`) supplies its data, its model and its step
+//! through the [`Task`] trait. The loop reports to a [`TrainObserver`]; rendering (a progress
 //! bar, a Python callback) is the front's business.
 
-pub mod batch;
-pub mod checkpoint;
+mod learner;
 pub mod metrics;
 pub mod optim;
 pub mod schedule;
-mod trainer;
 
-use crate::config::{Config, TokenizerKind};
-use crate::data::wgsl::{assign_splits, check_examples, load_examples, Splits};
+use tch::nn::VarStore;
+use tch::Tensor;
+
+use crate::config::TrainingConfig;
 use crate::error::{Result, TatError};
+use crate::rng::SplitMix64;
 use crate::tokenizer::Tokenizer;
 
+pub use learner::{train, train_with, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 pub use metrics::EpochMetrics;
-pub use trainer::{train, train_examples, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+use optim::AdamW;
 
-/// The run's train/val/test examples: the dataset file checked with naga, then split as the file
-/// says or with the run's seed and ratios (the same call at train and evaluation time gives the same split).
-pub fn dataset_splits(config: &Config) -> Result<Splits> {
-    if config.dataset.path.is_none() {
-        return Err(TatError::Usage(format!(
-            "task {:?} ({:?}) generates its examples in its Python task module, so the engine alone cannot train it. \
-             Fix: run `tat train CONFIG` (the Python CLI) instead of `tiny-agent-trainer train`.",
-            config.task.name, config.task.kind
-        )));
+/// What a task gives the learner: its weights, its epochs and its step.
+pub trait Task {
+    /// The weights a checkpoint holds.
+    fn vs(&self) -> &VarStore;
+    fn vs_mut(&mut self) -> &mut VarStore;
+    /// The optimizer over the task's weights. Gradient tasks take the default, AdamW over every
+    /// trainable variable; a task with its own parameter groups builds them here.
+    fn optimizer(&self, config: &TrainingConfig) -> AdamW {
+        AdamW::new(self.vs(), config)
     }
-    let path = config.dataset_path();
-    if !path.is_file() {
-        let config_file = config.source.as_ref().map_or("the config".into(), |p| p.display().to_string());
-        return Err(TatError::Dataset(format!(
-            "{config_file}: dataset.path = {:?} names {}, which does not exist. Fix: point dataset.path at a \
-             [[examples]] TOML file (relative paths resolve against the config file's folder).",
-            config.dataset.path.as_deref().unwrap_or_else(|| std::path::Path::new("")).display().to_string(),
-            path.display()
-        )));
+    /// The tokenizer a checkpoint keeps, for tasks on text.
+    fn tokenizer(&self) -> Option<&Tokenizer> {
+        None
     }
-    let examples = load_examples(&path)?;
-    check_examples(&path, &examples)?;
-    Ok(assign_splits(examples, config.dataset.train_ratio, config.dataset.val_ratio, config.training.seed))
+    /// Sizes for the run's start line.
+    fn describe(&self) -> TaskSizes;
+    /// Plans one epoch from its seeded generator and returns its number of steps. The plan must
+    /// be a pure function of the generator's state, so a resumed epoch repeats it.
+    fn plan_epoch(&mut self, rng: &mut SplitMix64) -> Result<usize>;
+    /// Step `index` of the planned epoch: computes the loss and updates the weights through `update`.
+    fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput>;
+    /// The validation measurement at the end of an epoch (no weights change).
+    fn validate(&mut self) -> Result<Validation>;
 }
 
-/// The tokenizer a new run learns: from the prompts and code of its training split only, so no
-/// test text shapes the vocabulary.
-pub fn build_tokenizer(config: &Config, splits: &Splits) -> Tokenizer {
-    let texts = splits.train.iter().flat_map(|e| [e.natural_language.as_str(), e.wgsl_code.as_str()]);
-    match config.tokenizer.kind {
-        TokenizerKind::Wgsl => Tokenizer::build(texts, config.tokenizer.min_freq),
-        TokenizerKind::Words => Tokenizer::build_words(texts, config.tokenizer.min_freq),
+#[derive(Debug, Clone, Default)]
+pub struct TaskSizes {
+    pub parameters: i64,
+    /// Zero for tasks without text.
+    pub vocab_size: usize,
+    pub train_examples: usize,
+    pub val_examples: usize,
+    pub test_examples: usize,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOutput {
+    /// The step's mean loss.
+    pub loss: f64,
+    /// The loss's weight in the epoch's mean (target tokens, examples).
+    pub weight: usize,
+    pub examples: usize,
+    /// Tokens processed (input and target), for throughput; zero for tasks without text.
+    pub tokens: usize,
+}
+
+/// The end-of-epoch measurement. The best checkpoint is the one with the lowest `loss`.
+#[derive(Debug, Clone, Copy)]
+pub struct Validation {
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+/// The update a step makes: the single place where weights change, so that a data-parallel
+/// all-reduce has one place to plug in.
+pub struct Update<'a> {
+    optimizer: &'a mut AdamW,
+    lr: f64,
+    clip: f64,
+}
+
+impl Update<'_> {
+    /// The gradient step every gradient task takes: backward from `loss`, global-norm clip
+    /// (`training.gradient_clip_norm`), AdamW. A non-finite loss or gradient norm is
+    /// [`TatError::Diverged`], and then nothing is updated.
+    pub fn gradient_step(&mut self, loss: &Tensor) -> Result<f64> {
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            return Err(TatError::Diverged(format!("the loss is {value}")));
+        }
+        self.optimizer.backward_step(loss, self.clip, self.lr)?;
+        Ok(value)
+    }
+
+    /// An update from gradients the task computed itself (a local learning rule), one per
+    /// optimizer parameter in [`AdamW::names`] order.
+    pub fn apply(&mut self, grads: &[Tensor]) -> Result<()> {
+        for (name, g) in self.optimizer.names().zip(grads) {
+            if g.defined() && g.isfinite().all().int64_value(&[]) == 0 {
+                return Err(TatError::Diverged(format!("the update of `{name}` is not finite")));
+            }
+        }
+        self.optimizer.apply(grads, self.lr)
+    }
+
+    /// The optimizer's parameter names, the order [`Update::apply`] takes.
+    pub fn names(&self) -> Vec<String> {
+        self.optimizer.names().map(str::to_string).collect()
     }
 }

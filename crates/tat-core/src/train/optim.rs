@@ -17,8 +17,16 @@ struct Param {
     value: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
-    /// Decoupled weight decay applies to matrices only, not to biases and norm gains.
-    decay: bool,
+    /// Its group's learning rate as a multiple of the step's, and its decoupled weight decay.
+    lr_scale: f64,
+    weight_decay: f64,
+}
+
+/// Parameters that share a learning-rate multiple and a weight decay.
+pub struct ParamGroup {
+    pub params: Vec<(String, Tensor)>,
+    pub lr_scale: f64,
+    pub weight_decay: f64,
 }
 
 pub struct AdamW {
@@ -26,34 +34,42 @@ pub struct AdamW {
     beta1: f64,
     beta2: f64,
     eps: f64,
-    weight_decay: f64,
     /// Optimizer steps taken; drives the bias correction.
     pub steps: i64,
 }
 
 impl AdamW {
+    /// AdamW over the trainable variables of `vs`, in name order. Decoupled weight decay applies
+    /// to matrices only, not to biases and norm gains.
     pub fn new(vs: &VarStore, config: &TrainingConfig) -> Self {
         let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = named
+        let (matrices, rest): (Vec<_>, Vec<_>) =
+            named.into_iter().filter(|(_, t)| t.requires_grad()).partition(|(_, t)| t.dim() >= 2);
+        let groups = [
+            ParamGroup { params: matrices, lr_scale: 1.0, weight_decay: config.weight_decay },
+            ParamGroup { params: rest, lr_scale: 1.0, weight_decay: 0.0 },
+        ];
+        Self::with_groups(groups, config)
+    }
+
+    /// AdamW over explicit groups (`training.adam_*` from `config`); state is saved by name.
+    pub fn with_groups(groups: impl IntoIterator<Item = ParamGroup>, config: &TrainingConfig) -> Self {
+        let mut params: Vec<Param> = groups
             .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .map(|(name, value)| Param {
-                exp_avg: value.zeros_like(),
-                exp_avg_sq: value.zeros_like(),
-                decay: value.dim() >= 2,
-                name,
-                value,
+            .flat_map(|g| {
+                g.params.into_iter().map(move |(name, value)| Param {
+                    exp_avg: value.zeros_like(),
+                    exp_avg_sq: value.zeros_like(),
+                    lr_scale: g.lr_scale,
+                    weight_decay: g.weight_decay,
+                    name,
+                    value,
+                })
             })
             .collect();
-        Self {
-            params,
-            beta1: config.adam_beta1,
-            beta2: config.adam_beta2,
-            eps: config.adam_eps,
-            weight_decay: config.weight_decay,
-            steps: 0,
-        }
+        params.sort_by(|a, b| a.name.cmp(&b.name));
+        Self { params, beta1: config.adam_beta1, beta2: config.adam_beta2, eps: config.adam_eps, steps: 0 }
     }
 
     /// The gradient step every model takes: backward from `loss`, global-norm clip (`clip`, 0:
@@ -82,16 +98,33 @@ impl AdamW {
         native::clip_grad_norm(&grads.iter().collect::<Vec<_>>(), max_norm)
     }
 
-    /// One AdamW update of every parameter that has a gradient, in two calls of libtorch's fused
-    /// kernel: the matrices with weight decay, the rest without.
+    /// One AdamW update of every parameter that has a gradient (from backward).
     pub fn step(&mut self, lr: f64) -> Result<()> {
+        let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
+        self.apply(&grads, lr)
+    }
+
+    /// One AdamW update from given gradients, one per parameter in [`AdamW::names`] order (an
+    /// undefined tensor skips its parameter): how tasks without autograd hand over their updates.
+    /// One call of libtorch's fused kernel per group.
+    pub fn apply(&mut self, grads: &[Tensor], lr: f64) -> Result<()> {
+        assert_eq!(grads.len(), self.params.len(), "one gradient per parameter");
         self.steps += 1;
         let Some(first) = self.params.first() else { return Ok(()) };
         let step = Tensor::from(self.steps as f32).to_device(first.value.device());
-        let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
-        for decay in [true, false] {
-            let chosen: Vec<(&Param, &Tensor)> =
-                self.params.iter().zip(&grads).filter(|(p, g)| p.decay == decay && g.defined()).collect();
+        let mut groups: Vec<(f64, f64)> = Vec::new();
+        for p in &self.params {
+            if !groups.contains(&(p.lr_scale, p.weight_decay)) {
+                groups.push((p.lr_scale, p.weight_decay));
+            }
+        }
+        for (lr_scale, weight_decay) in groups {
+            let chosen: Vec<(&Param, &Tensor)> = self
+                .params
+                .iter()
+                .zip(grads)
+                .filter(|(p, g)| (p.lr_scale, p.weight_decay) == (lr_scale, weight_decay) && g.defined())
+                .collect();
             if chosen.is_empty() {
                 continue;
             }
@@ -103,10 +136,10 @@ impl AdamW {
                 &AdamWGroup { params: &params, grads: &grads, exp_avgs: &exp_avgs, exp_avg_sqs: &exp_avg_sqs },
                 &AdamWStep {
                     step: &step,
-                    lr,
+                    lr: lr * lr_scale,
                     beta1: self.beta1,
                     beta2: self.beta2,
-                    weight_decay: if decay { self.weight_decay } else { 0.0 },
+                    weight_decay,
                     eps: self.eps,
                 },
             )?;
@@ -114,16 +147,22 @@ impl AdamW {
         Ok(())
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
+    /// The parameters' names, in the order [`AdamW::apply`] takes gradients.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.params.iter().map(|p| p.name.as_str())
+    }
+
+    /// The moments as named tensors, for the checkpoint's `optimizer.safetensors`.
+    pub fn state(&self) -> Vec<(String, &Tensor)> {
         let mut named: Vec<(String, &Tensor)> = Vec::with_capacity(self.params.len() * 2);
         for p in &self.params {
             named.push((format!("{EXP_AVG}{}", p.name), &p.exp_avg));
             named.push((format!("{EXP_AVG_SQ}{}", p.name), &p.exp_avg_sq));
         }
-        Tensor::write_safetensors(&named, path).map_err(|e| TatError::io(path, std::io::Error::other(e.to_string())))
+        named
     }
 
-    /// Restores the moments written by [`AdamW::save`]; `steps` comes from `state.json`.
+    /// Restores the moments written from [`AdamW::state`]; `steps` comes from `state.json`.
     pub fn load(&mut self, path: &Path, steps: i64) -> Result<()> {
         let stored: std::collections::HashMap<String, Tensor> =
             Tensor::read_safetensors(path).map_err(|e| corrupt(path, &e.to_string()))?.into_iter().collect();

@@ -1,26 +1,21 @@
-//! The training loop.
+//! The learner: the loop every task trains in.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tch::nn::VarStore;
 use tch::Device;
 
-use super::batch::{collate, encode_examples, epoch_batches, fixed_batches, Batch, EncodedPair};
-use super::checkpoint::{self, SaveParts, TrainState, BEST, LAST};
 use super::metrics::{EpochMetrics, MetricsLog};
 use super::optim::AdamW;
 use super::schedule::LrSchedule;
+use super::{Task, Update};
+use crate::checkpoint::{self, Checkpoint, SaveParts, TrainState, BEST, LAST};
 use crate::config::Config;
-use crate::data::wgsl::Splits;
 use crate::device;
 use crate::error::{Result, TatError};
-use crate::model::binder::BinderInput;
-use crate::model::transformer::sequence_loss;
-use crate::model::{parameter_count, Network};
 use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
-use crate::tokenizer::Tokenizer;
+use crate::tasks::{self, TaskContext, TaskData};
 
 /// What the loop tells its front. Every method has a default, so a front implements only what it shows.
 pub trait TrainObserver {
@@ -75,121 +70,94 @@ pub struct TrainSummary {
     pub stopped_early: bool,
 }
 
-/// Trains the model `config` describes on its dataset file, writing checkpoints and metrics under
-/// its output folder.
+/// Trains the task `config` describes (`task.kind`, looked up in `crate::tasks`) on the data its
+/// config names, writing checkpoints and metrics under its output folder.
 pub fn train(config: &Config, options: &TrainOptions, observer: &mut dyn TrainObserver) -> Result<TrainSummary> {
-    let splits = super::dataset_splits(config)?;
-    // Checkpoints record where the data came from, independent of the config's folder.
-    let dataset_path = config.dataset_path();
-    let mut config = config.clone();
-    config.dataset.path = Some(dataset_path.canonicalize().map_err(|e| TatError::io(&dataset_path, e))?);
-    config.source = None;
-    train_examples(&config, splits, options, observer)
+    train_with(config, TaskData::FromConfig, options, observer)
 }
 
-/// Trains on examples the caller made: the seam for tasks whose data a Python task module
-/// generates. Everything else (tokenizer, model, loop, checkpoints) is as for [`train`].
-pub fn train_examples(
+/// Trains with data the caller made: the seam for tasks whose data a Python task module
+/// generates. Everything else (model, loop, checkpoints) is as for [`train`].
+pub fn train_with(
     config: &Config,
-    splits: Splits,
+    data: TaskData,
     options: &TrainOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
-    let mut session = Session::open(config, splits, options)?;
-    observer.on_start(&session.info());
-    session.run(observer)
+    device::set_threads(config.training.threads);
+    let device = device::resolve(config.training.device)?;
+    let precision = precision::resolve(config.training.precision, device);
+    let run_dir = config.output_dir();
+    let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
+    let config = tasks::settle(config, &data)?;
+    let task =
+        tasks::open(&config, data, &TaskContext { device, compute: precision.compute, resumed: resumed.as_ref() })?;
+    let mut learner = Learner::open(config, task, device, precision, run_dir, resumed)?;
+    observer.on_start(&learner.info());
+    learner.run(observer)
 }
 
-struct Session {
+struct Learner {
     config: Config,
     device: Device,
     precision: Resolved,
-    vs: VarStore,
-    model: Network,
+    task: Box<dyn Task>,
     optimizer: AdamW,
     schedule: LrSchedule,
-    tokenizer: Tokenizer,
-    train: Vec<EncodedPair>,
-    val: Vec<EncodedPair>,
-    test_examples: usize,
     state: TrainState,
     run_dir: PathBuf,
     metrics: MetricsLog,
+    /// The epoch the task has planned, and its number of steps.
+    planned: (usize, usize),
 }
 
-impl Session {
-    fn open(config: &Config, splits: Splits, options: &TrainOptions) -> Result<Self> {
-        device::set_threads(config.training.threads);
-        let device = device::resolve(config.training.device)?;
-        let precision = precision::resolve(config.training.precision, device);
-        let run_dir = config.output_dir();
-        let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
-        let tokenizer = match &resumed {
-            Some(ckpt) => ckpt.tokenizer.clone(),
-            None => super::build_tokenizer(config, &splits),
-        };
-        let dataset_name = match &config.dataset.path {
-            Some(path) => path.display().to_string(),
-            None => format!("the {} task's examples", config.task.name),
-        };
-        let max_len = config.model.max_seq_len;
-        let train = encode_examples(&tokenizer, &splits.train, max_len, &dataset_name)?;
-        let val = encode_examples(&tokenizer, &splits.val, max_len, &dataset_name)?;
-
-        tch::manual_seed(config.training.seed as i64);
-        let mut vs = VarStore::new(device);
-        let model = Network::new(&vs.root(), &config.model, tokenizer.vocab_size() as i64, precision.compute);
-        let mut optimizer = AdamW::new(&vs, &config.training);
-        let batches_per_epoch = train.len().div_ceil(config.training.batch_size);
-        let schedule = LrSchedule {
-            peak: config.training.learning_rate,
-            warmup_steps: config.training.warmup_steps,
-            total_steps: config.training.epochs * batches_per_epoch,
-            min_ratio: config.training.min_lr_ratio,
-        };
+impl Learner {
+    fn open(
+        config: Config,
+        mut task: Box<dyn Task>,
+        device: Device,
+        precision: Resolved,
+        run_dir: PathBuf,
+        resumed: Option<Checkpoint>,
+    ) -> Result<Self> {
+        let mut optimizer = task.optimizer(&config.training);
         let mut state = match &resumed {
             Some(ckpt) => {
-                checkpoint::load_weights(&mut vs, &ckpt.dir)?;
+                checkpoint::load_weights(task.vs_mut(), &ckpt.dir)?;
                 optimizer.load(&ckpt.dir.join(checkpoint::OPTIMIZER_FILE), ckpt.state.step as i64)?;
                 ckpt.state.clone()
             }
             None => TrainState::new(config.training.seed),
         };
+        let steps_in_epoch = task.plan_epoch(&mut SplitMix64::derived(config.training.seed, state.epoch as u64))?;
+        let planned = (state.epoch, steps_in_epoch);
+        let schedule = LrSchedule {
+            peak: config.training.learning_rate,
+            warmup_steps: config.training.warmup_steps,
+            total_steps: config.training.epochs * steps_in_epoch,
+            min_ratio: config.training.min_lr_ratio,
+        };
         state.precision = Some(precision.compute.name().to_string());
         state.precision_reason = Some(precision.reason.clone());
         std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
         let metrics = MetricsLog::open(&run_dir, state.epoch)?;
-        Ok(Self {
-            config: config.clone(),
-            device,
-            precision,
-            vs,
-            model,
-            optimizer,
-            schedule,
-            tokenizer,
-            train,
-            val,
-            test_examples: splits.test.len(),
-            state,
-            run_dir,
-            metrics,
-        })
+        Ok(Self { config, device, precision, task, optimizer, schedule, state, run_dir, metrics, planned })
     }
 
     fn info(&self) -> RunInfo {
+        let sizes = self.task.describe();
         RunInfo {
             run_dir: self.run_dir.clone(),
             device: device::name(self.device),
             precision: self.precision.clone(),
-            parameters: parameter_count(&self.vs),
-            vocab_size: self.tokenizer.vocab_size(),
-            train_examples: self.train.len(),
-            val_examples: self.val.len(),
-            test_examples: self.test_examples,
+            parameters: sizes.parameters,
+            vocab_size: sizes.vocab_size,
+            train_examples: sizes.train_examples,
+            val_examples: sizes.val_examples,
+            test_examples: sizes.test_examples,
             start_epoch: self.state.epoch,
             epochs: self.config.training.epochs,
-            batches_per_epoch: self.train.len().div_ceil(self.config.training.batch_size),
+            batches_per_epoch: self.planned.1,
         }
     }
 
@@ -218,44 +186,40 @@ impl Session {
         })
     }
 
-    /// One epoch of optimizer steps (continuing a partial epoch after a Ctrl-C resume).
-    /// Returns the examples and tokens processed, for throughput.
+    /// One epoch of steps (continuing a partial epoch after a Ctrl-C resume). Returns the
+    /// examples and tokens processed, for throughput.
     fn train_epoch(&mut self, observer: &mut dyn TrainObserver) -> Result<(usize, usize)> {
-        let t = &self.config.training;
-        let mut rng = SplitMix64::derived(t.seed, self.state.epoch as u64);
-        let batches = epoch_batches(&self.train, t.batch_size, &mut rng);
+        let seed = self.config.training.seed;
+        if self.planned.0 != self.state.epoch {
+            let steps = self.task.plan_epoch(&mut SplitMix64::derived(seed, self.state.epoch as u64))?;
+            self.planned = (self.state.epoch, steps);
+        }
+        let steps = self.planned.1;
         let started = Instant::now();
         let (mut examples, mut tokens) = (0, 0);
-        for (index, batch_ids) in batches.iter().enumerate().skip(self.state.batch_in_epoch) {
+        for index in self.state.batch_in_epoch..steps {
             if observer.should_stop() {
                 return Err(self.interrupt());
             }
-            let pairs: Vec<&EncodedPair> = batch_ids.iter().map(|&i| &self.train[i]).collect();
-            let batch = collate(&pairs, self.device);
-            tch::manual_seed(step_seed(t.seed, self.state.step));
+            tch::manual_seed(step_seed(seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
-            let loss_tensor = batch_loss(&self.model, &batch, true);
-            let loss = loss_tensor.double_value(&[]);
-            let stepped = if loss.is_finite() {
-                self.optimizer.backward_step(&loss_tensor, t.gradient_clip_norm, lr)
-            } else {
-                Err(TatError::Diverged(format!("the loss is {loss}")))
-            };
-            stepped.map_err(|e| match e {
+            let t = &self.config.training;
+            let mut update = Update { optimizer: &mut self.optimizer, lr, clip: t.gradient_clip_norm };
+            let out = self.task.step(index, &mut update).map_err(|e| match e {
                 TatError::Diverged(what) => self.diverged(&what),
                 other => other,
             })?;
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
-            self.state.partial_loss_sum += loss * batch.target_tokens as f64;
-            self.state.partial_tokens += batch.target_tokens;
-            examples += batch.examples;
-            tokens += batch.target_tokens + pairs.iter().map(|p| p.src.len()).sum::<usize>();
+            self.state.partial_loss_sum += out.loss * out.weight as f64;
+            self.state.partial_tokens += out.weight;
+            examples += out.examples;
+            tokens += out.tokens;
             observer.on_step(&StepProgress {
                 epoch: self.state.epoch + 1,
                 batch: index + 1,
-                batches: batches.len(),
-                loss,
+                batches: steps,
+                loss: out.loss,
                 lr,
                 examples_per_sec: examples as f64 / started.elapsed().as_secs_f64(),
             });
@@ -265,7 +229,11 @@ impl Session {
 
     fn finish_epoch(&mut self, examples: usize, tokens: usize, seconds: f64) -> Result<EpochMetrics> {
         let train_loss = self.state.partial_loss_sum / self.state.partial_tokens.max(1) as f64;
-        let val_loss = self.validation_loss();
+        let validation = {
+            let _guard = tch::no_grad_guard();
+            self.task.validate()?
+        };
+        let val_loss = validation.loss;
         let s = &mut self.state;
         s.epoch += 1;
         s.batch_in_epoch = 0;
@@ -301,30 +269,18 @@ impl Session {
             tokens_per_sec: tokens as f64 / seconds,
             best,
             precision: self.precision.compute.name().to_string(),
+            val_accuracy: validation.accuracy,
         };
         self.metrics.append(&metrics)?;
         Ok(metrics)
     }
 
-    /// Token-weighted mean loss over the validation split, without dropout.
-    fn validation_loss(&self) -> f64 {
-        let _guard = tch::no_grad_guard();
-        let (mut sum, mut count) = (0.0, 0usize);
-        for ids in fixed_batches(self.val.len(), self.config.training.batch_size) {
-            let pairs: Vec<&EncodedPair> = ids.iter().map(|&i| &self.val[i]).collect();
-            let batch = collate(&pairs, self.device);
-            sum += batch_loss(&self.model, &batch, false).double_value(&[]) * batch.target_tokens as f64;
-            count += batch.target_tokens;
-        }
-        sum / count.max(1) as f64
-    }
-
     fn save(&self, name: &str) -> Result<()> {
         let parts = SaveParts {
-            vs: &self.vs,
-            optimizer: &self.optimizer,
+            vs: self.task.vs(),
+            optimizer: self.optimizer.state(),
             state: &self.state,
-            tokenizer: &self.tokenizer,
+            tokenizer: self.task.tokenizer(),
             config: &self.config,
         };
         checkpoint::save(&self.run_dir.join(name), &parts)
@@ -362,20 +318,6 @@ impl Session {
     }
 }
 
-/// Mean loss per target token: cross-entropy under teacher forcing for the transformer, CTC for
-/// the binder (whose targets are the words without `<eos>`).
-fn batch_loss(model: &Network, batch: &Batch, train: bool) -> tch::Tensor {
-    match model {
-        Network::Transformer(m) => sequence_loss(&m.forward(&batch.src, &batch.tgt_in, train), &batch.tgt_out),
-        Network::Binder(m) => {
-            let input = BinderInput { src: &batch.src, identities: &batch.src_identities, lengths: &batch.src_lengths };
-            let words: Vec<i64> = batch.tgt_lengths.iter().map(|n| n - 1).collect();
-            let total: i64 = words.iter().sum();
-            m.loss(&m.forward(&input, train), &batch.src_lengths, &batch.tgt_out, &words) / total.max(1) as f64
-        }
-    }
-}
-
 /// The torch RNG seed for one optimizer step: a pure function of (seed, step), so a resumed run
 /// draws the same dropout masks as an uninterrupted one.
 fn step_seed(seed: u64, step: usize) -> i64 {
@@ -383,7 +325,7 @@ fn step_seed(seed: u64, step: usize) -> i64 {
 }
 
 /// A new run must not overwrite a trained one.
-fn refuse_overwrite(run_dir: &Path) -> Result<Option<checkpoint::Checkpoint>> {
+fn refuse_overwrite(run_dir: &Path) -> Result<Option<Checkpoint>> {
     if run_dir.join(LAST).exists() || run_dir.join(BEST).exists() {
         return Err(TatError::Usage(format!(
             "{} already holds a trained run. Fix: add --resume to continue it, pass --out DIR for a new run, or delete the folder.",
@@ -393,7 +335,7 @@ fn refuse_overwrite(run_dir: &Path) -> Result<Option<checkpoint::Checkpoint>> {
     Ok(None)
 }
 
-fn resume_point(run_dir: &Path, config: &Config) -> Result<checkpoint::Checkpoint> {
+fn resume_point(run_dir: &Path, config: &Config) -> Result<Checkpoint> {
     let dir = checkpoint::existing(&run_dir.join(LAST)).ok_or_else(|| {
         TatError::Checkpoint(format!(
             "--resume: {} holds no `last` checkpoint to continue from. Fix: drop --resume to start a new run, or pass the --out of the run to continue.",

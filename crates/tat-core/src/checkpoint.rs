@@ -3,13 +3,14 @@
 //! | file | what |
 //! |---|---|
 //! | `model.safetensors` | model weights (fp32) |
-//! | `optimizer.safetensors` | AdamW moments (`exp_avg.<param>`, `exp_avg_sq.<param>`) |
+//! | `optimizer.safetensors` | the optimizer's state (AdamW: `exp_avg.<param>`, `exp_avg_sq.<param>`) |
 //! | `state.json` | [`TrainState`]: epoch, step, seed, best metric, partial-epoch sums |
-//! | `tokenizer.json` | the tokenizer the ids refer to |
+//! | `tokenizer.json` | the tokenizer the ids refer to (tasks with text only) |
 //! | `config.toml` | the full config the run used |
 //!
 //! A folder is written under a temporary name and renamed into place, so a crash or Ctrl-C
-//! mid-write never leaves a half-written checkpoint behind.
+//! mid-write never leaves a half-written checkpoint behind. Training writes checkpoints and
+//! inference reads them through this module alone; it knows nothing of either.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,7 +18,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
-use super::optim::AdamW;
 use crate::config::Config;
 use crate::error::{read_text, Result, TatError};
 use crate::tokenizer::Tokenizer;
@@ -84,15 +84,31 @@ impl TrainState {
 pub struct Checkpoint {
     pub dir: PathBuf,
     pub config: Config,
-    pub tokenizer: Tokenizer,
+    /// Absent for tasks without text.
+    pub tokenizer: Option<Tokenizer>,
     pub state: TrainState,
+}
+
+impl Checkpoint {
+    /// The tokenizer, or an error for a checkpoint of a task without one.
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.tokenizer.as_ref().ok_or_else(|| {
+            TatError::Checkpoint(format!(
+                "{}: this checkpoint has no {TOKENIZER_FILE}: its task ({:?}) does not work on text. \
+                 Fix: use `eval` or the Python API's `tat.load`, which serve every task.",
+                self.dir.display(),
+                self.config.task.kind
+            ))
+        })
+    }
 }
 
 pub struct SaveParts<'a> {
     pub vs: &'a VarStore,
-    pub optimizer: &'a AdamW,
+    /// The optimizer's state as named tensors.
+    pub optimizer: Vec<(String, &'a tch::Tensor)>,
     pub state: &'a TrainState,
-    pub tokenizer: &'a Tokenizer,
+    pub tokenizer: Option<&'a Tokenizer>,
     pub config: &'a Config,
 }
 
@@ -104,9 +120,13 @@ pub fn save(dir: &Path, parts: &SaveParts) -> Result<()> {
     fs::create_dir_all(&tmp).map_err(|e| TatError::io(&tmp, e))?;
     let model_path = tmp.join(MODEL_FILE);
     parts.vs.save(&model_path).map_err(|e| TatError::io(&model_path, std::io::Error::other(e.to_string())))?;
-    parts.optimizer.save(&tmp.join(OPTIMIZER_FILE))?;
+    let optimizer_path = tmp.join(OPTIMIZER_FILE);
+    tch::Tensor::write_safetensors(&parts.optimizer, &optimizer_path)
+        .map_err(|e| TatError::io(&optimizer_path, std::io::Error::other(e.to_string())))?;
     write(&tmp.join(STATE_FILE), &serde_json::to_string_pretty(parts.state).expect("state serialises"))?;
-    parts.tokenizer.save(&tmp.join(TOKENIZER_FILE))?;
+    if let Some(tokenizer) = parts.tokenizer {
+        tokenizer.save(&tmp.join(TOKENIZER_FILE))?;
+    }
     write(&tmp.join(CONFIG_FILE), &parts.config.to_toml_string())?;
     remove_dir_if_exists(&old)?;
     if dir.exists() {
@@ -156,7 +176,12 @@ pub fn load(dir: &Path) -> Result<Checkpoint> {
     let config_path = dir.join(CONFIG_FILE);
     let config = Config::from_toml_str(&read_existing(&config_path)?, &config_path.display().to_string())
         .map_err(|e| corrupt(&config_path, &e.to_string()))?;
-    let tokenizer = Tokenizer::load(&dir.join(TOKENIZER_FILE))?;
+    let tokenizer_path = dir.join(TOKENIZER_FILE);
+    let tokenizer = if tokenizer_path.exists() || crate::tasks::spec(config.task.kind).text {
+        Some(Tokenizer::load(&tokenizer_path)?)
+    } else {
+        None
+    };
     let state_path = dir.join(STATE_FILE);
     let state: TrainState =
         serde_json::from_str(&read_existing(&state_path)?).map_err(|e| corrupt(&state_path, &e.to_string()))?;
