@@ -5,7 +5,7 @@ use std::time::Instant;
 use tat_core::generate::Decoding;
 use tat_core::model::transformer::sequence_loss;
 use tat_core::tokenizer::BOS_ID;
-use tat_core::train::optim::AdamW;
+use tat_core::train::optim::Optimizer;
 use tch::{Device, Kind, Tensor};
 
 use crate::workload::{Workload, NEW_TOKENS};
@@ -20,7 +20,7 @@ pub struct TrainTiming {
 /// takes it: forward, loss, backward, global-norm clip, AdamW (at the peak learning rate).
 pub fn train(w: &Workload, warmup: usize, steps: usize) -> TrainTiming {
     let t = &w.config.training;
-    let mut optimizer = AdamW::new(&w.vs, t);
+    let mut optimizer = Optimizer::new(&w.vs, t);
     let b = &w.batch;
     let mut step = || {
         let logits = w.model.forward(&b.src, &b.tgt_in, true);

@@ -41,10 +41,11 @@ def load(
     was trained with (weights are kept in fp32, so either works). Raises `CheckpointError` when
     there is no checkpoint there.
     """
-    from .tasks import binding_model
+    from .tasks import registry
 
-    if binding_model.is_binding_path(path):
-        return binding_model.BindingModel.load(path, device=device, threads=threads, precision=precision)
+    task = registry.module_for_path(path)
+    if task is not None:
+        return task.load(path, device=device, threads=threads, precision=precision)  # type: ignore[no-any-return]
     return Model.load(path, device=device, threads=threads, precision=precision)
 
 

@@ -14,11 +14,13 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from . import _core
+from .tasks import registry
 from ._core import EXIT_INTERRUPTED, Diagnostic, InvalidWgslError, Model, TatError, UsageError, validate_wgsl
 
 if TYPE_CHECKING:
@@ -101,9 +103,9 @@ def train(
 ) -> None:
     """Train the model a config describes (checkpoints and metrics go to the run folder)."""
     config = _one_path(config_file, config, "CONFIG", "--config")
-    binding = _binding_config(config)
-    if binding is not None:
-        _train_binding(binding, epochs, device, seed, out, resume, overrides)
+    task = registry.module_for_config(config)
+    if task is not None:
+        _train_python(task, config, epochs, device, seed, out, resume, overrides)
         return
     progress = _TrainProgress()
     with _interrupt_saves_last():
@@ -140,20 +142,9 @@ def _one_path(positional: Path | None, option: Path | None, name: str, flag: str
     return positional if positional is not None else option  # type: ignore[return-value]
 
 
-def _binding_config(path: Path) -> Config | None:
-    """The config when it is a binding task's, else None (a config that does not load reports
-    its error from the engine, as for any other task)."""
-    from .config import Config, ConfigError
-
-    try:
-        config = Config.from_toml(path)
-    except ConfigError:
-        return None
-    return config if config.task.kind == "binding" else None
-
-
-def _train_binding(
-    config: Config,
+def _train_python(
+    task: ModuleType,
+    config_path: Path,
     epochs: int | None,
     device: str | None,
     seed: int | None,
@@ -161,10 +152,11 @@ def _train_binding(
     resume: bool,
     overrides: tuple[str, ...],
 ) -> None:
-    """`train` for the binding task: the binder and the baseline, once per seed."""
-    from .tasks import binding_model
+    """`train` for a task whose Python module makes its data (the engine's registry names it):
+    every run the config describes, once per seed."""
+    from .config import Config
 
-    config = config.with_overrides(overrides)
+    config = Config.from_toml(config_path).with_overrides(overrides)
     sets = {
         "training.epochs": epochs,
         "training.device": device,
@@ -181,9 +173,7 @@ def _train_binding(
 
     with _interrupt_saves_last():
         try:
-            run_dir = binding_model.train(
-                config, resume=resume, on_start=on_start, on_step=progress.step, on_epoch=progress.epoch
-            )
+            run_dir = task.train(config, resume=resume, on_start=on_start, on_step=progress.step, on_epoch=progress.epoch)
         finally:
             progress.clear()
     click.echo(f"done: runs in {run_dir}; score them with `tat eval {run_dir}`")
@@ -200,7 +190,9 @@ class _TrainProgress:
     def start(self, info: dict[str, Any]) -> None:
         self.epochs = info["epochs"]
         click.echo(
-            f"model: {info['parameters'] / 1e6:.1f}M parameters, vocab {info['vocab_size']} | "
+            f"model: {info['parameters'] / 1e6:.1f}M parameters"
+            + (f", vocab {info['vocab_size']}" if info["vocab_size"] else "")
+            + " | "
             f"data: {info['train_examples']} train / {info['val_examples']} val / {info['test_examples']} test | "
             f"device: {info['device']} | run: {info['run_dir']}",
             err=True,
@@ -217,10 +209,11 @@ class _TrainProgress:
 
     def epoch(self, m: dict[str, Any]) -> None:
         self.clear()
+        accuracy = "" if m.get("val_accuracy") is None else f"  val_acc {m['val_accuracy']:.4f}"
+        speed = f"{m['tokens_per_sec']:.0f} tok/s" if m["tokens_per_sec"] > 0 else f"{m['examples_per_sec']:.0f} ex/s"
         click.echo(
-            f"epoch {m['epoch']:>3}/{self.epochs}  train_loss {m['train_loss']:.4f}  val_loss {m['val_loss']:.4f}  "
-            f"lr {_rust_exp(m['lr'])}  {m['seconds']:.1f}s  {m['tokens_per_sec']:.0f} tok/s"
-            + ("  *best" if m["best"] else "")
+            f"epoch {m['epoch']:>3}/{self.epochs}  train_loss {m['train_loss']:.4f}  val_loss {m['val_loss']:.4f}"
+            f"{accuracy}  lr {_rust_exp(m['lr'])}  {m['seconds']:.1f}s  {speed}" + ("  *best" if m["best"] else "")
         )
 
     def clear(self) -> None:
@@ -386,12 +379,15 @@ def eval_command(
 ) -> None:
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
     overall and per category; the report is also written to the run folder as JSON. For a binding
-    run: exact match per split for the binder and the baseline, mean and spread over seeds."""
+    run: exact match per split for the binder and the baseline, mean and spread over seeds. For a
+    classifier (bionet): accuracy on the train, val and test splits."""
     model = _one_path(run_dir, model, "RUN_DIR", "--model")
-    from .tasks import binding_model
-
-    if binding_model.is_binding_run(model):
-        _eval_binding(model, device, precision, as_json)
+    task = registry.module_for_run(model)
+    if task is not None:
+        _eval_python(task, model, device, precision, as_json)
+        return
+    if registry.run_evaluator(model) == "classification":
+        _eval_classification(model, device, as_json)
         return
     with _sigint_kills():
         loaded = Model.load(model, device=device, precision=precision)
@@ -418,18 +414,29 @@ def eval_command(
     click.echo(f"\nreport: {report.saved}")
 
 
-def _eval_binding(run_dir: Path, device: str, precision: str | None, as_json: bool) -> None:
-    from .tasks import binding_model
-
+def _eval_classification(run_dir: Path, device: str, as_json: bool) -> None:
+    """`eval` of a classification run (the engine's registry says which): accuracy per split."""
     with _sigint_kills():
-        report = binding_model.evaluate(
+        report = _core.classification_eval(run_dir, device)
+    if as_json:
+        click.echo(json.dumps({k: report[k] for k in ("checkpoint", "classes", "splits")}, indent=2))
+        return
+    click.echo(f"{run_dir} ({report['checkpoint']})\n")
+    click.echo(report["table"], nl=False)
+    click.echo(f"\nreport: {report['report_path']}")
+
+
+def _eval_python(task: ModuleType, run_dir: Path, device: str, precision: str | None, as_json: bool) -> None:
+    """`eval` of a run a Python task module wrote: the module scores it."""
+    with _sigint_kills():
+        report = task.evaluate(
             run_dir, device=device, precision=precision, on_progress=lambda what: click.echo(what, err=True)
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
     click.echo(report.table(), nl=False)
-    click.echo(f"report: {run_dir / binding_model.REPORT_NAME}")
+    click.echo(f"report: {run_dir / task.REPORT_NAME}")
 
 
 @contextmanager

@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use tat_core::checkpoint;
 use tat_core::config::Config;
 use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
 use tat_core::eval;
 use tat_core::generate::{DecodeOptions, DecodeRequest, Generator};
+use tat_core::tasks::{self, Classifier, Evaluator};
 use tat_core::train::{self, TrainOptions};
 use tat_core::wgsl::{self, Diagnostic};
 
@@ -35,6 +37,20 @@ pub fn run(command: Command) -> Result<i32> {
         }
         Command::Eval { run_dir, model, split, data, decode, json, show_misses } => {
             let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
+            let checkpoint = checkpoint::load(&checkpoint::resolve(&model)?)?;
+            let spec = tasks::spec(checkpoint.config.task.kind);
+            match spec.evaluator {
+                Evaluator::Generation => {}
+                Evaluator::Classification => return classification_eval(&model, &decode, json),
+                Evaluator::Python => {
+                    return Err(TatError::Usage(format!(
+                        "{}: a {} run is scored by its Python task module. Fix: run `tat eval {}`.",
+                        model.display(),
+                        spec.name,
+                        model.display()
+                    )))
+                }
+            }
             let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
             eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses)
@@ -142,6 +158,21 @@ fn eval_command(
         println!("{}", report.misses());
     }
     println!("{} on `{}` ({} examples)\n", model.display(), report.set, report.overall.examples);
+    print!("{}", report.table());
+    println!("\nreport: {}", saved.display());
+    Ok(0)
+}
+
+/// `eval` of a classification run: accuracy on each split of its data.
+fn classification_eval(model: &Path, decode: &DecodeArgs, json: bool) -> Result<i32> {
+    let classifier = Classifier::load(model, decode.device)?;
+    let report = classifier.evaluate()?;
+    let saved = report.save(classifier.checkpoint_dir())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+        return Ok(0);
+    }
+    println!("{} ({})\n", model.display(), classifier.checkpoint_dir().display());
     print!("{}", report.table());
     println!("\nreport: {}", saved.display());
     Ok(0)

@@ -21,10 +21,10 @@ impl ProgressObserver {
 impl TrainObserver for ProgressObserver {
     fn on_start(&mut self, info: &RunInfo) {
         self.epochs = info.epochs;
+        let vocab = if info.vocab_size > 0 { format!(", vocab {}", info.vocab_size) } else { String::new() };
         eprintln!(
-            "model: {:.1}M parameters, vocab {} | data: {} train / {} val / {} test | device: {} | run: {}",
+            "model: {:.1}M parameters{vocab} | data: {} train / {} val / {} test | device: {} | run: {}",
             info.parameters as f64 / 1e6,
-            info.vocab_size,
             info.train_examples,
             info.val_examples,
             info.test_examples,
@@ -59,15 +59,20 @@ impl TrainObserver for ProgressObserver {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        let accuracy = m.val_accuracy.map_or(String::new(), |a| format!("  val_acc {a:.4}"));
+        let speed = if m.tokens_per_sec > 0.0 {
+            format!("{:.0} tok/s", m.tokens_per_sec)
+        } else {
+            format!("{:.0} ex/s", m.examples_per_sec)
+        };
         println!(
-            "epoch {:>3}/{}  train_loss {:.4}  val_loss {:.4}  lr {:.2e}  {:.1}s  {:.0} tok/s{}",
+            "epoch {:>3}/{}  train_loss {:.4}  val_loss {:.4}{accuracy}  lr {:.2e}  {:.1}s  {speed}{}",
             m.epoch,
             self.epochs,
             m.train_loss,
             m.val_loss,
             m.lr,
             m.seconds,
-            m.tokens_per_sec,
             if m.best { "  *best" } else { "" }
         );
     }

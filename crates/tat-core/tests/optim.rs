@@ -1,7 +1,7 @@
 //! The optimizer step against AdamW written out by hand.
 
 use tat_core::config::TrainingConfig;
-use tat_core::train::optim::AdamW;
+use tat_core::train::optim::Optimizer;
 use tch::nn::{Init, VarStore};
 use tch::{Device, Kind, Tensor};
 
@@ -33,7 +33,7 @@ fn fused_adamw_with_clipping_follows_the_formula_and_decays_only_matrices() {
     let w = vs.root().var("w", &[4, 3], Init::Randn { mean: 0.0, stdev: 1.0 });
     let b = vs.root().var("b", &[3], Init::Randn { mean: 0.0, stdev: 1.0 });
     let t = TrainingConfig { weight_decay: 0.1, adam_eps: 1e-8, ..TrainingConfig::default() };
-    let mut optimizer = AdamW::new(&vs, &t);
+    let mut optimizer = Optimizer::new(&vs, &t);
     let mut refs: Vec<Reference> =
         [&w, &b].iter().map(|p| Reference { value: p.detach().copy(), m: p.zeros_like(), v: p.zeros_like() }).collect();
     let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));

@@ -7,6 +7,7 @@ mod errors;
 mod eval;
 mod model;
 mod starter;
+mod tasks;
 mod train;
 mod transduce;
 mod wgsl;
@@ -28,5 +29,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(config::list_configs, m)?)?;
     m.add_function(wrap_pyfunction!(starter::write_starter, m)?)?;
     m.add_function(wrap_pyfunction!(device::device_report, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::task_specs, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::config_task, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::run_task, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::classification_eval, m)?)?;
     Ok(())
 }

@@ -245,6 +245,7 @@ fn epoch_dict<'py>(py: Python<'py>, m: &EpochMetrics) -> PyResult<Bound<'py, PyD
     d.set_item("tokens_per_sec", m.tokens_per_sec)?;
     d.set_item("best", m.best)?;
     d.set_item("precision", &m.precision)?;
+    d.set_item("val_accuracy", m.val_accuracy)?;
     Ok(d)
 }
 

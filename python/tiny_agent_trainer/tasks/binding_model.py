@@ -197,15 +197,15 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%"
 
 
-def is_binding_run(path: str | os.PathLike[str]) -> bool:
+def owns_run(path: str | os.PathLike[str]) -> bool:
     """Whether `path` is a binding run folder (it holds `binder/`)."""
     return (Path(path) / MODELS[0]).is_dir()
 
 
-def is_binding_path(path: str | os.PathLike[str]) -> bool:
+def owns_path(path: str | os.PathLike[str]) -> bool:
     """Whether `path` is a binding run, or one of its engine runs or checkpoints."""
     path = Path(path)
-    if is_binding_run(path):
+    if owns_run(path):
         return True
     for config in (path / "config.toml", path / "best" / "config.toml", path / "last" / "config.toml"):
         if config.is_file():
@@ -278,7 +278,7 @@ class BindingModel:
         """A binding run folder (its first seed's binder), or one engine run or checkpoint;
         `precision` (`auto`, `fp32`, `bf16`) replaces the one it was trained with."""
         path = Path(path)
-        if is_binding_run(path) and trained_seeds(path):
+        if owns_run(path) and trained_seeds(path):
             path = run_folder(path, MODELS[0], trained_seeds(path)[0])
         return cls(_core.Transducer.load(path, device=device, threads=threads, precision=precision))
 
@@ -325,3 +325,10 @@ class BindingModel:
 
     def __repr__(self) -> str:
         return f"BindingModel.load({str(self.path)!r})"
+
+
+def load(
+    path: str | os.PathLike[str], *, device: str = "auto", threads: int | None = None, precision: str | None = None
+) -> BindingModel:
+    """The binding model at `path` (the task registry's `load`; see `BindingModel.load`)."""
+    return BindingModel.load(path, device=device, threads=threads, precision=precision)

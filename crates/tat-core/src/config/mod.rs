@@ -54,6 +54,8 @@ pub enum TaskKind {
     WgslGeneration,
     /// Variable binding (`tiny_agent_trainer.tasks.binding`): programs generated in Python.
     Binding,
+    /// Classification by a recurrent ±1 network trained with local rules (`tasks::bionet`).
+    Bionet,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +78,115 @@ pub struct ModelConfig {
     pub slots: i64,
     /// Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.
     pub word_dropout: f64,
+    /// Bionet: widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<i64>>,
+    /// Bionet: how class labels are clamped into the output layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelEncoding>,
+    /// Bionet: the adapter from each layer into the next hidden layer (trained).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_edge: Option<EdgeConfig>,
+    /// Bionet: each hidden layer's recurrent couplings (trained, diagonal fixed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurrent: Option<RecurrentConfig>,
+    /// Bionet: the frozen adapter from each layer back into the hidden layer below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackConfig>,
+    /// Bionet: the readout into the output layer (trained).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readout: Option<EdgeConfig>,
+    /// Bionet: steps of the dynamics per batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dynamics: Option<DynamicsConfig>,
+}
+
+/// Label clamping of a bionet's output layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelEncoding {
+    /// +1 for the class, -1 elsewhere.
+    Pm1,
+    /// sqrt(C)/2 - 0.5 for the class, -0.5 elsewhere (darnax tutorials 07/08).
+    CRescale,
+}
+
+/// A trained adapter of a bionet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeConfig {
+    /// Initial weights are N(0, 1) * strength / sqrt(fan-in (1 - sparsity)).
+    pub strength: f64,
+    /// The perceptron rule updates where label * field <= threshold.
+    pub threshold: f64,
+    /// Fraction of the weights fixed at zero (a seeded mask).
+    pub sparsity: f64,
+    /// This edge's learning rate; absent means `training.learning_rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    /// Multiplicative decay after every step: weights *= 1 - decay.
+    pub decay: f64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self { strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
+    }
+}
+
+/// The recurrent couplings of a bionet's hidden layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecurrentConfig {
+    /// The fixed self-coupling on the diagonal.
+    pub j_d: f64,
+    pub strength: f64,
+    pub threshold: f64,
+    pub sparsity: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    pub decay: f64,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> Self {
+        Self { j_d: 0.5, strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
+    }
+}
+
+/// The frozen feedback adapter of a bionet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    pub strength: f64,
+    /// Map the output's +1/-1 to sqrt(C-1)/2 and -1/sqrt(C-1) before the product (darnax tutorial 09).
+    pub rescaled: bool,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        Self { strength: 0.5, rescaled: false }
+    }
+}
+
+/// Steps of a bionet's dynamics per batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicsConfig {
+    /// Forward-only steps first, in training and evaluation.
+    pub warmup_steps: usize,
+    /// Training: steps with every message, the labels clamped.
+    pub clamped_steps: usize,
+    /// Training: forward-only steps after the clamped ones.
+    pub free_steps: usize,
+    /// Evaluation: forward-only steps after the warmup.
+    pub eval_steps: usize,
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        Self { warmup_steps: 0, clamped_steps: 10, free_steps: 10, eval_steps: 10 }
+    }
 }
 
 impl Default for ModelConfig {
@@ -92,6 +203,13 @@ impl Default for ModelConfig {
             window: 4,
             slots: 8,
             word_dropout: 0.5,
+            layers: None,
+            labels: None,
+            input_edge: None,
+            recurrent: None,
+            feedback: None,
+            readout: None,
+            dynamics: None,
         }
     }
 }
@@ -103,6 +221,8 @@ pub enum Architecture {
     Transformer,
     /// Local encoder, learned identity-addressed memory and CTC output slots (`model::binder`).
     Binder,
+    /// Recurrent ±1 network trained by local perceptron rules (`tasks::bionet`).
+    Bionet,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +286,8 @@ impl Default for TrainingConfig {
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
     Adamw,
+    /// Plain SGD without momentum (weight decay decoupled, as in AdamW).
+    Sgd,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +377,34 @@ pub struct DatasetConfig {
     /// Generated tasks: examples in each evaluation split.
     #[serde(default = "default_eval_size")]
     pub eval_size: usize,
+    /// Bionet: where the examples come from (`prototypes`, or `idx` files in the folder `path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DataSource>,
+    /// Bionet prototypes: classes, each a random ±1 prototype.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    /// Bionet prototypes: the prototypes' width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<usize>,
+    /// Bionet prototypes: the chance that each bit of an example differs from its prototype.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f64>,
+    /// Bionet IDX: width of the seeded random projection (then sign); 0 keeps the pixels in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<usize>,
+    /// Bionet IDX: training images drawn per class (the rest of the training file is the
+    /// validation pool); absent means `train_size` images in all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_class: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSource {
+    /// Noisy copies of seeded random ±1 prototypes (darnax tutorial 06).
+    Prototypes,
+    /// MNIST-format IDX files (`train-images-idx3-ubyte[.gz]` ...) in the folder `dataset.path`.
+    Idx,
 }
 
 fn default_train_ratio() -> f64 {
@@ -394,19 +544,7 @@ impl Config {
             self.tokenizer.min_freq.to_string(),
             "an integer >= 1",
         );
-        let generated = self.task.kind != TaskKind::WgslGeneration;
-        check(
-            generated || d.path.is_some(),
-            "dataset.path",
-            "nothing".into(),
-            "a [[examples]] TOML file such as \"wgsl_training_data.toml\"",
-        );
-        check(
-            !generated || d.path.is_none(),
-            "dataset.path",
-            format!("{:?}", d.path.as_deref().unwrap_or(Path::new("")).display().to_string()),
-            "no path: this task generates its data (set dataset.train_size and dataset.eval_size)",
-        );
+        crate::tasks::config_issues(self, &mut check);
         check(d.train_size > 0, "dataset.train_size", d.train_size.to_string(), "a positive integer such as 20000");
         check(d.eval_size > 0, "dataset.eval_size", d.eval_size.to_string(), "a positive integer such as 1000");
         check(

@@ -26,6 +26,7 @@ impl Network {
                 Network::Transformer(Seq2SeqTransformer::new(p, config, vocab_size, precision))
             }
             Architecture::Binder => Network::Binder(Binder::new(p, config, vocab_size, precision)),
+            Architecture::Bionet => unreachable!("config checks keep the bionet architecture to the bionet task"),
         }
     }
 }

@@ -13,7 +13,18 @@ pub const SPEC: TaskSpec = TaskSpec {
     name: "binding",
     text: true,
     python_module: Some("tiny_agent_trainer.tasks.binding_model"),
+    evaluator: super::Evaluator::Python,
 };
+
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    let path = config.dataset.path.as_deref().unwrap_or(std::path::Path::new(""));
+    check(
+        config.dataset.path.is_none(),
+        "dataset.path",
+        format!("{:?}", path.display().to_string()),
+        "no path: this task generates its data (set dataset.train_size and dataset.eval_size)",
+    );
+}
 
 pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
     match data {

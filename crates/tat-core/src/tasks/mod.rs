@@ -4,6 +4,7 @@
 //! branches on a task's name.
 
 pub mod binding;
+pub mod bionet;
 pub mod pairs;
 pub mod wgsl_generation;
 
@@ -27,10 +28,25 @@ pub struct TaskSpec {
     /// The Python module that makes or scores its data, when the engine alone cannot train or
     /// evaluate it (`tat` imports it).
     pub python_module: Option<&'static str>,
+    /// How its runs are evaluated and served.
+    pub evaluator: Evaluator,
 }
 
+/// The ways a task's runs are evaluated: fronts dispatch on this, never on a task's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evaluator {
+    /// Text generation scored against references ([`crate::eval`], [`crate::generate::Generator`]).
+    Generation,
+    /// Class predictions scored by accuracy per split ([`Classifier`]).
+    Classification,
+    /// Scored by the task's Python module.
+    Python,
+}
+
+pub use bionet::{Classifier, Report as ClassificationReport};
+
 /// Every task kind, in the order `TaskKind` lists them.
-pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC];
+pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC, bionet::SPEC];
 
 /// The registry entry of a kind.
 pub fn spec(kind: TaskKind) -> &'static TaskSpec {
@@ -58,6 +74,7 @@ pub fn settle(config: &Config, data: &TaskData) -> Result<Config> {
     match config.task.kind {
         TaskKind::WgslGeneration => wgsl_generation::settle(config, data),
         TaskKind::Binding => Ok(config.clone()),
+        TaskKind::Bionet => Ok(bionet::settle(config)),
     }
 }
 
@@ -67,5 +84,38 @@ pub fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Bo
     match config.task.kind {
         TaskKind::WgslGeneration => wgsl_generation::open(config, data, context),
         TaskKind::Binding => binding::open(config, data, context),
+        TaskKind::Bionet => bionet::open(config, data, context),
+    }
+}
+
+/// The task's own checks of a config (which dataset and model keys it needs), after the
+/// generic ones.
+pub fn config_issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    match config.task.kind {
+        TaskKind::WgslGeneration => wgsl_generation::issues(config, check),
+        TaskKind::Binding => binding::issues(config, check),
+        TaskKind::Bionet => bionet::issues(config, check),
+    }
+    let m = &config.model;
+    let text_architecture = m.architecture != crate::config::Architecture::Bionet;
+    check(
+        text_architecture == spec(config.task.kind).text,
+        "model.architecture",
+        format!("{:?}", m.architecture).to_lowercase(),
+        if spec(config.task.kind).text { "\"transformer\" or \"binder\" for a text task" } else { "\"bionet\"" },
+    );
+    if text_architecture {
+        let bionet_keys = [
+            ("model.layers", m.layers.is_some()),
+            ("model.labels", m.labels.is_some()),
+            ("model.input_edge", m.input_edge.is_some()),
+            ("model.recurrent", m.recurrent.is_some()),
+            ("model.feedback", m.feedback.is_some()),
+            ("model.readout", m.readout.is_some()),
+            ("model.dynamics", m.dynamics.is_some()),
+        ];
+        for (key, set) in bionet_keys {
+            check(!set, key, "a value".into(), "nothing: only model.architecture = \"bionet\" takes this key");
+        }
     }
 }

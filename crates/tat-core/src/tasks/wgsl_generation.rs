@@ -9,8 +9,22 @@ use crate::error::{Result, TatError};
 use crate::tokenizer::Tokenizer;
 use crate::train::Task;
 
-pub const SPEC: TaskSpec =
-    TaskSpec { kind: TaskKind::WgslGeneration, name: "wgsl_generation", text: true, python_module: None };
+pub const SPEC: TaskSpec = TaskSpec {
+    kind: TaskKind::WgslGeneration,
+    name: "wgsl_generation",
+    text: true,
+    python_module: None,
+    evaluator: super::Evaluator::Generation,
+};
+
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    check(
+        config.dataset.path.is_some(),
+        "dataset.path",
+        "nothing".into(),
+        "a [[examples]] TOML file such as \"wgsl_training_data.toml\"",
+    );
+}
 
 /// Checkpoints record where the data came from, independent of the config's folder.
 pub(super) fn settle(config: &Config, data: &TaskData) -> Result<Config> {

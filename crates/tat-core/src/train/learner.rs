@@ -6,7 +6,7 @@ use std::time::Instant;
 use tch::Device;
 
 use super::metrics::{EpochMetrics, MetricsLog};
-use super::optim::AdamW;
+use super::optim::Optimizer;
 use super::schedule::LrSchedule;
 use super::{Task, Update};
 use crate::checkpoint::{self, Checkpoint, SaveParts, TrainState, BEST, LAST};
@@ -102,7 +102,7 @@ struct Learner {
     device: Device,
     precision: Resolved,
     task: Box<dyn Task>,
-    optimizer: AdamW,
+    optimizer: Optimizer,
     schedule: LrSchedule,
     state: TrainState,
     run_dir: PathBuf,

@@ -20,7 +20,7 @@ use crate::tokenizer::Tokenizer;
 
 pub use learner::{train, train_with, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
 pub use metrics::EpochMetrics;
-use optim::AdamW;
+use optim::Optimizer;
 
 /// What a task gives the learner: its weights, its epochs and its step.
 pub trait Task {
@@ -29,8 +29,8 @@ pub trait Task {
     fn vs_mut(&mut self) -> &mut VarStore;
     /// The optimizer over the task's weights. Gradient tasks take the default, AdamW over every
     /// trainable variable; a task with its own parameter groups builds them here.
-    fn optimizer(&self, config: &TrainingConfig) -> AdamW {
-        AdamW::new(self.vs(), config)
+    fn optimizer(&self, config: &TrainingConfig) -> Optimizer {
+        Optimizer::new(self.vs(), config)
     }
     /// The tokenizer a checkpoint keeps, for tasks on text.
     fn tokenizer(&self) -> Option<&Tokenizer> {
@@ -79,7 +79,7 @@ pub struct Validation {
 /// The update a step makes: the single place where weights change, so that a data-parallel
 /// all-reduce has one place to plug in.
 pub struct Update<'a> {
-    optimizer: &'a mut AdamW,
+    optimizer: &'a mut Optimizer,
     lr: f64,
     clip: f64,
 }
@@ -98,7 +98,7 @@ impl Update<'_> {
     }
 
     /// An update from gradients the task computed itself (a local learning rule), one per
-    /// optimizer parameter in [`AdamW::names`] order.
+    /// optimizer parameter in [`Optimizer::names`] order.
     pub fn apply(&mut self, grads: &[Tensor]) -> Result<()> {
         for (name, g) in self.optimizer.names().zip(grads) {
             if g.defined() && g.isfinite().all().int64_value(&[]) == 0 {

@@ -1,11 +1,12 @@
-//! AdamW over tch tensors, written here because tch's optimizers cannot save their moments:
-//! a resumed run must continue exactly, so the moments go into `optimizer.safetensors`.
+//! The optimizer (AdamW, or plain SGD) over tch tensors, written here because tch's optimizers
+//! cannot save their moments: a resumed run must continue exactly, so the moments go into
+//! `optimizer.safetensors`.
 
 use std::path::Path;
 
 use tch::{nn::VarStore, Tensor};
 
-use crate::config::TrainingConfig;
+use crate::config::{OptimizerKind, TrainingConfig};
 use crate::error::{Result, TatError};
 use crate::native::{self, AdamWGroup, AdamWStep};
 
@@ -29,7 +30,8 @@ pub struct ParamGroup {
     pub weight_decay: f64,
 }
 
-pub struct AdamW {
+pub struct Optimizer {
+    kind: OptimizerKind,
     params: Vec<Param>,
     beta1: f64,
     beta2: f64,
@@ -38,7 +40,7 @@ pub struct AdamW {
     pub steps: i64,
 }
 
-impl AdamW {
+impl Optimizer {
     /// AdamW over the trainable variables of `vs`, in name order. Decoupled weight decay applies
     /// to matrices only, not to biases and norm gains.
     pub fn new(vs: &VarStore, config: &TrainingConfig) -> Self {
@@ -69,7 +71,14 @@ impl AdamW {
             })
             .collect();
         params.sort_by(|a, b| a.name.cmp(&b.name));
-        Self { params, beta1: config.adam_beta1, beta2: config.adam_beta2, eps: config.adam_eps, steps: 0 }
+        Self {
+            kind: config.optimizer,
+            params,
+            beta1: config.adam_beta1,
+            beta2: config.adam_beta2,
+            eps: config.adam_eps,
+            steps: 0,
+        }
     }
 
     /// The gradient step every model takes: backward from `loss`, global-norm clip (`clip`, 0:
@@ -104,7 +113,7 @@ impl AdamW {
         self.apply(&grads, lr)
     }
 
-    /// One AdamW update from given gradients, one per parameter in [`AdamW::names`] order (an
+    /// One AdamW update from given gradients, one per parameter in [`Optimizer::names`] order (an
     /// undefined tensor skips its parameter): how tasks without autograd hand over their updates.
     /// One call of libtorch's fused kernel per group.
     pub fn apply(&mut self, grads: &[Tensor], lr: f64) -> Result<()> {
@@ -128,6 +137,17 @@ impl AdamW {
             if chosen.is_empty() {
                 continue;
             }
+            if self.kind == OptimizerKind::Sgd {
+                tch::no_grad(|| {
+                    for (p, g) in &chosen {
+                        if weight_decay > 0.0 {
+                            let _ = p.value.shallow_clone().g_mul_scalar_(1.0 - lr * lr_scale * weight_decay);
+                        }
+                        let _ = p.value.shallow_clone().g_sub_(&(*g * (lr * lr_scale)));
+                    }
+                });
+                continue;
+            }
             let params: Vec<&Tensor> = chosen.iter().map(|(p, _)| &p.value).collect();
             let grads: Vec<&Tensor> = chosen.iter().map(|(_, g)| *g).collect();
             let exp_avgs: Vec<&Tensor> = chosen.iter().map(|(p, _)| &p.exp_avg).collect();
@@ -147,13 +167,16 @@ impl AdamW {
         Ok(())
     }
 
-    /// The parameters' names, in the order [`AdamW::apply`] takes gradients.
+    /// The parameters' names, in the order [`Optimizer::apply`] takes gradients.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|p| p.name.as_str())
     }
 
-    /// The moments as named tensors, for the checkpoint's `optimizer.safetensors`.
+    /// The moments as named tensors, for the checkpoint's `optimizer.safetensors` (none for SGD).
     pub fn state(&self) -> Vec<(String, &Tensor)> {
+        if self.kind == OptimizerKind::Sgd {
+            return Vec::new();
+        }
         let mut named: Vec<(String, &Tensor)> = Vec::with_capacity(self.params.len() * 2);
         for p in &self.params {
             named.push((format!("{EXP_AVG}{}", p.name), &p.exp_avg));
@@ -162,8 +185,12 @@ impl AdamW {
         named
     }
 
-    /// Restores the moments written from [`AdamW::state`]; `steps` comes from `state.json`.
+    /// Restores the moments written from [`Optimizer::state`]; `steps` comes from `state.json`.
     pub fn load(&mut self, path: &Path, steps: i64) -> Result<()> {
+        self.steps = steps;
+        if self.kind == OptimizerKind::Sgd {
+            return Ok(());
+        }
         let stored: std::collections::HashMap<String, Tensor> =
             Tensor::read_safetensors(path).map_err(|e| corrupt(path, &e.to_string()))?.into_iter().collect();
         tch::no_grad(|| {
@@ -181,9 +208,7 @@ impl AdamW {
                 }
             }
             Ok(())
-        })?;
-        self.steps = steps;
-        Ok(())
+        })
     }
 }
 

@@ -1,0 +1,369 @@
+//! Local-learning recurrent binary networks (the JAX library darnax, arXiv 2509.05041): ±1
+//! layers whose dynamics settle with the labels clamped, then free; every trained edge then
+//! takes a perceptron-like local step. No autograd: the updates go to the optimizer as
+//! pseudo-gradients through the learner's [`Update::apply`].
+
+pub mod data;
+pub mod network;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use self::data::{encode_labels, Examples, Splits};
+use self::network::{Filter, Network};
+use super::{TaskContext, TaskData, TaskSpec};
+use crate::checkpoint;
+use crate::config::{Config, DataSource, DeviceChoice, LabelEncoding, TaskKind, TrainingConfig};
+use crate::device;
+use crate::error::{Result, TatError};
+use crate::rng::SplitMix64;
+use crate::train::optim::{Optimizer, ParamGroup};
+use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
+
+pub const SPEC: TaskSpec = TaskSpec {
+    kind: TaskKind::Bionet,
+    name: "bionet",
+    text: false,
+    python_module: None,
+    evaluator: super::Evaluator::Classification,
+};
+
+/// Examples per evaluation batch (rows are independent, so only speed depends on it).
+const EVAL_BATCH: i64 = 1000;
+
+/// The task's checks of a config, after the generic ones.
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    let m = &config.model;
+    let layers = m.layers.clone().unwrap_or_default();
+    check(
+        layers.len() >= 3 && layers.iter().all(|&n| n > 0) && layers[layers.len() - 1] >= 2,
+        "model.layers",
+        format!("{layers:?}"),
+        "the widths of input, hidden layer(s) and output, all positive, at least 2 classes, e.g. [100, 256, 10]",
+    );
+    let edges = [
+        ("model.input_edge", m.input_edge.clone().unwrap_or_default()),
+        ("model.readout", m.readout.clone().unwrap_or_default()),
+    ];
+    for (name, e) in &edges {
+        check(e.strength > 0.0, &format!("{name}.strength"), e.strength.to_string(), "a positive number such as 1.0");
+        check(
+            (0.0..1.0).contains(&e.sparsity),
+            &format!("{name}.sparsity"),
+            e.sparsity.to_string(),
+            "a number in [0, 1), such as 0.9",
+        );
+        check((0.0..1.0).contains(&e.decay), &format!("{name}.decay"), e.decay.to_string(), "a number in [0, 1)");
+        check(
+            e.learning_rate.is_none_or(|lr| lr >= 0.0),
+            &format!("{name}.learning_rate"),
+            format!("{:?}", e.learning_rate),
+            "a number >= 0",
+        );
+    }
+    let r = m.recurrent.clone().unwrap_or_default();
+    check(r.strength >= 0.0, "model.recurrent.strength", r.strength.to_string(), "a number >= 0");
+    check((0.0..1.0).contains(&r.sparsity), "model.recurrent.sparsity", r.sparsity.to_string(), "a number in [0, 1)");
+    check((0.0..1.0).contains(&r.decay), "model.recurrent.decay", r.decay.to_string(), "a number in [0, 1)");
+    check(
+        r.learning_rate.is_none_or(|lr| lr >= 0.0),
+        "model.recurrent.learning_rate",
+        format!("{:?}", r.learning_rate),
+        "a number >= 0",
+    );
+    let dynamics = m.dynamics.clone().unwrap_or_default();
+    check(
+        dynamics.warmup_steps + dynamics.eval_steps > 0,
+        "model.dynamics.eval_steps",
+        dynamics.eval_steps.to_string(),
+        "a positive number of evaluation steps",
+    );
+    let d = &config.dataset;
+    let idx = d.source == Some(DataSource::Idx);
+    check(
+        !idx || d.path.is_some(),
+        "dataset.path",
+        "nothing".into(),
+        "the folder of the MNIST-format IDX files, such as \"../../shared/data/fashion-mnist\"",
+    );
+    check(
+        idx || d.path.is_none(),
+        "dataset.path",
+        format!("{:?}", d.path.as_deref().unwrap_or(Path::new("")).display().to_string()),
+        "no path: prototypes are generated (set dataset.source = \"idx\" to read IDX files)",
+    );
+    let classes = layers.last().copied().unwrap_or(0);
+    if !idx {
+        let c = d.classes.unwrap_or(10);
+        check(c as i64 == classes, "dataset.classes", c.to_string(), &format!("the output width, {classes}"));
+        let dim = d.dim.unwrap_or(100);
+        let input = layers.first().copied().unwrap_or(0);
+        check(dim as i64 == input, "dataset.dim", dim.to_string(), &format!("the input width, {input}"));
+        let noise = d.noise.unwrap_or(0.3);
+        check((0.0..=0.5).contains(&noise), "dataset.noise", noise.to_string(), "a probability in [0, 0.5]");
+    }
+}
+
+/// Settles dataset paths the way checkpoints record them (absolute).
+pub(super) fn settle(config: &Config) -> Config {
+    let mut config = config.clone();
+    if config.dataset.path.is_some() {
+        if let Ok(absolute) = config.dataset_path().canonicalize() {
+            config.dataset.path = Some(absolute);
+            config.source = None;
+        }
+    }
+    config
+}
+
+pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
+    if !matches!(data, TaskData::FromConfig) {
+        return Err(TatError::Usage("the bionet task reads its data from its config".into()));
+    }
+    Ok(Box::new(BionetTask::open(config, context.device)?))
+}
+
+struct BionetTask {
+    vs: VarStore,
+    net: Network,
+    splits: Splits,
+    /// The training labels as clamped into the output layer.
+    train_targets: Tensor,
+    batch_size: usize,
+    dynamics: crate::config::DynamicsConfig,
+    batches: Vec<Tensor>,
+}
+
+impl BionetTask {
+    fn open(config: &Config, device: Device) -> Result<Self> {
+        let splits = data::load(config)?;
+        let input = config.model.layers.as_ref().map_or(0, |l| l[0]);
+        let width = splits.train.x.size()[1];
+        if width != input {
+            return Err(TatError::Usage(format!(
+                "model.layers starts with {input}, but the examples are {width} wide. Fix: set model.layers[0] = {width} \
+                 (or dataset.projection to {input})."
+            )));
+        }
+        let vs = VarStore::new(device);
+        let net = network::build(&vs, &config.model, config.training.seed);
+        let classes = *net.sizes.last().expect("layers");
+        let encoding = config.model.labels.unwrap_or(LabelEncoding::Pm1);
+        let splits =
+            Splits { train: to(&splits.train, device), val: to(&splits.val, device), test: to(&splits.test, device) };
+        let train_targets = encode_labels(&splits.train.labels, classes, encoding);
+        Ok(Self {
+            vs,
+            net,
+            splits,
+            train_targets,
+            batch_size: config.training.batch_size,
+            dynamics: config.model.dynamics.clone().unwrap_or_default(),
+            batches: Vec::new(),
+        })
+    }
+}
+
+fn to(e: &Examples, device: Device) -> Examples {
+    Examples { x: e.x.to_device(device), labels: e.labels.to_device(device) }
+}
+
+impl Task for BionetTask {
+    fn vs(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn vs_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    /// One group per trained edge kind, at its own learning rate; weight decay is the rule's own
+    /// multiplicative `decay`, not the optimizer's.
+    fn optimizer(&self, config: &TrainingConfig) -> Optimizer {
+        let variables = self.vs.variables();
+        let groups = self.net.learning_rates().into_iter().map(|(name, lr)| ParamGroup {
+            params: vec![(name.clone(), variables[&name].shallow_clone())],
+            lr_scale: lr.map_or(1.0, |lr| lr / config.learning_rate),
+            weight_decay: 0.0,
+        });
+        Optimizer::with_groups(groups, config)
+    }
+
+    fn describe(&self) -> TaskSizes {
+        let trained: i64 = self.net.learning_rates().iter().map(|(n, _)| self.vs.variables()[n].numel() as i64).sum();
+        TaskSizes {
+            parameters: trained,
+            vocab_size: 0,
+            train_examples: self.splits.train.len(),
+            val_examples: self.splits.val.len(),
+            test_examples: self.splits.test.len(),
+        }
+    }
+
+    fn plan_epoch(&mut self, rng: &mut SplitMix64) -> Result<usize> {
+        let mut order: Vec<i64> = (0..self.splits.train.len() as i64).collect();
+        rng.shuffle(&mut order);
+        let device = self.vs.device();
+        self.batches = order.chunks(self.batch_size).map(|c| Tensor::from_slice(c).to_device(device)).collect();
+        Ok(self.batches.len())
+    }
+
+    fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput> {
+        let ids = &self.batches[index];
+        let x = self.splits.train.x.index_select(0, ids);
+        let targets = self.train_targets.index_select(0, ids);
+        let labels = self.splits.train.labels.index_select(0, ids);
+        let d = &self.dynamics;
+        let (grads, errors) = tch::no_grad(|| {
+            let mut s = self.net.init(&x, Some(&targets));
+            self.net.run(&mut s, d.warmup_steps, Filter::Forward);
+            self.net.run(&mut s, d.clamped_steps, Filter::All);
+            self.net.run(&mut s, d.free_steps, Filter::Forward);
+            let errors = self.net.predict(&s).argmax(-1, false).ne_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
+            let by_name: HashMap<String, Tensor> = self.net.updates(&s).into_iter().collect();
+            let grads: Vec<Tensor> = update.names().iter().map(|n| by_name[n].shallow_clone()).collect();
+            (grads, errors)
+        });
+        update.apply(&grads)?;
+        self.net.decay();
+        let batch = ids.size()[0] as usize;
+        Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0 })
+    }
+
+    /// The validation split's error rate (the loss) and accuracy.
+    fn validate(&mut self) -> Result<Validation> {
+        let accuracy = accuracy(&self.net, &self.splits.val, &self.dynamics);
+        Ok(Validation { loss: 1.0 - accuracy, accuracy: Some(accuracy) })
+    }
+}
+
+/// Predicted classes of `x`: clamp the input, run the forward-only dynamics, read the output.
+fn classify(net: &Network, x: &Tensor, d: &crate::config::DynamicsConfig) -> Tensor {
+    tch::no_grad(|| {
+        let mut s = net.init(x, None);
+        net.run(&mut s, d.warmup_steps + d.eval_steps, Filter::Forward);
+        net.predict(&s).argmax(-1, false)
+    })
+}
+
+fn accuracy(net: &Network, e: &Examples, d: &crate::config::DynamicsConfig) -> f64 {
+    if e.is_empty() {
+        return 0.0;
+    }
+    let mut correct = 0i64;
+    let n = e.len() as i64;
+    for start in (0..n).step_by(EVAL_BATCH as usize) {
+        let len = EVAL_BATCH.min(n - start);
+        let predicted = classify(net, &e.x.narrow(0, start, len), d);
+        correct += predicted.eq_tensor(&e.labels.narrow(0, start, len)).sum(Kind::Int64).int64_value(&[]);
+    }
+    correct as f64 / n as f64
+}
+
+/// A trained bionet, for evaluation and prediction.
+pub struct Classifier {
+    vs: VarStore,
+    net: Network,
+    config: Config,
+    dir: PathBuf,
+}
+
+impl Classifier {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder.
+    pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
+        let dir = checkpoint::resolve(path)?;
+        let ckpt = checkpoint::load(&dir)?;
+        let device = device::resolve(device)?;
+        let mut vs = VarStore::new(device);
+        let net = network::build(&vs, &ckpt.config.model, ckpt.config.training.seed);
+        checkpoint::load_weights(&mut vs, &dir)?;
+        Ok(Self { vs, net, config: ckpt.config, dir })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn checkpoint_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Predicted classes of inputs `[N, D]` (any float kind; moved to the model's device).
+    pub fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        let width = self.net.sizes[0];
+        if x.dim() != 2 || x.size()[1] != width {
+            return Err(TatError::Usage(format!(
+                "predict: inputs must be [N, {width}] (one row of {width} values per example), got {:?}",
+                x.size()
+            )));
+        }
+        let x = x.to_kind(Kind::Float).to_device(self.vs.device());
+        let d = self.config.model.dynamics.clone().unwrap_or_default();
+        let n = x.size()[0];
+        let parts: Vec<Tensor> = (0..n)
+            .step_by(EVAL_BATCH as usize)
+            .map(|start| classify(&self.net, &x.narrow(0, start, EVAL_BATCH.min(n - start)), &d))
+            .collect();
+        Ok(if parts.is_empty() {
+            Tensor::zeros([0], (Kind::Int64, Device::Cpu))
+        } else {
+            Tensor::cat(&parts, 0).to_device(Device::Cpu)
+        })
+    }
+
+    /// Accuracy on each split of the run's data (rebuilt from its config, as at training time).
+    pub fn evaluate(&self) -> Result<Report> {
+        let splits = data::load(&self.config)?;
+        let d = self.config.model.dynamics.clone().unwrap_or_default();
+        let device = self.vs.device();
+        let mut rows = Vec::new();
+        for name in ["train", "val", "test"] {
+            let e = to(splits.get(name).expect("known split"), device);
+            rows.push(SplitScore { split: name.to_string(), examples: e.len(), accuracy: accuracy(&self.net, &e, &d) });
+        }
+        Ok(Report {
+            checkpoint: self.dir.display().to_string(),
+            classes: *self.net.sizes.last().unwrap(),
+            splits: rows,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SplitScore {
+    pub split: String,
+    pub examples: usize,
+    pub accuracy: f64,
+}
+
+/// Accuracy per split, as `eval` prints and saves it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub checkpoint: String,
+    pub classes: i64,
+    pub splits: Vec<SplitScore>,
+}
+
+pub const REPORT_FILE: &str = "eval_bionet.json";
+
+impl Report {
+    pub fn table(&self) -> String {
+        let mut out = format!("{:<8} {:>9} {:>9}\n", "split", "examples", "accuracy");
+        for s in &self.splits {
+            out.push_str(&format!("{:<8} {:>9} {:>9.4}\n", s.split, s.examples, s.accuracy));
+        }
+        out
+    }
+
+    /// Writes the report beside the checkpoint's run (`<run>/eval_bionet.json`).
+    pub fn save(&self, checkpoint_dir: &Path) -> Result<PathBuf> {
+        let path = checkpoint_dir.parent().unwrap_or(checkpoint_dir).join(REPORT_FILE);
+        std::fs::write(&path, serde_json::to_string_pretty(self).expect("reports serialise"))
+            .map_err(|e| TatError::io(&path, e))?;
+        Ok(path)
+    }
+}
