@@ -63,6 +63,10 @@ pub fn run(command: Command) -> Result<i32> {
             print!("{}", Config::from_file(&config)?.to_toml_string());
             Ok(0)
         }
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&tat_core::config::json_schema()).expect("schemas serialise"));
+            Ok(0)
+        }
         Command::Check => {
             print!("{}", tat_core::device::report());
             Ok(0)

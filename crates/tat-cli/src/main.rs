@@ -127,6 +127,8 @@ enum Command {
     },
     /// Report the libtorch build, CPU threads, CPU capability, the precision `auto` picks, and CUDA devices.
     Check,
+    /// Print the config's JSON Schema (for editors that validate TOML against one).
+    Schema,
 }
 
 /// Decoding flags shared by `generate` and `eval`.

@@ -27,6 +27,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train::read_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(config::show_config, m)?)?;
     m.add_function(wrap_pyfunction!(config::list_configs, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_load, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_parse, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_check, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_with_overrides, m)?)?;
+    m.add_function(wrap_pyfunction!(config::config_to_toml, m)?)?;
     m.add_function(wrap_pyfunction!(starter::write_starter, m)?)?;
     m.add_function(wrap_pyfunction!(device::device_report, m)?)?;
     m.add_function(wrap_pyfunction!(tasks::task_specs, m)?)?;

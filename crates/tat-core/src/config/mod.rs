@@ -7,12 +7,13 @@ mod report;
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
 pub use report::ConfigIssue;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub task: TaskConfig,
@@ -32,7 +33,7 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskConfig {
     /// Names the run: the default output folder is `runs/<name>`.
@@ -47,7 +48,7 @@ pub struct TaskConfig {
     pub seeds: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     #[default]
@@ -58,7 +59,7 @@ pub enum TaskKind {
     Bionet,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     pub architecture: Architecture,
@@ -102,7 +103,7 @@ pub struct ModelConfig {
 }
 
 /// Label clamping of a bionet's output layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelEncoding {
     /// +1 for the class, -1 elsewhere.
@@ -112,7 +113,7 @@ pub enum LabelEncoding {
 }
 
 /// A trained adapter of a bionet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EdgeConfig {
     /// Initial weights are N(0, 1) * strength / sqrt(fan-in (1 - sparsity)).
@@ -135,7 +136,7 @@ impl Default for EdgeConfig {
 }
 
 /// The recurrent couplings of a bionet's hidden layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecurrentConfig {
     /// The fixed self-coupling on the diagonal.
@@ -155,7 +156,7 @@ impl Default for RecurrentConfig {
 }
 
 /// The frozen feedback adapter of a bionet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeedbackConfig {
     pub strength: f64,
@@ -170,7 +171,7 @@ impl Default for FeedbackConfig {
 }
 
 /// Steps of a bionet's dynamics per batch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DynamicsConfig {
     /// Forward-only steps first, in training and evaluation.
@@ -214,7 +215,7 @@ impl Default for ModelConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// Encoder-decoder transformer.
@@ -225,7 +226,7 @@ pub enum Architecture {
     Bionet,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainingConfig {
     pub epochs: usize,
@@ -282,7 +283,7 @@ impl Default for TrainingConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
     Adamw,
@@ -290,7 +291,7 @@ pub enum OptimizerKind {
     Sgd,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChoice {
     /// CUDA when available, else CPU.
@@ -317,7 +318,7 @@ fn parse_choice<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T
 }
 
 /// Precision of the matrix products. Weights, optimizer state and reductions stay in fp32.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Precision {
     /// bf16 where the device multiplies bf16 natively and faster than fp32, else fp32
@@ -336,7 +337,7 @@ impl std::str::FromStr for Precision {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokenizerConfig {
     #[serde(rename = "type")]
@@ -351,7 +352,7 @@ impl Default for TokenizerConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenizerKind {
     /// Lossless WGSL-aware pieces, whitespace included.
@@ -360,7 +361,7 @@ pub enum TokenizerKind {
     Words,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
     /// A `[[examples]]` TOML file; relative paths resolve against the config file's folder.
@@ -398,7 +399,7 @@ pub struct DatasetConfig {
     pub per_class: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataSource {
     /// Noisy copies of seeded random ±1 prototypes (darnax tutorial 06).
@@ -469,6 +470,29 @@ impl Config {
         let mut config = Self::from_toml_str(&text, "--set")?;
         config.source = self.source.clone();
         Ok(config)
+    }
+
+    /// Parses and checks a config given as JSON (the Python package's models hand configs over
+    /// this way): converted to TOML, then read like a file (`file` names it in errors). A null is
+    /// an absent key; `{"$float": "inf"}` (or `-inf`, `nan`) is a float JSON cannot write.
+    pub fn from_json_str(json: &str, file: &str) -> Result<Config> {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+            TatError::Config(format!("{file}: not valid JSON: {e}. Fix: pass a config as a dict of sections."))
+        })?;
+        match json_to_toml(value) {
+            Some(toml::Value::Table(table)) => {
+                Self::from_toml_str(&toml::to_string(&table).expect("a table converts to TOML"), file)
+            }
+            _ => {
+                Err(TatError::Config(format!("{file}: a config is a table of sections. Fix: pass a dict of sections.")))
+            }
+        }
+    }
+
+    /// The config as JSON, every default filled in, in the form [`Config::from_json_str`] reads.
+    pub fn to_json_string(&self) -> String {
+        let value = toml::Value::try_from(self).expect("a Config always converts to TOML values");
+        serde_json::to_string(&toml_to_json(value)).expect("JSON values serialise")
     }
 
     pub fn to_toml_string(&self) -> String {
@@ -639,6 +663,55 @@ fn model_issues(m: &ModelConfig, section: &str, check: &mut impl FnMut(bool, &st
     );
 }
 
+const FLOAT_TAG: &str = "$float";
+
+/// A JSON value as TOML: null is absent (None), `{"$float": "inf"}` a non-finite float.
+fn json_to_toml(value: serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as J;
+    Some(match value {
+        J::Null => return None,
+        J::Bool(b) => toml::Value::Boolean(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => toml::Value::String(s),
+        J::Array(items) => toml::Value::Array(items.into_iter().filter_map(json_to_toml).collect()),
+        J::Object(map) => {
+            if let (1, Some(J::String(text))) = (map.len(), map.get(FLOAT_TAG)) {
+                if let Ok(f) = text.parse::<f64>() {
+                    return Some(toml::Value::Float(f));
+                }
+            }
+            toml::Value::Table(map.into_iter().filter_map(|(k, v)| json_to_toml(v).map(|v| (k, v))).collect())
+        }
+    })
+}
+
+/// TOML values as JSON, a non-finite float as `{"$float": "inf"}`.
+fn toml_to_json(value: toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => {
+            let text = if f.is_nan() {
+                "nan"
+            } else if f > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            };
+            serde_json::json!({ FLOAT_TAG: text })
+        }
+        toml::Value::Float(f) => serde_json::json!(f),
+        toml::Value::Integer(i) => J::from(i),
+        toml::Value::Boolean(b) => J::Bool(b),
+        toml::Value::String(s) => J::String(s),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(items) => J::Array(items.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(table) => J::Object(table.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}
+
 fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) -> Result<()> {
     let mut parts: Vec<&str> = path.split('.').collect();
     let key = parts.pop().filter(|k| !k.is_empty() && !parts.is_empty()).ok_or_else(|| {
@@ -662,3 +735,11 @@ fn set_path(root: &mut toml::Table, path: &str, value: toml::Value, item: &str) 
 
 #[cfg(test)]
 mod tests;
+
+/// The config's JSON Schema (draft 2020-12), generated from these types: what editors validate
+/// TOML against, and what the Python package's pydantic models are generated from.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Config)).expect("schemas serialise");
+    schema["title"] = "tiny-agent-trainer config".into();
+    schema
+}

@@ -1,0 +1,158 @@
+"""The config models, generated from the engine's JSON Schema by
+`python -m tiny_agent_trainer.config generate`. Do not edit: change the engine's config types
+(`crates/tat-core/src/config/`) and generate again."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+Architecture = Literal['transformer', 'binder', 'bionet']
+
+DataSource = Literal['prototypes', 'idx']
+
+DeviceChoice = Literal['cpu', 'cuda', 'auto']
+
+LabelEncoding = Literal['pm1', 'c_rescale']
+
+OptimizerKind = Literal['adamw', 'sgd']
+
+Precision = Literal['fp32', 'auto', 'bf16']
+
+TaskKind = Literal['wgsl_generation', 'binding', 'bionet']
+
+TokenizerKind = Literal['wgsl', 'words']
+
+
+class DatasetConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    classes: Optional[int] = Field(default=None, description='Bionet prototypes: classes, each a random ±1 prototype.')
+    dim: Optional[int] = Field(default=None, description="Bionet prototypes: the prototypes' width.")
+    eval_size: int = Field(default=1000, description='Generated tasks: examples in each evaluation split.')
+    noise: Optional[float] = Field(default=None, description='Bionet prototypes: the chance that each bit of an example differs from its prototype.')
+    path: Optional[str] = Field(default=None, description="A `[[examples]]` TOML file; relative paths resolve against the config file's folder. Required by `wgsl_generation`; tasks that generate their data have none.")
+    per_class: Optional[int] = Field(default=None, description='Bionet IDX: training images drawn per class (the rest of the training file is the validation pool); absent means `train_size` images in all.')
+    projection: Optional[int] = Field(default=None, description='Bionet IDX: width of the seeded random projection (then sign); 0 keeps the pixels in [0, 1].')
+    source: Optional[DataSource] = Field(default=None, description='Bionet: where the examples come from (`prototypes`, or `idx` files in the folder `path`).')
+    train_ratio: float = Field(default=0.8)
+    train_size: int = Field(default=20000, description='Generated tasks: training examples.')
+    val_ratio: float = Field(default=0.1)
+
+
+class DynamicsConfig(BaseModel):
+    "Steps of a bionet's dynamics per batch."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    clamped_steps: int = Field(default=10, description='Training: steps with every message, the labels clamped.')
+    eval_steps: int = Field(default=10, description='Evaluation: forward-only steps after the warmup.')
+    free_steps: int = Field(default=10, description='Training: forward-only steps after the clamped ones.')
+    warmup_steps: int = Field(default=0, description='Forward-only steps first, in training and evaluation.')
+
+
+class EdgeConfig(BaseModel):
+    "A trained adapter of a bionet."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    decay: float = Field(default=0.0, description='Multiplicative decay after every step: weights *= 1 - decay.')
+    learning_rate: Optional[float] = Field(default=None, description="This edge's learning rate; absent means `training.learning_rate`.")
+    sparsity: float = Field(default=0.0, description='Fraction of the weights fixed at zero (a seeded mask).')
+    strength: float = Field(default=1.0, description='Initial weights are N(0, 1) * strength / sqrt(fan-in (1 - sparsity)).')
+    threshold: float = Field(default=1.0, description='The perceptron rule updates where label * field <= threshold.')
+
+
+class FeedbackConfig(BaseModel):
+    "The frozen feedback adapter of a bionet."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    rescaled: bool = Field(default=False, description="Map the output's +1/-1 to sqrt(C-1)/2 and -1/sqrt(C-1) before the product (darnax tutorial 09).")
+    strength: float = Field(default=0.5)
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Architecture = Field(default='transformer')
+    d_model: int = Field(default=512)
+    dim_feedforward: int = Field(default=2048)
+    dropout: float = Field(default=0.1)
+    dynamics: Optional[DynamicsConfig] = Field(default=None, description='Bionet: steps of the dynamics per batch.')
+    feedback: Optional[FeedbackConfig] = Field(default=None, description='Bionet: the frozen adapter from each layer back into the hidden layer below.')
+    input_edge: Optional[EdgeConfig] = Field(default=None, description='Bionet: the adapter from each layer into the next hidden layer (trained).')
+    labels: Optional[LabelEncoding] = Field(default=None, description='Bionet: how class labels are clamped into the output layer.')
+    layers: Optional[list[int]] = Field(default=None, description='Bionet: widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).')
+    max_seq_len: int = Field(default=512, description='Longest prompt or target, in tokens, `<bos>`/`<eos>` included.')
+    nhead: int = Field(default=8)
+    num_layers: int = Field(default=6, description='Layers in the encoder and, separately, in the decoder.')
+    readout: Optional[EdgeConfig] = Field(default=None, description='Bionet: the readout into the output layer (trained).')
+    recurrent: Optional[RecurrentConfig] = Field(default=None, description="Bionet: each hidden layer's recurrent couplings (trained, diagonal fixed).")
+    slots: int = Field(default=8, description='Binder: output slots per input word (the most words one word can emit).')
+    tie_embeddings: bool = Field(default=True, description="Share the decoder's input embedding with its output projection.")
+    window: int = Field(default=4, description='Binder: words on either side that its local attentions see.')
+    word_dropout: float = Field(default=0.5, description='Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.')
+
+
+class RecurrentConfig(BaseModel):
+    "The recurrent couplings of a bionet's hidden layer."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    decay: float = Field(default=0.0)
+    j_d: float = Field(default=0.5, description='The fixed self-coupling on the diagonal.')
+    learning_rate: Optional[float] = Field(default=None)
+    sparsity: float = Field(default=0.0)
+    strength: float = Field(default=1.0)
+    threshold: float = Field(default=1.0)
+
+
+class TaskConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    description: str = Field(default='')
+    kind: TaskKind = Field(default='wgsl_generation')
+    name: str = Field(description='Names the run: the default output folder is `runs/<name>`.')
+    seeds: list[int] = Field(default_factory=list, description='Tasks driven from Python train one run per seed and report the mean and spread; empty means one run with `training.seed`.')
+
+
+class TokenizerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    min_freq: int = Field(default=1, description='Pieces seen fewer times in the training split fall back to characters or bytes.')
+    kind: TokenizerKind = Field(default='wgsl', alias='type')
+
+
+class TrainingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    adam_beta1: float = Field(default=0.9)
+    adam_beta2: float = Field(default=0.98)
+    adam_eps: float = Field(default=1e-09)
+    batch_size: int = Field(default=16)
+    device: DeviceChoice = Field(default='auto')
+    early_stopping: bool = Field(default=True)
+    epochs: int = Field(default=100)
+    gradient_clip_norm: float = Field(default=1.0, description='Global gradient-norm clip; 0 disables clipping.')
+    learning_rate: float = Field(default=0.0001)
+    min_lr_ratio: float = Field(default=0.1, description='The cosine decay ends at `learning_rate * min_lr_ratio`.')
+    optimizer: OptimizerKind = Field(default='adamw')
+    output_dir: Optional[str] = Field(default=None, description='Run folder; default `runs/<task.name>`.')
+    patience: int = Field(default=15, description='Epochs without a better validation loss before stopping.')
+    precision: Precision = Field(default='auto')
+    save_every: int = Field(default=10, description='Keep a numbered checkpoint every this many epochs (0: only `best` and `last`).')
+    seed: int = Field(default=42)
+    threads: int = Field(default=0, description='CPU threads for libtorch; 0 lets libtorch choose.')
+    warmup_steps: int = Field(default=100, description='Optimizer steps of linear warmup before the cosine decay.')
+    weight_decay: float = Field(default=0.01)
+
+
+class ConfigModel(BaseModel):
+    "One training config, as the engine reads it."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    baseline: Optional[ModelConfig] = Field(default=None, description="A second model trained beside `[model]` on the same data, for comparison (tasks driven from Python train it; the binding task's plain transformer).")
+    dataset: DatasetConfig = Field()
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'slots': 8, 'tie_embeddings': True, 'window': 4, 'word_dropout': 0.5}))
+    task: TaskConfig = Field()
+    tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig.model_validate({'min_freq': 1, 'type': 'wgsl'}))
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({'adam_beta1': 0.9, 'adam_beta2': 0.98, 'adam_eps': 1e-09, 'batch_size': 16, 'device': 'auto', 'early_stopping': True, 'epochs': 100, 'gradient_clip_norm': 1.0, 'learning_rate': 0.0001, 'min_lr_ratio': 0.1, 'optimizer': 'adamw', 'output_dir': None, 'patience': 15, 'precision': 'auto', 'save_every': 10, 'seed': 42, 'threads': 0, 'warmup_steps': 100, 'weight_decay': 0.01}))
