@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::checkpoint;
 use tat_core::config::Config;
-use tat_core::tasks::{self, Classifier, Evaluator, TaskSpec};
+use tat_core::tasks::{self, Evaluator, TaskSpec};
 
 use crate::errors::ToPyResult;
 
@@ -56,7 +56,7 @@ pub fn classification_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) ->
     let device = device.parse().py_err()?;
     let (report, saved) = py
         .detach(|| {
-            let classifier = Classifier::load(&path, device)?;
+            let classifier = tat_core::tasks::Classifier::load(&path, device)?;
             let report = classifier.evaluate()?;
             let saved = report.save(classifier.checkpoint_dir())?;
             Ok::<_, tat_core::TatError>((report, saved))
@@ -76,4 +76,77 @@ pub fn classification_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) ->
     d.set_item("table", report.table())?;
     d.set_item("report_path", saved)?;
     Ok(d)
+}
+
+/// A trained classifier (the bionet task): class predictions for rows of inputs, and accuracy
+/// per split of its run's data.
+#[pyclass(module = "tiny_agent_trainer._core", frozen)]
+pub struct Classifier {
+    inner: std::sync::Mutex<tat_core::tasks::Classifier>,
+}
+
+impl Classifier {
+    fn lock(&self) -> std::sync::MutexGuard<'_, tat_core::tasks::Classifier> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[pymethods]
+impl Classifier {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
+    /// libtorch's CPU threads for the whole process.
+    #[staticmethod]
+    #[pyo3(signature = (path, device = "auto", threads = None))]
+    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+        let (device, _) = crate::device::load_options(device, threads, None)?;
+        let inner = py.detach(|| tat_core::tasks::Classifier::load(&path, device)).py_err()?;
+        Ok(Self { inner: std::sync::Mutex::new(inner) })
+    }
+
+    /// The predicted class of each row of `x` (`[N, inputs]`, float32), as int64 (the GIL is
+    /// released meanwhile).
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: numpy::PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, numpy::PyArray1<i64>>> {
+        let array = x.as_array();
+        let shape = array.shape().to_vec();
+        let data: Vec<f32> = array.iter().copied().collect();
+        let classes = py
+            .detach(|| {
+                let x = tch::Tensor::from_slice(&data).view([shape[0] as i64, shape[1] as i64]);
+                self.lock().predict(&x).map(|t| Vec::<i64>::try_from(&t).expect("class ids are int64"))
+            })
+            .py_err()?;
+        Ok(numpy::PyArray1::from_vec(py, classes))
+    }
+
+    /// Accuracy on the named splits of the run's data (`train`, `val`, `test`): a dict of
+    /// `{split: {"examples": n, "accuracy": a}}`.
+    #[pyo3(signature = (splits = vec!["train".to_string(), "val".to_string(), "test".to_string()]))]
+    fn evaluate<'py>(&self, py: Python<'py>, splits: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
+        let names: Vec<&str> = splits.iter().map(String::as_str).collect();
+        let report = py.detach(|| self.lock().evaluate_splits(&names)).py_err()?;
+        let d = PyDict::new(py);
+        for s in &report.splits {
+            let row = PyDict::new(py);
+            row.set_item("examples", s.examples)?;
+            row.set_item("accuracy", s.accuracy)?;
+            d.set_item(&s.split, row)?;
+        }
+        Ok(d)
+    }
+
+    /// The run's config, as TOML.
+    #[getter]
+    fn config_toml(&self) -> String {
+        self.lock().config().to_toml_string()
+    }
+
+    /// Widths of the network's layers, input first.
+    #[getter]
+    fn layers(&self) -> Vec<i64> {
+        self.lock().config().model.layers.clone().unwrap_or_default()
+    }
 }

@@ -317,12 +317,20 @@ impl Classifier {
 
     /// Accuracy on each split of the run's data (rebuilt from its config, as at training time).
     pub fn evaluate(&self) -> Result<Report> {
+        self.evaluate_splits(&["train", "val", "test"])
+    }
+
+    /// Accuracy on the named splits (`train`, `val`, `test`) of the run's data.
+    pub fn evaluate_splits(&self, names: &[&str]) -> Result<Report> {
         let splits = data::load(&self.config)?;
         let d = self.config.model.dynamics.clone().unwrap_or_default();
         let device = self.vs.device();
         let mut rows = Vec::new();
-        for name in ["train", "val", "test"] {
-            let e = to(splits.get(name).expect("known split"), device);
+        for &name in names {
+            let split = splits
+                .get(name)
+                .ok_or_else(|| TatError::Usage(format!("unknown split `{name}`: expected train, val or test")))?;
+            let e = to(split, device);
             rows.push(SplitScore { split: name.to_string(), examples: e.len(), accuracy: accuracy(&self.net, &e, &d) });
         }
         Ok(Report {
