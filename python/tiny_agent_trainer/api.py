@@ -66,6 +66,8 @@ class EpochMetrics:
     tokens_per_sec: float
     best: bool
     precision: str
+    val_accuracy: float | None = None
+    """Validation accuracy, for tasks that classify (a bionet); None otherwise."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class StepProgress:
 class Run:
     """What `train` returns: the summary, and the run's metrics with one numpy array per column
     (`epoch`, `step`, `train_loss`, `val_loss`, `lr`, `seconds`, `examples_per_sec`,
-    `tokens_per_sec`, `best`, `precision`)."""
+    `tokens_per_sec`, `best`, `precision`, `val_accuracy` (NaN where a task has none))."""
 
     run_dir: Path
     epochs_completed: int

@@ -78,6 +78,9 @@ pub fn classification_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) ->
     Ok(d)
 }
 
+/// A split's inputs and class ids, as numpy arrays.
+type Split<'py> = (Bound<'py, numpy::PyArray2<f32>>, Bound<'py, numpy::PyArray1<i64>>);
+
 /// A trained classifier (the bionet task): class predictions for rows of inputs, and accuracy
 /// per split of its run's data.
 #[pyclass(module = "tiny_agent_trainer._core", frozen)]
@@ -136,6 +139,27 @@ impl Classifier {
             d.set_item(&s.split, row)?;
         }
         Ok(d)
+    }
+
+    /// A split (`train`, `val`, `test`) of the run's data as at training time: inputs
+    /// `[N, inputs]` (float32) and class ids (int64), as numpy arrays.
+    fn data<'py>(
+        &self,
+        py: Python<'py>,
+        split: &str,
+    ) -> PyResult<Split<'py>> {
+        let (x, labels, width) = py
+            .detach(|| {
+                let e = self.lock().data(split)?;
+                let width = e.x.size()[1] as usize;
+                let x = Vec::<f32>::try_from(&e.x.flatten(0, -1)).expect("inputs are float32");
+                let labels = Vec::<i64>::try_from(&e.labels).expect("labels are int64");
+                Ok::<_, tat_core::TatError>((x, labels, width))
+            })
+            .py_err()?;
+        use numpy::PyArrayMethods;
+        let rows = labels.len();
+        Ok((numpy::PyArray1::from_vec(py, x).reshape([rows, width])?, numpy::PyArray1::from_vec(py, labels)))
     }
 
     /// The run's config, as TOML.

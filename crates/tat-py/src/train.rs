@@ -149,6 +149,7 @@ pub fn read_metrics(py: Python<'_>, run_dir: PathBuf) -> PyResult<Bound<'_, PyDi
     d.set_item("tokens_per_sec", float(|m| m.tokens_per_sec))?;
     d.set_item("best", PyArray1::from_iter(py, rows.iter().map(|m| m.best)))?;
     d.set_item("precision", rows.iter().map(|m| m.precision.as_str()).collect::<Vec<_>>())?;
+    d.set_item("val_accuracy", float(|m| m.val_accuracy.unwrap_or(f64::NAN)))?;
     Ok(d)
 }
 

@@ -115,6 +115,8 @@ pub struct State {
     input_message: Tensor,
     /// The clamped output's message into the last hidden row (training only).
     output_message: Option<Tensor>,
+    /// With one hidden row, both messages above are constant: their sum, for `all` steps.
+    input_and_output: Option<Tensor>,
 }
 
 fn sign(h: &Tensor) -> Tensor {
@@ -141,7 +143,8 @@ impl Network {
         });
         let input_message = x.matmul(&self.w[1]);
         let output_message = clamp.map(|_| self.feedback_input(&rows[last], last - 1).matmul(&self.b[last - 1]));
-        State { rows, input_message, output_message }
+        let input_and_output = output_message.as_ref().filter(|_| last == 2).map(|m| &input_message + m);
+        State { rows, input_message, output_message, input_and_output }
     }
 
     /// What row `i + 1` sends down to row `i` (rescaled when that row is the output).
@@ -155,7 +158,7 @@ impl Network {
     /// The field of hidden row `i` from the senders at or below it.
     fn forward_field(&self, s: &State, i: usize) -> Tensor {
         let below = if i == 1 { s.input_message.shallow_clone() } else { s.rows[i - 1].matmul(&self.w[i]) };
-        below + s.rows[i].matmul(&self.j[i])
+        below.addmm(&s.rows[i], &self.j[i])
     }
 
     /// One step: hidden rows in ascending order, each from its incoming messages, a row's new
@@ -163,6 +166,11 @@ impl Network {
     pub fn step(&self, s: &mut State, filter: Filter) {
         let last = self.last();
         for i in 1..last {
+            if let (Filter::All, Some(constant)) = (filter, &s.input_and_output) {
+                // One hidden row: its field is a constant plus its recurrent message.
+                s.rows[i] = sign(&constant.addmm(&s.rows[i], &self.j[i]));
+                continue;
+            }
             let mut h = self.forward_field(s, i);
             if filter == Filter::All {
                 if i + 1 == last {
