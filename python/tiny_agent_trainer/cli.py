@@ -198,6 +198,10 @@ class _TrainProgress:
             err=True,
         )
         click.echo(f"precision: {info['precision']} ({info['precision_reason']})", err=True)
+        if info.get("init_from"):
+            click.echo(f"init: {info['init_from']}", err=True)
+        if info.get("frozen_parameters"):
+            click.echo(f"frozen: {info['frozen_parameters']} parameters (training.freeze)", err=True)
         if info["start_epoch"] > 0:
             click.echo(f"resuming after epoch {info['start_epoch']}", err=True)
 

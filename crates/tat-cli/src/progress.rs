@@ -32,6 +32,12 @@ impl TrainObserver for ProgressObserver {
             info.run_dir.display()
         );
         eprintln!("precision: {} ({})", info.precision.compute.name(), info.precision.reason);
+        if let Some(init) = &info.init_from {
+            eprintln!("init: {init}");
+        }
+        if info.frozen_parameters > 0 {
+            eprintln!("frozen: {} parameters (training.freeze)", info.frozen_parameters);
+        }
         if let Some(warning) = &info.precision.warning {
             eprintln!("warning: {warning}");
         }

@@ -197,6 +197,78 @@ pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
     vs.load(&path).map_err(|e| corrupt(&path, &e.to_string()))
 }
 
+/// Copies every variable of the checkpoint in `dir` that `vs` also has into `vs` (a new run's
+/// `training.init_from`); the others keep their initialisation. Returns what was done, in words.
+/// A variable of another shape is an error, as is a checkpoint that shares no variable.
+pub fn load_matching(vs: &mut VarStore, dir: &Path) -> Result<String> {
+    let path = dir.join(MODEL_FILE);
+    let stored: std::collections::HashMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(&path).map_err(|e| corrupt(&path, &e.to_string()))?.into_iter().collect();
+    let variables = vs.variables();
+    let mut names: Vec<&String> = variables.keys().collect();
+    names.sort();
+    let mut loaded = 0;
+    for name in &names {
+        let Some(source) = stored.get(*name) else { continue };
+        let target = &variables[*name];
+        if source.size() != target.size() {
+            return Err(TatError::Usage(format!(
+                "training.init_from: `{name}` in {} has shape {:?}, this model's has {:?}. Fix: start from a run \
+                 with the same [model] sizes, or drop training.init_from.",
+                path.display(),
+                source.size(),
+                target.size()
+            )));
+        }
+        tch::no_grad(|| target.shallow_clone().copy_(source));
+        loaded += 1;
+    }
+    if loaded == 0 {
+        return Err(TatError::Usage(format!(
+            "training.init_from: {} shares no variable with this model. Fix: point it at a run of the same architecture.",
+            path.display()
+        )));
+    }
+    let unused = stored.len() - loaded;
+    Ok(format!(
+        "{}: {loaded} of this model's {} tensors loaded ({} kept their initialisation, {unused} of the checkpoint's unused)",
+        dir.display(),
+        names.len(),
+        names.len() - loaded
+    ))
+}
+
+/// The variables of `vs` that `patterns` name (a name, or a prefix ending at a `.`), set not to
+/// take gradients; returns each with its number of parameters. A pattern that names nothing is
+/// an error listing the top-level names.
+pub fn freeze(vs: &VarStore, patterns: &[String]) -> Result<Vec<(String, i64)>> {
+    let variables = vs.variables();
+    let mut frozen: Vec<(String, i64)> = Vec::new();
+    for pattern in patterns {
+        let mut matched: Vec<&String> =
+            variables.keys().filter(|name| *name == pattern || name.starts_with(&format!("{pattern}."))).collect();
+        if matched.is_empty() {
+            let mut tops: Vec<&str> = variables.keys().map(|n| n.split('.').next().unwrap_or(n)).collect();
+            tops.sort();
+            tops.dedup();
+            return Err(TatError::Usage(format!(
+                "training.freeze: `{pattern}` names no variable of this model. Fix: use a variable name or a prefix of \
+                 one, e.g. one of {}.",
+                tops.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        matched.sort();
+        for name in matched {
+            if !frozen.iter().any(|(f, _)| f == name) {
+                let var = &variables[name];
+                let _ = var.set_requires_grad(false);
+                frozen.push((name.clone(), var.numel() as i64));
+            }
+        }
+    }
+    Ok(frozen)
+}
+
 fn read_existing(path: &Path) -> Result<String> {
     read_text(path).map_err(|e| corrupt(path, &e.to_string()))
 }

@@ -361,3 +361,65 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_sound_checkpoint() {
     assert_eq!(std::fs::read(run(dir.path()).join("last/model.safetensors")).unwrap(), saved, "last was rewritten");
     assert_eq!(metrics(dir.path()).len(), 1);
 }
+
+fn weights(dir: &Path) -> std::collections::BTreeMap<String, tch::Tensor> {
+    tch::Tensor::read_safetensors(dir.join(checkpoint::MODEL_FILE)).unwrap().into_iter().collect()
+}
+
+/// `training.init_from` starts a new run from another run's weights and tokenizer;
+/// `training.freeze` keeps the variables it names as they were.
+#[test]
+fn a_run_starts_from_another_runs_weights_and_keeps_frozen_ones_fixed() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    train_in(dir.path(), 1, Precision::Fp32);
+    let second = dir.path().join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    let mut config = tiny_config(&second, 1);
+    config.training.seed = 7;
+    config.training.init_from = Some(run(dir.path()));
+    config.training.freeze = vec!["encoder".into(), "embedding".into()];
+    let mut info = Capture::default();
+    train(&config, &TrainOptions::default(), &mut info).unwrap();
+    let start = info.start.expect("on_start ran");
+    assert!(start.init_from.as_deref().is_some_and(|s| s.contains("tensors loaded")), "{:?}", start.init_from);
+    assert!(start.frozen_parameters > 0);
+    let (before, after) = (weights(&run(dir.path()).join("best")), weights(&run(&second).join("last")));
+    let mut trained = 0;
+    for (name, value) in &before {
+        let same = value.equal(&after[name]);
+        if name.starts_with("encoder.") || name.starts_with("embedding.") {
+            assert!(same, "{name} is frozen but changed");
+        } else {
+            trained += usize::from(!same);
+        }
+    }
+    assert!(trained > 0, "the decoder trained");
+    let tokenizer = |d: &Path| std::fs::read_to_string(d.join(checkpoint::TOKENIZER_FILE)).unwrap();
+    assert_eq!(tokenizer(&run(dir.path()).join("best")), tokenizer(&run(&second).join("last")));
+}
+
+#[test]
+fn init_from_and_freeze_mistakes_name_the_fix() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(dir.path(), 1);
+    config.training.freeze = vec!["encdoer".into()];
+    let err = train(&config, &TrainOptions::default(), &mut Quiet).unwrap_err().to_string();
+    assert!(err.contains("`encdoer` names no variable") && err.contains("`encoder`") && err.contains("Fix:"), "{err}");
+    config.training.freeze.clear();
+    config.training.init_from = Some(dir.path().join("nowhere"));
+    let err = train(&config, &TrainOptions::default(), &mut Quiet).unwrap_err();
+    assert!(matches!(err, TatError::Checkpoint(_)), "{err}");
+}
+
+#[derive(Default)]
+struct Capture {
+    start: Option<RunInfo>,
+}
+
+impl TrainObserver for Capture {
+    fn on_start(&mut self, info: &RunInfo) {
+        self.start = Some(info.clone());
+    }
+}

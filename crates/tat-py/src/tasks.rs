@@ -143,11 +143,7 @@ impl Classifier {
 
     /// A split (`train`, `val`, `test`) of the run's data as at training time: inputs
     /// `[N, inputs]` (float32) and class ids (int64), as numpy arrays.
-    fn data<'py>(
-        &self,
-        py: Python<'py>,
-        split: &str,
-    ) -> PyResult<Split<'py>> {
+    fn data<'py>(&self, py: Python<'py>, split: &str) -> PyResult<Split<'py>> {
         let (x, labels, width) = py
             .detach(|| {
                 let e = self.lock().data(split)?;

@@ -214,6 +214,8 @@ fn info_dict<'py>(py: Python<'py>, i: &RunInfo) -> PyResult<Bound<'py, PyDict>> 
     d.set_item("precision_warning", &i.precision.warning)?;
     d.set_item("parameters", i.parameters)?;
     d.set_item("vocab_size", i.vocab_size)?;
+    d.set_item("init_from", &i.init_from)?;
+    d.set_item("frozen_parameters", i.frozen_parameters)?;
     d.set_item("train_examples", i.train_examples)?;
     d.set_item("val_examples", i.val_examples)?;
     d.set_item("test_examples", i.test_examples)?;

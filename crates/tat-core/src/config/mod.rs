@@ -255,6 +255,14 @@ pub struct TrainingConfig {
     pub threads: usize,
     /// Run folder; default `runs/<task.name>`.
     pub output_dir: Option<PathBuf>,
+    /// A new run starts from the weights of this run or checkpoint folder (its `best`, else
+    /// `last`) and keeps its tokenizer; variables it lacks keep their initialisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+    /// Variables kept fixed during training: names or name prefixes such as `encoder` or
+    /// `decoder.layers.0` (each must match a variable).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub freeze: Vec<String>,
 }
 
 impl Default for TrainingConfig {
@@ -279,6 +287,8 @@ impl Default for TrainingConfig {
             precision: Precision::Auto,
             threads: 0,
             output_dir: None,
+            init_from: None,
+            freeze: Vec::new(),
         }
     }
 }

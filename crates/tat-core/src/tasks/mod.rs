@@ -67,6 +67,8 @@ pub struct TaskContext<'a> {
     pub compute: Compute,
     /// The checkpoint a resumed run continues from.
     pub resumed: Option<&'a Checkpoint>,
+    /// The checkpoint a new run takes its weights (and tokenizer) from (`training.init_from`).
+    pub init: Option<&'a Checkpoint>,
 }
 
 /// The config as the run's checkpoints record it (dataset paths made absolute).

@@ -42,6 +42,10 @@ pub struct RunInfo {
     pub start_epoch: usize,
     pub epochs: usize,
     pub batches_per_epoch: usize,
+    /// Where a new run's weights came from (`training.init_from`), in words.
+    pub init_from: Option<String>,
+    /// Parameters kept fixed by `training.freeze`.
+    pub frozen_parameters: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -90,9 +94,16 @@ pub fn train_with(
     let run_dir = config.output_dir();
     let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
     let config = tasks::settle(config, &data)?;
-    let task =
-        tasks::open(&config, data, &TaskContext { device, compute: precision.compute, resumed: resumed.as_ref() })?;
-    let mut learner = Learner::open(config, task, device, precision, run_dir, resumed)?;
+    let init = match (&config.training.init_from, &resumed) {
+        (Some(path), None) => Some(checkpoint::load(&checkpoint::resolve(path)?)?),
+        _ => None,
+    };
+    let context = TaskContext { device, compute: precision.compute, resumed: resumed.as_ref(), init: init.as_ref() };
+    let mut task = tasks::open(&config, data, &context)?;
+    let init_from = init.map(|ckpt| checkpoint::load_matching(task.vs_mut(), &ckpt.dir)).transpose()?;
+    let frozen = checkpoint::freeze(task.vs(), &config.training.freeze)?;
+    let mut learner = Learner::open(config, task, device, precision, run_dir, resumed, &frozen)?;
+    learner.init_from = init_from;
     observer.on_start(&learner.info());
     learner.run(observer)
 }
@@ -109,6 +120,10 @@ struct Learner {
     metrics: MetricsLog,
     /// The epoch the task has planned, and its number of steps.
     planned: (usize, usize),
+    /// Where a new run's weights came from, in words (`training.init_from`).
+    init_from: Option<String>,
+    /// Parameters `training.freeze` keeps fixed.
+    frozen_parameters: i64,
 }
 
 impl Learner {
@@ -119,8 +134,10 @@ impl Learner {
         precision: Resolved,
         run_dir: PathBuf,
         resumed: Option<Checkpoint>,
+        frozen: &[(String, i64)],
     ) -> Result<Self> {
         let mut optimizer = task.optimizer(&config.training);
+        optimizer.retain(|name| !frozen.iter().any(|(f, _)| f == name));
         let mut state = match &resumed {
             Some(ckpt) => {
                 checkpoint::load_weights(task.vs_mut(), &ckpt.dir)?;
@@ -141,7 +158,21 @@ impl Learner {
         state.precision_reason = Some(precision.reason.clone());
         std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
         let metrics = MetricsLog::open(&run_dir, state.epoch)?;
-        Ok(Self { config, device, precision, task, optimizer, schedule, state, run_dir, metrics, planned })
+        let frozen_parameters = frozen.iter().map(|(_, n)| n).sum();
+        Ok(Self {
+            config,
+            device,
+            precision,
+            task,
+            optimizer,
+            schedule,
+            state,
+            run_dir,
+            metrics,
+            planned,
+            init_from: None,
+            frozen_parameters,
+        })
     }
 
     fn info(&self) -> RunInfo {
@@ -158,6 +189,8 @@ impl Learner {
             start_epoch: self.state.epoch,
             epochs: self.config.training.epochs,
             batches_per_epoch: self.planned.1,
+            init_from: self.init_from.clone(),
+            frozen_parameters: self.frozen_parameters,
         }
     }
 

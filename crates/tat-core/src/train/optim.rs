@@ -167,6 +167,11 @@ impl Optimizer {
         Ok(())
     }
 
+    /// Drops the parameters whose name `keep` rejects (frozen ones): they get no update and no state.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.params.retain(|p| keep(&p.name));
+    }
+
     /// The parameters' names, in the order [`Optimizer::apply`] takes gradients.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.params.iter().map(|p| p.name.as_str())

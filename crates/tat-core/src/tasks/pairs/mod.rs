@@ -35,7 +35,7 @@ impl PairsTask {
     /// Encodes the splits with the run's tokenizer (the resumed checkpoint's, else one learned
     /// from the training split) and builds the model.
     pub fn open(config: &Config, splits: Splits, context: &TaskContext) -> Result<Self> {
-        let tokenizer = match context.resumed {
+        let tokenizer = match context.resumed.or(context.init) {
             Some(ckpt) => ckpt.tokenizer()?.clone(),
             None => super::wgsl_generation::build_tokenizer(config, &splits),
         };
