@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Architecture = Literal['transformer', 'binder', 'bionet']
 
-DataSource = Literal['prototypes', 'idx']
+DataSource = Literal['prototypes', 'idx', 'python']
 
 DeviceChoice = Literal['cpu', 'cuda', 'auto']
 

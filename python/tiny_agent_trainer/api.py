@@ -126,8 +126,16 @@ def train(
     device: str | None = None,
     threads: int | None = None,
     out: str | os.PathLike[str] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Run:
     """Trains `config` (a `Config` or a config file's path) like `tiny-agent-trainer train`.
+
+    `data` hands the engine numpy arrays instead of the config's dataset, for tasks that take
+    them (a bionet with `dataset.source = "python"`): `{"train": arrays, "val": arrays,
+    "test": arrays}` (`test` optional), each a dict such as `{"x": float32 [N, D], "labels":
+    int64 [N]}`. `train` may instead be a callable `(seed, epoch) -> arrays` that the learner
+    calls for a fresh training set every epoch; it must be a pure function of its arguments, so a
+    resumed run sees the data an uninterrupted one saw.
 
     `device`, `threads` and `out` override `training.device`, `training.threads` and
     `training.output_dir`; `resume` continues the run from its `last` checkpoint. Ctrl-C saves
@@ -150,6 +158,7 @@ def train(
         device=device,
         threads=threads,
         out=out,
+        data=data,
     )
     run_dir = Path(summary.pop("run_dir"))
     return Run(run_dir=run_dir, metrics=_core.read_metrics(run_dir), **summary)

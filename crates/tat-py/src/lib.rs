@@ -1,6 +1,7 @@
 //! `tiny_agent_trainer._core`: the PyO3 binding. Conversion and error mapping only; the engine is
 //! tat-core. The Python package imports torch before this module, so libtorch is already loaded.
 
+mod arrays;
 mod config;
 mod device;
 mod errors;

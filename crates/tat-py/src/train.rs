@@ -34,11 +34,16 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// callback, saves `last` at the next step and is raised here (`KeyboardInterrupt` for Ctrl-C).
 /// `examples`, a dict with `train` and `val` lists of (input text, output text) pairs, replaces
 /// the config's dataset file: how a Python task module hands the engine the data it generated.
+/// `data` hands over arrays instead (tasks that take them, such as the bionet with
+/// `dataset.source = "python"`): a dict of splits (`train`, `val`, optionally `test`), each a dict
+/// of numpy arrays by name; or with `train` a callable `(seed, epoch) -> dict of arrays` that the
+/// learner calls for a fresh training set every epoch (it must be a pure function of its
+/// arguments for a resumed run to see the same data).
 #[pyfunction]
 #[pyo3(signature = (
     config_toml = None, config_path = None, *, resume = false, on_start = None, on_epoch = None,
     on_step = None, device = None, threads = None, out = None, epochs = None, seed = None,
-    overrides = Vec::new(), examples = None,
+    overrides = Vec::new(), examples = None, data = None,
 ))]
 #[allow(clippy::too_many_arguments)] // one per keyword of the Python `train` and the CLI's flags
 pub fn train<'py>(
@@ -56,6 +61,7 @@ pub fn train<'py>(
     seed: Option<u64>,
     overrides: Vec<String>,
     examples: Option<HashMap<String, Vec<(String, String)>>>,
+    data: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut config = read_config(config_toml, config_path).and_then(|c| c.with_overrides(&overrides)).py_err()?;
     let t = &mut config.training;
@@ -68,14 +74,20 @@ pub fn train<'py>(
     t.seed = seed.unwrap_or(t.seed);
 
     let mut observer = PyObserver { on_start, on_epoch, on_step, error: None, last_signal_check: Instant::now() };
-    let splits = examples.map(task_splits).transpose().py_err()?;
+    let task_data = match (examples, data) {
+        (Some(_), Some(_)) => {
+            return Err(to_py(tat_core::TatError::Usage(
+                "train: pass either examples (text pairs) or data (arrays), not both.".into(),
+            )))
+        }
+        (Some(examples), None) => TaskData::Pairs(task_splits(examples).py_err()?),
+        (None, Some(data)) => crate::arrays::task_data(&data)?,
+        (None, None) => TaskData::FromConfig,
+    };
     let options = TrainOptions { resume };
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
-        match splits {
-            Some(splits) => tat_core::train::train_with(&config, TaskData::Pairs(splits), &options, &mut observer),
-            None => tat_core::train::train(&config, &options, &mut observer),
-        }
+        tat_core::train::train_with(&config, task_data, &options, &mut observer)
     });
     match (result, observer.error) {
         // Ctrl-C: Python's KeyboardInterrupt, with the engine's word on where `last` was saved.

@@ -416,6 +416,9 @@ pub enum DataSource {
     Prototypes,
     /// MNIST-format IDX files (`train-images-idx3-ubyte[.gz]` ...) in the folder `dataset.path`.
     Idx,
+    /// Arrays a Python program hands over (`tat.train(config, data=...)`), all at once or a fresh
+    /// training set per epoch.
+    Python,
 }
 
 fn default_train_ratio() -> f64 {

@@ -59,6 +59,30 @@ pub enum TaskData {
     FromConfig,
     /// Text pairs split into train/val/test, made by a Python task module.
     Pairs(Splits),
+    /// Named arrays per split (`train`, `val`, `test`), all at once.
+    Arrays(ArraySplits),
+    /// Named arrays for `val` and `test`, and a source the learner pulls a fresh training epoch from.
+    Stream { fixed: ArraySplits, train: Box<dyn EpochSource> },
+}
+
+/// Named arrays (`x`, `labels`, ...) of each split.
+pub type ArraySplits = std::collections::BTreeMap<String, NamedArrays>;
+
+/// One split's arrays by name, on the CPU.
+pub type NamedArrays = std::collections::BTreeMap<String, tch::Tensor>;
+
+/// Where a streaming task's training data comes from: a fresh set of arrays per epoch, a pure
+/// function of `(seed, epoch)`, so a resumed run sees the same data as an uninterrupted one.
+pub trait EpochSource: Send {
+    fn epoch(&mut self, seed: u64, epoch: usize) -> Result<NamedArrays>;
+}
+
+/// The error for arrays handed to a task on text.
+fn text_task_takes_pairs(config: &Config) -> crate::TatError {
+    crate::TatError::Usage(format!(
+        "task {:?} ({:?}) trains on text pairs, not arrays. Fix: pass (input, output) pairs, or use a task that takes arrays (bionet).",
+        config.task.name, config.task.kind
+    ))
 }
 
 /// What a task is opened with.

@@ -146,7 +146,7 @@ impl Learner {
             }
             None => TrainState::new(config.training.seed),
         };
-        let steps_in_epoch = task.plan_epoch(&mut SplitMix64::derived(config.training.seed, state.epoch as u64))?;
+        let steps_in_epoch = task.plan_epoch(config.training.seed, state.epoch)?;
         let planned = (state.epoch, steps_in_epoch);
         let schedule = LrSchedule {
             peak: config.training.learning_rate,
@@ -224,7 +224,7 @@ impl Learner {
     fn train_epoch(&mut self, observer: &mut dyn TrainObserver) -> Result<(usize, usize)> {
         let seed = self.config.training.seed;
         if self.planned.0 != self.state.epoch {
-            let steps = self.task.plan_epoch(&mut SplitMix64::derived(seed, self.state.epoch as u64))?;
+            let steps = self.task.plan_epoch(seed, self.state.epoch)?;
             self.planned = (self.state.epoch, steps);
         }
         let steps = self.planned.1;

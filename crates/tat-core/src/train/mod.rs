@@ -15,7 +15,6 @@ use tch::Tensor;
 
 use crate::config::TrainingConfig;
 use crate::error::{Result, TatError};
-use crate::rng::SplitMix64;
 use crate::tokenizer::Tokenizer;
 
 pub use learner::{train, train_with, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
@@ -38,9 +37,10 @@ pub trait Task {
     }
     /// Sizes for the run's start line.
     fn describe(&self) -> TaskSizes;
-    /// Plans one epoch from its seeded generator and returns its number of steps. The plan must
-    /// be a pure function of the generator's state, so a resumed epoch repeats it.
-    fn plan_epoch(&mut self, rng: &mut SplitMix64) -> Result<usize>;
+    /// Plans epoch `epoch` (from 0) of the run seeded `seed` and returns its number of steps.
+    /// The plan must be a pure function of `(seed, epoch)`, so a resumed epoch repeats it
+    /// (`SplitMix64::derived(seed, epoch)` is the epoch's generator).
+    fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize>;
     /// Step `index` of the planned epoch: computes the loss and updates the weights through `update`.
     fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput>;
     /// The validation measurement at the end of an epoch (no weights change).

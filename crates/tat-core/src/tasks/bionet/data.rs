@@ -9,6 +9,7 @@ use tch::{Kind, Tensor};
 use crate::config::{Config, DataSource, LabelEncoding};
 use crate::error::{Result, TatError};
 use crate::rng::SplitMix64;
+use crate::tasks::{ArraySplits, NamedArrays};
 
 /// Inputs `[N, D]` (f32) and class ids `[N]` (i64), on the CPU.
 pub struct Examples {
@@ -55,7 +56,74 @@ pub fn load(config: &Config) -> Result<Splits> {
     match config.dataset.source.unwrap_or(DataSource::Prototypes) {
         DataSource::Prototypes => Ok(prototypes(config, seed)),
         DataSource::Idx => idx_splits(config, seed),
+        DataSource::Python => Err(TatError::Usage(format!(
+            "task {:?}: dataset.source = \"python\", so its data comes from a Python program. Fix: train it with \
+             `tat.train(config, data=...)`, and score it with `Classifier.predict` on your own arrays.",
+            config.task.name
+        ))),
     }
+}
+
+/// The splits from arrays a program handed over: `train` (unless `with_train` is false: a
+/// stream brings it each epoch), `val` and optionally `test`, each with `x` `[N, width]` and
+/// `labels` `[N]` in `0..classes`.
+pub fn from_arrays(arrays: &ArraySplits, width: i64, classes: i64, with_train: bool) -> Result<Splits> {
+    let allowed: &[&str] = if with_train { &["train", "val", "test"] } else { &["val", "test"] };
+    if let Some(unknown) = arrays.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(TatError::Usage(format!(
+            "data has a split named {unknown:?}. Fix: pass {}.",
+            allowed.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let get = |name: &str, required: bool| -> Result<Examples> {
+        match arrays.get(name) {
+            Some(a) => split_from_arrays(a, &format!("data[{name:?}]"), width, classes),
+            None if required => Err(TatError::Usage(format!(
+                "data has no {name:?} split. Fix: pass data[{name:?}] = {{\"x\": float32 [N, {width}], \"labels\": int64 [N]}}."
+            ))),
+            None => Ok(Examples {
+                x: Tensor::zeros([0, width], (Kind::Float, tch::Device::Cpu)),
+                labels: Tensor::zeros([0], (Kind::Int64, tch::Device::Cpu)),
+            }),
+        }
+    };
+    let train = if with_train { get("train", true)? } else { get("train", false)? };
+    Ok(Splits { train, val: get("val", true)?, test: get("test", false)? })
+}
+
+/// One split from its named arrays (`what` names it in errors).
+pub fn split_from_arrays(arrays: &NamedArrays, what: &str, width: i64, classes: i64) -> Result<Examples> {
+    let fix = format!("Fix: pass {{\"x\": float32 [N, {width}], \"labels\": int64 [N] in 0..{classes}}}.");
+    let (Some(x), Some(labels)) = (arrays.get("x"), arrays.get("labels")) else {
+        let names: Vec<&String> = arrays.keys().collect();
+        return Err(TatError::Usage(format!("{what} has the arrays {names:?}, not `x` and `labels`. {fix}")));
+    };
+    if let Some(extra) = arrays.keys().find(|k| *k != "x" && *k != "labels") {
+        return Err(TatError::Usage(format!("{what} has an array `{extra}` the bionet task does not use. {fix}")));
+    }
+    if x.dim() != 2 || x.size()[1] != width {
+        return Err(TatError::Usage(format!("{what}: `x` has shape {:?}, expected [N, {width}]. {fix}", x.size())));
+    }
+    if labels.dim() != 1 || labels.size()[0] != x.size()[0] {
+        return Err(TatError::Usage(format!(
+            "{what}: `labels` has shape {:?}, expected [{}] (one per row of `x`). {fix}",
+            labels.size(),
+            x.size()[0]
+        )));
+    }
+    if labels.numel() > 0 {
+        let (low, high) = (labels.min().int64_value(&[]), labels.max().int64_value(&[]));
+        if low < 0 || high >= classes {
+            return Err(TatError::Usage(format!(
+                "{what}: `labels` holds {} outside 0..{classes}. {fix}",
+                if low < 0 { low } else { high }
+            )));
+        }
+    }
+    if x.numel() > 0 && x.isfinite().all().int64_value(&[]) == 0 {
+        return Err(TatError::Usage(format!("{what}: `x` holds a NaN or an infinity. {fix}")));
+    }
+    Ok(Examples { x: x.to_kind(Kind::Float), labels: labels.to_kind(Kind::Int64) })
 }
 
 /// Noisy copies of `classes` random ±1 prototypes (darnax tutorial 06): the training set holds

@@ -17,7 +17,7 @@ use tch::{Device, Kind, Tensor};
 
 use self::data::{encode_labels, Examples, Splits};
 use self::network::{Filter, Network};
-use super::{TaskContext, TaskData, TaskSpec};
+use super::{EpochSource, TaskContext, TaskData, TaskSpec};
 use crate::config::{Config, DataSource, LabelEncoding, TaskKind, TrainingConfig};
 use crate::error::{Result, TatError};
 use crate::rng::SplitMix64;
@@ -81,6 +81,7 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     );
     let d = &config.dataset;
     let idx = d.source == Some(DataSource::Idx);
+    let prototypes = d.source.is_none_or(|s| s == DataSource::Prototypes);
     check(
         !idx || d.path.is_some(),
         "dataset.path",
@@ -94,7 +95,7 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         "no path: prototypes are generated (set dataset.source = \"idx\" to read IDX files)",
     );
     let classes = layers.last().copied().unwrap_or(0);
-    if !idx {
+    if prototypes {
         let c = d.classes.unwrap_or(10);
         check(c as i64 == classes, "dataset.classes", c.to_string(), &format!("the output width, {classes}"));
         let dim = d.dim.unwrap_or(100);
@@ -118,10 +119,7 @@ pub(super) fn settle(config: &Config) -> Config {
 }
 
 pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
-    if !matches!(data, TaskData::FromConfig) {
-        return Err(TatError::Usage("the bionet task reads its data from its config".into()));
-    }
-    Ok(Box::new(BionetTask::open(config, context.device)?))
+    Ok(Box::new(BionetTask::open(config, data, context.device)?))
 }
 
 struct BionetTask {
@@ -133,22 +131,34 @@ struct BionetTask {
     batch_size: usize,
     dynamics: crate::config::DynamicsConfig,
     batches: Vec<Tensor>,
+    /// Where a fresh training set comes from every epoch (data streamed from Python).
+    stream: Option<Box<dyn EpochSource>>,
+    encoding: LabelEncoding,
 }
 
 impl BionetTask {
-    fn open(config: &Config, device: Device) -> Result<Self> {
-        let splits = data::load(config)?;
-        let input = config.model.layers.as_ref().map_or(0, |l| l[0]);
-        let width = splits.train.x.size()[1];
-        if width != input {
+    fn open(config: &Config, data: TaskData, device: Device) -> Result<Self> {
+        let layers = config.model.layers.clone().unwrap_or_default();
+        let (width, classes) = (layers[0], *layers.last().expect("checked layers"));
+        let (splits, stream) = match data {
+            TaskData::FromConfig => (data::load(config)?, None),
+            TaskData::Arrays(arrays) => (data::from_arrays(&arrays, width, classes, true)?, None),
+            TaskData::Stream { fixed, train } => (data::from_arrays(&fixed, width, classes, false)?, Some(train)),
+            TaskData::Pairs(_) => {
+                return Err(TatError::Usage(
+                    "a bionet trains on arrays (`x`, `labels`), not text pairs. Fix: pass data as arrays.".into(),
+                ))
+            }
+        };
+        let found = splits.train.x.size()[1];
+        if stream.is_none() && found != width {
             return Err(TatError::Usage(format!(
-                "model.layers starts with {input}, but the examples are {width} wide. Fix: set model.layers[0] = {width} \
-                 (or dataset.projection to {input})."
+                "model.layers starts with {width}, but the examples are {found} wide. Fix: set model.layers[0] = {found} \
+                 (or dataset.projection to {width})."
             )));
         }
         let vs = VarStore::new(device);
         let net = network::build(&vs, &config.model, config.training.seed);
-        let classes = *net.sizes.last().expect("layers");
         let encoding = config.model.labels.unwrap_or(LabelEncoding::Pm1);
         let splits =
             Splits { train: to(&splits.train, device), val: to(&splits.val, device), test: to(&splits.test, device) };
@@ -161,6 +171,8 @@ impl BionetTask {
             batch_size: config.training.batch_size,
             dynamics: config.model.dynamics.clone().unwrap_or_default(),
             batches: Vec::new(),
+            stream,
+            encoding,
         })
     }
 }
@@ -201,10 +213,18 @@ impl Task for BionetTask {
         }
     }
 
-    fn plan_epoch(&mut self, rng: &mut SplitMix64) -> Result<usize> {
-        let mut order: Vec<i64> = (0..self.splits.train.len() as i64).collect();
-        rng.shuffle(&mut order);
+    fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize> {
         let device = self.vs.device();
+        if let Some(stream) = &mut self.stream {
+            let arrays = stream.epoch(seed, epoch)?;
+            let (width, classes) = (self.net.sizes[0], *self.net.sizes.last().expect("layers"));
+            let train =
+                data::split_from_arrays(&arrays, &format!("the training data of epoch {}", epoch + 1), width, classes)?;
+            self.train_targets = encode_labels(&train.labels, classes, self.encoding).to_device(device);
+            self.splits.train = to(&train, device);
+        }
+        let mut order: Vec<i64> = (0..self.splits.train.len() as i64).collect();
+        SplitMix64::derived(seed, epoch as u64).shuffle(&mut order);
         self.batches = order.chunks(self.batch_size).map(|c| Tensor::from_slice(c).to_device(device)).collect();
         Ok(self.batches.len())
     }

@@ -86,8 +86,8 @@ impl Task for PairsTask {
         }
     }
 
-    fn plan_epoch(&mut self, rng: &mut SplitMix64) -> Result<usize> {
-        self.batches = epoch_batches(&self.train, self.batch_size, rng);
+    fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize> {
+        self.batches = epoch_batches(&self.train, self.batch_size, &mut SplitMix64::derived(seed, epoch as u64));
         Ok(self.batches.len())
     }
 
