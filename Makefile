@@ -44,7 +44,7 @@ develop: setup ## Build the Python extension and install the package into the ve
 test: setup test-rust test-python ## Set up, then run every test (Rust, then Python with the wheel install)
 
 test-rust: setup
-	TAT_REQUIRE_DATA=1 cargo test --workspace --release
+	TAT_REQUIRE_DATA=1 cargo test --workspace --release -- --include-ignored
 
 # All Python tests, the slow ones (wheel install, Ctrl-C) included; pytest exits 5 when it
 # collects nothing, which fails the target.

@@ -140,6 +140,7 @@ struct Quiet;
 impl TrainObserver for Quiet {}
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn learns_to_resolve_bindings_through_the_engine_loop() {
     let _lock = tat_core_test_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -170,6 +171,7 @@ fn tat_core_test_lock() -> std::sync::MutexGuard<'static, ()> {
 /// learner, come out the same (tests/recorded). Dropout and word dropout are on, so their random
 /// draws are part of what is held.
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn the_tiny_binding_run_reproduces_its_recorded_losses() {
     let _lock = tat_core_test_lock();
     let dir = tempfile::tempdir().unwrap();

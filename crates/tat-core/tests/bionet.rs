@@ -53,6 +53,7 @@ fn weights(run: &Path) -> Vec<(String, Tensor)> {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_bionet_learns_the_prototypes_and_an_interrupted_run_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let straight = dir.path().join("straight");

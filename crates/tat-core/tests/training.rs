@@ -110,6 +110,7 @@ fn metrics(dir: &Path) -> Vec<EpochMetrics> {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn loss_falls_by_a_clear_margin() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -123,6 +124,7 @@ fn loss_falls_by_a_clear_margin() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn resume_after_interrupt_matches_uninterrupted_run() {
     let _torch = torch_lock();
     let full = tempfile::tempdir().unwrap();
@@ -150,6 +152,7 @@ fn resume_after_interrupt_matches_uninterrupted_run() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn checkpoints_have_the_documented_layout() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -169,6 +172,7 @@ fn checkpoints_have_the_documented_layout() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn the_run_records_its_precision_in_state_and_metrics() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -186,6 +190,7 @@ fn the_run_records_its_precision_in_state_and_metrics() {
 /// Weights are stored in fp32 whatever the products ran in, so a checkpoint answers in either
 /// precision, and scores about the same.
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_checkpoint_trained_in_one_precision_generates_in_the_other() {
     let _torch = torch_lock();
     let prompts = ["Create a red color", "Normalize the vector v", "Write a compute shader"];
@@ -217,6 +222,7 @@ fn a_checkpoint_trained_in_one_precision_generates_in_the_other() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_new_run_refuses_to_overwrite_a_trained_one() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -228,6 +234,7 @@ fn a_new_run_refuses_to_overwrite_a_trained_one() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn generator_loads_run_and_answers_every_prompt() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -240,6 +247,7 @@ fn generator_loads_run_and_answers_every_prompt() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn missing_and_corrupt_checkpoints_are_checkpoint_errors() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -255,6 +263,7 @@ fn missing_and_corrupt_checkpoints_are_checkpoint_errors() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn cached_greedy_decoding_gives_the_uncached_tokens() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -267,6 +276,7 @@ fn cached_greedy_decoding_gives_the_uncached_tokens() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn beam_search_of_width_one_is_greedy_and_wider_beams_rank_their_candidates() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -281,6 +291,7 @@ fn beam_search_of_width_one_is_greedy_and_wider_beams_rank_their_candidates() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn sampling_is_seeded_and_top_k_of_one_is_greedy() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -297,6 +308,7 @@ fn sampling_is_seeded_and_top_k_of_one_is_greedy() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn eval_scores_every_example_and_saves_the_report_in_the_run_folder() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -330,6 +342,7 @@ fn eval_scores_every_example_and_saves_the_report_in_the_run_folder() {
 /// The tiny run's per-epoch losses, recorded before the engine was reshaped around one learner,
 /// come out the same (tests/recorded).
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn the_tiny_run_reproduces_its_recorded_losses() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -340,6 +353,7 @@ fn the_tiny_run_reproduces_its_recorded_losses() {
 /// A weight decay far beyond any sane value makes the second step's weights overflow: the run
 /// stops there, says which step, and leaves `last` as the first epoch saved it.
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_non_finite_loss_stops_the_run_and_keeps_the_last_sound_checkpoint() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -369,6 +383,7 @@ fn weights(dir: &Path) -> std::collections::BTreeMap<String, tch::Tensor> {
 /// `training.init_from` starts a new run from another run's weights and tokenizer;
 /// `training.freeze` keeps the variables it names as they were.
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_run_starts_from_another_runs_weights_and_keeps_frozen_ones_fixed() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
@@ -400,6 +415,7 @@ fn a_run_starts_from_another_runs_weights_and_keeps_frozen_ones_fixed() {
 }
 
 #[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn init_from_and_freeze_mistakes_name_the_fix() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,7 @@
 //! Per-epoch losses recorded from tiny real runs, which later versions of the engine must
 //! reproduce: the guard for reshaping the training code without changing what it computes.
 //!
-//! `TAT_RECORD_LOSSES=1 cargo test --release -p tat-core -- reproduces_its_recorded_losses`
+//! `TAT_RECORD_LOSSES=1 cargo test --release -p tat-core -- --include-ignored reproduces_its_recorded_losses`
 //! rewrites `tests/fixtures/recorded_losses.json` from the current engine; do that only for a
 //! change that is meant to alter training, and say so in its commit.
 
