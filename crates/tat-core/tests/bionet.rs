@@ -189,3 +189,19 @@ fn the_shipped_fashion_config_reads_fashion_mnist() {
     let counts = splits.test.labels.bincount::<Tensor>(None, 10);
     assert_eq!(Vec::<i64>::try_from(&counts).unwrap(), vec![1000; 10]);
 }
+
+/// `training.freeze` keeps a bionet weight as built: no rule update and no decay.
+#[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
+fn a_frozen_bionet_weight_keeps_its_initial_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_prototypes(dir.path(), 1)
+        .with_overrides(&["model.readout.decay=0.01".into(), "training.freeze=[\"w_2\"]".into()])
+        .unwrap();
+    train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let built = tat_core::tasks::bionet::network::build(&vs, &config.model, config.training.seed);
+    let trained: std::collections::HashMap<String, Tensor> = weights(dir.path()).into_iter().collect();
+    assert!(trained["w_2"].equal(&built.w[2]), "the frozen readout changed");
+    assert!(!trained["w_1"].equal(&built.w[1]), "the input edge trained");
+}

@@ -157,7 +157,7 @@ fn check_case(name: &str) {
 
     // 4. The decay after the step (tutorial 09), else none at all.
     let stepped: HashMap<String, Tensor> = vs.variables().into_iter().map(|(k, v)| (k, v.copy())).collect();
-    net.decay();
+    net.decay(|_| true);
     match train.get("params_after_decay") {
         Some(expected) => {
             check_params(&vs, &before, expected, &trainable, &format!("{name}: params_after_decay"));
@@ -296,7 +296,7 @@ fn check_decay_alone(case: &Value, model: &ModelConfig, name: &str) {
     for (key, value) in object(at(train, &["params_after"]), name) {
         tch::no_grad(|| vars[engine_name(key, name)].shallow_clone().copy_(&array(value, key)));
     }
-    net.decay();
+    net.decay(|_| true);
     for (key, value) in object(at(train, &["params_after_decay"]), name) {
         let var = engine_name(key, name);
         let expected = array(value, key);

@@ -246,7 +246,8 @@ impl Task for BionetTask {
             (grads, errors)
         });
         update.apply(&grads)?;
-        self.net.decay();
+        let trained = update.names();
+        self.net.decay(|name| trained.iter().any(|t| t == name));
         let batch = ids.size()[0] as usize;
         Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0 })
     }

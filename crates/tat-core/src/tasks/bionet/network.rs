@@ -229,16 +229,17 @@ impl Network {
         out
     }
 
-    /// The per-step multiplicative decay of each trained edge that has one (`decay` in its config).
-    pub fn decay(&self) {
+    /// The per-step multiplicative decay of each trained edge that has one (`decay` in its
+    /// config), for the variables `trained` accepts (a frozen one keeps its values).
+    pub fn decay(&self, trained: impl Fn(&str) -> bool) {
         let last = self.last();
         tch::no_grad(|| {
             for i in 1..=last {
                 let edge = if i == last { &self.readout } else { &self.input_edge };
-                if edge.decay > 0.0 {
+                if edge.decay > 0.0 && trained(&format!("w_{i}")) {
                     let _ = self.w[i].shallow_clone().g_mul_scalar_(1.0 - edge.decay);
                 }
-                if i < last && self.recurrent.decay > 0.0 {
+                if i < last && self.recurrent.decay > 0.0 && trained(&format!("j_{i}")) {
                     let factor = 1.0 - &self.j_mask[i] * self.recurrent.decay;
                     let _ = self.j[i].shallow_clone().g_mul_(&factor);
                 }
