@@ -95,13 +95,17 @@ pub struct TaskContext<'a> {
     pub init: Option<&'a Checkpoint>,
 }
 
-/// The config as the run's checkpoints record it (dataset paths made absolute).
+/// The config as the run's checkpoints record it: a dataset path the config names made absolute,
+/// so the record does not depend on the config file's folder.
 pub fn settle(config: &Config, data: &TaskData) -> Result<Config> {
-    match config.task.kind {
-        TaskKind::WgslGeneration => wgsl_generation::settle(config, data),
-        TaskKind::Binding => Ok(config.clone()),
-        TaskKind::Bionet => Ok(bionet::settle(config)),
+    let mut config = config.clone();
+    if let (TaskData::FromConfig, Some(_)) = (data, &config.dataset.path) {
+        if let Ok(absolute) = config.dataset_path().canonicalize() {
+            config.dataset.path = Some(absolute);
+            config.source = None;
+        }
     }
+    Ok(config)
 }
 
 /// The task of `config.task.kind`, with its data loaded and its model built (weights are

@@ -26,19 +26,6 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     );
 }
 
-/// Checkpoints record where the data came from, independent of the config's folder.
-pub(super) fn settle(config: &Config, data: &TaskData) -> Result<Config> {
-    let mut config = config.clone();
-    if let TaskData::FromConfig = data {
-        let path = config.dataset_path();
-        if let Ok(absolute) = path.canonicalize() {
-            config.dataset.path = Some(absolute);
-            config.source = None;
-        }
-    }
-    Ok(config)
-}
-
 pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
     let splits = match data {
         TaskData::FromConfig => dataset_splits(config)?,

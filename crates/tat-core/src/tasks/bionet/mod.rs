@@ -106,18 +106,6 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     }
 }
 
-/// Settles dataset paths the way checkpoints record them (absolute).
-pub(super) fn settle(config: &Config) -> Config {
-    let mut config = config.clone();
-    if config.dataset.path.is_some() {
-        if let Ok(absolute) = config.dataset_path().canonicalize() {
-            config.dataset.path = Some(absolute);
-            config.source = None;
-        }
-    }
-    config
-}
-
 pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
     Ok(Box::new(BionetTask::open(config, data, context.device)?))
 }
@@ -235,6 +223,7 @@ impl Task for BionetTask {
         let targets = self.train_targets.index_select(0, ids);
         let labels = self.splits.train.labels.index_select(0, ids);
         let d = &self.dynamics;
+        let trained = update.names();
         let (grads, errors) = tch::no_grad(|| {
             let mut s = self.net.init(&x, Some(&targets));
             self.net.run(&mut s, d.warmup_steps, Filter::Forward);
@@ -242,11 +231,10 @@ impl Task for BionetTask {
             self.net.run(&mut s, d.free_steps, Filter::Forward);
             let errors = self.net.predict(&s).argmax(-1, false).ne_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
             let by_name: HashMap<String, Tensor> = self.net.updates(&s).into_iter().collect();
-            let grads: Vec<Tensor> = update.names().iter().map(|n| by_name[n].shallow_clone()).collect();
+            let grads: Vec<Tensor> = trained.iter().map(|n| by_name[n].shallow_clone()).collect();
             (grads, errors)
         });
         update.apply(&grads)?;
-        let trained = update.names();
         self.net.decay(|name| trained.iter().any(|t| t == name));
         let batch = ids.size()[0] as usize;
         Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0 })
