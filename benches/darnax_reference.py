@@ -85,6 +85,12 @@ def _parse_args() -> argparse.Namespace:
         default="/work/shared/data/fashion-mnist",
         help="folder with the Fashion-MNIST IDX files (train-images-idx3-ubyte.gz, ...)",
     )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="fashion: 0 keeps the tutorial's keys (data 59, model 44); N adds N to both",
+    )
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     return p.parse_args()
 
@@ -404,7 +410,7 @@ def fashion_eval_step(orch, s, x, y, rng, *, t_eval):
 
 def run_fashion(epochs: int, folder: Path) -> list[dict]:
     t_train = t_eval = 10
-    master_key = jax.random.key(59)
+    master_key = jax.random.key(59 + ARGS.seed)
     master_key, data_key = jax.random.split(master_key)
     t = time.perf_counter()
     data = FashionIDX(data_key, folder)
@@ -414,7 +420,7 @@ def run_fashion(epochs: int, folder: Path) -> list[dict]:
 
     state, orch = build_network(
         dim_in=100, dim_hidden=300, n_classes=10, thr_in=1.0, thr_j=1.0, thr_out=1.0,
-        strength_forth=5.0, strength_back=0.5, j_d=0.5,
+        strength_forth=5.0, strength_back=0.5, j_d=0.5, seed=44 + ARGS.seed,
     )  # fmt: skip
     optimizer = optax.adam(2e-3)
     opt_state = optimizer.init(eqx.filter(orch, eqx.is_inexact_array))

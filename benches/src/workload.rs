@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::json;
-use tat_core::config::{Config, Precision};
+use tat_core::config::{Config, ModelConfig, Precision};
 use tat_core::error::{Result, TatError};
 use tat_core::model::transformer::sequence_loss;
 use tat_core::model::{parameter_count, Seq2SeqTransformer};
@@ -37,6 +37,12 @@ pub struct Workload {
 
 impl Workload {
     pub fn load(mut config: Config, device: Device) -> Result<Self> {
+        let ModelConfig::Transformer(model_config) = config.model.clone() else {
+            return Err(TatError::Usage(format!(
+                "the benchmark times a transformer, but this config's model is a {}. Fix: pass a WGSL config.",
+                config.model.architecture()
+            )));
+        };
         let precision = precision::resolve(config.training.precision, device);
         config.training.precision = match precision.compute {
             Compute::Fp32 => Precision::Fp32,
@@ -45,7 +51,7 @@ impl Workload {
         let splits = tat_core::tasks::wgsl_generation::dataset_splits(&config)?;
         let tokenizer = tat_core::tasks::wgsl_generation::build_tokenizer(&config, &splits);
         let dataset = config.dataset_path().display().to_string();
-        let train = encode_examples(&tokenizer, &splits.train, config.model.max_seq_len, &dataset)?;
+        let train = encode_examples(&tokenizer, &splits.train, model_config.max_seq_len, &dataset)?;
         let pairs = typical_batch(&train, config.training.batch_size, config.training.seed)?;
         let batch = collate(&pairs, device);
         let tokens = batch.target_tokens + pairs.iter().map(|p| p.src.len()).sum::<usize>();
@@ -53,7 +59,7 @@ impl Workload {
         tch::manual_seed(config.training.seed as i64);
         let vs = VarStore::new(device);
         let vocab_size = tokenizer.vocab_size();
-        let model = Seq2SeqTransformer::new(&vs.root(), &config.model, vocab_size as i64, precision.compute);
+        let model = Seq2SeqTransformer::new(&vs.root(), &model_config, vocab_size as i64, precision.compute);
         let prompt = pairs[0].src.clone();
         Ok(Self { config, precision, device, vs, model, vocab_size, batch, tokens, prompt })
     }

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-
-Architecture = Literal['transformer', 'binder', 'bionet']
 
 DataSource = Literal['prototypes', 'idx', 'python']
 
@@ -24,6 +22,36 @@ Precision = Literal['fp32', 'auto', 'bf16']
 TaskKind = Literal['wgsl_generation', 'binding', 'bionet']
 
 TokenizerKind = Literal['wgsl', 'words']
+
+
+class BinderConfig(BaseModel):
+    "Local encoder, learned identity-addressed memory and CTC output slots (`model::binder`)."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Literal['binder'] = Field(default='binder')
+    d_model: int = Field(default=512)
+    dim_feedforward: int = Field(default=2048)
+    dropout: float = Field(default=0.1)
+    max_seq_len: int = Field(default=512, description='Longest program or output, in tokens, `<bos>`/`<eos>` included.')
+    nhead: int = Field(default=8)
+    num_layers: int = Field(default=6, description='Layers of the local encoder.')
+    slots: int = Field(default=8, description='Output slots per input word (the most words one word can emit).')
+    window: int = Field(default=4, description='Words on either side that its local attentions see.')
+    word_dropout: float = Field(default=0.5, description='Highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.')
+
+
+class BionetConfig(BaseModel):
+    "Recurrent \u00b11 network trained by local perceptron rules (`tasks::bionet`)."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Literal['bionet'] = Field(default='bionet')
+    dynamics: DynamicsConfig = Field(default_factory=lambda: DynamicsConfig.model_validate({'clamped_steps': 10, 'eval_steps': 10, 'free_steps': 10, 'warmup_steps': 0}), description='Steps of the dynamics per batch.')
+    feedback: FeedbackConfig = Field(default_factory=lambda: FeedbackConfig.model_validate({'rescaled': False, 'strength': 0.5}), description='The frozen adapter from each layer back into the hidden layer below.')
+    input_edge: EdgeConfig = Field(default_factory=lambda: EdgeConfig.model_validate({'decay': 0.0, 'sparsity': 0.0, 'strength': 1.0, 'threshold': 1.0}), description='The adapter from each layer into the next hidden layer (trained).')
+    labels: LabelEncoding = Field(default='pm1', description='How class labels are clamped into the output layer.')
+    layers: list[int] = Field(default=[], description='Widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).')
+    readout: EdgeConfig = Field(default_factory=lambda: EdgeConfig.model_validate({'decay': 0.0, 'sparsity': 0.0, 'strength': 1.0, 'threshold': 1.0}), description='The readout into the output layer (trained).')
+    recurrent: RecurrentConfig = Field(default_factory=lambda: RecurrentConfig.model_validate({'decay': 0.0, 'j_d': 0.5, 'sparsity': 0.0, 'strength': 1.0, 'threshold': 1.0}), description="Each hidden layer's recurrent couplings (trained, diagonal fixed).")
 
 
 class DatasetConfig(BaseModel):
@@ -69,29 +97,6 @@ class FeedbackConfig(BaseModel):
 
     rescaled: bool = Field(default=False, description="Map the output's +1/-1 to sqrt(C-1)/2 and -1/sqrt(C-1) before the product (darnax tutorial 09).")
     strength: float = Field(default=0.5)
-
-
-class ModelConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    architecture: Architecture = Field(default='transformer')
-    d_model: int = Field(default=512)
-    dim_feedforward: int = Field(default=2048)
-    dropout: float = Field(default=0.1)
-    dynamics: Optional[DynamicsConfig] = Field(default=None, description='Bionet: steps of the dynamics per batch.')
-    feedback: Optional[FeedbackConfig] = Field(default=None, description='Bionet: the frozen adapter from each layer back into the hidden layer below.')
-    input_edge: Optional[EdgeConfig] = Field(default=None, description='Bionet: the adapter from each layer into the next hidden layer (trained).')
-    labels: Optional[LabelEncoding] = Field(default=None, description='Bionet: how class labels are clamped into the output layer.')
-    layers: Optional[list[int]] = Field(default=None, description='Bionet: widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).')
-    max_seq_len: int = Field(default=512, description='Longest prompt or target, in tokens, `<bos>`/`<eos>` included.')
-    nhead: int = Field(default=8)
-    num_layers: int = Field(default=6, description='Layers in the encoder and, separately, in the decoder.')
-    readout: Optional[EdgeConfig] = Field(default=None, description='Bionet: the readout into the output layer (trained).')
-    recurrent: Optional[RecurrentConfig] = Field(default=None, description="Bionet: each hidden layer's recurrent couplings (trained, diagonal fixed).")
-    slots: int = Field(default=8, description='Binder: output slots per input word (the most words one word can emit).')
-    tie_embeddings: bool = Field(default=True, description="Share the decoder's input embedding with its output projection.")
-    window: int = Field(default=4, description='Binder: words on either side that its local attentions see.')
-    word_dropout: float = Field(default=0.5, description='Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.')
 
 
 class RecurrentConfig(BaseModel):
@@ -148,13 +153,37 @@ class TrainingConfig(BaseModel):
     weight_decay: float = Field(default=0.01)
 
 
+class TransformerConfig(BaseModel):
+    "Encoder-decoder transformer."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Literal['transformer'] = Field(default='transformer')
+    d_model: int = Field(default=512)
+    dim_feedforward: int = Field(default=2048)
+    dropout: float = Field(default=0.1)
+    max_seq_len: int = Field(default=512, description='Longest prompt or target, in tokens, `<bos>`/`<eos>` included.')
+    nhead: int = Field(default=8)
+    num_layers: int = Field(default=6, description='Layers in the encoder and, separately, in the decoder.')
+    tie_embeddings: bool = Field(default=True, description="Share the decoder's input embedding with its output projection.")
+
+
+def _model_config_architecture(value: Any) -> Any:
+    """The variant of `ModelConfig` that `value` is: its `architecture`, absent 'transformer'."""
+    if isinstance(value, dict):
+        return value.get('architecture', 'transformer')
+    return getattr(value, 'architecture', None)
+
+
+ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')]], Discriminator(_model_config_architecture)]
+
+
 class ConfigModel(BaseModel):
     "One training config, as the engine reads it."
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     baseline: Optional[ModelConfig] = Field(default=None, description="A second model trained beside `[model]` on the same data, for comparison (tasks driven from Python train it; the binding task's plain transformer).")
     dataset: DatasetConfig = Field()
-    model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'slots': 8, 'tie_embeddings': True, 'window': 4, 'word_dropout': 0.5}))
+    model: ModelConfig = Field(default_factory=lambda: TypeAdapter(ModelConfig).validate_python({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'tie_embeddings': True}))
     task: TaskConfig = Field()
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig.model_validate({'min_freq': 1, 'type': 'wgsl'}))
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({'adam_beta1': 0.9, 'adam_beta2': 0.98, 'adam_eps': 1e-09, 'batch_size': 16, 'device': 'auto', 'early_stopping': True, 'epochs': 100, 'gradient_clip_norm': 1.0, 'learning_rate': 0.0001, 'min_lr_ratio': 0.1, 'optimizer': 'adamw', 'output_dir': None, 'patience': 15, 'precision': 'auto', 'save_every': 10, 'seed': 42, 'threads': 0, 'warmup_steps': 100, 'weight_decay': 0.01}))

@@ -25,6 +25,8 @@ from pydantic import PrivateAttr
 
 from . import _core
 from ._config_models import (
+    BinderConfig,
+    BionetConfig,
     ConfigModel,
     DatasetConfig,
     DynamicsConfig,
@@ -35,10 +37,13 @@ from ._config_models import (
     TaskConfig,
     TokenizerConfig,
     TrainingConfig,
+    TransformerConfig,
 )
 from ._core import ConfigError as _EngineConfigError
 
 __all__ = [
+    "BinderConfig",
+    "BionetConfig",
     "Config",
     "ConfigError",
     "DatasetConfig",
@@ -50,6 +55,7 @@ __all__ = [
     "TaskConfig",
     "TokenizerConfig",
     "TrainingConfig",
+    "TransformerConfig",
     "json_schema",
     "main",
     "render_models",
@@ -225,6 +231,80 @@ def _field_name(name: str) -> str:
     return "kind" if name == "type" or keyword.iskeyword(name) else name
 
 
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def _tagged_variants(definition: dict[str, Any]) -> Optional[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    """A tagged union (`oneOf` of objects told apart by one `const` property): the tag's name and
+    `(tag value, variant)` pairs, else None."""
+    variants = definition.get("oneOf")
+    if not variants or not all(v.get("type") == "object" for v in variants):
+        return None
+    tags = [[k for k, p in v["properties"].items() if "const" in p] for v in variants]
+    if not all(len(t) == 1 and t == tags[0] for t in tags):
+        return None
+    tag = tags[0][0]
+    return tag, [(str(v["properties"][tag]["const"]), v) for v in variants]
+
+
+def _render_class(name: str, definition: dict[str, Any], defs: dict[str, Any], doc: Optional[str]) -> list[str]:
+    lines = ["", "", f"class {name}(BaseModel):"]
+    if doc:
+        lines.append(f"    {json.dumps(' '.join(doc.split()))}")
+    lines += ['    model_config = ConfigDict(extra="forbid", populate_by_name=True)', ""]
+    required = set(definition.get("required", []))
+    for prop_name, prop in definition["properties"].items():
+        attr = _field_name(prop_name)
+        if "const" in prop:  # a union's tag: the variant's own name, which is also its default
+            annotation, nullable, args = f"Literal[{prop['const']!r}]", False, [f"default={prop['const']!r}"]
+        else:
+            annotation, nullable = _annotation(prop, defs)
+            args = []
+            if prop_name in required:
+                pass
+            elif "default" in prop and isinstance(prop["default"], dict):
+                ref = prop.get("$ref", "").rsplit("/", 1)[-1]
+                if ref and _tagged_variants(defs[ref]) is not None:
+                    args.append(f"default_factory=lambda: TypeAdapter({annotation}).validate_python({prop['default']!r})")
+                else:
+                    args.append(f"default_factory=lambda: {annotation}.model_validate({prop['default']!r})")
+            elif "default" in prop:
+                args.append(f"default={prop['default']!r}")
+            else:
+                args.append("default=None")
+        if attr != prop_name:
+            args.append(f"alias={prop_name!r}")
+        if prop.get("description"):
+            args.append(f"description={' '.join(prop['description'].split())!r}")
+        if args[:1] == ["default=None"] and annotation.startswith("list[") and not nullable:
+            args[0] = "default_factory=list"
+        nullable = nullable or args[:1] == ["default=None"]
+        annotated = f"Optional[{annotation}]" if nullable else annotation
+        lines.append(f"    {attr}: {annotated} = Field({', '.join(args)})")
+    return lines
+
+
+def _render_union(name: str, tag: str, variants: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """`name` as a pydantic discriminated union; a variant whose tag has a default is the one a
+    section without the tag is."""
+    default = next((value for value, v in variants if "default" in v["properties"][tag]), None)
+    function = f"_{re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()}_{tag}"
+    members = ", ".join(f"Annotated[{_camel(value)}Config, Tag({value!r})]" for value, _ in variants)
+    return [
+        "",
+        "",
+        f"def {function}(value: Any) -> Any:",
+        f'    """The variant of `{name}` that `value` is: its `{tag}`, absent {default!r}."""',
+        "    if isinstance(value, dict):",
+        f"        return value.get({tag!r}, {default!r})",
+        f"    return getattr(value, {tag!r}, None)",
+        "",
+        "",
+        f"{name} = Annotated[Union[{members}], Discriminator({function})]",
+    ]
+
+
 def render_models(schema: dict[str, Any]) -> str:
     """The source of `_config_models.py` for `schema` (the engine's JSON Schema)."""
     defs: dict[str, Any] = schema["$defs"]
@@ -235,45 +315,31 @@ def render_models(schema: dict[str, Any]) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from typing import Literal, Optional",
+        "from typing import Annotated, Any, Literal, Optional, Union",
         "",
-        "from pydantic import BaseModel, ConfigDict, Field",
+        "from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter",
         "",
     ]
     for name, definition in sorted(defs.items()):
         choices = _choices(definition)
         if choices is not None:
             lines += ["", f"{name} = Literal[{', '.join(repr(c) for c in choices)}]"]
-    objects = {name: d for name, d in defs.items() if d.get("type") == "object"}
-    objects["Config"] = schema
-    for name, definition in sorted(objects.items(), key=lambda item: (item[0] == "Config", item[0])):
-        lines += ["", "", f"class {_class_name(name)}(BaseModel):"]
-        doc = definition.get("description") if name != "Config" else "One training config, as the engine reads it."
-        if doc:
-            lines.append(f"    {json.dumps(' '.join(doc.split()))}")
-        lines += ['    model_config = ConfigDict(extra="forbid", populate_by_name=True)', ""]
-        required = set(definition.get("required", []))
-        for prop_name, prop in definition["properties"].items():
-            annotation, nullable = _annotation(prop, defs)
-            attr = _field_name(prop_name)
-            args = []
-            if prop_name in required:
-                pass
-            elif "default" in prop and isinstance(prop["default"], dict):
-                args.append(f"default_factory=lambda: {annotation}.model_validate({prop['default']!r})")
-            elif "default" in prop:
-                args.append(f"default={prop['default']!r}")
-            else:
-                args.append("default=None")
-            if attr != prop_name:
-                args.append(f"alias={prop_name!r}")
-            if prop.get("description"):
-                args.append(f"description={' '.join(prop['description'].split())!r}")
-            if args[:1] == ["default=None"] and annotation.startswith("list[") and not nullable:
-                args[0] = "default_factory=list"
-            nullable = nullable or args[:1] == ["default=None"]
-            annotated = f"Optional[{annotation}]" if nullable else annotation
-            lines.append(f"    {attr}: {annotated} = Field({', '.join(args)})")
+    classes: dict[str, tuple[dict[str, Any], Optional[str]]] = {}
+    unions = []
+    for name, definition in defs.items():
+        tagged = _tagged_variants(definition)
+        if tagged is not None:
+            tag, variants = tagged
+            unions.append((name, tag, variants))
+            for value, variant in variants:
+                classes[f"{_camel(value)}Config"] = (variant, variant.get("description"))
+        elif definition.get("type") == "object":
+            classes[name] = (definition, definition.get("description"))
+    for name, (definition, doc) in sorted(classes.items()):
+        lines += _render_class(name, definition, defs, doc)
+    for name, tag, variants in sorted(unions):
+        lines += _render_union(name, tag, variants)
+    lines += _render_class("ConfigModel", schema, defs, "One training config, as the engine reads it.")
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,18 @@ import pytest
 import tomli
 
 from conftest import BIN, missing_binary
-from tiny_agent_trainer.config import MODELS_FILE, Config, ConfigError, _choices, json_schema, main, render_models
+from tiny_agent_trainer.config import (
+    MODELS_FILE,
+    BinderConfig,
+    BionetConfig,
+    Config,
+    ConfigError,
+    TransformerConfig,
+    _choices,
+    json_schema,
+    main,
+    render_models,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "configs"
@@ -175,7 +186,7 @@ def binding_error(old: str, new: str) -> str:
 def test_binding_defaults_match_the_engine():
     c = Config.from_toml_str(BINDING)
     assert (c.task.kind, c.task.seeds, c.baseline) == ("binding", [], None)
-    assert (c.model.window, c.model.slots, c.model.word_dropout) == (4, 8, 0.5)
+    assert isinstance(c.model, TransformerConfig) and c.model.architecture == "transformer"
     assert (c.dataset.path, c.dataset.train_size, c.dataset.eval_size) == (None, 20000, 1000)
     shown = c.to_dict()
     assert "seeds" not in shown["task"] and "baseline" not in shown and "path" not in shown["dataset"]
@@ -277,7 +288,10 @@ def test_json_schema_describes_the_file():
     assert set(sections["TokenizerConfig"]["properties"]) == {"type", "min_freq"}
     assert set(_choices(sections["DeviceChoice"])) == {"auto", "cpu", "cuda"}
     assert sections["TrainingConfig"]["properties"]["epochs"]["minimum"] == 0
-    assert set(_choices(sections["Architecture"])) == {"transformer", "binder", "bionet"}
+    variants = sections["ModelConfig"]["oneOf"]
+    assert [v["properties"]["architecture"]["const"] for v in variants] == ["transformer", "binder", "bionet"]
+    assert all(v["additionalProperties"] is False for v in variants)
+    assert "window" in variants[1]["properties"] and "window" not in variants[0]["properties"]
     assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet"}
     assert set(_choices(sections["TokenizerKind"])) == {"wgsl", "words"}
     assert "path" not in sections["DatasetConfig"].get("required", [])
@@ -286,8 +300,9 @@ def test_json_schema_describes_the_file():
 def test_json_schema_defaults_are_the_config_defaults():
     defaults = Config.from_toml(CORPUS / "good" / "minimal.toml").to_dict()
     sections = json_schema()["$defs"]
-    for name, section in [("model", "ModelConfig"), ("training", "TrainingConfig"), ("tokenizer", "TokenizerConfig")]:
-        properties = sections[section]["properties"].items()
+    transformer = sections["ModelConfig"]["oneOf"][0]
+    for name, section in [("model", transformer), ("training", sections["TrainingConfig"]), ("tokenizer", sections["TokenizerConfig"])]:
+        properties = section["properties"].items()
         documented = {key: p["default"] for key, p in properties if p.get("default") is not None}
         assert documented.items() <= defaults[name].items(), name
 
@@ -314,3 +329,24 @@ def test_every_section_of_the_engine_schema_has_a_model():
     bionet = Config.from_toml(ROOT / "config" / "bionet_sparse.toml")
     assert bionet.model.recurrent is not None and bionet.model.recurrent.sparsity == 0.99
     assert bionet.dataset.source == "idx" and bionet.training.optimizer == "sgd"
+
+
+def test_model_sections_are_tagged_by_architecture():
+    """Each architecture has only its own keys, on both sides; a section without `architecture`
+    is a transformer."""
+    binder = Config.from_dict({"task": {"name": "b", "kind": "binding"}, "dataset": {},
+                               "model": {"architecture": "binder", "window": 2}})
+    assert isinstance(binder.model, BinderConfig) and (binder.model.window, binder.model.slots) == (2, 8)
+    assert binder.to_dict()["model"]["architecture"] == "binder"
+    plain = Config.from_dict({"task": {"name": "t"}, "dataset": {"path": "d.toml"}, "model": {"d_model": 64}})
+    assert isinstance(plain.model, TransformerConfig) and plain.model.d_model == 64
+    with pytest.raises(ConfigError) as caught:
+        Config.from_dict({"task": {"name": "t"}, "dataset": {"path": "d.toml"}, "model": {"window": 2}})
+    assert caught.value.field == "model.window" and 'architecture = "binder"' in str(caught.value)
+    bionet = Config.from_toml(ROOT / "config" / "bionet_prototypes.toml")
+    assert isinstance(bionet.model, BionetConfig) and bionet.model.layers == [100, 256, 10]
+    # The pydantic models refuse the same misplaced key.
+    with pytest.raises(ValueError):
+        TransformerConfig.model_validate({"window": 2})
+    switched = plain.with_overrides(["model.architecture=binder", "model.slots=3"])
+    assert isinstance(switched.model, BinderConfig) and switched.model.slots == 3

@@ -174,7 +174,8 @@ pub fn existing(dir: &Path) -> Option<PathBuf> {
 /// Reads config, tokenizer and state of a checkpoint folder (weights are loaded by [`load_weights`]).
 pub fn load(dir: &Path) -> Result<Checkpoint> {
     let config_path = dir.join(CONFIG_FILE);
-    let config = Config::from_toml_str(&read_existing(&config_path)?, &config_path.display().to_string())
+    let text = read_existing(&config_path)?;
+    let config = Config::from_toml_str(&crate::config::drop_foreign_model_keys(&text), &config_path.display().to_string())
         .map_err(|e| corrupt(&config_path, &e.to_string()))?;
     let tokenizer_path = dir.join(TOKENIZER_FILE);
     let tokenizer = if tokenizer_path.exists() || crate::tasks::spec(config.task.kind).text {

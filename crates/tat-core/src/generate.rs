@@ -7,7 +7,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::config::{Architecture, Config, DeviceChoice, Precision};
+use crate::config::{Config, DeviceChoice, ModelConfig, Precision};
 use crate::data::wgsl::Example;
 use crate::device;
 use crate::error::{Result, TatError};
@@ -39,20 +39,20 @@ impl Generator {
     pub fn load_with(path: &Path, device: DeviceChoice, precision: Option<Precision>) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
-        if ckpt.config.model.architecture != Architecture::Transformer {
+        let ModelConfig::Transformer(model_config) = &ckpt.config.model else {
             return Err(TatError::Usage(format!(
-                "{}: this run's model is a {:?}, which `generate` cannot decode. Fix: load it with the Python \
+                "{}: this run's model is a {}, which `generate` cannot decode. Fix: load it with the Python \
                  task API (`tat.load(RUN_DIR)`), or use a transformer run.",
                 dir.display(),
-                ckpt.config.model.architecture
+                ckpt.config.model.architecture()
             )));
-        }
+        };
         let device = device::resolve(device)?;
         let precision = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device);
         let tokenizer = ckpt.tokenizer()?.clone();
         let mut vs = VarStore::new(device);
         let mut model =
-            Seq2SeqTransformer::new(&vs.root(), &ckpt.config.model, tokenizer.vocab_size() as i64, precision.compute);
+            Seq2SeqTransformer::new(&vs.root(), model_config, tokenizer.vocab_size() as i64, precision.compute);
         checkpoint::load_weights(&mut vs, &dir)?;
         model.freeze();
         Ok(Self { model, tokenizer, config: ckpt.config, device, precision, _vs: vs })
@@ -73,7 +73,7 @@ impl Generator {
 
     /// The most tokens a reply can have: the model's positions, less the `<bos>`.
     pub fn max_new_tokens(&self) -> usize {
-        self.config.model.max_seq_len as usize - 1
+        self.model.config().max_seq_len as usize - 1
     }
 
     pub fn generate(&self, prompt: &str, max_new_tokens: usize) -> String {
@@ -230,7 +230,7 @@ impl Generator {
     /// right when the model reads the reference prefix (teacher forcing), and their count.
     pub fn token_hits(&self, examples: &[Example]) -> Result<Vec<(usize, usize)>> {
         let _guard = tch::no_grad_guard();
-        let max_len = self.config.model.max_seq_len;
+        let max_len = self.model.config().max_seq_len;
         let pairs = encode_examples(&self.tokenizer, examples, max_len, "the evaluated examples")?;
         let batch = collate(&pairs.iter().collect::<Vec<_>>(), self.device);
         let predicted = self.model.forward(&batch.src, &batch.tgt_in, false).argmax(-1, false);
@@ -243,7 +243,7 @@ impl Generator {
     }
 
     fn encode_prompts(&self, prompts: &[&str]) -> Tensor {
-        let max_len = self.config.model.max_seq_len as usize;
+        let max_len = self.model.config().max_seq_len as usize;
         let rows: Vec<Vec<i64>> = prompts
             .iter()
             .map(|p| {

@@ -7,7 +7,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
-use crate::config::{Architecture, Config, DeviceChoice, Precision};
+use crate::config::{Config, DeviceChoice, ModelConfig, Precision};
 use crate::device;
 use crate::error::{Result, TatError};
 use crate::generate::Generator;
@@ -59,14 +59,14 @@ impl Transducer {
     pub fn load_with(path: &Path, device: DeviceChoice, precision: Option<Precision>) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
-        if ckpt.config.model.architecture == Architecture::Transformer {
+        let ModelConfig::Binder(model_config) = &ckpt.config.model else {
             return Ok(Transducer::Transformer(Generator::load_with(&dir, device, precision)?));
-        }
+        };
         let device = device::resolve(device)?;
         let compute = precision::resolve(precision.unwrap_or(ckpt.config.training.precision), device).compute;
         let mut vs = VarStore::new(device);
         let tokenizer = ckpt.tokenizer()?.clone();
-        let model = Binder::new(&vs.root(), &ckpt.config.model, tokenizer.vocab_size() as i64, compute);
+        let model = Binder::new(&vs.root(), model_config, tokenizer.vocab_size() as i64, compute);
         checkpoint::load_weights(&mut vs, &dir)?;
         Ok(Transducer::Binder(BinderRun { model, tokenizer, config: ckpt.config, device, _vs: vs }))
     }

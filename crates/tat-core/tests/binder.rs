@@ -1,7 +1,7 @@
 //! The binder: output shapes, what it cannot tell apart, and a real training run through the
 //! engine's loop on programs made here.
 
-use tat_core::config::Config;
+use tat_core::config::{BinderConfig, Config, ModelConfig};
 use tat_core::data::wgsl::{Example, Splits};
 use tat_core::model::binder::{Binder, BinderInput, BinderOutput};
 use tat_core::precision::Compute;
@@ -79,11 +79,11 @@ fn tokenizer() -> Tokenizer {
 }
 
 /// An untrained binder over the test vocabulary (its var store must outlive it).
-fn untrained() -> (Binder, Config, VarStore) {
+fn untrained() -> (Binder, BinderConfig, VarStore) {
     tch::manual_seed(0);
     let vs = VarStore::new(Device::Cpu);
-    let c = config(std::path::Path::new("unused"), 1);
-    let model = Binder::new(&vs.root(), &c.model, tokenizer().vocab_size() as i64, Compute::Fp32);
+    let ModelConfig::Binder(c) = config(std::path::Path::new("unused"), 1).model else { panic!("a binder config") };
+    let model = Binder::new(&vs.root(), &c, tokenizer().vocab_size() as i64, Compute::Fp32);
     (model, c, vs)
 }
 
@@ -105,11 +105,11 @@ fn slots_are_distributions_and_pointers_stay_inside_each_program() {
     let (model, c, _vs) = untrained();
     let out = forward(&model, &encoded(&["X means jump do X", "X means jump Y means X do Y twice"]));
     let (rows, frames, vocab) = out.log_probs.size3().unwrap();
-    assert_eq!((rows, frames, vocab), (2, 10 * c.model.slots, tokenizer().vocab_size() as i64));
+    assert_eq!((rows, frames, vocab), (2, 10 * c.slots, tokenizer().vocab_size() as i64));
     let total = out.log_probs.exp().sum_dim_intlist(-1, false, Kind::Float);
     assert!(total.allclose(&total.ones_like(), 1e-4, 1e-4, false), "each slot's probabilities sum to 1");
     // The short program has 6 tokens (5 words and <eos>): its pointers put nothing on the padding after them.
-    let beyond = out.pointer.get(0).narrow(0, 0, 6 * c.model.slots).narrow(1, 6, 4).abs().sum(Kind::Float);
+    let beyond = out.pointer.get(0).narrow(0, 0, 6 * c.slots).narrow(1, 6, 4).abs().sum(Kind::Float);
     assert!(beyond.double_value(&[]) < 1e-6, "pointer mass on padding: {beyond}");
 }
 
@@ -176,8 +176,9 @@ fn the_tiny_binding_run_reproduces_its_recorded_losses() {
     let _lock = tat_core_test_lock();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), 3);
-    config.model.dropout = 0.1;
-    config.model.word_dropout = 0.5;
+    let ModelConfig::Binder(model) = &mut config.model else { panic!("a binder config") };
+    model.dropout = 0.1;
+    model.word_dropout = 0.5;
     config.training.precision = tat_core::config::Precision::Fp32;
     recorded::check("binding_tiny", &train_programs(&config).1);
 }

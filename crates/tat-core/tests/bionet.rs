@@ -93,7 +93,7 @@ fn bionet_keys_belong_to_the_bionet_architecture_only() {
     let text = std::fs::read_to_string(shipped("wgsl_small.toml")).unwrap();
     let with_layers = text.replacen("[model]", "[model]\nlayers = [1, 2, 3]", 1);
     let err = Config::from_toml_str(&with_layers, "small.toml").unwrap_err().to_string();
-    assert!(err.contains("model.layers") && err.contains("only model.architecture = \"bionet\""), "{err}");
+    assert!(err.contains("model.layers") && err.contains("`layers` is a key of architecture = \"bionet\""), "{err}");
 
     let bionet = std::fs::read_to_string(shipped("bionet_prototypes.toml")).unwrap();
     let short = bionet.replace("layers = [100, 256, 10]", "layers = [100, 10]");
@@ -101,7 +101,13 @@ fn bionet_keys_belong_to_the_bionet_architecture_only() {
     assert!(err.starts_with("p.toml:") && err.contains("model.layers") && err.contains("[100, 10]"), "{err}");
     let transformer = bionet.replace("architecture = \"bionet\"", "architecture = \"transformer\"");
     let err = Config::from_toml_str(&transformer, "p.toml").unwrap_err().to_string();
-    assert!(err.contains("model.architecture") && err.contains("\"bionet\""), "{err}");
+    assert!(err.contains("`model.layers`") && err.contains("architecture = \"bionet\""), "{err}");
+    // A bionet task whose model section is a text model is told the architecture it needs.
+    let start = bionet.find("[model]").unwrap();
+    let end = bionet.find("[training]").unwrap();
+    let text_model = format!("{}[model]\narchitecture = \"transformer\"\n\n{}", &bionet[..start], &bionet[end..]);
+    let err = Config::from_toml_str(&text_model, "p.toml").unwrap_err().to_string();
+    assert!(err.contains("`model.architecture`: found \"transformer\", expected \"bionet\""), "{err}");
     let typo = bionet.replace("j_d = 0.5", "jd = 0.5");
     let err = Config::from_toml_str(&typo, "p.toml").unwrap_err().to_string();
     assert!(err.contains("model.recurrent.jd") || err.contains("`jd`"), "{err}");
@@ -200,7 +206,7 @@ fn a_frozen_bionet_weight_keeps_its_initial_values() {
         .unwrap();
     train(&config, &TrainOptions::default(), &mut Quiet).unwrap();
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let built = tat_core::tasks::bionet::network::build(&vs, &config.model, config.training.seed);
+    let built = tat_core::tasks::bionet::network::build(&vs, config.model.bionet().unwrap(), config.training.seed);
     let trained: std::collections::HashMap<String, Tensor> = weights(dir.path()).into_iter().collect();
     assert!(trained["w_2"].equal(&built.w[2]), "the frozen readout changed");
     assert!(!trained["w_1"].equal(&built.w[1]), "the input edge trained");

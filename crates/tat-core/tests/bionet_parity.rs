@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 use tat_core::config::{
-    DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig, OptimizerKind, RecurrentConfig,
+    BionetConfig, DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, OptimizerKind, RecurrentConfig,
     TrainingConfig,
 };
 use tat_core::tasks::bionet::data::encode_labels;
@@ -72,11 +72,11 @@ fn check_case(name: &str) {
     let (vs, net) = network_from_fixture(&case, &model, name);
     let x = array(at(&case, &["x"]), &format!("{name}: x"));
     let y = array(at(&case, &["labels", "y"]), &format!("{name}: labels.y"));
-    let sizes = model.layers.clone().unwrap();
+    let sizes = model.layers.clone();
     assert_eq!(x.size(), [int(at(&case, &["batch"])), sizes[0]], "{name}: x is [batch, input width]");
     check_labels(&case, &model, &y, name);
     let rescale = feedback_rescale(&case, name);
-    let dynamics = model.dynamics.clone().unwrap();
+    let dynamics = model.dynamics.clone();
 
     // 1. The training dynamics: labels clamped, warmup (forward), clamped (all), free (forward).
     let train = at(&case, &["train"]);
@@ -289,7 +289,7 @@ fn check_params(
 
 /// The decay alone, on darnax's own stepped weights: the result must be darnax's to float32
 /// rounding, tight enough to see the recurrent decay (a relative change of ~4e-7).
-fn check_decay_alone(case: &Value, model: &ModelConfig, name: &str) {
+fn check_decay_alone(case: &Value, model: &BionetConfig, name: &str) {
     let (vs, net) = network_from_fixture(case, model, name);
     let train = at(case, &["train"]);
     let vars = vs.variables();
@@ -331,7 +331,7 @@ fn load_case(name: &str) -> Value {
 
 /// darnax's layer map `{(1,0) input edge, (1,1) recurrent, (1,2) feedback, (2,1) readout, (2,2)
 /// output}` as the engine's config.
-fn model_config(case: &Value, name: &str) -> ModelConfig {
+fn model_config(case: &Value, name: &str) -> BionetConfig {
     let sizes: Vec<i64> = ints(at(case, &["sizes"]), name);
     assert_eq!(sizes.len(), 3, "{name}: the cases are input, one hidden row, output");
     let map = at(case, &["layer_map"]).as_array().unwrap_or_else(|| panic!("{name}: layer_map is a list"));
@@ -413,16 +413,7 @@ fn model_config(case: &Value, name: &str) -> ModelConfig {
     } else {
         panic!("{name}: label encoding `{encoding}`")
     };
-    ModelConfig {
-        layers: Some(sizes),
-        labels: Some(labels),
-        input_edge: Some(input_edge),
-        recurrent: Some(recurrent),
-        feedback: Some(feedback),
-        readout: Some(readout),
-        dynamics: Some(dynamics(case, name)),
-        ..ModelConfig::default()
-    }
+    BionetConfig { layers: sizes, labels, input_edge, recurrent, feedback, readout, dynamics: dynamics(case, name) }
 }
 
 /// darnax's schedules as the engine's: training is [warmup forward] clamped-all free-forward,
@@ -485,16 +476,16 @@ fn feedback_rescale(case: &Value, name: &str) -> Option<(f64, f64)> {
 }
 
 /// The clamped labels are what the engine's encoding makes of the class ids.
-fn check_labels(case: &Value, model: &ModelConfig, y: &Tensor, name: &str) {
+fn check_labels(case: &Value, model: &BionetConfig, y: &Tensor, name: &str) {
     let ids = Tensor::from_slice(&ints(at(case, &["labels", "class_ids"]), name));
-    let classes = *model.layers.as_ref().unwrap().last().unwrap();
-    let ours = encode_labels(&ids, classes, model.labels.unwrap());
-    assert_close(&format!("{name}: labels encoded {:?}", model.labels.unwrap()), &ours, y, 1e-6, false);
+    let classes = *model.layers.last().unwrap();
+    let ours = encode_labels(&ids, classes, model.labels);
+    assert_close(&format!("{name}: labels encoded {:?}", model.labels), &ours, y, 1e-6, false);
 }
 
 /// A network built from `model` on the CPU, every variable then overwritten with darnax's
 /// initial parameters; the settings darnax keeps as leaves must agree with the config.
-fn network_from_fixture(case: &Value, model: &ModelConfig, name: &str) -> (VarStore, Network) {
+fn network_from_fixture(case: &Value, model: &BionetConfig, name: &str) -> (VarStore, Network) {
     let vs = VarStore::new(Device::Cpu);
     let net = network::build(&vs, model, 0);
     let init = object(at(case, &["params_init"]), &format!("{name}: params_init"));
@@ -522,10 +513,10 @@ fn network_from_fixture(case: &Value, model: &ModelConfig, name: &str) -> (VarSt
     }
     let leaf = |key: &str| array(&init[key], key);
     let settings = [
-        ("1,0/threshold", model.input_edge.as_ref().unwrap().threshold),
-        ("1,1/threshold", model.recurrent.as_ref().unwrap().threshold),
-        ("2,1/threshold", model.readout.as_ref().unwrap().threshold),
-        ("1,1/J_D", model.recurrent.as_ref().unwrap().j_d),
+        ("1,0/threshold", model.input_edge.threshold),
+        ("1,1/threshold", model.recurrent.threshold),
+        ("2,1/threshold", model.readout.threshold),
+        ("1,1/J_D", model.recurrent.j_d),
     ];
     for (key, value) in settings {
         let ours = Tensor::full(leaf(key).size(), value, (Kind::Float, Device::Cpu));

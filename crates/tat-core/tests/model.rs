@@ -1,6 +1,6 @@
 //! The transformer's inference paths agree with its training path.
 
-use tat_core::config::ModelConfig;
+use tat_core::config::TransformerConfig;
 use tat_core::model::layers::dropout;
 use tat_core::model::Seq2SeqTransformer;
 use tat_core::precision::Compute;
@@ -11,7 +11,8 @@ use tch::{Device, Kind, Tensor};
 fn freezing_bf16_weights_for_inference_changes_no_logit() {
     tch::manual_seed(3);
     let vs = VarStore::new(Device::Cpu);
-    let config = ModelConfig { d_model: 32, nhead: 4, num_layers: 2, dim_feedforward: 64, ..ModelConfig::default() };
+    let config =
+        TransformerConfig { d_model: 32, nhead: 4, num_layers: 2, dim_feedforward: 64, ..TransformerConfig::default() };
     let mut model = Seq2SeqTransformer::new(&vs.root(), &config, 50, Compute::Bf16);
     let src = Tensor::from_slice(&[5i64, 6, 7, 3, 9, 10, 3, 0]).view([2, 4]);
     let tgt = Tensor::from_slice(&[2i64, 11, 12, 2, 13, 0]).view([2, 3]);

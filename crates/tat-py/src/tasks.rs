@@ -167,6 +167,6 @@ impl Classifier {
     /// Widths of the network's layers, input first.
     #[getter]
     fn layers(&self) -> Vec<i64> {
-        self.lock().config().model.layers.clone().unwrap_or_default()
+        self.lock().config().model.bionet().map(|m| m.layers.clone()).unwrap_or_default()
     }
 }

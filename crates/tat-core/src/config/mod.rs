@@ -3,6 +3,7 @@
 //! This module is the single source of truth for the schema. Unknown keys are rejected, and
 //! every error names the file, the line, the field path, what was found and what is expected.
 
+mod model;
 mod report;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
+pub use model::{
+    Architecture, BinderConfig, BionetConfig, DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
+    RecurrentConfig, TransformerConfig, drop_foreign_model_keys,
+};
 pub use report::ConfigIssue;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -56,173 +61,6 @@ pub enum TaskKind {
     /// Variable binding (`tiny_agent_trainer.tasks.binding`): programs generated in Python.
     Binding,
     /// Classification by a recurrent ±1 network trained with local rules (`tasks::bionet`).
-    Bionet,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    pub architecture: Architecture,
-    pub d_model: i64,
-    pub nhead: i64,
-    /// Layers in the encoder and, separately, in the decoder.
-    pub num_layers: i64,
-    pub dim_feedforward: i64,
-    pub dropout: f64,
-    /// Longest prompt or target, in tokens, `<bos>`/`<eos>` included.
-    pub max_seq_len: i64,
-    /// Share the decoder's input embedding with its output projection.
-    pub tie_embeddings: bool,
-    /// Binder: words on either side that its local attentions see.
-    pub window: i64,
-    /// Binder: output slots per input word (the most words one word can emit).
-    pub slots: i64,
-    /// Binder: highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.
-    pub word_dropout: f64,
-    /// Bionet: widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layers: Option<Vec<i64>>,
-    /// Bionet: how class labels are clamped into the output layer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<LabelEncoding>,
-    /// Bionet: the adapter from each layer into the next hidden layer (trained).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input_edge: Option<EdgeConfig>,
-    /// Bionet: each hidden layer's recurrent couplings (trained, diagonal fixed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recurrent: Option<RecurrentConfig>,
-    /// Bionet: the frozen adapter from each layer back into the hidden layer below.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub feedback: Option<FeedbackConfig>,
-    /// Bionet: the readout into the output layer (trained).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub readout: Option<EdgeConfig>,
-    /// Bionet: steps of the dynamics per batch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dynamics: Option<DynamicsConfig>,
-}
-
-/// Label clamping of a bionet's output layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LabelEncoding {
-    /// +1 for the class, -1 elsewhere.
-    Pm1,
-    /// sqrt(C)/2 - 0.5 for the class, -0.5 elsewhere (darnax tutorials 07/08).
-    CRescale,
-}
-
-/// A trained adapter of a bionet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct EdgeConfig {
-    /// Initial weights are N(0, 1) * strength / sqrt(fan-in (1 - sparsity)).
-    pub strength: f64,
-    /// The perceptron rule updates where label * field <= threshold.
-    pub threshold: f64,
-    /// Fraction of the weights fixed at zero (a seeded mask).
-    pub sparsity: f64,
-    /// This edge's learning rate; absent means `training.learning_rate`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub learning_rate: Option<f64>,
-    /// Multiplicative decay after every step: weights *= 1 - decay.
-    pub decay: f64,
-}
-
-impl Default for EdgeConfig {
-    fn default() -> Self {
-        Self { strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
-    }
-}
-
-/// The recurrent couplings of a bionet's hidden layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecurrentConfig {
-    /// The fixed self-coupling on the diagonal.
-    pub j_d: f64,
-    pub strength: f64,
-    pub threshold: f64,
-    pub sparsity: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub learning_rate: Option<f64>,
-    pub decay: f64,
-}
-
-impl Default for RecurrentConfig {
-    fn default() -> Self {
-        Self { j_d: 0.5, strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
-    }
-}
-
-/// The frozen feedback adapter of a bionet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct FeedbackConfig {
-    pub strength: f64,
-    /// Map the output's +1/-1 to sqrt(C-1)/2 and -1/sqrt(C-1) before the product (darnax tutorial 09).
-    pub rescaled: bool,
-}
-
-impl Default for FeedbackConfig {
-    fn default() -> Self {
-        Self { strength: 0.5, rescaled: false }
-    }
-}
-
-/// Steps of a bionet's dynamics per batch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct DynamicsConfig {
-    /// Forward-only steps first, in training and evaluation.
-    pub warmup_steps: usize,
-    /// Training: steps with every message, the labels clamped.
-    pub clamped_steps: usize,
-    /// Training: forward-only steps after the clamped ones.
-    pub free_steps: usize,
-    /// Evaluation: forward-only steps after the warmup.
-    pub eval_steps: usize,
-}
-
-impl Default for DynamicsConfig {
-    fn default() -> Self {
-        Self { warmup_steps: 0, clamped_steps: 10, free_steps: 10, eval_steps: 10 }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            architecture: Architecture::Transformer,
-            d_model: 512,
-            nhead: 8,
-            num_layers: 6,
-            dim_feedforward: 2048,
-            dropout: 0.1,
-            max_seq_len: 512,
-            tie_embeddings: true,
-            window: 4,
-            slots: 8,
-            word_dropout: 0.5,
-            layers: None,
-            labels: None,
-            input_edge: None,
-            recurrent: None,
-            feedback: None,
-            readout: None,
-            dynamics: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Architecture {
-    /// Encoder-decoder transformer.
-    Transformer,
-    /// Local encoder, learned identity-addressed memory and CTC output slots (`model::binder`).
-    Binder,
-    /// Recurrent ±1 network trained by local perceptron rules (`tasks::bionet`).
     Bionet,
 }
 
@@ -467,7 +305,18 @@ impl Config {
             return Ok(self.clone());
         }
         let mut root = toml::Table::try_from(self).expect("a Config always converts to a TOML table");
-        for item in overrides {
+        // A new `architecture` starts its section afresh (the old one's keys are not its keys),
+        // before the other overrides fill it in.
+        let (switches, rest): (Vec<&String>, Vec<&String>) = overrides
+            .iter()
+            .partition(|item| item.split_once('=').is_some_and(|(path, _)| path.trim().ends_with(".architecture")));
+        for item in &switches {
+            let section = item.split_once('.').map(|(s, _)| s.trim()).unwrap_or_default();
+            if let Some(toml::Value::Table(table)) = root.get_mut(section) {
+                table.clear();
+            }
+        }
+        for item in switches.into_iter().chain(rest) {
             let (path, raw) = item.split_once('=').ok_or_else(|| {
                 TatError::Config(format!(
                     "--set {item}: expected SECTION.KEY=VALUE. Fix: write e.g. --set training.learning_rate=3e-4"
@@ -514,7 +363,6 @@ impl Config {
 
     /// Value checks that serde's types cannot express, in file order.
     pub fn issues(&self) -> Vec<ConfigIssue> {
-        let m = &self.model;
         let t = &self.training;
         let d = &self.dataset;
         let mut out = Vec::new();
@@ -529,7 +377,7 @@ impl Config {
             "an empty name".into(),
             "a non-empty name such as \"wgsl_generation\"",
         );
-        model_issues(m, "model", &mut check);
+        self.model.issues("model", &mut check);
         check(t.epochs > 0, "training.epochs", t.epochs.to_string(), "a positive integer");
         check(t.batch_size > 0, "training.batch_size", t.batch_size.to_string(), "a positive integer such as 16");
         check(
@@ -597,7 +445,7 @@ impl Config {
             &format!("a number in (0, {:.3}) so that train + val < 1 leaves a test split", 1.0 - d.train_ratio),
         );
         if let Some(baseline) = &self.baseline {
-            model_issues(baseline, "baseline", &mut check);
+            baseline.issues("baseline", &mut check);
         }
         out
     }
@@ -616,11 +464,7 @@ impl Config {
 
     /// The run in one line: task name, size and length (what `list` shows after the path).
     pub fn summary(&self) -> String {
-        let m = &self.model;
-        format!(
-            "{:<20} d_model {} x {} layers, {} epochs",
-            self.task.name, m.d_model, m.num_layers, self.training.epochs
-        )
+        format!("{:<20} {}, {} epochs", self.task.name, self.model.size(), self.training.epochs)
     }
 }
 
@@ -636,44 +480,6 @@ pub fn list_configs(dir: &Path) -> Result<Vec<(PathBuf, Config)>> {
         .collect();
     paths.sort();
     Ok(paths.into_iter().filter_map(|path| Config::from_file(&path).ok().map(|c| (path, c))).collect())
-}
-
-/// Range checks of a model section (`[model]` or `[baseline]`), in field order.
-fn model_issues(m: &ModelConfig, section: &str, check: &mut impl FnMut(bool, &str, String, &str)) {
-    check(m.d_model > 0, &format!("{section}.d_model"), m.d_model.to_string(), "a positive integer such as 512");
-    check(
-        m.nhead > 0 && m.d_model % m.nhead.max(1) == 0,
-        &format!("{section}.nhead"),
-        m.nhead.to_string(),
-        &format!("a positive divisor of {section}.d_model ({})", m.d_model),
-    );
-    check(m.num_layers > 0, &format!("{section}.num_layers"), m.num_layers.to_string(), "a positive integer such as 6");
-    check(
-        m.dim_feedforward > 0,
-        &format!("{section}.dim_feedforward"),
-        m.dim_feedforward.to_string(),
-        "a positive integer such as 2048",
-    );
-    check(
-        (0.0..1.0).contains(&m.dropout),
-        &format!("{section}.dropout"),
-        m.dropout.to_string(),
-        "a number in [0, 1), such as 0.1",
-    );
-    check(
-        m.max_seq_len >= 4,
-        &format!("{section}.max_seq_len"),
-        m.max_seq_len.to_string(),
-        "an integer >= 4, such as 512",
-    );
-    check(m.window > 0, &format!("{section}.window"), m.window.to_string(), "a positive integer such as 4");
-    check(m.slots > 0, &format!("{section}.slots"), m.slots.to_string(), "a positive integer such as 8");
-    check(
-        (0.0..1.0).contains(&m.word_dropout),
-        &format!("{section}.word_dropout"),
-        m.word_dropout.to_string(),
-        "a number in [0, 1), such as 0.5",
-    );
 }
 
 const FLOAT_TAG: &str = "$float";

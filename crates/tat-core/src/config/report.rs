@@ -5,6 +5,10 @@ use serde::de::DeserializeOwned;
 use crate::error::TatError;
 use crate::text::{line_col, one_line};
 
+/// Brackets a field path inside a model section in a deserialization message: serde's path
+/// tracking stops at the section, whose keys depend on its `architecture` (see `model.rs`).
+pub(super) const INNER_PATH: char = '\u{1f}';
+
 /// A value that parsed but is out of range; located in the text when the error is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigIssue {
@@ -44,14 +48,41 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, Tat
         ))
     })?;
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+        let mut field = e.path().to_string();
         let inner = e.into_inner();
-        let place = place_of(text, file, inner.span());
-        TatError::Config(format!("{place}: {}", explain(&field, one_line(inner.message()).trim_end_matches('.'))))
+        let mut message = inner.message().to_string();
+        let mut span = inner.span();
+        let mut note = None;
+        if let Some((within, rest)) = message.strip_prefix(INNER_PATH).and_then(|m| m.split_once(INNER_PATH)) {
+            if !within.is_empty() && within != "." {
+                field = format!("{field}.{within}");
+            }
+            message = rest.to_string();
+            if let Some((text, why)) = message.split_once(INNER_PATH) {
+                note = Some(why.to_string());
+                message = text.to_string();
+            }
+            // The span is the whole section's: point at the unknown key, or at the bad value,
+            // when the file has them.
+            let unknown = message.strip_prefix("unknown field `").map(|rest| rest.split('`').next().unwrap_or(""));
+            let key = match unknown {
+                Some(name) if !field.ends_with(name) => format!("{field}.{name}"),
+                _ => field.clone(),
+            };
+            let path: Vec<&str> = key.split('.').collect();
+            if let Some((key_at, value_at)) = offsets(text, &path) {
+                let at = if unknown.is_some() { key_at } else { value_at };
+                span = Some(at..at);
+            }
+        }
+        let place = place_of(text, file, span);
+        TatError::Config(format!("{place}: {}", explain(&field, one_line(&message).trim_end_matches('.'), note.as_deref())))
     })
 }
 
-fn explain(field: &str, message: &str) -> String {
+/// The message of a deserialization failure at `field`, with a fix; `note` (the architecture
+/// a misplaced model key belongs to) goes before the fix.
+fn explain(field: &str, message: &str, note: Option<&str>) -> String {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let options: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
@@ -62,10 +93,15 @@ fn explain(field: &str, message: &str) -> String {
             Some(best) => format!(" Did you mean `{best}`?"),
             None => String::new(),
         };
-        return format!(
-            "unknown field `{full}`; expected one of {}.{hint} Fix: rename or remove it (unknown keys are rejected so typos cannot pass silently).",
-            options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ")
-        );
+        let options = options.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
+        return match note {
+            Some(note) => format!(
+                "unknown field `{full}`; expected one of {options}. {note}. Fix: set the section's `architecture`, or remove the key."
+            ),
+            None => format!(
+                "unknown field `{full}`; expected one of {options}.{hint} Fix: rename or remove it (unknown keys are rejected so typos cannot pass silently)."
+            ),
+        };
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
@@ -128,12 +164,17 @@ fn place_of(text: &str, file: &str, span: Option<std::ops::Range<usize>>) -> Str
 
 /// Byte offset of the key at `path` (e.g. `["model", "nhead"]`), if the file sets it.
 fn key_offset(text: &str, path: &[&str]) -> Option<usize> {
+    offsets(text, path).map(|(key, _)| key)
+}
+
+/// Byte offsets of the key at `path` and of its value, if the file sets it.
+fn offsets(text: &str, path: &[&str]) -> Option<(usize, usize)> {
     let root = toml::de::DeTable::parse(text).ok()?;
     let mut table = root.get_ref();
     for (depth, part) in path.iter().enumerate() {
         let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *part)?;
         if depth + 1 == path.len() {
-            return Some(key.span().start);
+            return Some((key.span().start, value.span().start));
         }
         match value.get_ref() {
             toml::de::DeValue::Table(t) => table = t,

@@ -15,6 +15,13 @@ epochs = 3
 path = "data.toml"
 "#;
 
+fn transformer(c: &Config) -> &TransformerConfig {
+    match &c.model {
+        ModelConfig::Transformer(m) => m,
+        other => panic!("a transformer section, not {other:?}"),
+    }
+}
+
 fn err(text: &str) -> String {
     Config::from_toml_str(text, "cfg.toml").unwrap_err().to_string()
 }
@@ -22,8 +29,8 @@ fn err(text: &str) -> String {
 #[test]
 fn minimal_config_takes_defaults() {
     let c = Config::from_toml_str(SMALL, "cfg.toml").unwrap();
-    assert_eq!(c.model.d_model, 32);
-    assert_eq!(c.model.num_layers, 6);
+    assert_eq!(transformer(&c).d_model, 32);
+    assert_eq!(transformer(&c).num_layers, 6);
     assert_eq!(c.training.batch_size, 16);
     assert_eq!(c.output_dir(), PathBuf::from("runs/t"));
 }
@@ -87,8 +94,9 @@ fn shipped_configs_load_and_round_trip() {
 fn original_run_values_are_kept() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_generation.toml");
     let c = Config::from_file(&path).unwrap();
-    assert_eq!((c.model.d_model, c.model.nhead, c.model.num_layers), (512, 8, 6));
-    assert_eq!((c.model.dim_feedforward, c.model.max_seq_len), (2048, 512));
+    let m = transformer(&c);
+    assert_eq!((m.d_model, m.nhead, m.num_layers), (512, 8, 6));
+    assert_eq!((m.dim_feedforward, m.max_seq_len), (2048, 512));
     assert_eq!(
         (c.training.epochs, c.training.batch_size, c.training.patience, c.training.save_every),
         (100, 16, 15, 10)
@@ -128,7 +136,7 @@ fn generated_task_takes_sizes_not_a_path() {
     let c = Config::from_toml_str(BINDING, "cfg.toml").unwrap();
     assert_eq!((c.task.kind, c.dataset.path.as_deref()), (TaskKind::Binding, None));
     assert_eq!((c.dataset.train_size, c.dataset.eval_size), (20000, 1000));
-    assert_eq!((c.model.window, c.model.slots, c.model.word_dropout), (4, 8, 0.5));
+    assert_eq!(c.model, ModelConfig::Transformer(TransformerConfig::default()));
     assert!(c.task.seeds.is_empty() && c.baseline.is_none());
     let shown = c.to_toml_string();
     assert!(!shown.contains("seeds") && !shown.contains("baseline") && !shown.contains("path"), "{shown}");
@@ -147,4 +155,48 @@ fn flags_parse_config_enum_names_and_list_them_when_wrong() {
     assert_eq!(err, "unknown precision `fp16`: expected one of `auto`, `fp32`, `bf16`");
     let err = "gpu".parse::<DeviceChoice>().unwrap_err().to_string();
     assert_eq!(err, "unknown device `gpu`: expected one of `auto`, `cpu`, `cuda`");
+}
+
+#[test]
+fn each_architecture_takes_only_its_own_keys() {
+    let binder = SMALL.replace("d_model = 32", "architecture = \"binder\"\nd_model = 32\nwindow = 3");
+    let c = Config::from_toml_str(&binder, "cfg.toml").unwrap();
+    let ModelConfig::Binder(m) = &c.model else { panic!("{:?}", c.model) };
+    assert_eq!((m.d_model, m.nhead, m.window, m.slots), (32, 4, 3, 8));
+    // A key of another architecture is located and named, with the architecture it belongs to.
+    let e = err(&SMALL.replace("nhead = 4", "nhead = 4\nwindow = 3"));
+    assert!(e.starts_with("cfg.toml:8:1: unknown field `model.window`"), "{e}");
+    assert!(e.contains("`window` is a key of architecture = \"binder\""), "{e}");
+    assert!(e.contains("this section's architecture is \"transformer\""), "{e}");
+    let e = err(&binder.replace("window = 3", "tie_embeddings = false"));
+    assert!(e.contains("`model.tie_embeddings`") && e.contains("architecture = \"transformer\""), "{e}");
+    // Errors inside a tagged section keep their field path and line.
+    let e = err(&binder.replace("window = 3", "window = \"wide\""));
+    assert!(e.starts_with("cfg.toml:8:10: field `model.window`: invalid type: string"), "{e}");
+    let e = err(&SMALL.replace("nhead = 4", "nhaed = 4"));
+    assert!(e.starts_with("cfg.toml:7:1: unknown field `model.nhaed`") && e.contains("Did you mean `nhead`?"), "{e}");
+    let e = err(&SMALL.replace("d_model = 32", "architecture = \"transfomer\"\nd_model = 32"));
+    assert!(e.starts_with("cfg.toml:6:1: field `model.architecture`: unknown variant `transfomer`"), "{e}");
+    assert!(e.contains("`transformer`, `binder`, `bionet`"), "{e}");
+    // The shown config lists only the architecture's keys.
+    let shown = c.to_toml_string();
+    assert!(shown.contains("window = 3") && !shown.contains("tie_embeddings") && !shown.contains("\nlayers ="), "{shown}");
+}
+
+#[test]
+fn an_override_of_the_architecture_starts_its_section_afresh() {
+    let c = Config::from_toml_str(SMALL, "cfg.toml").unwrap();
+    let sets = ["model.window=2".to_string(), "model.architecture=\"binder\"".into()];
+    let o = c.with_overrides(&sets).unwrap();
+    assert_eq!(o.model, ModelConfig::Binder(BinderConfig { window: 2, ..BinderConfig::default() }));
+}
+
+#[test]
+fn a_checkpoint_config_written_before_tagged_sections_loads_as_trained() {
+    // Before sections were tagged, `show` wrote every architecture's keys into [model].
+    let old = SMALL.replace("nhead = 4", "nhead = 4\nwindow = 4\nslots = 8\nword_dropout = 0.5");
+    assert!(Config::from_toml_str(&old, "old.toml").is_err());
+    let c = Config::from_toml_str(&drop_foreign_model_keys(&old), "old.toml").unwrap();
+    assert_eq!(c, Config::from_toml_str(SMALL, "old.toml").unwrap());
+    assert!(matches!(drop_foreign_model_keys(SMALL), std::borrow::Cow::Borrowed(_)));
 }

@@ -34,7 +34,7 @@ use tch::nn::{self, Init, Module};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use super::layers::{dropout, layer_norm, FeedForward, Linear};
-use crate::config::ModelConfig;
+use crate::config::BinderConfig;
 use crate::precision::Compute;
 use crate::tokenizer::{PAD_ID, UNK_ID};
 
@@ -84,7 +84,7 @@ struct LocalLayer {
 }
 
 impl LocalLayer {
-    fn new(p: nn::Path, c: &ModelConfig, compute: Kind) -> Self {
+    fn new(p: nn::Path, c: &BinderConfig, compute: Kind) -> Self {
         Self {
             norm_attn: layer_norm(&p / "norm_attn", c.d_model),
             qkv: Linear::new(&p / "qkv", c.d_model, 3 * c.d_model, true, compute),
@@ -167,7 +167,7 @@ pub struct Binder {
 }
 
 impl Binder {
-    pub fn new(p: &nn::Path, c: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
+    pub fn new(p: &nn::Path, c: &BinderConfig, vocab_size: i64, precision: Compute) -> Self {
         let compute = precision.kind();
         let d = c.d_model;
         let head = d / c.nhead;

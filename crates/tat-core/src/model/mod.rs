@@ -9,7 +9,7 @@ pub mod transformer;
 pub use binder::Binder;
 pub use transformer::Seq2SeqTransformer;
 
-use crate::config::{Architecture, ModelConfig};
+use crate::config::ModelConfig;
 use crate::precision::Compute;
 
 /// The model a `[model]` section describes.
@@ -21,12 +21,10 @@ pub enum Network {
 
 impl Network {
     pub fn new(p: &tch::nn::Path, config: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
-        match config.architecture {
-            Architecture::Transformer => {
-                Network::Transformer(Seq2SeqTransformer::new(p, config, vocab_size, precision))
-            }
-            Architecture::Binder => Network::Binder(Binder::new(p, config, vocab_size, precision)),
-            Architecture::Bionet => unreachable!("config checks keep the bionet architecture to the bionet task"),
+        match config {
+            ModelConfig::Transformer(c) => Network::Transformer(Seq2SeqTransformer::new(p, c, vocab_size, precision)),
+            ModelConfig::Binder(c) => Network::Binder(Binder::new(p, c, vocab_size, precision)),
+            ModelConfig::Bionet(_) => unreachable!("config checks keep the bionet architecture to the bionet task"),
         }
     }
 }

@@ -8,7 +8,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::attention::{KeysValues, MultiHeadAttention};
 use super::layers::{dropout, layer_norm, sinusoidal_positions, FeedForward, Linear};
-use crate::config::ModelConfig;
+use crate::config::TransformerConfig;
 use crate::precision::Compute;
 use crate::tokenizer::PAD_ID;
 
@@ -22,7 +22,7 @@ struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    fn new(p: nn::Path, c: &ModelConfig, compute: Kind) -> Self {
+    fn new(p: nn::Path, c: &TransformerConfig, compute: Kind) -> Self {
         Self {
             norm_attn: layer_norm(&p / "norm_attn", c.d_model),
             attn: MultiHeadAttention::new(&p / "self_attn", c.d_model, c.nhead, c.dropout, compute),
@@ -52,7 +52,7 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn new(p: nn::Path, c: &ModelConfig, compute: Kind) -> Self {
+    fn new(p: nn::Path, c: &TransformerConfig, compute: Kind) -> Self {
         Self {
             norm_self: layer_norm(&p / "norm_self", c.d_model),
             self_attn: MultiHeadAttention::new(&p / "self_attn", c.d_model, c.nhead, c.dropout, compute),
@@ -129,11 +129,11 @@ pub struct Seq2SeqTransformer {
     decoder: Vec<DecoderLayer>,
     decoder_norm: nn::LayerNorm,
     output: Option<Linear>,
-    config: ModelConfig,
+    config: TransformerConfig,
 }
 
 impl Seq2SeqTransformer {
-    pub fn new(p: &nn::Path, config: &ModelConfig, vocab_size: i64, precision: Compute) -> Self {
+    pub fn new(p: &nn::Path, config: &TransformerConfig, vocab_size: i64, precision: Compute) -> Self {
         let compute = precision.kind();
         let d = config.d_model;
         let std = (d as f64).powf(-0.5);
@@ -152,7 +152,7 @@ impl Seq2SeqTransformer {
         }
     }
 
-    pub fn config(&self) -> &ModelConfig {
+    pub fn config(&self) -> &TransformerConfig {
         &self.config
     }
 

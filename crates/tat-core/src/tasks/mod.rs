@@ -118,34 +118,19 @@ pub fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Bo
     }
 }
 
-/// The task's own checks of a config (which dataset and model keys it needs), after the
-/// generic ones.
+/// The model a task needs, then the task's own checks of a config (which dataset and model
+/// keys it needs), after the generic ones.
 pub fn config_issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    let text = spec(config.task.kind).text;
+    check(
+        config.model.is_text() == text,
+        "model.architecture",
+        format!("\"{}\"", config.model.architecture()),
+        if text { "\"transformer\" or \"binder\" for a text task" } else { "\"bionet\"" },
+    );
     match config.task.kind {
         TaskKind::WgslGeneration => wgsl_generation::issues(config, check),
         TaskKind::Binding => binding::issues(config, check),
         TaskKind::Bionet => bionet::issues(config, check),
-    }
-    let m = &config.model;
-    let text_architecture = m.architecture != crate::config::Architecture::Bionet;
-    check(
-        text_architecture == spec(config.task.kind).text,
-        "model.architecture",
-        format!("{:?}", m.architecture).to_lowercase(),
-        if spec(config.task.kind).text { "\"transformer\" or \"binder\" for a text task" } else { "\"bionet\"" },
-    );
-    if text_architecture {
-        let bionet_keys = [
-            ("model.layers", m.layers.is_some()),
-            ("model.labels", m.labels.is_some()),
-            ("model.input_edge", m.input_edge.is_some()),
-            ("model.recurrent", m.recurrent.is_some()),
-            ("model.feedback", m.feedback.is_some()),
-            ("model.readout", m.readout.is_some()),
-            ("model.dynamics", m.dynamics.is_some()),
-        ];
-        for (key, set) in bionet_keys {
-            check(!set, key, "a value".into(), "nothing: only model.architecture = \"bionet\" takes this key");
-        }
     }
 }

@@ -54,9 +54,17 @@ impl Classifier {
     pub fn load(path: &Path, device: DeviceChoice) -> Result<Self> {
         let dir = checkpoint::resolve(path)?;
         let ckpt = checkpoint::load(&dir)?;
+        let Some(model) = ckpt.config.model.bionet() else {
+            return Err(TatError::Usage(format!(
+                "{}: this run's model is a {}, not a bionet. Fix: load it with `tat.load(RUN_DIR)`, which picks \
+                 the run's task.",
+                dir.display(),
+                ckpt.config.model.architecture()
+            )));
+        };
         let device = device::resolve(device)?;
         let mut vs = VarStore::new(device);
-        let net = network::build(&vs, &ckpt.config.model, ckpt.config.training.seed);
+        let net = network::build(&vs, model, ckpt.config.training.seed);
         checkpoint::load_weights(&mut vs, &dir)?;
         Ok(Self { vs, net, config: ckpt.config, dir })
     }
@@ -79,7 +87,7 @@ impl Classifier {
             )));
         }
         let x = x.to_kind(Kind::Float).to_device(self.vs.device());
-        let d = self.config.model.dynamics.clone().unwrap_or_default();
+        let d = super::model(&self.config).dynamics.clone();
         let n = x.size()[0];
         let parts: Vec<Tensor> = (0..n)
             .step_by(EVAL_BATCH as usize)
@@ -119,7 +127,7 @@ impl Classifier {
     /// Accuracy on the named splits (`train`, `val`, `test`) of the run's data.
     pub fn evaluate_splits(&self, names: &[&str]) -> Result<Report> {
         let splits = data::load(&self.config)?;
-        let d = self.config.model.dynamics.clone().unwrap_or_default();
+        let d = super::model(&self.config).dynamics.clone();
         let device = self.vs.device();
         let mut rows = Vec::new();
         for &name in names {

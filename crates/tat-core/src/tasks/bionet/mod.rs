@@ -18,7 +18,7 @@ use tch::{Device, Kind, Tensor};
 use self::data::{encode_labels, Examples, Splits};
 use self::network::{Filter, Network};
 use super::{EpochSource, TaskContext, TaskData, TaskSpec};
-use crate::config::{Config, DataSource, LabelEncoding, TaskKind, TrainingConfig};
+use crate::config::{BionetConfig, Config, DataSource, LabelEncoding, TaskKind, TrainingConfig};
 use crate::error::{Result, TatError};
 use crate::rng::SplitMix64;
 use crate::train::optim::{Optimizer, ParamGroup};
@@ -34,8 +34,8 @@ pub const SPEC: TaskSpec = TaskSpec {
 
 /// The task's checks of a config, after the generic ones.
 pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
-    let m = &config.model;
-    let layers = m.layers.clone().unwrap_or_default();
+    let Some(m) = config.model.bionet() else { return }; // the architecture check speaks first
+    let layers = m.layers.clone();
     check(
         layers.len() >= 3 && layers.iter().all(|&n| n > 0) && layers[layers.len() - 1] >= 2,
         "model.layers",
@@ -43,8 +43,8 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         "the widths of input, hidden layer(s) and output, all positive, at least 2 classes, e.g. [100, 256, 10]",
     );
     let edges = [
-        ("model.input_edge", m.input_edge.clone().unwrap_or_default()),
-        ("model.readout", m.readout.clone().unwrap_or_default()),
+        ("model.input_edge", m.input_edge.clone()),
+        ("model.readout", m.readout.clone()),
     ];
     for (name, e) in &edges {
         check(e.strength > 0.0, &format!("{name}.strength"), e.strength.to_string(), "a positive number such as 1.0");
@@ -62,7 +62,7 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
             "a number >= 0",
         );
     }
-    let r = m.recurrent.clone().unwrap_or_default();
+    let r = m.recurrent.clone();
     check(r.strength >= 0.0, "model.recurrent.strength", r.strength.to_string(), "a number >= 0");
     check((0.0..1.0).contains(&r.sparsity), "model.recurrent.sparsity", r.sparsity.to_string(), "a number in [0, 1)");
     check((0.0..1.0).contains(&r.decay), "model.recurrent.decay", r.decay.to_string(), "a number in [0, 1)");
@@ -72,7 +72,7 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         format!("{:?}", r.learning_rate),
         "a number >= 0",
     );
-    let dynamics = m.dynamics.clone().unwrap_or_default();
+    let dynamics = m.dynamics.clone();
     check(
         dynamics.warmup_steps + dynamics.eval_steps > 0,
         "model.dynamics.eval_steps",
@@ -106,6 +106,11 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     }
 }
 
+/// The `[model]` section of a bionet config.
+pub(crate) fn model(config: &Config) -> &BionetConfig {
+    config.model.bionet().expect("the bionet task's model is a bionet (checked)")
+}
+
 pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
     Ok(Box::new(BionetTask::open(config, data, context.device)?))
 }
@@ -126,7 +131,7 @@ struct BionetTask {
 
 impl BionetTask {
     fn open(config: &Config, data: TaskData, device: Device) -> Result<Self> {
-        let layers = config.model.layers.clone().unwrap_or_default();
+        let layers = model(config).layers.clone();
         let (width, classes) = (layers[0], *layers.last().expect("checked layers"));
         let (splits, stream) = match data {
             TaskData::FromConfig => (data::load(config)?, None),
@@ -146,8 +151,8 @@ impl BionetTask {
             )));
         }
         let vs = VarStore::new(device);
-        let net = network::build(&vs, &config.model, config.training.seed);
-        let encoding = config.model.labels.unwrap_or(LabelEncoding::Pm1);
+        let net = network::build(&vs, model(config), config.training.seed);
+        let encoding = model(config).labels;
         let splits =
             Splits { train: to(&splits.train, device), val: to(&splits.val, device), test: to(&splits.test, device) };
         let train_targets = encode_labels(&splits.train.labels, classes, encoding);
@@ -157,7 +162,7 @@ impl BionetTask {
             splits,
             train_targets,
             batch_size: config.training.batch_size,
-            dynamics: config.model.dynamics.clone().unwrap_or_default(),
+            dynamics: model(config).dynamics.clone(),
             batches: Vec::new(),
             stream,
             encoding,

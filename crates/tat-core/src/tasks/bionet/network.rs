@@ -7,7 +7,7 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 use super::data::seeded_normals;
-use crate::config::{EdgeConfig, ModelConfig, RecurrentConfig};
+use crate::config::{BionetConfig, EdgeConfig, RecurrentConfig};
 use crate::rng::SplitMix64;
 
 /// Which senders a step listens to.
@@ -39,13 +39,13 @@ pub struct Network {
 
 /// Builds the weights in `vs` from `seed`, with a seeded stream of their own, so a network is the
 /// same on every machine and device.
-pub fn build(vs: &VarStore, m: &ModelConfig, seed: u64) -> Network {
-    let sizes = m.layers.clone().expect("a bionet config has model.layers (checked)");
+pub fn build(vs: &VarStore, m: &BionetConfig, seed: u64) -> Network {
+    let sizes = m.layers.clone();
     let last = sizes.len() - 1;
-    let input_edge = m.input_edge.clone().unwrap_or_default();
-    let recurrent = m.recurrent.clone().unwrap_or_default();
-    let readout = m.readout.clone().unwrap_or_default();
-    let feedback = m.feedback.clone().unwrap_or_default();
+    let input_edge = m.input_edge.clone();
+    let recurrent = m.recurrent.clone();
+    let readout = m.readout.clone();
+    let feedback = m.feedback.clone();
     let root = vs.root();
     let device = vs.device();
     let mut stream = 0u64;

@@ -43,7 +43,7 @@ impl PairsTask {
             Some(path) => path.display().to_string(),
             None => format!("the {} task's examples", config.task.name),
         };
-        let max_len = config.model.max_seq_len;
+        let max_len = config.model.max_seq_len().expect("a text task has a text model (checked)");
         let train = encode_examples(&tokenizer, &splits.train, max_len, &dataset_name)?;
         let val = encode_examples(&tokenizer, &splits.val, max_len, &dataset_name)?;
         tch::manual_seed(config.training.seed as i64);

@@ -1,0 +1,445 @@
+//! The `[model]` section (and `[baseline]`): `architecture` picks the model, and each
+//! architecture takes only its own keys.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::report::INNER_PATH;
+
+/// A model section. `architecture` names the variant; absent, it is `transformer`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(tag = "architecture", rename_all = "snake_case")]
+#[schemars(transform = transformer_tag_is_optional)]
+pub enum ModelConfig {
+    /// Encoder-decoder transformer.
+    Transformer(TransformerConfig),
+    /// Local encoder, learned identity-addressed memory and CTC output slots (`model::binder`).
+    Binder(BinderConfig),
+    /// Recurrent ±1 network trained by local perceptron rules (`tasks::bionet`).
+    Bionet(BionetConfig),
+}
+
+/// The name of a model section's architecture, as `architecture = "..."` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    Transformer,
+    Binder,
+    Bionet,
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Architecture::Transformer => "transformer",
+            Architecture::Binder => "binder",
+            Architecture::Bionet => "bionet",
+        })
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig::Transformer(TransformerConfig::default())
+    }
+}
+
+impl ModelConfig {
+    pub fn architecture(&self) -> Architecture {
+        match self {
+            ModelConfig::Transformer(_) => Architecture::Transformer,
+            ModelConfig::Binder(_) => Architecture::Binder,
+            ModelConfig::Bionet(_) => Architecture::Bionet,
+        }
+    }
+
+    /// Whether the model reads and writes token sequences (transformer, binder).
+    pub fn is_text(&self) -> bool {
+        !matches!(self, ModelConfig::Bionet(_))
+    }
+
+    /// Longest prompt or target in tokens, for a text model.
+    pub fn max_seq_len(&self) -> Option<i64> {
+        match self {
+            ModelConfig::Transformer(c) => Some(c.max_seq_len),
+            ModelConfig::Binder(c) => Some(c.max_seq_len),
+            ModelConfig::Bionet(_) => None,
+        }
+    }
+
+    /// The size in a few words: `transformer d_model 512 x 6 layers`, `bionet [100, 256, 10]`.
+    pub fn size(&self) -> String {
+        match self {
+            ModelConfig::Transformer(c) => format!("transformer d_model {} x {} layers", c.d_model, c.num_layers),
+            ModelConfig::Binder(c) => format!("binder d_model {} x {} layers", c.d_model, c.num_layers),
+            ModelConfig::Bionet(c) => format!("bionet {:?}", c.layers),
+        }
+    }
+
+    pub fn bionet(&self) -> Option<&BionetConfig> {
+        match self {
+            ModelConfig::Bionet(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The keys a section of `architecture` takes (besides `architecture`), in file order.
+    pub fn keys(architecture: Architecture) -> Vec<String> {
+        let section = match architecture {
+            Architecture::Transformer => ModelConfig::Transformer(TransformerConfig::default()),
+            Architecture::Binder => ModelConfig::Binder(BinderConfig::default()),
+            Architecture::Bionet => ModelConfig::Bionet(BionetConfig::default()),
+        };
+        let table = toml::Table::try_from(section).expect("a model section converts to a TOML table");
+        table.keys().filter(|k| *k != "architecture").cloned().collect()
+    }
+
+    /// Range checks of the section, which the config calls `section` (`model`, `baseline`).
+    pub(super) fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
+        match self {
+            ModelConfig::Transformer(c) => {
+                sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.max_seq_len, check)
+            }
+            ModelConfig::Binder(c) => {
+                sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.max_seq_len, check);
+                check(c.window > 0, &format!("{section}.window"), c.window.to_string(), "a positive integer such as 4");
+                check(c.slots > 0, &format!("{section}.slots"), c.slots.to_string(), "a positive integer such as 8");
+                check(
+                    (0.0..1.0).contains(&c.word_dropout),
+                    &format!("{section}.word_dropout"),
+                    c.word_dropout.to_string(),
+                    "a number in [0, 1), such as 0.5",
+                );
+            }
+            ModelConfig::Bionet(_) => {} // the bionet task checks its own section
+        }
+    }
+}
+
+/// A config written before model sections were tagged by architecture (a checkpoint's
+/// `config.toml`) lists every architecture's keys in `[model]` and `[baseline]`: this drops the
+/// keys foreign to each section's architecture, so that such a checkpoint loads as it was
+/// trained. Other text comes back unchanged.
+pub fn drop_foreign_model_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    let Ok(mut root) = toml::from_str::<toml::Table>(text) else { return text.into() };
+    let mut dropped = false;
+    for name in ["model", "baseline"] {
+        let Some(toml::Value::Table(section)) = root.get_mut(name) else { continue };
+        let architecture = match section.get("architecture") {
+            None => Architecture::Transformer,
+            Some(value) => match Architecture::deserialize(value.clone()) {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+        };
+        let keys = ModelConfig::keys(architecture);
+        let before = section.len();
+        section.retain(|key, _| key == "architecture" || keys.iter().any(|k| k == key));
+        dropped |= section.len() != before;
+    }
+    if dropped {
+        toml::to_string(&root).expect("a TOML table serialises").into()
+    } else {
+        text.into()
+    }
+}
+
+/// Checks shared by the sequence models, in field order.
+#[allow(clippy::too_many_arguments)]
+fn sequence_issues(
+    section: &str,
+    d_model: i64,
+    nhead: i64,
+    num_layers: i64,
+    dim_feedforward: i64,
+    dropout: f64,
+    max_seq_len: i64,
+    check: &mut dyn FnMut(bool, &str, String, &str),
+) {
+    check(d_model > 0, &format!("{section}.d_model"), d_model.to_string(), "a positive integer such as 512");
+    check(
+        nhead > 0 && d_model % nhead.max(1) == 0,
+        &format!("{section}.nhead"),
+        nhead.to_string(),
+        &format!("a positive divisor of {section}.d_model ({d_model})"),
+    );
+    check(num_layers > 0, &format!("{section}.num_layers"), num_layers.to_string(), "a positive integer such as 6");
+    check(
+        dim_feedforward > 0,
+        &format!("{section}.dim_feedforward"),
+        dim_feedforward.to_string(),
+        "a positive integer such as 2048",
+    );
+    check(
+        (0.0..1.0).contains(&dropout),
+        &format!("{section}.dropout"),
+        dropout.to_string(),
+        "a number in [0, 1), such as 0.1",
+    );
+    check(max_seq_len >= 4, &format!("{section}.max_seq_len"), max_seq_len.to_string(), "an integer >= 4, such as 512");
+}
+
+/// `architecture = "transformer"`: the encoder-decoder transformer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransformerConfig {
+    pub d_model: i64,
+    pub nhead: i64,
+    /// Layers in the encoder and, separately, in the decoder.
+    pub num_layers: i64,
+    pub dim_feedforward: i64,
+    pub dropout: f64,
+    /// Longest prompt or target, in tokens, `<bos>`/`<eos>` included.
+    pub max_seq_len: i64,
+    /// Share the decoder's input embedding with its output projection.
+    pub tie_embeddings: bool,
+}
+
+impl Default for TransformerConfig {
+    fn default() -> Self {
+        Self {
+            d_model: 512,
+            nhead: 8,
+            num_layers: 6,
+            dim_feedforward: 2048,
+            dropout: 0.1,
+            max_seq_len: 512,
+            tie_embeddings: true,
+        }
+    }
+}
+
+/// `architecture = "binder"`: local encoder, identity-addressed memory, CTC output slots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BinderConfig {
+    pub d_model: i64,
+    pub nhead: i64,
+    /// Layers of the local encoder.
+    pub num_layers: i64,
+    pub dim_feedforward: i64,
+    pub dropout: f64,
+    /// Longest program or output, in tokens, `<bos>`/`<eos>` included.
+    pub max_seq_len: i64,
+    /// Words on either side that its local attentions see.
+    pub window: i64,
+    /// Output slots per input word (the most words one word can emit).
+    pub slots: i64,
+    /// Highest per-program rate at which distinct words are hidden from the encoder as `<unk>`.
+    pub word_dropout: f64,
+}
+
+impl Default for BinderConfig {
+    fn default() -> Self {
+        Self {
+            d_model: 512,
+            nhead: 8,
+            num_layers: 6,
+            dim_feedforward: 2048,
+            dropout: 0.1,
+            max_seq_len: 512,
+            window: 4,
+            slots: 8,
+            word_dropout: 0.5,
+        }
+    }
+}
+
+/// `architecture = "bionet"`: a recurrent ±1 network trained by local perceptron rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BionetConfig {
+    /// Widths of the input, hidden and output layers (e.g. `[100, 256, 10]`).
+    pub layers: Vec<i64>,
+    /// How class labels are clamped into the output layer.
+    pub labels: LabelEncoding,
+    /// The adapter from each layer into the next hidden layer (trained).
+    pub input_edge: EdgeConfig,
+    /// Each hidden layer's recurrent couplings (trained, diagonal fixed).
+    pub recurrent: RecurrentConfig,
+    /// The frozen adapter from each layer back into the hidden layer below.
+    pub feedback: FeedbackConfig,
+    /// The readout into the output layer (trained).
+    pub readout: EdgeConfig,
+    /// Steps of the dynamics per batch.
+    pub dynamics: DynamicsConfig,
+}
+
+impl Default for BionetConfig {
+    fn default() -> Self {
+        Self {
+            layers: Vec::new(),
+            labels: LabelEncoding::Pm1,
+            input_edge: EdgeConfig::default(),
+            recurrent: RecurrentConfig::default(),
+            feedback: FeedbackConfig::default(),
+            readout: EdgeConfig::default(),
+            dynamics: DynamicsConfig::default(),
+        }
+    }
+}
+
+/// Label clamping of a bionet's output layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LabelEncoding {
+    /// +1 for the class, -1 elsewhere.
+    Pm1,
+    /// sqrt(C)/2 - 0.5 for the class, -0.5 elsewhere (darnax tutorials 07/08).
+    CRescale,
+}
+
+/// A trained adapter of a bionet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeConfig {
+    /// Initial weights are N(0, 1) * strength / sqrt(fan-in (1 - sparsity)).
+    pub strength: f64,
+    /// The perceptron rule updates where label * field <= threshold.
+    pub threshold: f64,
+    /// Fraction of the weights fixed at zero (a seeded mask).
+    pub sparsity: f64,
+    /// This edge's learning rate; absent means `training.learning_rate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    /// Multiplicative decay after every step: weights *= 1 - decay.
+    pub decay: f64,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self { strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
+    }
+}
+
+/// The recurrent couplings of a bionet's hidden layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecurrentConfig {
+    /// The fixed self-coupling on the diagonal.
+    pub j_d: f64,
+    pub strength: f64,
+    pub threshold: f64,
+    pub sparsity: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    pub decay: f64,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> Self {
+        Self { j_d: 0.5, strength: 1.0, threshold: 1.0, sparsity: 0.0, learning_rate: None, decay: 0.0 }
+    }
+}
+
+/// The frozen feedback adapter of a bionet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackConfig {
+    pub strength: f64,
+    /// Map the output's +1/-1 to sqrt(C-1)/2 and -1/sqrt(C-1) before the product (darnax tutorial 09).
+    pub rescaled: bool,
+}
+
+impl Default for FeedbackConfig {
+    fn default() -> Self {
+        Self { strength: 0.5, rescaled: false }
+    }
+}
+
+/// Steps of a bionet's dynamics per batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicsConfig {
+    /// Forward-only steps first, in training and evaluation.
+    pub warmup_steps: usize,
+    /// Training: steps with every message, the labels clamped.
+    pub clamped_steps: usize,
+    /// Training: forward-only steps after the clamped ones.
+    pub free_steps: usize,
+    /// Evaluation: forward-only steps after the warmup.
+    pub eval_steps: usize,
+}
+
+impl Default for DynamicsConfig {
+    fn default() -> Self {
+        Self { warmup_steps: 0, clamped_steps: 10, free_steps: 10, eval_steps: 10 }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    /// Reads the section as a table, takes `architecture` out (absent: `transformer`) and reads
+    /// the rest as that architecture's keys. A failure inside carries its field path within the
+    /// section (between two [`INNER_PATH`] marks) for the config's error report.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Section;
+        impl<'de> Visitor<'de> for Section {
+            type Value = toml::Table;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // `report` words this as "a table (a `[model]` section)".
+                f.write_str("struct ModelConfig")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<toml::Table, A::Error> {
+                let mut table = toml::Table::new();
+                while let Some((key, value)) = map.next_entry::<String, toml::Value>()? {
+                    table.insert(key, value);
+                }
+                Ok(table)
+            }
+        }
+        fn inner<E: de::Error>(path: &str, message: &str) -> E {
+            E::custom(format!("{INNER_PATH}{path}{INNER_PATH}{message}"))
+        }
+        fn body<T: DeserializeOwned, E: de::Error>(table: toml::Table, architecture: Architecture) -> Result<T, E> {
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().message().to_string();
+                // A key of another architecture: say which, for the fix.
+                let key = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next());
+                let owner = key.filter(|key| path == "." || path == *key).and_then(|key| {
+                    [Architecture::Transformer, Architecture::Binder, Architecture::Bionet]
+                        .into_iter()
+                        .find(|&a| a != architecture && ModelConfig::keys(a).iter().any(|k| k == key))
+                });
+                match owner {
+                    Some(owner) => inner(
+                        &path,
+                        &format!(
+                            "{message}{INNER_PATH}`{}` is a key of architecture = \"{owner}\", and this section's \
+                             architecture is \"{architecture}\"",
+                            key.unwrap_or_default()
+                        ),
+                    ),
+                    None => inner(&path, &message),
+                }
+            })
+        }
+        let mut table = deserializer.deserialize_map(Section)?;
+        let architecture = match table.remove("architecture") {
+            None => Architecture::Transformer,
+            Some(name) => Architecture::deserialize(name).map_err(|e| inner("architecture", e.message()))?,
+        };
+        Ok(match architecture {
+            Architecture::Transformer => ModelConfig::Transformer(body(table, architecture)?),
+            Architecture::Binder => ModelConfig::Binder(body(table, architecture)?),
+            Architecture::Bionet => ModelConfig::Bionet(body(table, architecture)?),
+        })
+    }
+}
+
+/// The schema's `transformer` variant: `architecture` may be left out.
+fn transformer_tag_is_optional(schema: &mut schemars::Schema) {
+    let Some(variants) = schema.get_mut("oneOf").and_then(|v| v.as_array_mut()) else { return };
+    for variant in variants {
+        let tag = variant.pointer("/properties/architecture/const").and_then(|c| c.as_str());
+        if tag == Some("transformer") {
+            variant["properties"]["architecture"]["default"] = "transformer".into();
+            if let Some(map) = variant.as_object_mut() {
+                map.remove("required"); // `architecture` was the only required key
+            }
+        }
+    }
+}
