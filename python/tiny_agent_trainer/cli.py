@@ -539,19 +539,25 @@ def check() -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="The PNG to write (default: RUN_DIR/loss.png).")
 @click.option(
-    "--binding",
-    "program",
-    metavar="PROGRAM",
-    help="For a binding run: plot the binder's binding_scores for this program instead (default: RUN_DIR/binding.png).",
+    "--input",
+    "item",
+    metavar="ITEM",
+    help="Draw what the run's model does with this input instead, where its task can (binding: the binder's "
+    "binding scores for a program, default RUN_DIR/binding.png).",
 )
-def plot(run_dir: Path, out: Path | None, program: str | None) -> None:
-    """Plot a run's train/val loss and learning rate per epoch to a PNG, or with --binding the
-    binder's binding scores for a program as a heat map."""
-    from .plot import plot_binding, plot_run  # matplotlib is slow to import: only for this command
-
-    if program is not None:
-        click.echo(f"wrote {plot_binding(run_dir, program, out)}")
+def plot(run_dir: Path, out: Path | None, item: str | None) -> None:
+    """Plot a run's train/val loss and learning rate per epoch to a PNG, or with --input what the
+    model does with one input (for the binding task: where each output word was read from)."""
+    if item is not None:
+        module = registry.module_for_run(run_dir)
+        if module is None or not hasattr(module, "plot"):
+            raise click.UsageError(
+                f"{run_dir}: this run's task draws no single input. Fix: leave out --input to plot the losses."
+            )
+        click.echo(f"wrote {module.plot(run_dir, item, out)}")
         return
+    from .plot import plot_run  # matplotlib is slow to import: only for this command
+
     click.echo(f"wrote {plot_run(run_dir, out)}")
 
 

@@ -1,6 +1,6 @@
 """Plots as PNGs: a run's curves (train and validation loss per epoch above, the learning rate
 below), drawn by `tat plot RUN_DIR` and `make curve` with `plot_run`; and a binding run's heat map
-of where each output word was read from, drawn by `tat plot RUN_DIR --binding PROGRAM` with
+of where each output word was read from, drawn by `tat plot RUN_DIR --input PROGRAM` with
 `plot_binding`.
 """
 

@@ -189,14 +189,14 @@ def test_cli_eval_prints_the_side_by_side_table(binding_run: Path) -> None:
 
 def test_cli_plot_binding_writes_a_heat_map(binding_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "heat.png"
-    args = ["plot", str(binding_run), "--binding", "X means jump Y means X do Y", "--out", str(out)]
+    args = ["plot", str(binding_run), "--input", "X means jump Y means X do Y", "--out", str(out)]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_plot_binding_of_a_bad_program_is_a_one_line_error(binding_run: Path) -> None:
-    result = CliRunner().invoke(main, ["plot", str(binding_run), "--binding", "do Q"])
+    result = CliRunner().invoke(main, ["plot", str(binding_run), "--input", "do Q"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: 'Q' at position 1:") and "Traceback" not in result.output
 

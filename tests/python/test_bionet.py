@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import tiny_agent_trainer as tat
 from conftest import ROOT, binary
 from tiny_agent_trainer import _core
+from tiny_agent_trainer.cli import main
 from tiny_agent_trainer.tasks import registry
 
 CONFIG = ROOT / "config" / "bionet_prototypes.toml"
@@ -74,6 +76,11 @@ def test_every_shipped_config_names_a_registered_task() -> None:
     assert registry.module_for_config(ROOT / "config" / "binding.toml") is not None
 
 
+def test_plot_of_one_input_is_refused_for_a_task_that_draws_none(bionet_run: Path) -> None:
+    result = CliRunner().invoke(main, ["plot", str(bionet_run), "--input", "x"])
+    assert result.exit_code == 2 and "draws no single input" in result.output, result.output
+
+
 def test_the_fronts_do_not_branch_on_task_names() -> None:
     """Fronts look tasks up in the registry; a task's name in a front's code is a branch on it."""
     fronts = [ROOT / "python/tiny_agent_trainer/cli.py", ROOT / "python/tiny_agent_trainer/api.py"]
@@ -81,5 +88,5 @@ def test_the_fronts_do_not_branch_on_task_names() -> None:
     for path in fronts:
         lines = path.read_text(encoding="utf-8").splitlines()
         code = "\n".join(line for line in lines if not line.strip().startswith(("#", "//")))
-        for name in ('"wgsl_generation"', '"binding"', '"bionet"', "TaskKind::"):
+        for name in ('"wgsl_generation"', '"binding"', '"bionet"', "TaskKind::", '"--binding"', "plot_binding"):
             assert name not in code, f"{path.name} names {name}"

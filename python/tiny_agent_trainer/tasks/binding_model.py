@@ -332,3 +332,11 @@ def load(
 ) -> BindingModel:
     """The binding model at `path` (the task registry's `load`; see `BindingModel.load`)."""
     return BindingModel.load(path, device=device, threads=threads, precision=precision)
+
+
+def plot(run_dir: str | os.PathLike[str], item: str, out: str | os.PathLike[str] | None = None) -> Path:
+    """The binder's binding scores for the program `item` as a heat map (the task registry's
+    `plot`; see `tiny_agent_trainer.plot.plot_binding`)."""
+    from ..plot import plot_binding  # matplotlib is slow to import: only when drawing
+
+    return plot_binding(run_dir, item, out)

@@ -11,7 +11,9 @@ A Python task module provides:
 - `owns_path(path) -> bool`: whether `path` is such a run, or a model or checkpoint inside one;
 - `evaluate(run_dir, *, device, precision, on_progress)`: a report with `table()` and
   `to_dict()`, also written to `run_dir / REPORT_NAME`;
-- `load(path, *, device, threads, precision)`: the model for inference.
+- `load(path, *, device, threads, precision)`: the model for inference;
+- optionally `plot(run_dir, item, out) -> Path`: draws what the model does with one input (`tat
+  plot RUN_DIR --input ITEM`) and returns the PNG's path.
 """
 
 from __future__ import annotations
