@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 
-DataSource = Literal['prototypes', 'idx', 'python']
+DataSource = Literal['prototypes', 'idx', 'python', 'gsm8k', 'wikitext']
 
 DeviceChoice = Literal['cpu', 'cuda', 'auto']
 
@@ -19,9 +19,11 @@ OptimizerKind = Literal['adamw', 'sgd']
 
 Precision = Literal['fp32', 'auto', 'bf16']
 
-TaskKind = Literal['wgsl_generation', 'binding', 'bionet']
+Shuffle = Literal['every_epoch', 'once']
 
-TokenizerKind = Literal['wgsl', 'words']
+TaskKind = Literal['wgsl_generation', 'binding', 'bionet', 'masked_diffusion']
+
+TokenizerKind = Literal['wgsl', 'words', 'bpe']
 
 
 class BinderConfig(BaseModel):
@@ -57,6 +59,7 @@ class BionetConfig(BaseModel):
 class DatasetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    block_size: Optional[int] = Field(default=None, description='Masked diffusion: each document is cut into pieces of at most this many tokens.')
     classes: Optional[int] = Field(default=None, description='Bionet prototypes: classes, each a random ±1 prototype.')
     dim: Optional[int] = Field(default=None, description="Bionet prototypes: the prototypes' width.")
     eval_size: int = Field(default=1000, description='Generated tasks: examples in each evaluation split.')
@@ -68,6 +71,19 @@ class DatasetConfig(BaseModel):
     train_ratio: float = Field(default=0.8)
     train_size: int = Field(default=20000, description='Generated tasks: training examples.')
     val_ratio: float = Field(default=0.1)
+
+
+class DiffusionLmConfig(BaseModel):
+    "Bidirectional transformer that predicts masked tokens (`tasks::diffusion`)."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Literal['diffusion_lm'] = Field(default='diffusion_lm')
+    d_model: int = Field(default=256)
+    dim_feedforward: int = Field(default=1024)
+    dropout: float = Field(default=0.1, description='On the embedding, the attention weights, and each residual branch.')
+    nhead: int = Field(default=8)
+    num_layers: int = Field(default=8)
+    rope_base: float = Field(default=10000.0, description="Base of the rotary position embedding's frequencies.")
 
 
 class DynamicsConfig(BaseModel):
@@ -124,6 +140,7 @@ class TokenizerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     min_freq: int = Field(default=1, description='Pieces seen fewer times in the training split fall back to characters or bytes.')
+    path: Optional[str] = Field(default=None, description="`bpe`: the `tokenizer.json` (or its folder); relative paths resolve against the config file's folder.")
     kind: TokenizerKind = Field(default='wgsl', alias='type')
 
 
@@ -148,6 +165,7 @@ class TrainingConfig(BaseModel):
     precision: Precision = Field(default='auto')
     save_every: int = Field(default=10, description='Keep a numbered checkpoint every this many epochs (0: only `best` and `last`).')
     seed: int = Field(default=42)
+    shuffle: Shuffle = Field(default='every_epoch', description='The order of the training examples: drawn anew every epoch, or drawn once and kept.')
     threads: int = Field(default=0, description='CPU threads for libtorch; 0 lets libtorch choose.')
     warmup_steps: int = Field(default=100, description='Optimizer steps of linear warmup before the cosine decay.')
     weight_decay: float = Field(default=0.01)
@@ -174,7 +192,7 @@ def _model_config_architecture(value: Any) -> Any:
     return getattr(value, 'architecture', None)
 
 
-ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')]], Discriminator(_model_config_architecture)]
+ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')], Annotated[DiffusionLmConfig, Tag('diffusion_lm')]], Discriminator(_model_config_architecture)]
 
 
 class ConfigModel(BaseModel):
@@ -186,4 +204,4 @@ class ConfigModel(BaseModel):
     model: ModelConfig = Field(default_factory=lambda: TypeAdapter(ModelConfig).validate_python({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'tie_embeddings': True}))
     task: TaskConfig = Field()
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig.model_validate({'min_freq': 1, 'type': 'wgsl'}))
-    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({'adam_beta1': 0.9, 'adam_beta2': 0.98, 'adam_eps': 1e-09, 'batch_size': 16, 'device': 'auto', 'early_stopping': True, 'epochs': 100, 'gradient_clip_norm': 1.0, 'learning_rate': 0.0001, 'min_lr_ratio': 0.1, 'optimizer': 'adamw', 'output_dir': None, 'patience': 15, 'precision': 'auto', 'save_every': 10, 'seed': 42, 'threads': 0, 'warmup_steps': 100, 'weight_decay': 0.01}))
+    training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({'adam_beta1': 0.9, 'adam_beta2': 0.98, 'adam_eps': 1e-09, 'batch_size': 16, 'device': 'auto', 'early_stopping': True, 'epochs': 100, 'gradient_clip_norm': 1.0, 'learning_rate': 0.0001, 'min_lr_ratio': 0.1, 'optimizer': 'adamw', 'output_dir': None, 'patience': 15, 'precision': 'auto', 'save_every': 10, 'seed': 42, 'shuffle': 'every_epoch', 'threads': 0, 'warmup_steps': 100, 'weight_decay': 0.01}))

@@ -384,14 +384,19 @@ def eval_command(
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
     overall and per category; the report is also written to the run folder as JSON. For a binding
     run: exact match per split for the binder and the baseline, mean and spread over seeds. For a
-    classifier (bionet): accuracy on the train, val and test splits."""
+    classifier (bionet): accuracy on the train, val and test splits. For a masked-diffusion run: its
+    validation losses, recomputed."""
     model = _one_path(run_dir, model, "RUN_DIR", "--model")
     task = registry.module_for_run(model)
     if task is not None:
         _eval_python(task, model, device, precision, as_json)
         return
-    if registry.run_evaluator(model) == "classification":
+    evaluator = registry.run_evaluator(model)
+    if evaluator == "classification":
         _eval_classification(model, device, as_json)
+        return
+    if evaluator == "validation":
+        _eval_validation(model, device, as_json)
         return
     with _sigint_kills():
         loaded = Model.load(model, device=device, precision=precision)
@@ -428,6 +433,18 @@ def _eval_classification(run_dir: Path, device: str, as_json: bool) -> None:
     click.echo(f"{run_dir} ({report['checkpoint']})\n")
     click.echo(report["table"], nl=False)
     click.echo(f"\nreport: {report['report_path']}")
+
+
+def _eval_validation(run_dir: Path, device: str, as_json: bool) -> None:
+    """`eval` of a run its task scores by its validation numbers (the masked-diffusion task)."""
+    with _sigint_kills():
+        report = _core.validation_eval(run_dir, device)
+    if as_json:
+        click.echo(json.dumps({k: (str(v) if k == "checkpoint" else v) for k, v in report.items()}, indent=2))
+        return
+    click.echo(f"{run_dir} ({report.pop('checkpoint')})\n")
+    for name, value in report.items():
+        click.echo(f"{name:<18} {value:.4f}")
 
 
 def _eval_python(task: ModuleType, run_dir: Path, device: str, precision: str | None, as_json: bool) -> None:

@@ -226,7 +226,7 @@ def test_list_elements_are_named_and_located_as_the_engine_does():
 
 def test_baseline_is_checked_as_the_engine_checks_it(engine, tmp_path):
     path = tmp_path / "baseline.toml"
-    path.write_text(BINDING + "\n[baseline]\nd_model = 0\nword_dropout = 1.0\n", encoding="utf-8")
+    path.write_text(BINDING + "\n[baseline]\narchitecture = \"binder\"\nd_model = 0\nword_dropout = 1.0\n", encoding="utf-8")
     shown = show(engine, path)
     with pytest.raises(ConfigError) as e:
         Config.from_toml(path)
@@ -285,15 +285,15 @@ def test_json_schema_describes_the_file():
     sections = schema["$defs"]
     objects = [section for section in sections.values() if section.get("type") == "object"]
     assert objects and all(section["additionalProperties"] is False for section in objects)
-    assert set(sections["TokenizerConfig"]["properties"]) == {"type", "min_freq"}
+    assert set(sections["TokenizerConfig"]["properties"]) == {"type", "min_freq", "path"}
     assert set(_choices(sections["DeviceChoice"])) == {"auto", "cpu", "cuda"}
     assert sections["TrainingConfig"]["properties"]["epochs"]["minimum"] == 0
     variants = sections["ModelConfig"]["oneOf"]
-    assert [v["properties"]["architecture"]["const"] for v in variants] == ["transformer", "binder", "bionet"]
+    assert [v["properties"]["architecture"]["const"] for v in variants] == ["transformer", "binder", "bionet", "diffusion_lm"]
     assert all(v["additionalProperties"] is False for v in variants)
     assert "window" in variants[1]["properties"] and "window" not in variants[0]["properties"]
-    assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet"}
-    assert set(_choices(sections["TokenizerKind"])) == {"wgsl", "words"}
+    assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet", "masked_diffusion"}
+    assert set(_choices(sections["TokenizerKind"])) == {"wgsl", "words", "bpe"}
     assert "path" not in sections["DatasetConfig"].get("required", [])
 
 

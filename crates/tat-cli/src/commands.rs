@@ -42,6 +42,7 @@ pub fn run(command: Command) -> Result<i32> {
             match spec.evaluator {
                 Evaluator::Generation => {}
                 Evaluator::Classification => return classification_eval(&model, &decode, json),
+                Evaluator::Validation => return validation_eval(&checkpoint.dir, &model, &decode, json),
                 Evaluator::Python => {
                     return Err(TatError::Usage(format!(
                         "{}: a {} run is scored by its Python task module. Fix: run `tat eval {}`.",
@@ -179,6 +180,22 @@ fn classification_eval(model: &Path, decode: &DecodeArgs, json: bool) -> Result<
     println!("{} ({})\n", model.display(), classifier.checkpoint_dir().display());
     print!("{}", report.table());
     println!("\nreport: {}", saved.display());
+    Ok(0)
+}
+
+/// `eval` of a task scored by its own validation measurement: the numbers, recomputed.
+fn validation_eval(dir: &Path, model: &Path, decode: &DecodeArgs, json: bool) -> Result<i32> {
+    let numbers = tasks::validation_report(dir, decode.device)?;
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            numbers.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+        println!("{}", serde_json::to_string_pretty(&map).expect("numbers serialise"));
+        return Ok(0);
+    }
+    println!("{} ({})\n", model.display(), dir.display());
+    for (name, value) in &numbers {
+        println!("{name:<18} {value:.4}");
+    }
     Ok(0)
 }
 

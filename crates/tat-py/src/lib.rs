@@ -41,5 +41,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tasks::config_task, m)?)?;
     m.add_function(wrap_pyfunction!(tasks::run_task, m)?)?;
     m.add_function(wrap_pyfunction!(tasks::classification_eval, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::validation_eval, m)?)?;
     Ok(())
 }

@@ -20,6 +20,7 @@ fn spec_dict<'py>(py: Python<'py>, spec: &TaskSpec) -> PyResult<Bound<'py, PyDic
         Evaluator::Generation => "generation",
         Evaluator::Classification => "classification",
         Evaluator::Python => "python",
+        Evaluator::Validation => "validation",
     };
     d.set_item("evaluator", evaluator)?;
     Ok(d)
@@ -75,6 +76,27 @@ pub fn classification_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) ->
     d.set_item("splits", splits)?;
     d.set_item("table", report.table())?;
     d.set_item("report_path", saved)?;
+    Ok(d)
+}
+
+/// The validation numbers of a run whose task scores itself that way (the masked-diffusion
+/// task), recomputed on its checkpoint: `{"checkpoint": dir, "val_loss": ..., ...}`.
+#[pyfunction]
+#[pyo3(signature = (path, device = "auto"))]
+pub fn validation_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) -> PyResult<Bound<'py, PyDict>> {
+    let device = device.parse().py_err()?;
+    let (dir, numbers) = py
+        .detach(|| {
+            let dir = tat_core::checkpoint::resolve(&path)?;
+            let numbers = tat_core::tasks::validation_report(&dir, device)?;
+            Ok::<_, tat_core::TatError>((dir, numbers))
+        })
+        .py_err()?;
+    let d = PyDict::new(py);
+    d.set_item("checkpoint", dir)?;
+    for (name, value) in numbers {
+        d.set_item(name, value)?;
+    }
     Ok(d)
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
 pub use model::{
-    Architecture, BinderConfig, BionetConfig, DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
+    Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
     RecurrentConfig, TransformerConfig, drop_foreign_model_keys,
 };
 pub use report::ConfigIssue;
@@ -62,6 +62,8 @@ pub enum TaskKind {
     Binding,
     /// Classification by a recurrent ±1 network trained with local rules (`tasks::bionet`).
     Bionet,
+    /// Masked-diffusion language modelling on gsm8k or wikitext (`tasks::diffusion`).
+    MaskedDiffusion,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -87,6 +89,8 @@ pub struct TrainingConfig {
     /// Keep a numbered checkpoint every this many epochs (0: only `best` and `last`).
     pub save_every: usize,
     pub seed: u64,
+    /// The order of the training examples: drawn anew every epoch, or drawn once and kept.
+    pub shuffle: Shuffle,
     pub device: DeviceChoice,
     pub precision: Precision,
     /// CPU threads for libtorch; 0 lets libtorch choose.
@@ -120,6 +124,7 @@ impl Default for TrainingConfig {
             early_stopping: true,
             patience: 15,
             save_every: 10,
+            shuffle: Shuffle::EveryEpoch,
             seed: 42,
             device: DeviceChoice::Auto,
             precision: Precision::Auto,
@@ -128,6 +133,26 @@ impl Default for TrainingConfig {
             init_from: None,
             freeze: Vec::new(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Shuffle {
+    /// A new order of the training examples every epoch.
+    EveryEpoch,
+    /// One order, drawn from the seed, kept for every epoch (darnax's tutorials).
+    Once,
+}
+
+impl Shuffle {
+    /// The generator of epoch `epoch`'s order of examples in a run seeded `seed`.
+    pub fn rng(self, seed: u64, epoch: usize) -> crate::rng::SplitMix64 {
+        let stream = match self {
+            Shuffle::EveryEpoch => epoch as u64,
+            Shuffle::Once => 0,
+        };
+        crate::rng::SplitMix64::derived(seed, stream)
     }
 }
 
@@ -192,11 +217,15 @@ pub struct TokenizerConfig {
     pub kind: TokenizerKind,
     /// Pieces seen fewer times in the training split fall back to characters or bytes.
     pub min_freq: usize,
+    /// `bpe`: the `tokenizer.json` (or its folder); relative paths resolve against the config
+    /// file's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
 }
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        Self { kind: TokenizerKind::Wgsl, min_freq: 1 }
+        Self { kind: TokenizerKind::Wgsl, min_freq: 1, path: None }
     }
 }
 
@@ -207,6 +236,8 @@ pub enum TokenizerKind {
     Wgsl,
     /// Whitespace-separated words; an unknown word is `<unk>`.
     Words,
+    /// A byte-level BPE read from a Hugging Face `tokenizer.json` at `path` (GPT-2's).
+    Bpe,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -245,6 +276,9 @@ pub struct DatasetConfig {
     /// validation pool); absent means `train_size` images in all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_class: Option<usize>,
+    /// Masked diffusion: each document is cut into pieces of at most this many tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -257,6 +291,10 @@ pub enum DataSource {
     /// Arrays a Python program hands over (`tat.train(config, data=...)`), all at once or a fresh
     /// training set per epoch.
     Python,
+    /// gsm8k's `train.jsonl` and `test.jsonl` in the folder `dataset.path`.
+    Gsm8k,
+    /// wikitext-2's raw lines: `train.txt` (else `test.txt`) and `valid.txt` in the folder `dataset.path`.
+    Wikitext,
 }
 
 fn default_train_ratio() -> f64 {
@@ -452,9 +490,18 @@ impl Config {
 
     /// The dataset file, resolved against the config file's folder (empty for a generated task).
     pub fn dataset_path(&self) -> PathBuf {
-        match (&self.source, &self.dataset.path) {
+        self.resolve(self.dataset.path.as_deref())
+    }
+
+    /// `tokenizer.path`, resolved against the config file's folder (empty when unset).
+    pub fn tokenizer_path(&self) -> PathBuf {
+        self.resolve(self.tokenizer.path.as_deref())
+    }
+
+    fn resolve(&self, path: Option<&Path>) -> PathBuf {
+        match (&self.source, path) {
             (Some(src), Some(path)) if path.is_relative() => src.parent().unwrap_or(Path::new(".")).join(path),
-            (_, path) => path.clone().unwrap_or_default(),
+            (_, path) => path.map(Path::to_path_buf).unwrap_or_default(),
         }
     }
 

@@ -20,6 +20,8 @@ pub enum ModelConfig {
     Binder(BinderConfig),
     /// Recurrent ±1 network trained by local perceptron rules (`tasks::bionet`).
     Bionet(BionetConfig),
+    /// Bidirectional transformer that predicts masked tokens (`tasks::diffusion`).
+    DiffusionLm(DiffusionLmConfig),
 }
 
 /// The name of a model section's architecture, as `architecture = "..."` spells it.
@@ -29,6 +31,12 @@ pub enum Architecture {
     Transformer,
     Binder,
     Bionet,
+    DiffusionLm,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 4] =
+        [Architecture::Transformer, Architecture::Binder, Architecture::Bionet, Architecture::DiffusionLm];
 }
 
 impl fmt::Display for Architecture {
@@ -37,6 +45,7 @@ impl fmt::Display for Architecture {
             Architecture::Transformer => "transformer",
             Architecture::Binder => "binder",
             Architecture::Bionet => "bionet",
+            Architecture::DiffusionLm => "diffusion_lm",
         })
     }
 }
@@ -53,12 +62,8 @@ impl ModelConfig {
             ModelConfig::Transformer(_) => Architecture::Transformer,
             ModelConfig::Binder(_) => Architecture::Binder,
             ModelConfig::Bionet(_) => Architecture::Bionet,
+            ModelConfig::DiffusionLm(_) => Architecture::DiffusionLm,
         }
-    }
-
-    /// Whether the model reads and writes token sequences (transformer, binder).
-    pub fn is_text(&self) -> bool {
-        !matches!(self, ModelConfig::Bionet(_))
     }
 
     /// Longest prompt or target in tokens, for a text model.
@@ -66,7 +71,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Transformer(c) => Some(c.max_seq_len),
             ModelConfig::Binder(c) => Some(c.max_seq_len),
-            ModelConfig::Bionet(_) => None,
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) => None,
         }
     }
 
@@ -76,6 +81,14 @@ impl ModelConfig {
             ModelConfig::Transformer(c) => format!("transformer d_model {} x {} layers", c.d_model, c.num_layers),
             ModelConfig::Binder(c) => format!("binder d_model {} x {} layers", c.d_model, c.num_layers),
             ModelConfig::Bionet(c) => format!("bionet {:?}", c.layers),
+            ModelConfig::DiffusionLm(c) => format!("diffusion_lm d_model {} x {} layers", c.d_model, c.num_layers),
+        }
+    }
+
+    pub fn diffusion_lm(&self) -> Option<&DiffusionLmConfig> {
+        match self {
+            ModelConfig::DiffusionLm(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -92,6 +105,7 @@ impl ModelConfig {
             Architecture::Transformer => ModelConfig::Transformer(TransformerConfig::default()),
             Architecture::Binder => ModelConfig::Binder(BinderConfig::default()),
             Architecture::Bionet => ModelConfig::Bionet(BionetConfig::default()),
+            Architecture::DiffusionLm => ModelConfig::DiffusionLm(DiffusionLmConfig::default()),
         };
         let table = toml::Table::try_from(section).expect("a model section converts to a TOML table");
         table.keys().filter(|k| *k != "architecture").cloned().collect()
@@ -100,11 +114,38 @@ impl ModelConfig {
     /// Range checks of the section, which the config calls `section` (`model`, `baseline`).
     pub(super) fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
         match self {
-            ModelConfig::Transformer(c) => {
-                sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.max_seq_len, check)
+            ModelConfig::Transformer(c) => sequence_issues(
+                section,
+                c.d_model,
+                c.nhead,
+                c.num_layers,
+                c.dim_feedforward,
+                c.dropout,
+                Some(c.max_seq_len),
+                check,
+            ),
+            ModelConfig::DiffusionLm(c) => {
+                sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, None, check);
+                let head = c.d_model / c.nhead.max(1);
+                check(
+                    head % 2 == 0,
+                    &format!("{section}.nhead"),
+                    c.nhead.to_string(),
+                    &format!("a divisor of d_model ({}) that leaves an even head width for the rotary embedding", c.d_model),
+                );
+                check(c.rope_base > 1.0, &format!("{section}.rope_base"), c.rope_base.to_string(), "a number > 1 such as 10000");
             }
             ModelConfig::Binder(c) => {
-                sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, c.max_seq_len, check);
+                sequence_issues(
+                    section,
+                    c.d_model,
+                    c.nhead,
+                    c.num_layers,
+                    c.dim_feedforward,
+                    c.dropout,
+                    Some(c.max_seq_len),
+                    check,
+                );
                 check(c.window > 0, &format!("{section}.window"), c.window.to_string(), "a positive integer such as 4");
                 check(c.slots > 0, &format!("{section}.slots"), c.slots.to_string(), "a positive integer such as 8");
                 check(
@@ -156,7 +197,7 @@ fn sequence_issues(
     num_layers: i64,
     dim_feedforward: i64,
     dropout: f64,
-    max_seq_len: i64,
+    max_seq_len: Option<i64>,
     check: &mut dyn FnMut(bool, &str, String, &str),
 ) {
     check(d_model > 0, &format!("{section}.d_model"), d_model.to_string(), "a positive integer such as 512");
@@ -179,7 +220,14 @@ fn sequence_issues(
         dropout.to_string(),
         "a number in [0, 1), such as 0.1",
     );
-    check(max_seq_len >= 4, &format!("{section}.max_seq_len"), max_seq_len.to_string(), "an integer >= 4, such as 512");
+    if let Some(max_seq_len) = max_seq_len {
+        check(
+            max_seq_len >= 4,
+            &format!("{section}.max_seq_len"),
+            max_seq_len.to_string(),
+            "an integer >= 4, such as 512",
+        );
+    }
 }
 
 /// `architecture = "transformer"`: the encoder-decoder transformer.
@@ -245,6 +293,28 @@ impl Default for BinderConfig {
             slots: 8,
             word_dropout: 0.5,
         }
+    }
+}
+
+/// `architecture = "diffusion_lm"`: a bidirectional transformer without biases, LayerNorm without
+/// affine parameters, rotary positions and an output head tied to the embedding, which predicts
+/// the masked tokens of its input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiffusionLmConfig {
+    pub d_model: i64,
+    pub nhead: i64,
+    pub num_layers: i64,
+    pub dim_feedforward: i64,
+    /// On the embedding, the attention weights, and each residual branch.
+    pub dropout: f64,
+    /// Base of the rotary position embedding's frequencies.
+    pub rope_base: f64,
+}
+
+impl Default for DiffusionLmConfig {
+    fn default() -> Self {
+        Self { d_model: 256, nhead: 8, num_layers: 8, dim_feedforward: 1024, dropout: 0.1, rope_base: 10000.0 }
     }
 }
 
@@ -400,7 +470,7 @@ impl<'de> Deserialize<'de> for ModelConfig {
                 // A key of another architecture: say which, for the fix.
                 let key = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next());
                 let owner = key.filter(|key| path == "." || path == *key).and_then(|key| {
-                    [Architecture::Transformer, Architecture::Binder, Architecture::Bionet]
+                    Architecture::ALL
                         .into_iter()
                         .find(|&a| a != architecture && ModelConfig::keys(a).iter().any(|k| k == key))
                 });
@@ -426,6 +496,7 @@ impl<'de> Deserialize<'de> for ModelConfig {
             Architecture::Transformer => ModelConfig::Transformer(body(table, architecture)?),
             Architecture::Binder => ModelConfig::Binder(body(table, architecture)?),
             Architecture::Bionet => ModelConfig::Bionet(body(table, architecture)?),
+            Architecture::DiffusionLm => ModelConfig::DiffusionLm(body(table, architecture)?),
         })
     }
 }

@@ -176,8 +176,8 @@ fn each_architecture_takes_only_its_own_keys() {
     let e = err(&SMALL.replace("nhead = 4", "nhaed = 4"));
     assert!(e.starts_with("cfg.toml:7:1: unknown field `model.nhaed`") && e.contains("Did you mean `nhead`?"), "{e}");
     let e = err(&SMALL.replace("d_model = 32", "architecture = \"transfomer\"\nd_model = 32"));
-    assert!(e.starts_with("cfg.toml:6:1: field `model.architecture`: unknown variant `transfomer`"), "{e}");
-    assert!(e.contains("`transformer`, `binder`, `bionet`"), "{e}");
+    assert!(e.starts_with("cfg.toml:6:16: field `model.architecture`: unknown variant `transfomer`"), "{e}");
+    assert!(e.contains("`transformer`, `binder`, `bionet`, `diffusion_lm`"), "{e}");
     // The shown config lists only the architecture's keys.
     let shown = c.to_toml_string();
     assert!(shown.contains("window = 3") && !shown.contains("tie_embeddings") && !shown.contains("\nlayers ="), "{shown}");

@@ -79,14 +79,21 @@ impl MultiHeadAttention {
     pub fn attend(&self, x: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, train: bool) -> Tensor {
         let (b, l, d) = x.size3().expect("attention input is [batch, len, d_model]");
         let q = self.heads(&self.q.forward_compute(x));
-        let attended = if train && self.dropout > 0.0 && q.device() == Device::Cpu {
-            attention_with_dropout(&q, kv, key_mask, causal, self.dropout)
-        } else {
-            let dropout = if train { self.dropout } else { 0.0 };
-            Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, dropout, causal, None, false)
-        };
+        let attended = attention(&q, kv, key_mask, causal, self.dropout, train);
         let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, l, d]);
         self.out.forward(&merged)
+    }
+}
+
+/// Scaled dot-product attention of `[B, H, L, D/H]` queries over `kv`, with dropout `p` on its
+/// weights when `train`. `key_mask` (`[B, 1, 1, L]`, true where a key may be attended to) leaves
+/// keys out.
+pub fn attention(q: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, p: f64, train: bool) -> Tensor {
+    if train && p > 0.0 && q.device() == Device::Cpu {
+        attention_with_dropout(q, kv, key_mask, causal, p)
+    } else {
+        let p = if train { p } else { 0.0 };
+        Tensor::scaled_dot_product_attention(q, &kv.keys, &kv.values, key_mask, p, causal, None, false)
     }
 }
 
@@ -117,6 +124,11 @@ pub struct KeysValues {
 }
 
 impl KeysValues {
+    /// Keys and values already split into heads, `[B, H, L, D/H]` each.
+    pub fn new(keys: Tensor, values: Tensor) -> Self {
+        Self { keys, values }
+    }
+
     /// The rows `rows` (`[N]` int64) of the batch, e.g. the surviving beams of a beam search.
     pub fn select_rows(&self, rows: &Tensor) -> KeysValues {
         KeysValues { keys: self.keys.index_select(0, rows), values: self.values.index_select(0, rows) }

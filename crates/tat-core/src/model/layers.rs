@@ -23,6 +23,11 @@ impl Linear {
         Self { weight, bias, compute, frozen: None }
     }
 
+    /// A layer without bias around an existing weight variable `[out, in]`.
+    pub fn from_weight(weight: Tensor, compute: Kind) -> Self {
+        Self { weight, bias: None, compute, frozen: None }
+    }
+
     /// Keeps a compute-kind copy of the weights, so that inference stops casting them on every
     /// call: at one position per decoding step the cast read and wrote every fp32 weight, three
     /// times the memory traffic of the product itself. The copy does not follow later updates:

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod binder;
+pub mod diffusion_lm;
 pub mod layers;
 pub mod transformer;
 
@@ -24,7 +25,9 @@ impl Network {
         match config {
             ModelConfig::Transformer(c) => Network::Transformer(Seq2SeqTransformer::new(p, c, vocab_size, precision)),
             ModelConfig::Binder(c) => Network::Binder(Binder::new(p, c, vocab_size, precision)),
-            ModelConfig::Bionet(_) => unreachable!("config checks keep the bionet architecture to the bionet task"),
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) => {
+                unreachable!("config checks keep these architectures to their own tasks")
+            }
         }
     }
 }

@@ -12,11 +12,13 @@ pub const SPEC: TaskSpec = TaskSpec {
     kind: TaskKind::Binding,
     name: "binding",
     text: true,
+    architectures: &[crate::config::Architecture::Binder, crate::config::Architecture::Transformer],
     python_module: Some("tiny_agent_trainer.tasks.binding_model"),
     evaluator: super::Evaluator::Python,
 };
 
 pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    super::pairs::issues(config, check);
     let path = config.dataset.path.as_deref().unwrap_or(std::path::Path::new(""));
     check(
         config.dataset.path.is_none(),

@@ -5,13 +5,14 @@
 
 pub mod binding;
 pub mod bionet;
+pub mod diffusion;
 pub mod pairs;
 pub mod wgsl_generation;
 
 use tch::Device;
 
 use crate::checkpoint::Checkpoint;
-use crate::config::{Config, TaskKind};
+use crate::config::{Architecture, Config, TaskKind};
 use crate::data::wgsl::Splits;
 use crate::error::Result;
 use crate::precision::Compute;
@@ -25,6 +26,8 @@ pub struct TaskSpec {
     pub name: &'static str,
     /// It works on text: its checkpoints hold a tokenizer and `generate` can answer with it.
     pub text: bool,
+    /// The model architectures it trains (`model.architecture`).
+    pub architectures: &'static [Architecture],
     /// The Python module that makes or scores its data, when the engine alone cannot train or
     /// evaluate it (`tat` imports it).
     pub python_module: Option<&'static str>,
@@ -41,12 +44,33 @@ pub enum Evaluator {
     Classification,
     /// Scored by the task's Python module.
     Python,
+    /// The task's own validation measurement, recomputed on the checkpoint ([`validation_report`]).
+    Validation,
+}
+
+/// The validation measurement of the checkpoint in `dir`, recomputed by its task on `device`:
+/// `(name, value)` pairs, `val_loss` first.
+pub fn validation_report(dir: &std::path::Path, device: crate::config::DeviceChoice) -> Result<Vec<(String, f64)>> {
+    let ckpt = crate::checkpoint::load(dir)?;
+    let device = crate::device::resolve(device)?;
+    let compute = crate::precision::resolve(ckpt.config.training.precision, device).compute;
+    let context = TaskContext { device, compute, resumed: None, init: None };
+    let mut task = open(&ckpt.config, TaskData::FromConfig, &context)?;
+    crate::checkpoint::load_weights(task.vs_mut(), dir)?;
+    let validation = {
+        let _guard = tch::no_grad_guard();
+        task.validate()?
+    };
+    let mut out = vec![("val_loss".to_string(), validation.loss)];
+    out.extend(validation.accuracy.map(|a| ("val_accuracy".to_string(), a)));
+    out.extend(validation.extra);
+    Ok(out)
 }
 
 pub use bionet::{Classifier, Report as ClassificationReport};
 
 /// Every task kind, in the order `TaskKind` lists them.
-pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC, bionet::SPEC];
+pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC, bionet::SPEC, diffusion::SPEC];
 
 /// The registry entry of a kind.
 pub fn spec(kind: TaskKind) -> &'static TaskSpec {
@@ -95,17 +119,28 @@ pub struct TaskContext<'a> {
     pub init: Option<&'a Checkpoint>,
 }
 
-/// The config as the run's checkpoints record it: a dataset path the config names made absolute,
-/// so the record does not depend on the config file's folder.
+/// The config as the run's checkpoints record it: the dataset and tokenizer paths the config
+/// names made absolute, so the record does not depend on the config file's folder.
 pub fn settle(config: &Config, data: &TaskData) -> Result<Config> {
-    let mut config = config.clone();
+    let mut settled = config.clone();
+    let mut changed = false;
     if let (TaskData::FromConfig, Some(_)) = (data, &config.dataset.path) {
         if let Ok(absolute) = config.dataset_path().canonicalize() {
-            config.dataset.path = Some(absolute);
-            config.source = None;
+            settled.dataset.path = Some(absolute);
+            changed = true;
         }
     }
-    Ok(config)
+    if config.tokenizer.path.is_some() {
+        if let Ok(absolute) = config.tokenizer_path().canonicalize() {
+            settled.tokenizer.path = Some(absolute);
+            changed = true;
+        }
+    }
+    let relative = |p: &Option<std::path::PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
+    if changed && !relative(&settled.dataset.path) && !relative(&settled.tokenizer.path) {
+        settled.source = None;
+    }
+    Ok(settled)
 }
 
 /// The task of `config.task.kind`, with its data loaded and its model built (weights are
@@ -115,22 +150,25 @@ pub fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Bo
         TaskKind::WgslGeneration => wgsl_generation::open(config, data, context),
         TaskKind::Binding => binding::open(config, data, context),
         TaskKind::Bionet => bionet::open(config, data, context),
+        TaskKind::MaskedDiffusion => diffusion::open(config, data, context),
     }
 }
 
 /// The model a task needs, then the task's own checks of a config (which dataset and model
 /// keys it needs), after the generic ones.
 pub fn config_issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
-    let text = spec(config.task.kind).text;
+    let accepted = spec(config.task.kind).architectures;
+    let names: Vec<String> = accepted.iter().map(|a| format!("\"{a}\"")).collect();
     check(
-        config.model.is_text() == text,
+        accepted.contains(&config.model.architecture()),
         "model.architecture",
         format!("\"{}\"", config.model.architecture()),
-        if text { "\"transformer\" or \"binder\" for a text task" } else { "\"bionet\"" },
+        &format!("{} for task.kind = \"{}\"", names.join(" or "), spec(config.task.kind).name),
     );
     match config.task.kind {
         TaskKind::WgslGeneration => wgsl_generation::issues(config, check),
         TaskKind::Binding => binding::issues(config, check),
         TaskKind::Bionet => bionet::issues(config, check),
+        TaskKind::MaskedDiffusion => diffusion::issues(config, check),
     }
 }

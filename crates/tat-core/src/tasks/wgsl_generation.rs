@@ -13,11 +13,13 @@ pub const SPEC: TaskSpec = TaskSpec {
     kind: TaskKind::WgslGeneration,
     name: "wgsl_generation",
     text: true,
+    architectures: &[crate::config::Architecture::Transformer, crate::config::Architecture::Binder],
     python_module: None,
     evaluator: super::Evaluator::Generation,
 };
 
 pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    super::pairs::issues(config, check);
     check(
         config.dataset.path.is_some(),
         "dataset.path",
@@ -67,5 +69,6 @@ pub fn build_tokenizer(config: &Config, splits: &Splits) -> Tokenizer {
     match config.tokenizer.kind {
         TokenizerKind::Wgsl => Tokenizer::build(texts, config.tokenizer.min_freq),
         TokenizerKind::Words => Tokenizer::build_words(texts, config.tokenizer.min_freq),
+        TokenizerKind::Bpe => unreachable!("the text-pair tasks' tokenizer.type is checked"),
     }
 }

@@ -9,6 +9,7 @@
 //!   an unknown word is [`UNK_ID`], and decoding joins the words with single spaces, so it is
 //!   lossless only up to whitespace and unknown words.
 
+pub mod bpe;
 mod lexer;
 mod vocab;
 mod words;

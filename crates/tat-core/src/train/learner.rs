@@ -303,6 +303,7 @@ impl Learner {
             best,
             precision: self.precision.compute.name().to_string(),
             val_accuracy: validation.accuracy,
+            extra: validation.extra,
         };
         self.metrics.append(&metrics)?;
         Ok(metrics)

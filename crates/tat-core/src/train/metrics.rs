@@ -26,6 +26,9 @@ pub struct EpochMetrics {
     /// Validation accuracy, for tasks that classify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_accuracy: Option<f64>,
+    /// The task's further validation numbers by name (not in `metrics.csv`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub extra: std::collections::BTreeMap<String, f64>,
 }
 
 /// The run folder's per-epoch log, one JSON object per line; fronts read it with [`read_jsonl`].

@@ -70,10 +70,12 @@ pub struct StepOutput {
 }
 
 /// The end-of-epoch measurement. The best checkpoint is the one with the lowest `loss`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Validation {
     pub loss: f64,
     pub accuracy: Option<f64>,
+    /// Further named numbers the task measures (written to `metrics.jsonl` with the epoch).
+    pub extra: std::collections::BTreeMap<String, f64>,
 }
 
 /// The update a step makes: the single place where weights change, so that a data-parallel

@@ -61,6 +61,7 @@ pub fn load(config: &Config) -> Result<Splits> {
              `tat.train(config, data=...)`, and score it with `Classifier.predict` on your own arrays.",
             config.task.name
         ))),
+        DataSource::Gsm8k | DataSource::Wikitext => unreachable!("a bionet's dataset.source is checked"),
     }
 }
 

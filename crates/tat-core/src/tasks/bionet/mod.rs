@@ -20,7 +20,6 @@ use self::network::{Filter, Network};
 use super::{EpochSource, TaskContext, TaskData, TaskSpec};
 use crate::config::{BionetConfig, Config, DataSource, LabelEncoding, TaskKind, TrainingConfig};
 use crate::error::{Result, TatError};
-use crate::rng::SplitMix64;
 use crate::train::optim::{Optimizer, ParamGroup};
 use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
 
@@ -28,6 +27,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     kind: TaskKind::Bionet,
     name: "bionet",
     text: false,
+    architectures: &[crate::config::Architecture::Bionet],
     python_module: None,
     evaluator: super::Evaluator::Classification,
 };
@@ -80,6 +80,12 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         "a positive number of evaluation steps",
     );
     let d = &config.dataset;
+    check(
+        !matches!(d.source, Some(DataSource::Gsm8k | DataSource::Wikitext)),
+        "dataset.source",
+        format!("{:?}", d.source.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()),
+        "\"prototypes\", \"idx\" or \"python\"",
+    );
     let idx = d.source == Some(DataSource::Idx);
     let prototypes = d.source.is_none_or(|s| s == DataSource::Prototypes);
     check(
@@ -122,6 +128,7 @@ struct BionetTask {
     /// The training labels as clamped into the output layer.
     train_targets: Tensor,
     batch_size: usize,
+    shuffle: crate::config::Shuffle,
     dynamics: crate::config::DynamicsConfig,
     batches: Vec<Tensor>,
     /// Where a fresh training set comes from every epoch (data streamed from Python).
@@ -162,6 +169,7 @@ impl BionetTask {
             splits,
             train_targets,
             batch_size: config.training.batch_size,
+            shuffle: config.training.shuffle,
             dynamics: model(config).dynamics.clone(),
             batches: Vec::new(),
             stream,
@@ -217,7 +225,7 @@ impl Task for BionetTask {
             self.splits.train = to(&train, device);
         }
         let mut order: Vec<i64> = (0..self.splits.train.len() as i64).collect();
-        SplitMix64::derived(seed, epoch as u64).shuffle(&mut order);
+        self.shuffle.rng(seed, epoch).shuffle(&mut order);
         self.batches = order.chunks(self.batch_size).map(|c| Tensor::from_slice(c).to_device(device)).collect();
         Ok(self.batches.len())
     }
@@ -248,6 +256,6 @@ impl Task for BionetTask {
     /// The validation split's error rate (the loss) and accuracy.
     fn validate(&mut self) -> Result<Validation> {
         let accuracy = classifier::accuracy(&self.net, &self.splits.val, &self.dynamics);
-        Ok(Validation { loss: 1.0 - accuracy, accuracy: Some(accuracy) })
+        Ok(Validation { loss: 1.0 - accuracy, accuracy: Some(accuracy), ..Validation::default() })
     }
 }

@@ -14,9 +14,18 @@ use crate::error::Result;
 use crate::model::binder::BinderInput;
 use crate::model::transformer::sequence_loss;
 use crate::model::{parameter_count, Network};
-use crate::rng::SplitMix64;
 use crate::tokenizer::Tokenizer;
 use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
+
+/// The checks both text-pair tasks make: a tokenizer they learn from their training split.
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    check(
+        config.tokenizer.kind != crate::config::TokenizerKind::Bpe,
+        "tokenizer.type",
+        "\"bpe\"".into(),
+        "\"wgsl\" or \"words\" (a tokenizer learned from the training split)",
+    );
+}
 
 pub struct PairsTask {
     vs: VarStore,
@@ -24,6 +33,7 @@ pub struct PairsTask {
     tokenizer: Tokenizer,
     device: Device,
     batch_size: usize,
+    shuffle: crate::config::Shuffle,
     train: Vec<EncodedPair>,
     val: Vec<EncodedPair>,
     test_examples: usize,
@@ -55,6 +65,7 @@ impl PairsTask {
             tokenizer,
             device: context.device,
             batch_size: config.training.batch_size,
+            shuffle: config.training.shuffle,
             train,
             val,
             test_examples: splits.test.len(),
@@ -87,7 +98,7 @@ impl Task for PairsTask {
     }
 
     fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize> {
-        self.batches = epoch_batches(&self.train, self.batch_size, &mut SplitMix64::derived(seed, epoch as u64));
+        self.batches = epoch_batches(&self.train, self.batch_size, &mut self.shuffle.rng(seed, epoch));
         Ok(self.batches.len())
     }
 
@@ -112,7 +123,7 @@ impl Task for PairsTask {
             sum += batch_loss(&self.model, &batch, false).double_value(&[]) * batch.target_tokens as f64;
             count += batch.target_tokens;
         }
-        Ok(Validation { loss: sum / count.max(1) as f64, accuracy: None })
+        Ok(Validation { loss: sum / count.max(1) as f64, ..Validation::default() })
     }
 }
 

@@ -1,0 +1,230 @@
+//! Masked-diffusion language modelling (`task.kind = "masked_diffusion"`): gsm8k or wikitext-2
+//! read with GPT-2's BPE, a bidirectional transformer (`architecture = "diffusion_lm"`) that
+//! predicts masked tokens, and its loss.
+//!
+//! Each step draws, per sequence, t ~ U(0, 1) (stratified over the batch) and masks each real
+//! token with probability p = (1 - eps) t + eps. The loss is the cross-entropy on the masked
+//! tokens weighted by 1/p, computed only at masked positions, summed, and divided by the number of
+//! real tokens: the per-token diffusion bound. Padding is never masked and never attended to.
+//! Validation reports that bound on the validation split under masks that depend only on the
+//! data ([`data::eval_mask`]), and beside it the original's number (`val_loss_padded`), the same
+//! sum divided by batch x length as if padding were tokens.
+
+pub mod data;
+
+use std::collections::BTreeMap;
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use self::data::{TextSplits, DEFAULT_BLOCK_SIZE, MASK_EPS};
+use super::{TaskContext, TaskData, TaskSpec};
+use crate::config::{Architecture, Config, DataSource, TaskKind, TokenizerKind};
+use crate::error::{Result, TatError};
+use crate::model::diffusion_lm::DiffusionLm;
+use crate::model::parameter_count;
+use crate::tokenizer::bpe::BpeTokenizer;
+use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
+
+pub const SPEC: TaskSpec = TaskSpec {
+    kind: TaskKind::MaskedDiffusion,
+    name: "masked_diffusion",
+    text: false,
+    architectures: &[Architecture::DiffusionLm],
+    python_module: None,
+    evaluator: super::Evaluator::Validation,
+};
+
+/// The task's checks of a config, after the generic ones.
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    let t = &config.tokenizer;
+    check(
+        t.kind == TokenizerKind::Bpe,
+        "tokenizer.type",
+        format!("\"{}\"", serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        "\"bpe\" (GPT-2's byte-level BPE, with tokenizer.path)",
+    );
+    check(
+        t.path.is_some(),
+        "tokenizer.path",
+        "nothing".into(),
+        "the GPT-2 tokenizer.json (or its folder), such as \"../../shared/data/gpt2/tokenizer.json\"",
+    );
+    let d = &config.dataset;
+    check(
+        matches!(d.source, Some(DataSource::Gsm8k | DataSource::Wikitext)),
+        "dataset.source",
+        format!("{:?}", d.source),
+        "\"gsm8k\" or \"wikitext\"",
+    );
+    check(
+        d.path.is_some(),
+        "dataset.path",
+        "nothing".into(),
+        "the corpus's folder, such as \"../../shared/data/gsm8k\" or \"../../shared/data/wikitext-2\"",
+    );
+    let block = d.block_size.unwrap_or(DEFAULT_BLOCK_SIZE);
+    check(block >= 2, "dataset.block_size", block.to_string(), "an integer >= 2, such as 128");
+}
+
+pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
+    match data {
+        TaskData::FromConfig => Ok(Box::new(DiffusionTask::open(config, context)?)),
+        _ => Err(TatError::Usage(format!(
+            "task {:?} (masked_diffusion) reads its corpus from dataset.path. Fix: train it from its config alone.",
+            config.task.name
+        ))),
+    }
+}
+
+pub struct DiffusionTask {
+    vs: VarStore,
+    model: DiffusionLm,
+    tokenizer: BpeTokenizer,
+    device: Device,
+    batch_size: usize,
+    shuffle: crate::config::Shuffle,
+    splits: TextSplits,
+    /// The current epoch's batches, as indices into `splits.train`.
+    batches: Vec<Vec<usize>>,
+}
+
+impl DiffusionTask {
+    pub fn open(config: &Config, context: &TaskContext) -> Result<Self> {
+        let tokenizer = BpeTokenizer::load(&config.tokenizer_path())?;
+        let splits = data::load(config, &tokenizer)?;
+        if splits.train.len() < config.training.batch_size {
+            return Err(TatError::Usage(format!(
+                "{}: {} pieces, fewer than one batch of training.batch_size = {}. Fix: lower training.batch_size.",
+                splits.train_file.display(),
+                splits.train.len(),
+                config.training.batch_size
+            )));
+        }
+        let model_config = config.model.diffusion_lm().expect("the task's architecture is diffusion_lm (checked)");
+        tch::manual_seed(config.training.seed as i64);
+        let vs = VarStore::new(context.device);
+        let model = DiffusionLm::new(&vs.root(), model_config, tokenizer.vocab_size(), context.compute);
+        Ok(Self {
+            vs,
+            model,
+            tokenizer,
+            device: context.device,
+            batch_size: config.training.batch_size,
+            shuffle: config.training.shuffle,
+            splits,
+            batches: Vec::new(),
+        })
+    }
+
+    pub fn model(&self) -> &DiffusionLm {
+        &self.model
+    }
+
+    pub fn tokenizer(&self) -> &BpeTokenizer {
+        &self.tokenizer
+    }
+
+    /// Pieces `ids` padded with `[PAD]` to the longest, `[B, L]` on the task's device.
+    fn collate(&self, pieces: &[&Vec<i64>]) -> Tensor {
+        let longest = pieces.iter().map(|p| p.len()).max().unwrap_or(0);
+        let pad = self.tokenizer.pad_id();
+        let flat: Vec<i64> =
+            pieces.iter().flat_map(|p| p.iter().copied().chain(std::iter::repeat_n(pad, longest - p.len()))).collect();
+        Tensor::from_slice(&flat).view([pieces.len() as i64, longest as i64]).to_device(self.device)
+    }
+}
+
+/// The sum over masked positions of cross-entropy / p, from hidden states computed on `noisy`;
+/// logits are made only at the masked positions.
+pub fn masked_loss_sum(model: &DiffusionLm, hidden: &Tensor, x0: &Tensor, masked: &Tensor, p: &Tensor) -> Tensor {
+    let d = *hidden.size().last().expect("[B, T, d]");
+    let at = masked.flatten(0, -1).nonzero().squeeze_dim(1);
+    if at.size()[0] == 0 {
+        return hidden.sum(Kind::Float) * 0.0;
+    }
+    let rows = hidden.reshape([-1, d]).index_select(0, &at);
+    let targets = x0.flatten(0, -1).index_select(0, &at);
+    let weights = p.expand_as(x0).flatten(0, -1).index_select(0, &at);
+    let ce = model.logits(&rows).cross_entropy_loss::<Tensor>(&targets, None, tch::Reduction::None, -100, 0.0);
+    (ce / weights).sum(Kind::Float)
+}
+
+impl Task for DiffusionTask {
+    fn vs(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn vs_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn describe(&self) -> TaskSizes {
+        TaskSizes {
+            parameters: parameter_count(&self.vs),
+            vocab_size: self.tokenizer.vocab_size() as usize,
+            train_examples: self.splits.train.len(),
+            val_examples: self.splits.val.len(),
+            test_examples: 0,
+        }
+    }
+
+    /// Shuffled full batches of pieces (the last partial batch is left out, as the original does).
+    fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize> {
+        let mut order: Vec<usize> = (0..self.splits.train.len()).collect();
+        self.shuffle.rng(seed, epoch).shuffle(&mut order);
+        self.batches = order.chunks_exact(self.batch_size).map(<[usize]>::to_vec).collect();
+        Ok(self.batches.len())
+    }
+
+    fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput> {
+        let pieces: Vec<&Vec<i64>> = self.batches[index].iter().map(|&i| &self.splits.train[i]).collect();
+        let x0 = self.collate(&pieces);
+        let real = x0.ne(self.tokenizer.pad_id());
+        let b = pieces.len() as i64;
+        // t stratified over the batch: one draw in each of b equal intervals, in random order.
+        let opts = (Kind::Float, self.device);
+        let t = (Tensor::randperm(b, (Kind::Float, self.device)) + Tensor::rand([b], opts)) / b as f64;
+        let p = (t * (1.0 - MASK_EPS) + MASK_EPS).unsqueeze(1);
+        let masked = Tensor::rand(x0.size(), opts).lt_tensor(&p).logical_and(&real);
+        let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+        let hidden = self.model.hidden(&noisy, Some(&real), true);
+        let tokens = real.sum(Kind::Int64).int64_value(&[]).max(1);
+        let loss = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p) / tokens as f64;
+        let loss = update.gradient_step(&loss)?;
+        Ok(StepOutput { loss, weight: tokens as usize, examples: pieces.len(), tokens: tokens as usize })
+    }
+
+    /// The per-token bound over the validation split's real tokens, under the fixed evaluation
+    /// masks; `val_loss_padded` is the original's normalisation (mean over batches of the sum /
+    /// (batch x length)).
+    fn validate(&mut self) -> Result<Validation> {
+        let _guard = tch::no_grad_guard();
+        let (mut sum, mut tokens, mut padded, mut batches) = (0.0, 0i64, 0.0, 0usize);
+        let indices: Vec<usize> = (0..self.splits.val.len()).collect();
+        for chunk in indices.chunks(self.batch_size) {
+            let pieces: Vec<&Vec<i64>> = chunk.iter().map(|&i| &self.splits.val[i]).collect();
+            let x0 = self.collate(&pieces);
+            let (b, l) = x0.size2().expect("[B, L]");
+            let real = x0.ne(self.tokenizer.pad_id());
+            let (mut ps, mut flags) = (Vec::new(), Vec::new());
+            for (&i, piece) in chunk.iter().zip(&pieces) {
+                let (p, mask) = data::eval_mask(i, piece.len());
+                ps.push(p as f32);
+                flags.extend(mask.into_iter().chain(std::iter::repeat_n(false, l as usize - piece.len())));
+            }
+            let p = Tensor::from_slice(&ps).view([b, 1]).to_device(self.device);
+            let masked = Tensor::from_slice(&flags).view([b, l]).to_device(self.device);
+            let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+            let hidden = self.model.hidden(&noisy, Some(&real), false);
+            let batch_sum = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p).double_value(&[]);
+            sum += batch_sum;
+            tokens += real.sum(Kind::Int64).int64_value(&[]);
+            padded += batch_sum / (b * l) as f64;
+            batches += 1;
+        }
+        let mut extra = BTreeMap::new();
+        extra.insert("val_loss_padded".to_string(), padded / batches.max(1) as f64);
+        Ok(Validation { loss: sum / tokens.max(1) as f64, accuracy: None, extra })
+    }
+}

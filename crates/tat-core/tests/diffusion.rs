@@ -1,0 +1,232 @@
+//! The masked-diffusion task: GPT-2's tokenizer through the `tokenizers` crate, the gsm8k and
+//! wikitext loaders, the fixed evaluation masks, and training through the learner with exact
+//! resume.
+
+use std::path::{Path, PathBuf};
+
+use tat_core::checkpoint;
+use tat_core::config::{Config, DataSource};
+use tat_core::tasks::diffusion::data;
+use tat_core::tokenizer::bpe::BpeTokenizer;
+use tat_core::train::{train, StepProgress, TrainObserver, TrainOptions};
+use tat_core::TatError;
+use tch::Tensor;
+
+fn shared(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
+}
+
+fn shipped(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config").join(name)
+}
+
+/// The shared data file or folder `name`, or None (after saying so) when it is absent; with
+/// `TAT_REQUIRE_DATA=1` (`make test`) an absent file fails the test.
+fn require(name: &str) -> Option<PathBuf> {
+    let path = shared(name);
+    if path.exists() {
+        return Some(path);
+    }
+    let message = format!("{} is absent (see the README's Data section)", path.display());
+    assert!(std::env::var("TAT_REQUIRE_DATA").as_deref() != Ok("1"), "{message}");
+    eprintln!("skipped: {message}");
+    None
+}
+
+fn gpt2() -> Option<BpeTokenizer> {
+    require("gpt2/tokenizer.json").map(|p| BpeTokenizer::load(&p).unwrap())
+}
+
+#[test]
+fn gpt2_encodes_hello_world_and_appends_mask_and_pad() {
+    let Some(t) = gpt2() else { return };
+    assert_eq!(t.encode("Hello world").unwrap(), vec![15496, 995]);
+    assert_eq!((t.base_size(), t.eos_id(), t.mask_id(), t.pad_id()), (50_257, 50_256, 50_257, 50_258));
+    assert_eq!(t.vocab_size(), 50_304);
+    // The file's truncation (50 tokens) is off: a long text keeps every token.
+    let long = vec!["word"; 200].join(" ");
+    assert_eq!(t.encode(&long).unwrap().len(), 200);
+    let text = "Question: Natalia sold 48 clips.\nAnswer: 72 ✓ <|endoftext|>";
+    assert_eq!(t.decode(&t.encode(text).unwrap()), text);
+    let mut ids = t.encode("Hello world").unwrap();
+    ids.insert(1, t.mask_id());
+    ids.push(t.pad_id());
+    assert_eq!(t.decode(&ids), "Hello[MASK] world");
+}
+
+#[test]
+fn a_missing_or_broken_tokenizer_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = BpeTokenizer::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("tokenizer.json") && err.contains("Fix:"), "{err}");
+    std::fs::write(dir.path().join("tokenizer.json"), "{ not json").unwrap();
+    let err = BpeTokenizer::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("not a Hugging Face tokenizer.json"), "{err}");
+}
+
+#[test]
+fn gsm8k_problems_become_question_answer_documents_cut_into_blocks() {
+    let (Some(t), Some(dir)) = (gpt2(), require("gsm8k")) else { return };
+    let docs = data::documents(DataSource::Gsm8k, &dir.join("test.jsonl")).unwrap();
+    assert_eq!(docs.len(), 1319);
+    assert!(docs[0].starts_with("Question: ") && docs[0].contains("\nAnswer: ") && docs[0].contains("#### "));
+    let pieces = data::pieces(&t, &docs[..20], 16).unwrap();
+    assert!(pieces.iter().all(|p| !p.is_empty() && p.len() <= 16));
+    // Each document's last piece ends with EOS, and no piece holds an EOS elsewhere.
+    let ends = pieces.iter().filter(|p| *p.last().unwrap() == t.eos_id()).count();
+    assert_eq!(ends, 20);
+    assert!(pieces.iter().all(|p| !p[..p.len() - 1].contains(&t.eos_id())));
+    let joined: Vec<i64> = pieces.iter().flatten().copied().collect();
+    let expected: Vec<i64> =
+        docs[..20].iter().flat_map(|d| t.encode(d).unwrap().into_iter().chain([t.eos_id()])).collect();
+    assert_eq!(joined, expected);
+}
+
+#[test]
+fn wikitext_lines_are_documents_and_train_txt_is_used_when_present() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.txt"), " \n = Title = \n\n Some text here . \n").unwrap();
+    std::fs::write(dir.path().join("valid.txt"), " A line . \n").unwrap();
+    let (train, val) = data::files(DataSource::Wikitext, dir.path()).unwrap();
+    assert_eq!((train.file_name().unwrap(), val.file_name().unwrap()), ("test.txt".as_ref(), "valid.txt".as_ref()));
+    assert_eq!(data::documents(DataSource::Wikitext, &train).unwrap(), [" = Title = \n", " Some text here . \n"]);
+    std::fs::write(dir.path().join("train.txt"), " Train . \n").unwrap();
+    let (train, _) = data::files(DataSource::Wikitext, dir.path()).unwrap();
+    assert_eq!(train.file_name().unwrap(), "train.txt");
+    std::fs::remove_file(dir.path().join("valid.txt")).unwrap();
+    let err = data::files(DataSource::Wikitext, dir.path()).unwrap_err().to_string();
+    assert!(err.contains("valid.txt") && err.contains("Fix:"), "{err}");
+}
+
+#[test]
+fn a_bad_gsm8k_line_is_named_by_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("train.jsonl");
+    std::fs::write(&file, "{\"question\": \"q\", \"answer\": \"a\"}\n{\"question\": \"q\"}\n").unwrap();
+    let err = data::documents(DataSource::Gsm8k, &file).unwrap_err().to_string();
+    assert!(err.contains("train.jsonl:2:") && err.contains("\"answer\"") && err.contains("Fix:"), "{err}");
+    std::fs::write(&file, "not json\n").unwrap();
+    let err = data::documents(DataSource::Gsm8k, &file).unwrap_err().to_string();
+    assert!(err.contains("train.jsonl:1: not a JSON object"), "{err}");
+}
+
+#[test]
+fn evaluation_masks_depend_on_the_piece_alone() {
+    let (p, mask) = data::eval_mask(7, 100);
+    assert_eq!(data::eval_mask(7, 100), (p, mask.clone()));
+    assert!((data::MASK_EPS..=1.0).contains(&p));
+    assert_ne!(data::eval_mask(8, 100), (p, mask.clone()));
+    // Over many pieces, about p of the tokens are masked.
+    let (mut masked, mut expected) = (0usize, 0.0);
+    for i in 0..2000 {
+        let (p, m) = data::eval_mask(i, 64);
+        masked += m.iter().filter(|&&x| x).count();
+        expected += p * 64.0;
+    }
+    assert!((masked as f64 - expected).abs() < 0.02 * expected, "{masked} vs {expected}");
+}
+
+#[test]
+fn the_shipped_configs_load_and_other_tasks_refuse_the_bpe_tokenizer() {
+    for name in ["diffusion_gsm8k.toml", "diffusion_wikitext.toml"] {
+        let config = Config::from_file(&shipped(name)).unwrap();
+        assert_eq!(config.model.architecture().to_string(), "diffusion_lm", "{name}");
+    }
+    let text = std::fs::read_to_string(shipped("wgsl_small.toml")).unwrap();
+    let bpe = text.replace("type = \"wgsl\"", "type = \"bpe\"");
+    let e = Config::from_toml_str(&bpe, "w.toml").unwrap_err().to_string();
+    assert!(e.contains("`tokenizer.type`: found \"bpe\", expected \"wgsl\" or \"words\""), "{e}");
+    let diffusion = std::fs::read_to_string(shipped("diffusion_gsm8k.toml")).unwrap();
+    let wrong = diffusion.replace("architecture = \"diffusion_lm\"", "architecture = \"transformer\"");
+    let e = Config::from_toml_str(&wrong, "d.toml").unwrap_err().to_string();
+    assert!(e.contains("`model.d_model`") || e.contains("`model.architecture`"), "{e}");
+    let wrong = diffusion.replace("source = \"gsm8k\"", "source = \"idx\"");
+    let e = Config::from_toml_str(&wrong, "d.toml").unwrap_err().to_string();
+    assert!(e.contains("`dataset.source`") && e.contains("\"gsm8k\" or \"wikitext\""), "{e}");
+    let wrong = diffusion.replace("type = \"bpe\"", "type = \"words\"");
+    let e = Config::from_toml_str(&wrong, "d.toml").unwrap_err().to_string();
+    assert!(e.contains("`tokenizer.type`") && e.contains("\"bpe\""), "{e}");
+}
+
+/// A tiny model on the first 96 gsm8k problems, in `out`.
+fn tiny(dir: &Path, out: &Path, epochs: usize) -> Config {
+    let config = Config::from_file(&shipped("diffusion_gsm8k.toml")).unwrap();
+    config
+        .with_overrides(&[
+            "model.d_model=32".into(),
+            "model.nhead=2".into(),
+            "model.num_layers=2".into(),
+            "model.dim_feedforward=64".into(),
+            "training.batch_size=8".into(),
+            "training.warmup_steps=4".into(),
+            "training.precision=\"fp32\"".into(),
+            "training.device=\"cpu\"".into(),
+            "dataset.block_size=64".into(),
+            format!("training.epochs={epochs}"),
+            format!("dataset.path={:?}", dir.display().to_string()),
+            format!("tokenizer.path={:?}", shared("gpt2/tokenizer.json").display().to_string()),
+            format!("training.output_dir={:?}", out.display().to_string()),
+        ])
+        .unwrap()
+}
+
+struct Quiet;
+impl TrainObserver for Quiet {}
+
+struct StopAfter {
+    after: usize,
+    seen: usize,
+}
+impl TrainObserver for StopAfter {
+    fn on_step(&mut self, _: &StepProgress) {
+        self.seen += 1;
+    }
+    fn should_stop(&mut self) -> bool {
+        self.seen >= self.after
+    }
+}
+
+fn weights(run: &Path) -> Vec<(String, Tensor)> {
+    let mut w = Tensor::read_safetensors(run.join("last").join(checkpoint::MODEL_FILE)).unwrap();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+#[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
+fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
+    let Some(gsm8k) = require("gsm8k") else { return };
+    if gpt2().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gsm8k");
+    std::fs::create_dir(&data).unwrap();
+    for (file, n) in [("train.jsonl", 96), ("test.jsonl", 32)] {
+        let text = std::fs::read_to_string(gsm8k.join(file)).unwrap();
+        let head: Vec<&str> = text.lines().take(n).collect();
+        std::fs::write(data.join(file), head.join("\n")).unwrap();
+    }
+    let straight = dir.path().join("straight");
+    let summary = train(&tiny(&data, &straight, 3), &TrainOptions::default(), &mut Quiet).unwrap();
+    assert_eq!(summary.epochs_completed, 3);
+    let metrics = tat_core::train::metrics::read_jsonl(&straight.join("metrics.jsonl")).unwrap();
+    // Untrained, the bound is about ln(50,304) ~ 10.8 per token; it falls as the model learns.
+    assert!(metrics[0].train_loss > 8.0, "{metrics:?}");
+    assert!(metrics[2].val_loss < metrics[0].val_loss - 0.5, "{metrics:?}");
+    // The original's number divides by padding too, so it is lower.
+    let padded = metrics[2].extra["val_loss_padded"];
+    assert!(padded > 0.0 && padded < metrics[2].val_loss, "{metrics:?}");
+    // Recomputed from the checkpoint, the validation numbers are the log's.
+    let report = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu).unwrap();
+    assert_eq!(report[0], ("val_loss".to_string(), metrics[2].val_loss));
+
+    let resumed = dir.path().join("resumed");
+    let err = train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter { after: 17, seen: 0 })
+        .unwrap_err();
+    assert!(matches!(err, TatError::Interrupted(_)), "{err}");
+    train(&tiny(&data, &resumed, 3), &TrainOptions { resume: true }, &mut Quiet).unwrap();
+    for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {
+        assert!(a.equal(&b), "{name} differs after the resume");
+    }
+}
