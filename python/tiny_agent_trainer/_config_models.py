@@ -13,11 +13,15 @@ DataSource = Literal['prototypes', 'idx', 'python', 'gsm8k', 'wikitext']
 
 DeviceChoice = Literal['cpu', 'cuda', 'auto']
 
+FeedbackVariant = Literal['standard', 'recurrent']
+
 LabelEncoding = Literal['pm1', 'c_rescale']
 
 OptimizerKind = Literal['adamw', 'sgd']
 
 Precision = Literal['fp32', 'auto', 'bf16']
+
+Recipe = Literal['stable', 'original']
 
 Shuffle = Literal['every_epoch', 'once']
 
@@ -115,6 +119,24 @@ class FeedbackConfig(BaseModel):
     strength: float = Field(default=0.5)
 
 
+class FeedbackModelConfig(BaseModel):
+    "Hypernetworks writing per-sample low-rank changes into a frozen `diffusion_lm` (`model::feedback`)."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    alpha: float = Field(default=1.0, description="`stable`: the changes' scale is alpha / rank.")
+    architecture: Literal['feedback'] = Field(default='feedback')
+    d_model: int = Field(default=256, description='The frozen base\'s size, as its `architecture = "diffusion_lm"` section gives it.')
+    dim_feedforward: int = Field(default=1024)
+    dropout: float = Field(default=0.1, description="The base's and the hypernetworks' dropout.")
+    nhead: int = Field(default=8)
+    num_layers: int = Field(default=8)
+    rank: int = Field(default=4, description='The rank r of each change.')
+    recipe: Recipe = Field(default='stable', description="`stable`: read-out tokens normalised, changes scaled by alpha / r behind a zero-initialised gate per base block; `original`: the seed's unscaled changes.")
+    reverse: bool = Field(default=False, description='Hypernetwork block i writes for base block n-1-i.')
+    rope_base: float = Field(default=10000.0)
+    variant: FeedbackVariant = Field(default='standard', description='`standard`: one hypernetwork block per base block; `recurrent`: one shared block and a learned embedding of the base block it writes for.')
+
+
 class RecurrentConfig(BaseModel):
     "The recurrent couplings of a bionet's hidden layer."
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -192,7 +214,7 @@ def _model_config_architecture(value: Any) -> Any:
     return getattr(value, 'architecture', None)
 
 
-ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')], Annotated[DiffusionLmConfig, Tag('diffusion_lm')]], Discriminator(_model_config_architecture)]
+ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')], Annotated[DiffusionLmConfig, Tag('diffusion_lm')], Annotated[FeedbackModelConfig, Tag('feedback')]], Discriminator(_model_config_architecture)]
 
 
 class ConfigModel(BaseModel):

@@ -29,9 +29,11 @@ from ._config_models import (
     BionetConfig,
     ConfigModel,
     DatasetConfig,
+    DiffusionLmConfig,
     DynamicsConfig,
     EdgeConfig,
     FeedbackConfig,
+    FeedbackModelConfig,
     ModelConfig,
     RecurrentConfig,
     TaskConfig,
@@ -47,9 +49,11 @@ __all__ = [
     "Config",
     "ConfigError",
     "DatasetConfig",
+    "DiffusionLmConfig",
     "DynamicsConfig",
     "EdgeConfig",
     "FeedbackConfig",
+    "FeedbackModelConfig",
     "ModelConfig",
     "RecurrentConfig",
     "TaskConfig",
@@ -285,12 +289,19 @@ def _render_class(name: str, definition: dict[str, Any], defs: dict[str, Any], d
     return lines
 
 
-def _render_union(name: str, tag: str, variants: list[tuple[str, dict[str, Any]]]) -> list[str]:
+def _variant_class(value: str, defs: dict[str, Any]) -> str:
+    """The class of a tagged union's variant: `{Value}Config`, or `{Value}ModelConfig` where a
+    section of the schema already has the first name (the bionet's `FeedbackConfig`)."""
+    name = f"{_camel(value)}Config"
+    return f"{_camel(value)}ModelConfig" if name in defs else name
+
+
+def _render_union(name: str, tag: str, variants: list[tuple[str, dict[str, Any]]], defs: dict[str, Any]) -> list[str]:
     """`name` as a pydantic discriminated union; a variant whose tag has a default is the one a
     section without the tag is."""
     default = next((value for value, v in variants if "default" in v["properties"][tag]), None)
     function = f"_{re.sub(r'(?<!^)(?=[A-Z])', '_', name).lower()}_{tag}"
-    members = ", ".join(f"Annotated[{_camel(value)}Config, Tag({value!r})]" for value, _ in variants)
+    members = ", ".join(f"Annotated[{_variant_class(value, defs)}, Tag({value!r})]" for value, _ in variants)
     return [
         "",
         "",
@@ -332,13 +343,13 @@ def render_models(schema: dict[str, Any]) -> str:
             tag, variants = tagged
             unions.append((name, tag, variants))
             for value, variant in variants:
-                classes[f"{_camel(value)}Config"] = (variant, variant.get("description"))
+                classes[_variant_class(value, defs)] = (variant, variant.get("description"))
         elif definition.get("type") == "object":
             classes[name] = (definition, definition.get("description"))
     for name, (definition, doc) in sorted(classes.items()):
         lines += _render_class(name, definition, defs, doc)
     for name, tag, variants in sorted(unions):
-        lines += _render_union(name, tag, variants)
+        lines += _render_union(name, tag, variants, defs)
     lines += _render_class("ConfigModel", schema, defs, "One training config, as the engine reads it.")
     return "\n".join(lines) + "\n"
 

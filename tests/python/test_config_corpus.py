@@ -289,7 +289,13 @@ def test_json_schema_describes_the_file():
     assert set(_choices(sections["DeviceChoice"])) == {"auto", "cpu", "cuda"}
     assert sections["TrainingConfig"]["properties"]["epochs"]["minimum"] == 0
     variants = sections["ModelConfig"]["oneOf"]
-    assert [v["properties"]["architecture"]["const"] for v in variants] == ["transformer", "binder", "bionet", "diffusion_lm"]
+    assert [v["properties"]["architecture"]["const"] for v in variants] == [
+        "transformer",
+        "binder",
+        "bionet",
+        "diffusion_lm",
+        "feedback",
+    ]
     assert all(v["additionalProperties"] is False for v in variants)
     assert "window" in variants[1]["properties"] and "window" not in variants[0]["properties"]
     assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet", "masked_diffusion"}

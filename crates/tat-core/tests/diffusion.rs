@@ -230,3 +230,82 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
         assert!(a.equal(&b), "{name} differs after the resume");
     }
 }
+
+/// The tiny model's feedback hypernetworks at rank 2 over the run `base`, in `out`.
+fn tiny_feedback(dir: &Path, base: &Path, out: &Path, epochs: usize, extra: &[&str]) -> Config {
+    let mut sets = vec![
+        "model.architecture=\"feedback\"".to_string(),
+        "model.d_model=32".into(),
+        "model.nhead=2".into(),
+        "model.num_layers=2".into(),
+        "model.dim_feedforward=64".into(),
+        "model.rank=2".into(),
+        format!("training.init_from={:?}", base.display().to_string()),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    tiny(dir, out, epochs).with_overrides(&sets).unwrap()
+}
+
+#[test]
+#[ignore = "trains models: `make test` runs it (cargo test -- --include-ignored)"]
+fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exactly() {
+    use tat_core::config::DeviceChoice;
+    use tat_core::precision::Compute;
+    use tat_core::tasks::{self, TaskContext, TaskData};
+    let Some(gsm8k) = require("gsm8k") else { return };
+    if gpt2().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gsm8k");
+    std::fs::create_dir(&data).unwrap();
+    for (file, n) in [("train.jsonl", 64), ("test.jsonl", 24)] {
+        let text = std::fs::read_to_string(gsm8k.join(file)).unwrap();
+        std::fs::write(data.join(file), text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
+    }
+    let base = dir.path().join("base");
+    train(&tiny(&data, &base, 1), &TrainOptions::default(), &mut Quiet).unwrap();
+    let base_val = tasks::validation_report(&base.join("last"), DeviceChoice::Cpu).unwrap()[0].1;
+
+    // Before any step the stable recipe's gates are zero: exactly the frozen model's loss.
+    let config = tiny_feedback(&data, &base.join("last"), &dir.path().join("unused"), 1, &[]);
+    let ckpt = checkpoint::load(&base.join("last")).unwrap();
+    let context = TaskContext { device: tch::Device::Cpu, compute: Compute::Fp32, resumed: None, init: Some(&ckpt) };
+    let mut task = tasks::open(&config, TaskData::FromConfig, &context).unwrap();
+    checkpoint::load_matching(task.vs_mut(), &ckpt.dir).unwrap();
+    let start = task.validate().unwrap();
+    assert_eq!(start.loss, base_val);
+    assert_eq!(start.extra["delta_ratio_0"], 0.0);
+
+    // Training changes the hypernetworks only.
+    let straight = dir.path().join("fb");
+    train(&tiny_feedback(&data, &base.join("last"), &straight, 2, &[]), &TrainOptions::default(), &mut Quiet).unwrap();
+    let before: std::collections::BTreeMap<String, Tensor> = weights(&base).into_iter().collect();
+    for (name, value) in weights(&straight) {
+        match before.get(&name) {
+            Some(old) => assert!(old.equal(&value), "the frozen `{name}` changed"),
+            None => assert!(name.starts_with("fb."), "{name}"),
+        }
+    }
+    let metrics = tat_core::train::metrics::read_jsonl(&straight.join("metrics.jsonl")).unwrap();
+    assert!(metrics.iter().all(|m| m.val_loss.is_finite() && m.extra["delta_ratio_1"] > 0.0), "{metrics:?}");
+
+    let resumed = dir.path().join("fb_resumed");
+    let config = tiny_feedback(&data, &base.join("last"), &resumed, 2, &[]);
+    let err = train(&config, &TrainOptions::default(), &mut StopAfter { after: 9, seen: 0 }).unwrap_err();
+    assert!(matches!(err, TatError::Interrupted(_)), "{err}");
+    train(&config, &TrainOptions { resume: true }, &mut Quiet).unwrap();
+    for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {
+        assert!(a.equal(&b), "{name} differs after the resume");
+    }
+
+    // The recurrent variant and the original recipe train too; a feedback run needs its base.
+    let recurrent = dir.path().join("fb_recurrent");
+    let sets = ["model.variant=\"recurrent\"", "model.recipe=\"original\"", "model.reverse=true"];
+    train(&tiny_feedback(&data, &base.join("last"), &recurrent, 1, &sets), &TrainOptions::default(), &mut Quiet).unwrap();
+    let e = tiny(&data, &dir.path().join("x"), 1)
+        .with_overrides(&["model.architecture=\"feedback\"".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`training.init_from`"), "{e}");
+}

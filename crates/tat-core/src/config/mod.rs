@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
 pub use model::{
-    Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
+    Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, FeedbackLmConfig, FeedbackVariant, Recipe, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
     RecurrentConfig, TransformerConfig, drop_foreign_model_keys,
 };
 pub use report::ConfigIssue;

@@ -22,6 +22,9 @@ pub enum ModelConfig {
     Bionet(BionetConfig),
     /// Bidirectional transformer that predicts masked tokens (`tasks::diffusion`).
     DiffusionLm(DiffusionLmConfig),
+    /// Hypernetworks writing per-sample low-rank changes into a frozen `diffusion_lm`
+    /// (`model::feedback`).
+    Feedback(FeedbackLmConfig),
 }
 
 /// The name of a model section's architecture, as `architecture = "..."` spells it.
@@ -32,11 +35,17 @@ pub enum Architecture {
     Binder,
     Bionet,
     DiffusionLm,
+    Feedback,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 4] =
-        [Architecture::Transformer, Architecture::Binder, Architecture::Bionet, Architecture::DiffusionLm];
+    pub const ALL: [Architecture; 5] = [
+        Architecture::Transformer,
+        Architecture::Binder,
+        Architecture::Bionet,
+        Architecture::DiffusionLm,
+        Architecture::Feedback,
+    ];
 }
 
 impl fmt::Display for Architecture {
@@ -46,6 +55,7 @@ impl fmt::Display for Architecture {
             Architecture::Binder => "binder",
             Architecture::Bionet => "bionet",
             Architecture::DiffusionLm => "diffusion_lm",
+            Architecture::Feedback => "feedback",
         })
     }
 }
@@ -63,6 +73,7 @@ impl ModelConfig {
             ModelConfig::Binder(_) => Architecture::Binder,
             ModelConfig::Bionet(_) => Architecture::Bionet,
             ModelConfig::DiffusionLm(_) => Architecture::DiffusionLm,
+            ModelConfig::Feedback(_) => Architecture::Feedback,
         }
     }
 
@@ -71,7 +82,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Transformer(c) => Some(c.max_seq_len),
             ModelConfig::Binder(c) => Some(c.max_seq_len),
-            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) => None,
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) => None,
         }
     }
 
@@ -82,12 +93,25 @@ impl ModelConfig {
             ModelConfig::Binder(c) => format!("binder d_model {} x {} layers", c.d_model, c.num_layers),
             ModelConfig::Bionet(c) => format!("bionet {:?}", c.layers),
             ModelConfig::DiffusionLm(c) => format!("diffusion_lm d_model {} x {} layers", c.d_model, c.num_layers),
+            ModelConfig::Feedback(c) => {
+                format!("feedback ({:?}, rank {}) on d_model {} x {} layers", c.variant, c.rank, c.d_model, c.num_layers)
+                    .to_lowercase()
+            }
         }
     }
 
-    pub fn diffusion_lm(&self) -> Option<&DiffusionLmConfig> {
+    /// The masked-diffusion model: the section itself, or the frozen base of a feedback section.
+    pub fn diffusion_lm(&self) -> Option<DiffusionLmConfig> {
         match self {
-            ModelConfig::DiffusionLm(c) => Some(c),
+            ModelConfig::DiffusionLm(c) => Some(c.clone()),
+            ModelConfig::Feedback(c) => Some(c.base()),
+            _ => None,
+        }
+    }
+
+    pub fn feedback(&self) -> Option<&FeedbackLmConfig> {
+        match self {
+            ModelConfig::Feedback(c) => Some(c),
             _ => None,
         }
     }
@@ -106,6 +130,7 @@ impl ModelConfig {
             Architecture::Binder => ModelConfig::Binder(BinderConfig::default()),
             Architecture::Bionet => ModelConfig::Bionet(BionetConfig::default()),
             Architecture::DiffusionLm => ModelConfig::DiffusionLm(DiffusionLmConfig::default()),
+            Architecture::Feedback => ModelConfig::Feedback(FeedbackLmConfig::default()),
         };
         let table = toml::Table::try_from(section).expect("a model section converts to a TOML table");
         table.keys().filter(|k| *k != "architecture").cloned().collect()
@@ -124,6 +149,11 @@ impl ModelConfig {
                 Some(c.max_seq_len),
                 check,
             ),
+            ModelConfig::Feedback(c) => {
+                ModelConfig::DiffusionLm(c.base()).issues(section, check);
+                check(c.rank > 0, &format!("{section}.rank"), c.rank.to_string(), "a positive integer such as 4");
+                check(c.alpha > 0.0, &format!("{section}.alpha"), c.alpha.to_string(), "a positive number such as 1.0");
+            }
             ModelConfig::DiffusionLm(c) => {
                 sequence_issues(section, c.d_model, c.nhead, c.num_layers, c.dim_feedforward, c.dropout, None, check);
                 let head = c.d_model / c.nhead.max(1);
@@ -318,6 +348,82 @@ impl Default for DiffusionLmConfig {
     }
 }
 
+/// `architecture = "feedback"`: hypernetworks ("feedbackward" blocks) that read the noisy input
+/// and write, per sample, rank-`rank` changes of the q, k, v and o weights of every block of a
+/// frozen `diffusion_lm` (taken from the run `training.init_from` names, whose size the keys of
+/// the base repeat). Each hypernetwork block has the base's width and heads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackLmConfig {
+    /// The frozen base's size, as its `architecture = "diffusion_lm"` section gives it.
+    pub d_model: i64,
+    pub nhead: i64,
+    pub num_layers: i64,
+    pub dim_feedforward: i64,
+    /// The base's and the hypernetworks' dropout.
+    pub dropout: f64,
+    pub rope_base: f64,
+    /// `standard`: one hypernetwork block per base block; `recurrent`: one shared block and a
+    /// learned embedding of the base block it writes for.
+    pub variant: FeedbackVariant,
+    /// The rank r of each change.
+    pub rank: i64,
+    /// Hypernetwork block i writes for base block n-1-i.
+    pub reverse: bool,
+    /// `stable`: read-out tokens normalised, changes scaled by alpha / r behind a zero-initialised
+    /// gate per base block; `original`: the seed's unscaled changes.
+    pub recipe: Recipe,
+    /// `stable`: the changes' scale is alpha / rank.
+    pub alpha: f64,
+}
+
+impl Default for FeedbackLmConfig {
+    fn default() -> Self {
+        let base = DiffusionLmConfig::default();
+        Self {
+            d_model: base.d_model,
+            nhead: base.nhead,
+            num_layers: base.num_layers,
+            dim_feedforward: base.dim_feedforward,
+            dropout: base.dropout,
+            rope_base: base.rope_base,
+            variant: FeedbackVariant::Standard,
+            rank: 4,
+            reverse: false,
+            recipe: Recipe::Stable,
+            alpha: 1.0,
+        }
+    }
+}
+
+impl FeedbackLmConfig {
+    /// The frozen base's section.
+    pub fn base(&self) -> DiffusionLmConfig {
+        DiffusionLmConfig {
+            d_model: self.d_model,
+            nhead: self.nhead,
+            num_layers: self.num_layers,
+            dim_feedforward: self.dim_feedforward,
+            dropout: self.dropout,
+            rope_base: self.rope_base,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackVariant {
+    Standard,
+    Recurrent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Recipe {
+    Stable,
+    Original,
+}
+
 /// `architecture = "bionet"`: a recurrent ±1 network trained by local perceptron rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -497,6 +603,7 @@ impl<'de> Deserialize<'de> for ModelConfig {
             Architecture::Binder => ModelConfig::Binder(body(table, architecture)?),
             Architecture::Bionet => ModelConfig::Bionet(body(table, architecture)?),
             Architecture::DiffusionLm => ModelConfig::DiffusionLm(body(table, architecture)?),
+            Architecture::Feedback => ModelConfig::Feedback(body(table, architecture)?),
         })
     }
 }

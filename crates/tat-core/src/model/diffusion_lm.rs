@@ -13,16 +13,120 @@ use crate::precision::Compute;
 
 /// The standard deviation of every initial weight (GPT-2's); the two projections back into the
 /// residual stream are scaled by 1/sqrt(2 * layers).
-const INIT_STD: f64 = 0.02;
+pub(crate) const INIT_STD: f64 = 0.02;
 
+/// A pre-norm block without biases: attention with rotary positions, then a GELU feed-forward.
 #[derive(Debug)]
-struct Block {
+pub(crate) struct Block {
     q: Linear,
     k: Linear,
     v: Linear,
     o: Linear,
     up: Linear,
     down: Linear,
+}
+
+/// Per-sample low-rank changes of one block's attention weights: for each of q, k, v and o,
+/// `a` and `b` are `[B, r, d]`, the change of the weight is `scale · bᵀ a` (`[d, d]` per sample),
+/// applied as `x ↦ scale · (x aᵀ) b` without forming it.
+#[derive(Debug)]
+pub struct Deltas {
+    /// `[B, 4, r, d]`: q, k, v, o.
+    pub a: Tensor,
+    /// `[B, 4, r, d]`: q, k, v, o.
+    pub b: Tensor,
+    /// `[B]` or a scalar: each sample's (or every sample's) factor.
+    pub scale: Tensor,
+}
+
+impl Deltas {
+    /// `x`'s change through weight `which` (0 q, 1 k, 2 v, 3 o): `scale · (x aᵀ) b`, `[B, T, d]`.
+    fn apply(&self, x: &Tensor, which: i64) -> Tensor {
+        let a = self.a.select(1, which);
+        let b = self.b.select(1, which);
+        let low = x.to_kind(Kind::Float).matmul(&a.transpose(1, 2)).matmul(&b);
+        let scale = if self.scale.dim() == 0 { self.scale.shallow_clone() } else { self.scale.view([-1, 1, 1]) };
+        low * scale
+    }
+
+    /// ||ΔW||_F of weight `which`, per sample `[B]`: sqrt(sum((aaᵀ) ∘ (bbᵀ))) · |scale|.
+    pub fn norm(&self, which: i64) -> Tensor {
+        let a = self.a.select(1, which);
+        let b = self.b.select(1, which);
+        let gram = a.matmul(&a.transpose(1, 2)) * b.matmul(&b.transpose(1, 2));
+        let squared = gram.sum_dim_intlist([1, 2].as_slice(), false, Kind::Float).clamp_min(0.0);
+        squared.sqrt() * self.scale.abs()
+    }
+}
+
+impl Block {
+    pub(crate) fn new(p: &nn::Path, d: i64, ff: i64, layers: i64, compute: Kind) -> Self {
+        let residual = INIT_STD / (2.0 * layers as f64).sqrt();
+        Block {
+            q: linear(p / "q", d, d, INIT_STD, compute),
+            k: linear(p / "k", d, d, INIT_STD, compute),
+            v: linear(p / "v", d, d, INIT_STD, compute),
+            o: linear(p / "o", d, d, residual, compute),
+            up: linear(p / "up", d, ff, INIT_STD, compute),
+            down: linear(p / "down", ff, d, residual, compute),
+        }
+    }
+
+    /// The attention weights `[d, d]` as stored: q, k, v, o.
+    pub(crate) fn attention_weights(&self) -> [&Tensor; 4] {
+        [&self.q.weight, &self.k.weight, &self.v.weight, &self.o.weight]
+    }
+
+    /// `x` after this block: `x + attention(norm(x))`, then `+ feed_forward(norm(x))`.
+    pub(crate) fn forward(&self, x: &Tensor, ctx: &Context, deltas: Option<&Deltas>, train: bool) -> Tensor {
+        let (b, t, d) = x.size3().expect("[B, T, d]");
+        let nhead = ctx.nhead;
+        let head = d / nhead;
+        let h = norm(x);
+        let project = |layer: &Linear, which: i64| {
+            let y = layer.forward_compute(&h);
+            match deltas {
+                Some(delta) => (y.to_kind(Kind::Float) + delta.apply(&h, which)).to_kind(y.kind()),
+                None => y,
+            }
+        };
+        let split = |y: Tensor| y.view([b, t, nhead, head]).transpose(1, 2);
+        let q = rotate(&split(project(&self.q, 0)), &ctx.cos, &ctx.sin);
+        let k = rotate(&split(project(&self.k, 1)), &ctx.cos, &ctx.sin);
+        let v = split(project(&self.v, 2));
+        let kv = KeysValues::new(k, v);
+        let attended = attention(&q, &kv, ctx.key_mask.as_ref(), false, ctx.dropout, train);
+        let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, t, d]);
+        let out = match deltas {
+            Some(delta) => self.o.forward(&merged) + delta.apply(&merged, 3),
+            None => self.o.forward(&merged),
+        };
+        let x = residual(x, dropout(&out, ctx.dropout, train));
+        let up = self.up.forward(&norm(&x)).gelu("none");
+        residual(&x, dropout(&self.down.forward(&up), ctx.dropout, train))
+    }
+}
+
+/// What every block of one forward pass shares: rotary tables for its length, the key mask, the
+/// head count and the dropout.
+pub(crate) struct Context {
+    pub cos: Tensor,
+    pub sin: Tensor,
+    pub key_mask: Option<Tensor>,
+    pub nhead: i64,
+    pub dropout: f64,
+}
+
+impl Context {
+    /// For sequences of `t` positions; `keys` (`[B, t]` bool) marks what attention may read.
+    pub(crate) fn new(t: i64, head: i64, base: f64, keys: Option<&Tensor>, nhead: i64, dropout: f64, device: tch::Device) -> Self {
+        let (cos, sin) = rotary(t, head, base, device);
+        let key_mask = keys.map(|k| {
+            let b = k.size()[0];
+            k.view([b, 1, 1, t])
+        });
+        Self { cos, sin, key_mask, nhead, dropout }
+    }
 }
 
 #[derive(Debug)]
@@ -34,7 +138,7 @@ pub struct DiffusionLm {
     rope_base: f64,
 }
 
-fn linear(p: nn::Path, in_dim: i64, out_dim: i64, stdev: f64, compute: Kind) -> Linear {
+pub(crate) fn linear(p: nn::Path, in_dim: i64, out_dim: i64, stdev: f64, compute: Kind) -> Linear {
     let weight = p.var("weight", &[out_dim, in_dim], Init::Randn { mean: 0.0, stdev });
     Linear::from_weight(weight, compute)
 }
@@ -42,23 +146,10 @@ fn linear(p: nn::Path, in_dim: i64, out_dim: i64, stdev: f64, compute: Kind) -> 
 impl DiffusionLm {
     pub fn new(p: &nn::Path, c: &DiffusionLmConfig, vocab_size: i64, precision: Compute) -> Self {
         let compute = precision.kind();
-        let d = c.d_model;
-        let residual = INIT_STD / (2.0 * c.num_layers as f64).sqrt();
-        let blocks = (0..c.num_layers)
-            .map(|i| {
-                let b = p / "blocks" / i;
-                Block {
-                    q: linear(&b / "q", d, d, INIT_STD, compute),
-                    k: linear(&b / "k", d, d, INIT_STD, compute),
-                    v: linear(&b / "v", d, d, INIT_STD, compute),
-                    o: linear(&b / "o", d, d, residual, compute),
-                    up: linear(&b / "up", d, c.dim_feedforward, INIT_STD, compute),
-                    down: linear(&b / "down", c.dim_feedforward, d, residual, compute),
-                }
-            })
-            .collect();
+        let blocks =
+            (0..c.num_layers).map(|i| Block::new(&(p / "blocks" / i), c.d_model, c.dim_feedforward, c.num_layers, compute)).collect();
         Self {
-            embedding: p.var("embedding", &[vocab_size, d], Init::Randn { mean: 0.0, stdev: INIT_STD }),
+            embedding: p.var("embedding", &[vocab_size, c.d_model], Init::Randn { mean: 0.0, stdev: INIT_STD }),
             blocks,
             nhead: c.nhead,
             dropout: c.dropout,
@@ -66,28 +157,30 @@ impl DiffusionLm {
         }
     }
 
+    pub fn num_layers(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Block `i`'s attention weights `[d, d]`: q, k, v, o.
+    pub fn attention_weights(&self, i: usize) -> [&Tensor; 4] {
+        self.blocks[i].attention_weights()
+    }
+
     /// The final hidden states `[B, T, d]` of `ids` (`[B, T]`). `keys` (`[B, T]` bool) marks the
     /// positions attention may read (the real tokens); None reads every position.
     pub fn hidden(&self, ids: &Tensor, keys: Option<&Tensor>, train: bool) -> Tensor {
-        let (b, t) = ids.size2().expect("ids are [batch, length]");
+        self.hidden_with(ids, keys, None, train)
+    }
+
+    /// [`DiffusionLm::hidden`] with per-sample changes of each block's attention weights
+    /// (`deltas[i]` for block i).
+    pub fn hidden_with(&self, ids: &Tensor, keys: Option<&Tensor>, deltas: Option<&[Deltas]>, train: bool) -> Tensor {
+        let (_, t) = ids.size2().expect("ids are [batch, length]");
         let d = self.embedding.size()[1];
-        let head = d / self.nhead;
-        let (cos, sin) = rotary(t, head, self.rope_base, ids.device());
-        let key_mask = keys.map(|k| k.view([b, 1, 1, t]));
+        let ctx = Context::new(t, d / self.nhead, self.rope_base, keys, self.nhead, self.dropout, ids.device());
         let mut x = dropout(&Tensor::embedding(&self.embedding, ids, -1, false, false), self.dropout, train);
-        for block in &self.blocks {
-            let h = norm(&x);
-            let split = |y: Tensor| y.view([b, t, self.nhead, head]).transpose(1, 2);
-            let q = rotate(&split(block.q.forward_compute(&h)), &cos, &sin);
-            let k = rotate(&split(block.k.forward_compute(&h)), &cos, &sin);
-            let v = split(block.v.forward_compute(&h));
-            let kv = KeysValues::new(k, v);
-            let attended = attention(&q, &kv, key_mask.as_ref(), false, self.dropout, train);
-            let merged = attended.to_kind(Kind::Float).transpose(1, 2).contiguous().view([b, t, d]);
-            x = residual(&x, dropout(&block.o.forward(&merged), self.dropout, train));
-            let h = norm(&x);
-            let up = block.up.forward(&h).gelu("none");
-            x = residual(&x, dropout(&block.down.forward(&up), self.dropout, train));
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, &ctx, deltas.map(|all| &all[i]), train);
         }
         norm(&x)
     }
@@ -104,7 +197,7 @@ fn residual(x: &Tensor, branch: Tensor) -> Tensor {
 }
 
 /// LayerNorm over the last dimension without weight or bias.
-fn norm(x: &Tensor) -> Tensor {
+pub(crate) fn norm(x: &Tensor) -> Tensor {
     let d = *x.size().last().expect("a hidden state has a width");
     x.layer_norm([d], None::<&Tensor>, None::<&Tensor>, 1e-5, false)
 }

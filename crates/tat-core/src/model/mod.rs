@@ -4,6 +4,7 @@
 pub mod attention;
 pub mod binder;
 pub mod diffusion_lm;
+pub mod feedback;
 pub mod layers;
 pub mod transformer;
 
@@ -25,7 +26,7 @@ impl Network {
         match config {
             ModelConfig::Transformer(c) => Network::Transformer(Seq2SeqTransformer::new(p, c, vocab_size, precision)),
             ModelConfig::Binder(c) => Network::Binder(Binder::new(p, c, vocab_size, precision)),
-            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) => {
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) => {
                 unreachable!("config checks keep these architectures to their own tasks")
             }
         }

@@ -19,9 +19,10 @@ use tch::{Device, Kind, Tensor};
 
 use self::data::{TextSplits, DEFAULT_BLOCK_SIZE, MASK_EPS};
 use super::{TaskContext, TaskData, TaskSpec};
-use crate::config::{Architecture, Config, DataSource, TaskKind, TokenizerKind};
+use crate::config::{Architecture, Config, DataSource, ModelConfig, TaskKind, TokenizerKind};
 use crate::error::{Result, TatError};
-use crate::model::diffusion_lm::DiffusionLm;
+use crate::model::diffusion_lm::{Deltas, DiffusionLm};
+use crate::model::feedback::{self, FeedbackNet};
 use crate::model::parameter_count;
 use crate::tokenizer::bpe::BpeTokenizer;
 use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
@@ -30,7 +31,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     kind: TaskKind::MaskedDiffusion,
     name: "masked_diffusion",
     text: false,
-    architectures: &[Architecture::DiffusionLm],
+    architectures: &[Architecture::DiffusionLm, Architecture::Feedback],
     python_module: None,
     evaluator: super::Evaluator::Validation,
 };
@@ -63,6 +64,12 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         "nothing".into(),
         "the corpus's folder, such as \"../../shared/data/gsm8k\" or \"../../shared/data/wikitext-2\"",
     );
+    check(
+        config.model.feedback().is_none() || config.training.init_from.is_some(),
+        "training.init_from",
+        "nothing".into(),
+        "the diffusion_lm run whose model the feedback hypernetworks adapt (it is loaded and frozen)",
+    );
     let block = d.block_size.unwrap_or(DEFAULT_BLOCK_SIZE);
     check(block >= 2, "dataset.block_size", block.to_string(), "an integer >= 2, such as 128");
 }
@@ -87,6 +94,8 @@ pub struct DiffusionTask {
     splits: TextSplits,
     /// The current epoch's batches, as indices into `splits.train`.
     batches: Vec<Vec<usize>>,
+    /// `architecture = "feedback"`: the hypernetworks that adapt the (frozen) model per sample.
+    feedback: Option<FeedbackNet>,
 }
 
 impl DiffusionTask {
@@ -102,9 +111,30 @@ impl DiffusionTask {
             )));
         }
         let model_config = config.model.diffusion_lm().expect("the task's architecture is diffusion_lm (checked)");
+        if let (Some(_), Some(init)) = (config.model.feedback(), context.init) {
+            if init.config.model.diffusion_lm() != Some(model_config.clone()) || init.config.model.feedback().is_some() {
+                return Err(TatError::Usage(format!(
+                    "training.init_from: {} is a {}, but this feedback run adapts a {}. Fix: point init_from at a \
+                     diffusion_lm run and give [model] its d_model, nhead, num_layers, dim_feedforward, dropout and \
+                     rope_base.",
+                    init.dir.display(),
+                    init.config.model.size(),
+                    ModelConfig::DiffusionLm(model_config).size()
+                )));
+            }
+        }
         tch::manual_seed(config.training.seed as i64);
         let vs = VarStore::new(context.device);
-        let model = DiffusionLm::new(&vs.root(), model_config, tokenizer.vocab_size(), context.compute);
+        let model = DiffusionLm::new(&vs.root(), &model_config, tokenizer.vocab_size(), context.compute);
+        let feedback = config.model.feedback().map(|c| {
+            // The base is frozen: only the hypernetworks train.
+            for (name, var) in vs.variables() {
+                if !name.starts_with(&format!("{}.", feedback::PREFIX)) {
+                    let _ = var.set_requires_grad(false);
+                }
+            }
+            FeedbackNet::new(&vs.root(), c, tokenizer.vocab_size(), context.compute)
+        });
         Ok(Self {
             vs,
             model,
@@ -114,7 +144,20 @@ impl DiffusionTask {
             shuffle: config.training.shuffle,
             splits,
             batches: Vec::new(),
+            feedback,
         })
+    }
+
+    /// Hidden states of `noisy` through the model, adapted per sample by the hypernetworks when
+    /// there are any (the frozen base then runs without dropout), and the changes they wrote.
+    fn hidden(&self, noisy: &Tensor, real: &Tensor, train: bool) -> (Tensor, Option<Vec<Deltas>>) {
+        match &self.feedback {
+            None => (self.model.hidden(noisy, Some(real), train), None),
+            Some(fb) => {
+                let deltas = fb.deltas(noisy, Some(real), train);
+                (self.model.hidden_with(noisy, Some(real), Some(&deltas), false), Some(deltas))
+            }
+        }
     }
 
     pub fn model(&self) -> &DiffusionLm {
@@ -188,7 +231,7 @@ impl Task for DiffusionTask {
         let p = (t * (1.0 - MASK_EPS) + MASK_EPS).unsqueeze(1);
         let masked = Tensor::rand(x0.size(), opts).lt_tensor(&p).logical_and(&real);
         let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
-        let hidden = self.model.hidden(&noisy, Some(&real), true);
+        let hidden = self.hidden(&noisy, &real, true).0;
         let tokens = real.sum(Kind::Int64).int64_value(&[]).max(1);
         let loss = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p) / tokens as f64;
         let loss = update.gradient_step(&loss)?;
@@ -201,6 +244,7 @@ impl Task for DiffusionTask {
     fn validate(&mut self) -> Result<Validation> {
         let _guard = tch::no_grad_guard();
         let (mut sum, mut tokens, mut padded, mut batches) = (0.0, 0i64, 0.0, 0usize);
+        let (mut ratios, mut samples) = (BTreeMap::<String, f64>::new(), 0.0);
         let indices: Vec<usize> = (0..self.splits.val.len()).collect();
         for chunk in indices.chunks(self.batch_size) {
             let pieces: Vec<&Vec<i64>> = chunk.iter().map(|&i| &self.splits.val[i]).collect();
@@ -216,7 +260,18 @@ impl Task for DiffusionTask {
             let p = Tensor::from_slice(&ps).view([b, 1]).to_device(self.device);
             let masked = Tensor::from_slice(&flags).view([b, l]).to_device(self.device);
             let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
-            let hidden = self.model.hidden(&noisy, Some(&real), false);
+            let (hidden, deltas) = self.hidden(&noisy, &real, false);
+            if let Some(deltas) = &deltas {
+                for (i, delta) in deltas.iter().enumerate() {
+                    let weights = self.model.attention_weights(i);
+                    let ratio: f64 = (0..4)
+                        .map(|w| (delta.norm(w) / weights[w as usize].norm()).sum(Kind::Float).double_value(&[]))
+                        .sum::<f64>()
+                        / 4.0;
+                    *ratios.entry(format!("delta_ratio_{i}")).or_insert(0.0) += ratio;
+                }
+                samples += b as f64;
+            }
             let batch_sum = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p).double_value(&[]);
             sum += batch_sum;
             tokens += real.sum(Kind::Int64).int64_value(&[]);
@@ -225,6 +280,9 @@ impl Task for DiffusionTask {
         }
         let mut extra = BTreeMap::new();
         extra.insert("val_loss_padded".to_string(), padded / batches.max(1) as f64);
+        for (name, total) in ratios {
+            extra.insert(name, total / samples);
+        }
         Ok(Validation { loss: sum / tokens.max(1) as f64, accuracy: None, extra })
     }
 }
