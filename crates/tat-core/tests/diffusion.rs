@@ -173,6 +173,13 @@ fn tiny(dir: &Path, out: &Path, epochs: usize) -> Config {
 struct Quiet;
 impl TrainObserver for Quiet {}
 
+/// libtorch's RNG is process-wide (masks and dropout draw from it): the tests that train hold
+/// this, so that a parallel test cannot reseed another's draws.
+fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 struct StopAfter {
     after: usize,
     seen: usize,
@@ -195,6 +202,7 @@ fn weights(run: &Path) -> Vec<(String, Tensor)> {
 #[test]
 #[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
+    let _lock = torch_rng_lock();
     let Some(gsm8k) = require("gsm8k") else { return };
     if gpt2().is_none() {
         return;
@@ -252,6 +260,7 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
     use tat_core::config::DeviceChoice;
     use tat_core::precision::Compute;
     use tat_core::tasks::{self, TaskContext, TaskData};
+    let _lock = torch_rng_lock();
     let Some(gsm8k) = require("gsm8k") else { return };
     if gpt2().is_none() {
         return;
