@@ -11,7 +11,8 @@ use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
 use tat_core::eval;
 use tat_core::generate::{DecodeOptions, DecodeRequest, Generator};
-use tat_core::tasks::{self, Classifier, Evaluator};
+use tat_core::tasks::diffusion::sample::{Completer, Unmasking};
+use tat_core::tasks::{self, Classifier, Completion, Evaluator};
 use tat_core::train::{self, TrainOptions};
 use tat_core::wgsl::{self, Diagnostic};
 
@@ -31,6 +32,18 @@ pub fn run(command: Command) -> Result<i32> {
             train_command(&config, resume)
         }
         Command::Generate { model, prompt, decode, validate } => {
+            let checkpoint = checkpoint::load(&checkpoint::resolve(&model)?)?;
+            match tasks::spec(checkpoint.config.task.kind).completion {
+                Completion::Autoregressive => {}
+                Completion::Unmasking => return unmasking_command(&model, &prompt, &decode),
+                Completion::None => {
+                    return Err(TatError::Usage(format!(
+                        "{}: a {} run does not write text. Fix: use `eval` to score it.",
+                        model.display(),
+                        tasks::spec(checkpoint.config.task.kind).name
+                    )))
+                }
+            }
             let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
             generate_command(&generator, &prompt, &options, validate)
@@ -107,6 +120,25 @@ fn train_command(config: &Config, resume: bool) -> Result<i32> {
         summary.best_epoch,
         summary.run_dir.display()
     );
+    Ok(0)
+}
+
+/// `generate` for a run that completes prompts by iterative unmasking.
+fn unmasking_command(model: &Path, prompts: &[String], decode: &DecodeArgs) -> Result<i32> {
+    let completer = Completer::load(model, decode.device)?;
+    let how = Unmasking {
+        new_tokens: decode.max_new_tokens.unwrap_or(Unmasking::default().new_tokens),
+        steps: decode.steps,
+        temperature: decode.temperature,
+        seed: decode.seed,
+    };
+    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    for (i, answer) in completer.complete(&refs, &how)?.iter().enumerate() {
+        if prompts.len() > 1 {
+            println!("// prompt: {}", prompts[i]);
+        }
+        println!("{}{answer}", prompts[i]);
+    }
     Ok(0)
 }
 

@@ -162,6 +162,9 @@ struct DecodeArgs {
     /// With --temperature: the sampling seed (same seed, same prompts: same answers).
     #[arg(long, default_value_t = 0, requires = "temperature")]
     seed: u64,
+    /// A masked-diffusion run: unmasking steps (the completion is revealed over this many).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
 }
 
 fn main() {

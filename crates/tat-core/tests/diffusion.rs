@@ -229,6 +229,19 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     let report = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu).unwrap();
     assert_eq!(report[0], ("val_loss".to_string(), metrics[2].val_loss));
 
+    // Iterative unmasking completes a prompt: no mask is left, greedy is deterministic, and a
+    // sampled completion repeats with its seed.
+    use tat_core::tasks::diffusion::sample::{Completer, Unmasking};
+    let completer = Completer::load(&straight, tat_core::config::DeviceChoice::Cpu).unwrap();
+    let prompt = ["Question: Tom has 3 apples and buys 2 more. How many does he have?\nAnswer:"];
+    let greedy = Unmasking { new_tokens: 12, steps: 4, temperature: None, seed: 0 };
+    let a = completer.complete(&prompt, &greedy).unwrap();
+    assert_eq!(a, completer.complete(&prompt, &greedy).unwrap());
+    assert!(!a[0].contains("[MASK]"), "{a:?}");
+    let sampled = Unmasking { temperature: Some(1.0), seed: 5, ..greedy };
+    let s1 = completer.complete(&prompt, &sampled).unwrap();
+    assert_eq!(s1, completer.complete(&prompt, &sampled).unwrap());
+
     let resumed = dir.path().join("resumed");
     let err = train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter { after: 17, seen: 0 })
         .unwrap_err();

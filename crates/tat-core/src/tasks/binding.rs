@@ -15,6 +15,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     architectures: &[crate::config::Architecture::Binder, crate::config::Architecture::Transformer],
     python_module: Some("tiny_agent_trainer.tasks.binding_model"),
     evaluator: super::Evaluator::Python,
+    completion: super::Completion::Autoregressive,
 };
 
 pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {

@@ -33,6 +33,19 @@ pub struct TaskSpec {
     pub python_module: Option<&'static str>,
     /// How its runs are evaluated and served.
     pub evaluator: Evaluator,
+    /// How its runs answer a prompt (`generate`).
+    pub completion: Completion,
+}
+
+/// The ways a task's runs answer a prompt: fronts dispatch on this, never on a task's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// Left to right with the sequence model ([`crate::generate::Generator`]).
+    Autoregressive,
+    /// Iterative unmasking ([`diffusion::sample::Completer`]).
+    Unmasking,
+    /// Its runs do not write text.
+    None,
 }
 
 /// The ways a task's runs are evaluated: fronts dispatch on this, never on a task's name.

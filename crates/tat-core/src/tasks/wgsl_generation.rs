@@ -16,6 +16,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     architectures: &[crate::config::Architecture::Transformer, crate::config::Architecture::Binder],
     python_module: None,
     evaluator: super::Evaluator::Generation,
+    completion: super::Completion::Autoregressive,
 };
 
 pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {

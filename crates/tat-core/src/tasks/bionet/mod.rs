@@ -30,6 +30,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     architectures: &[crate::config::Architecture::Bionet],
     python_module: None,
     evaluator: super::Evaluator::Classification,
+    completion: super::Completion::None,
 };
 
 /// The task's checks of a config, after the generic ones.

@@ -11,6 +11,7 @@
 //! sum divided by batch x length as if padding were tokens.
 
 pub mod data;
+pub mod sample;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +35,7 @@ pub const SPEC: TaskSpec = TaskSpec {
     architectures: &[Architecture::DiffusionLm, Architecture::Feedback],
     python_module: None,
     evaluator: super::Evaluator::Validation,
+    completion: super::Completion::Unmasking,
 };
 
 /// The task's checks of a config, after the generic ones.
@@ -84,6 +86,48 @@ pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Re
     }
 }
 
+/// The model a config describes (and its hypernetworks, for `architecture = "feedback"`, with the
+/// base frozen), initialised from the run's seed.
+pub(crate) fn build(
+    config: &Config,
+    tokenizer: &BpeTokenizer,
+    device: Device,
+    compute: crate::precision::Compute,
+) -> (VarStore, DiffusionLm, Option<FeedbackNet>) {
+    let model_config = config.model.diffusion_lm().expect("the task's architecture is diffusion_lm (checked)");
+    tch::manual_seed(config.training.seed as i64);
+    let vs = VarStore::new(device);
+    let model = DiffusionLm::new(&vs.root(), &model_config, tokenizer.vocab_size(), compute);
+    let feedback = config.model.feedback().map(|c| {
+        // The base is frozen: only the hypernetworks train.
+        for (name, var) in vs.variables() {
+            if !name.starts_with(&format!("{}.", feedback::PREFIX)) {
+                let _ = var.set_requires_grad(false);
+            }
+        }
+        FeedbackNet::new(&vs.root(), c, tokenizer.vocab_size(), compute)
+    });
+    (vs, model, feedback)
+}
+
+/// Hidden states of `noisy` through `model`, adapted per sample by the hypernetworks when there
+/// are any (the frozen base then runs without dropout), and the changes they wrote.
+pub(crate) fn adapted_hidden(
+    model: &DiffusionLm,
+    feedback: Option<&FeedbackNet>,
+    noisy: &Tensor,
+    real: &Tensor,
+    train: bool,
+) -> (Tensor, Option<Vec<Deltas>>) {
+    match feedback {
+        None => (model.hidden(noisy, Some(real), train), None),
+        Some(fb) => {
+            let deltas = fb.deltas(noisy, Some(real), train);
+            (model.hidden_with(noisy, Some(real), Some(&deltas), false), Some(deltas))
+        }
+    }
+}
+
 pub struct DiffusionTask {
     vs: VarStore,
     model: DiffusionLm,
@@ -123,18 +167,7 @@ impl DiffusionTask {
                 )));
             }
         }
-        tch::manual_seed(config.training.seed as i64);
-        let vs = VarStore::new(context.device);
-        let model = DiffusionLm::new(&vs.root(), &model_config, tokenizer.vocab_size(), context.compute);
-        let feedback = config.model.feedback().map(|c| {
-            // The base is frozen: only the hypernetworks train.
-            for (name, var) in vs.variables() {
-                if !name.starts_with(&format!("{}.", feedback::PREFIX)) {
-                    let _ = var.set_requires_grad(false);
-                }
-            }
-            FeedbackNet::new(&vs.root(), c, tokenizer.vocab_size(), context.compute)
-        });
+        let (vs, model, feedback) = build(config, &tokenizer, context.device, context.compute);
         Ok(Self {
             vs,
             model,
@@ -148,16 +181,8 @@ impl DiffusionTask {
         })
     }
 
-    /// Hidden states of `noisy` through the model, adapted per sample by the hypernetworks when
-    /// there are any (the frozen base then runs without dropout), and the changes they wrote.
     fn hidden(&self, noisy: &Tensor, real: &Tensor, train: bool) -> (Tensor, Option<Vec<Deltas>>) {
-        match &self.feedback {
-            None => (self.model.hidden(noisy, Some(real), train), None),
-            Some(fb) => {
-                let deltas = fb.deltas(noisy, Some(real), train);
-                (self.model.hidden_with(noisy, Some(real), Some(&deltas), false), Some(deltas))
-            }
-        }
+        adapted_hidden(&self.model, self.feedback.as_ref(), noisy, real, train)
     }
 
     pub fn model(&self) -> &DiffusionLm {
