@@ -57,6 +57,10 @@ pub struct TrainState {
     pub precision: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision_reason: Option<String>,
+    /// Steps whose loss or gradient was not finite and that changed no weight (tasks that skip
+    /// such steps instead of stopping).
+    #[serde(default)]
+    pub skipped_steps: usize,
 }
 
 impl TrainState {
@@ -76,6 +80,7 @@ impl TrainState {
             val_loss: None,
             precision: None,
             precision_reason: None,
+            skipped_steps: 0,
         }
     }
 }

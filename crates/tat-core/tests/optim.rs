@@ -61,3 +61,22 @@ fn norm_is_clipped(x: &Tensor, w: &Tensor, b: &Tensor, clip: f64) -> bool {
     let grads = Tensor::run_backward(&[&loss], &[w, b], false, false);
     grads.iter().map(|g| g.pow_tensor_scalar(2).sum(Kind::Double).double_value(&[])).sum::<f64>().sqrt() > clip
 }
+
+#[test]
+fn a_step_with_a_non_finite_gradient_is_skipped_without_a_trace() {
+    let vs = VarStore::new(Device::Cpu);
+    let w = vs.root().var("w", &[2, 2], Init::Const(1.0));
+    let t = TrainingConfig::default();
+    let mut optimizer = Optimizer::new(&vs, &t);
+    let before = w.detach().copy();
+    let bad = (&w * f64::INFINITY).sum(Kind::Float);
+    assert!(!optimizer.backward_step_or_skip(&bad, 1.0, 0.1).unwrap());
+    assert!(w.equal(&before), "a skipped step changes no weight");
+    // The next good step is the first: Adam's bias correction starts from step 1.
+    let twin_vs = VarStore::new(Device::Cpu);
+    let twin = twin_vs.root().var("w", &[2, 2], Init::Const(1.0));
+    let mut fresh = Optimizer::new(&twin_vs, &t);
+    assert!(optimizer.backward_step_or_skip(&(&w * 2.0).sum(Kind::Float), 1.0, 0.1).unwrap());
+    assert!(fresh.backward_step_or_skip(&(&twin * 2.0).sum(Kind::Float), 1.0, 0.1).unwrap());
+    assert!(w.equal(&twin), "{w} vs {twin}");
+}

@@ -244,8 +244,12 @@ impl Learner {
             })?;
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
-            self.state.partial_loss_sum += out.loss * out.weight as f64;
-            self.state.partial_tokens += out.weight;
+            if out.skipped {
+                self.state.skipped_steps += 1;
+            } else {
+                self.state.partial_loss_sum += out.loss * out.weight as f64;
+                self.state.partial_tokens += out.weight;
+            }
             examples += out.examples;
             tokens += out.tokens;
             observer.on_step(&StepProgress {
@@ -305,6 +309,10 @@ impl Learner {
             val_accuracy: validation.accuracy,
             extra: validation.extra,
         };
+        let mut metrics = metrics;
+        if self.state.skipped_steps > 0 {
+            metrics.extra.insert("skipped_steps".to_string(), self.state.skipped_steps as f64);
+        }
         self.metrics.append(&metrics)?;
         Ok(metrics)
     }

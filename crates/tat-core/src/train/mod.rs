@@ -67,6 +67,9 @@ pub struct StepOutput {
     pub examples: usize,
     /// Tokens processed (input and target), for throughput; zero for tasks without text.
     pub tokens: usize,
+    /// The step changed no weight (its loss or gradient was not finite); `loss` and `weight`
+    /// do not count.
+    pub skipped: bool,
 }
 
 /// The end-of-epoch measurement. The best checkpoint is the one with the lowest `loss`.
@@ -97,6 +100,16 @@ impl Update<'_> {
         }
         self.optimizer.backward_step(loss, self.clip, self.lr)?;
         Ok(value)
+    }
+
+    /// [`Update::gradient_step`] for tasks that skip a bad step instead of stopping: a non-finite
+    /// loss or gradient norm changes no weight and returns None (the learner counts it).
+    pub fn gradient_step_or_skip(&mut self, loss: &Tensor) -> Result<Option<f64>> {
+        let value = loss.double_value(&[]);
+        if !value.is_finite() {
+            return Ok(None);
+        }
+        Ok(self.optimizer.backward_step_or_skip(loss, self.clip, self.lr)?.then_some(value))
     }
 
     /// An update from gradients the task computed itself (a local learning rule), one per

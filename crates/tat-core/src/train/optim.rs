@@ -94,6 +94,20 @@ impl Optimizer {
         self.step(lr)
     }
 
+    /// [`Optimizer::backward_step`], except that a non-finite gradient norm drops the gradients
+    /// and changes nothing; returns whether the step was taken.
+    pub fn backward_step_or_skip(&mut self, loss: &Tensor, clip: f64, lr: f64) -> Result<bool> {
+        self.zero_grad()?;
+        loss.backward();
+        let norm = self.clip_grad_norm(clip)?;
+        if !norm.is_finite() {
+            self.zero_grad()?;
+            return Ok(false);
+        }
+        self.step(lr)?;
+        Ok(true)
+    }
+
     /// Drops every gradient, as PyTorch's `zero_grad()` does: backward then writes fresh ones.
     pub fn zero_grad(&mut self) -> Result<()> {
         let values: Vec<&Tensor> = self.params.iter().map(|p| &p.value).collect();

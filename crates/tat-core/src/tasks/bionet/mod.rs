@@ -251,7 +251,7 @@ impl Task for BionetTask {
         update.apply(&grads)?;
         self.net.decay(|name| trained.iter().any(|t| t == name));
         let batch = ids.size()[0] as usize;
-        Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0 })
+        Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0, skipped: false })
     }
 
     /// The validation split's error rate (the loss) and accuracy.

@@ -140,6 +140,9 @@ pub struct DiffusionTask {
     batches: Vec<Vec<usize>>,
     /// `architecture = "feedback"`: the hypernetworks that adapt the (frozen) model per sample.
     feedback: Option<FeedbackNet>,
+    /// The stable recipe skips (and counts) a step whose loss or gradient is not finite; every
+    /// other run stops there.
+    skips_bad_steps: bool,
 }
 
 impl DiffusionTask {
@@ -178,6 +181,7 @@ impl DiffusionTask {
             splits,
             batches: Vec::new(),
             feedback,
+            skips_bad_steps: config.model.feedback().is_some_and(|c| c.recipe == crate::config::Recipe::Stable),
         })
     }
 
@@ -259,8 +263,16 @@ impl Task for DiffusionTask {
         let hidden = self.hidden(&noisy, &real, true).0;
         let tokens = real.sum(Kind::Int64).int64_value(&[]).max(1);
         let loss = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p) / tokens as f64;
-        let loss = update.gradient_step(&loss)?;
-        Ok(StepOutput { loss, weight: tokens as usize, examples: pieces.len(), tokens: tokens as usize })
+        let examples = pieces.len();
+        let (loss, skipped) = if self.skips_bad_steps {
+            match update.gradient_step_or_skip(&loss)? {
+                Some(value) => (value, false),
+                None => (f64::NAN, true),
+            }
+        } else {
+            (update.gradient_step(&loss)?, false)
+        };
+        Ok(StepOutput { loss, weight: tokens as usize, examples, tokens: tokens as usize, skipped })
     }
 
     /// The per-token bound over the validation split's real tokens, under the fixed evaluation

@@ -111,6 +111,7 @@ impl Task for PairsTask {
             weight: batch.target_tokens,
             examples: batch.examples,
             tokens: batch.target_tokens + pairs.iter().map(|p| p.src.len()).sum::<usize>(),
+            skipped: false,
         })
     }
 
