@@ -80,3 +80,24 @@ fn a_step_with_a_non_finite_gradient_is_skipped_without_a_trace() {
     assert!(fresh.backward_step_or_skip(&(&twin * 2.0).sum(Kind::Float), 1.0, 0.1).unwrap());
     assert!(w.equal(&twin), "{w} vs {twin}");
 }
+
+#[test]
+fn bf16_state_keeps_weights_and_moments_at_bf16_precision() {
+    tch::manual_seed(2);
+    let vs = VarStore::new(Device::Cpu);
+    let w = vs.root().var("w", &[3, 3], Init::Randn { mean: 0.0, stdev: 1.0 });
+    let t = TrainingConfig::default();
+    let mut optimizer = Optimizer::new(&vs, &t).rounding_to_bf16();
+    let exact = |x: &Tensor| x.equal(&x.to_kind(Kind::BFloat16).to_kind(Kind::Float));
+    for _ in 0..3 {
+        optimizer.backward_step(&(&w * &w).sum(Kind::Float), 0.0, 1e-3).unwrap();
+        assert!(exact(&w.detach()), "weights are bf16 values");
+        for (name, moment) in optimizer.state() {
+            assert!(exact(moment), "{name} is a bf16 value");
+        }
+    }
+    // An update far below a weight's bf16 spacing is lost, as in pure bf16 training.
+    let before = w.detach().copy();
+    optimizer.backward_step(&(&w * 1e-30).sum(Kind::Float), 0.0, 1e-7).unwrap();
+    assert!(w.equal(&before));
+}

@@ -20,7 +20,8 @@ use tch::{Device, Kind, Tensor};
 
 use self::data::{TextSplits, DEFAULT_BLOCK_SIZE, MASK_EPS};
 use super::{TaskContext, TaskData, TaskSpec};
-use crate::config::{Architecture, Config, DataSource, ModelConfig, TaskKind, TokenizerKind};
+use crate::config::{Architecture, Config, DataSource, ModelConfig, Recipe, TaskKind, TokenizerKind, TrainingConfig};
+use crate::train::optim::Optimizer;
 use crate::error::{Result, TatError};
 use crate::model::diffusion_lm::{Deltas, DiffusionLm};
 use crate::model::feedback::{self, FeedbackNet};
@@ -143,6 +144,8 @@ pub struct DiffusionTask {
     /// The stable recipe skips (and counts) a step whose loss or gradient is not finite; every
     /// other run stops there.
     skips_bad_steps: bool,
+    /// The original recipe: weights and moments rounded to bf16 after every step.
+    bf16_state: bool,
 }
 
 impl DiffusionTask {
@@ -181,7 +184,8 @@ impl DiffusionTask {
             splits,
             batches: Vec::new(),
             feedback,
-            skips_bad_steps: config.model.feedback().is_some_and(|c| c.recipe == crate::config::Recipe::Stable),
+            skips_bad_steps: config.model.feedback().is_some_and(|c| c.recipe == Recipe::Stable),
+            bf16_state: config.model.feedback().is_some_and(|c| c.recipe == Recipe::Original),
         })
     }
 
@@ -229,6 +233,17 @@ impl Task for DiffusionTask {
 
     fn vs_mut(&mut self) -> &mut VarStore {
         &mut self.vs
+    }
+
+    /// AdamW over the trainable weights; the original feedback recipe keeps weights and moments
+    /// at bf16 precision, as the seed's pure-bf16 training does.
+    fn optimizer(&self, config: &TrainingConfig) -> Optimizer {
+        let optimizer = Optimizer::new(&self.vs, config);
+        if self.bf16_state {
+            optimizer.rounding_to_bf16()
+        } else {
+            optimizer
+        }
     }
 
     fn describe(&self) -> TaskSizes {
