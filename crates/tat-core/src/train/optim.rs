@@ -199,7 +199,7 @@ impl Optimizer {
     fn round_state(&self) {
         let round = |t: &Tensor| {
             let rounded = t.to_kind(tch::Kind::BFloat16).to_kind(t.kind());
-            let _ = t.shallow_clone().copy_(&rounded);
+            t.shallow_clone().copy_(&rounded);
         };
         tch::no_grad(|| {
             for p in &self.params {
