@@ -370,6 +370,14 @@ def _report(name: str, diagnostics: list[Diagnostic]) -> None:
 @click.option(
     "--show-misses", is_flag=True, help="Also list each example that is not an exact match, with naga's verdict."
 )
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="A run scored by its validation numbers (masked diffusion): change its config first, e.g. "
+    "--set dataset.source=gsm8k --set dataset.path=DIR to score it on another corpus.",
+)
 def eval_command(
     run_dir: Path | None,
     model: Path | None,
@@ -379,6 +387,7 @@ def eval_command(
     precision: str | None,
     as_json: bool,
     show_misses: bool,
+    overrides: tuple[str, ...],
     **decode: Any,
 ) -> None:
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
@@ -396,8 +405,10 @@ def eval_command(
         _eval_classification(model, device, as_json)
         return
     if evaluator == "validation":
-        _eval_validation(model, device, as_json)
+        _eval_validation(model, device, as_json, list(overrides))
         return
+    if overrides:
+        raise click.UsageError("--set changes the config of a run scored by its validation numbers; this run is scored otherwise.")
     with _sigint_kills():
         loaded = Model.load(model, device=device, precision=precision)
         bar: ProgressBar[str] | None = None
@@ -435,10 +446,10 @@ def _eval_classification(run_dir: Path, device: str, as_json: bool) -> None:
     click.echo(f"\nreport: {report['report_path']}")
 
 
-def _eval_validation(run_dir: Path, device: str, as_json: bool) -> None:
+def _eval_validation(run_dir: Path, device: str, as_json: bool, overrides: list[str]) -> None:
     """`eval` of a run its task scores by its validation numbers (the masked-diffusion task)."""
     with _sigint_kills():
-        report = _core.validation_eval(run_dir, device)
+        report = _core.validation_eval(run_dir, device, overrides)
     if as_json:
         click.echo(json.dumps({k: (str(v) if k == "checkpoint" else v) for k, v in report.items()}, indent=2))
         return

@@ -48,14 +48,14 @@ pub fn run(command: Command) -> Result<i32> {
             let options = decode_options(&decode, &generator)?;
             generate_command(&generator, &prompt, &options, validate)
         }
-        Command::Eval { run_dir, model, split, data, decode, json, show_misses } => {
+        Command::Eval { run_dir, model, split, data, decode, json, show_misses, overrides } => {
             let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
             let checkpoint = checkpoint::load(&checkpoint::resolve(&model)?)?;
             let spec = tasks::spec(checkpoint.config.task.kind);
             match spec.evaluator {
                 Evaluator::Generation => {}
                 Evaluator::Classification => return classification_eval(&model, &decode, json),
-                Evaluator::Validation => return validation_eval(&checkpoint.dir, &model, &decode, json),
+                Evaluator::Validation => return validation_eval(&checkpoint.dir, &model, &decode, json, &overrides),
                 Evaluator::Python => {
                     return Err(TatError::Usage(format!(
                         "{}: a {} run is scored by its Python task module. Fix: run `tat eval {}`.",
@@ -64,6 +64,13 @@ pub fn run(command: Command) -> Result<i32> {
                         model.display()
                     )))
                 }
+            }
+            if !overrides.is_empty() {
+                return Err(TatError::Usage(format!(
+                    "{}: --set changes the config of a run scored by its validation numbers; this run is scored \
+                     otherwise. Fix: leave out --set (use --data to score another dataset file).",
+                    model.display()
+                )));
             }
             let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
@@ -216,8 +223,8 @@ fn classification_eval(model: &Path, decode: &DecodeArgs, json: bool) -> Result<
 }
 
 /// `eval` of a task scored by its own validation measurement: the numbers, recomputed.
-fn validation_eval(dir: &Path, model: &Path, decode: &DecodeArgs, json: bool) -> Result<i32> {
-    let numbers = tasks::validation_report(dir, decode.device)?;
+fn validation_eval(dir: &Path, model: &Path, decode: &DecodeArgs, json: bool, overrides: &[String]) -> Result<i32> {
+    let numbers = tasks::validation_report(dir, decode.device, overrides)?;
     if json {
         let map: serde_json::Map<String, serde_json::Value> =
             numbers.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();

@@ -86,6 +86,10 @@ enum Command {
         /// Also list each example that is not an exact match, with naga's verdict.
         #[arg(long)]
         show_misses: bool,
+        /// A run scored by its validation numbers (masked diffusion): change its config first, e.g.
+        /// --set dataset.source=gsm8k --set dataset.path=DIR to score it on another corpus.
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        overrides: Vec<String>,
     },
     /// Validate WGSL files with naga (`-` reads standard input). Exit 1 when any is invalid.
     Validate {

@@ -226,8 +226,22 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     let padded = metrics[2].extra["val_loss_padded"];
     assert!(padded > 0.0 && padded < metrics[2].val_loss, "{metrics:?}");
     // Recomputed from the checkpoint, the validation numbers are the log's.
-    let report = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu).unwrap();
+    let report = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &[]).unwrap();
     assert_eq!(report[0], ("val_loss".to_string(), metrics[2].val_loss));
+    // The same model scored on another corpus (the frozen model across domains).
+    if let Some(wikitext) = require("wikitext-2") {
+        let other = dir.path().join("wikitext");
+        std::fs::create_dir(&other).unwrap();
+        for file in ["test.txt", "valid.txt"] {
+            let text = std::fs::read_to_string(wikitext.join(file)).unwrap();
+            let head: String = text.split_inclusive('\n').take(60).collect();
+            std::fs::write(other.join(file), head).unwrap();
+        }
+        let sets = ["dataset.source=\"wikitext\"".to_string(), format!("dataset.path={:?}", other.display().to_string())];
+        let across = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &sets)
+            .unwrap();
+        assert!(across[0].1.is_finite() && across[0].1 != report[0].1, "{across:?}");
+    }
 
     // Iterative unmasking completes a prompt: no mask is left, greedy is deterministic, and a
     // sampled completion repeats with its seed.
@@ -287,7 +301,7 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
     }
     let base = dir.path().join("base");
     train(&tiny(&data, &base, 1), &TrainOptions::default(), &mut Quiet).unwrap();
-    let base_val = tasks::validation_report(&base.join("last"), DeviceChoice::Cpu).unwrap()[0].1;
+    let base_val = tasks::validation_report(&base.join("last"), DeviceChoice::Cpu, &[]).unwrap()[0].1;
 
     // Before any step the stable recipe's gates are zero: exactly the frozen model's loss.
     let config = tiny_feedback(&data, &base.join("last"), &dir.path().join("unused"), 1, &[]);

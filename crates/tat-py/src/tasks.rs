@@ -82,13 +82,18 @@ pub fn classification_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) ->
 /// The validation numbers of a run whose task scores itself that way (the masked-diffusion
 /// task), recomputed on its checkpoint: `{"checkpoint": dir, "val_loss": ..., ...}`.
 #[pyfunction]
-#[pyo3(signature = (path, device = "auto"))]
-pub fn validation_eval<'py>(py: Python<'py>, path: PathBuf, device: &str) -> PyResult<Bound<'py, PyDict>> {
+#[pyo3(signature = (path, device = "auto", overrides = Vec::new()))]
+pub fn validation_eval<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    device: &str,
+    overrides: Vec<String>,
+) -> PyResult<Bound<'py, PyDict>> {
     let device = device.parse().py_err()?;
     let (dir, numbers) = py
         .detach(|| {
             let dir = tat_core::checkpoint::resolve(&path)?;
-            let numbers = tat_core::tasks::validation_report(&dir, device)?;
+            let numbers = tat_core::tasks::validation_report(&dir, device, &overrides)?;
             Ok::<_, tat_core::TatError>((dir, numbers))
         })
         .py_err()?;

@@ -62,13 +62,19 @@ pub enum Evaluator {
 }
 
 /// The validation measurement of the checkpoint in `dir`, recomputed by its task on `device`:
-/// `(name, value)` pairs, `val_loss` first.
-pub fn validation_report(dir: &std::path::Path, device: crate::config::DeviceChoice) -> Result<Vec<(String, f64)>> {
+/// `(name, value)` pairs, `val_loss` first. `overrides` (`section.key=value`) change the
+/// checkpoint's config first, e.g. its dataset, to score the model on other data.
+pub fn validation_report(
+    dir: &std::path::Path,
+    device: crate::config::DeviceChoice,
+    overrides: &[String],
+) -> Result<Vec<(String, f64)>> {
     let ckpt = crate::checkpoint::load(dir)?;
+    let config = ckpt.config.with_overrides(overrides)?;
     let device = crate::device::resolve(device)?;
-    let compute = crate::precision::resolve(ckpt.config.training.precision, device).compute;
+    let compute = crate::precision::resolve(config.training.precision, device).compute;
     let context = TaskContext { device, compute, resumed: None, init: None };
-    let mut task = open(&ckpt.config, TaskData::FromConfig, &context)?;
+    let mut task = open(&config, TaskData::FromConfig, &context)?;
     crate::checkpoint::load_weights(task.vs_mut(), dir)?;
     let validation = {
         let _guard = tch::no_grad_guard();
