@@ -24,6 +24,7 @@ __all__ = [
     "Model",
     "Transducer",
     "Classifier",
+    "Completer",
     "EvalReport",
     "Diagnostic",
     "validate_wgsl",
@@ -197,6 +198,23 @@ class Classifier:
     def config_toml(self) -> str: ...
     @property
     def layers(self) -> list[int]: ...
+@final
+class Completer:
+    """A trained masked-diffusion run: completes prompts by iterative unmasking."""
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], device: str = "auto", threads: int | None = None) -> Completer: ...
+    def complete(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 64,
+        steps: int = 10,
+        temperature: float | None = None,
+        seed: int = 0,
+    ) -> list[str]: ...
+    @property
+    def config_toml(self) -> str: ...
+
 def config_schema() -> str: ...
 def config_load(path: str | os.PathLike[str]) -> str: ...
 def config_parse(text: str, file: str = "<string>") -> str: ...

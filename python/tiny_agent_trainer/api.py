@@ -32,10 +32,11 @@ ConfigLike = Union["Config", str, "os.PathLike[str]"]
 
 def load(
     path: str | os.PathLike[str], device: str = "auto", threads: int | None = None, precision: str | None = None
-) -> Model | BindingModel | _core.Classifier:
+) -> Model | BindingModel | _core.Classifier | _core.Completer:
     """Loads a run folder (its `best`, else `last`) or a checkpoint folder: a `Model` for WGSL
     runs, a `BindingModel` (`predict`, `run`) for binding runs, a `Classifier` (`predict` on a
-    numpy array of inputs, `evaluate`) for bionet runs. The engine's task registry says which.
+    numpy array of inputs, `evaluate`) for bionet runs, a `Completer` (`complete` by iterative
+    unmasking) for masked-diffusion runs. The engine's task registry says which.
 
     `device` is `auto` (CUDA when available), `cpu` or `cuda`; `threads` sets libtorch's CPU
     threads for the process; `precision` (`auto`, `fp32`, `bf16`) replaces the precision the run
@@ -49,6 +50,8 @@ def load(
         return task.load(path, device=device, threads=threads, precision=precision)  # type: ignore[no-any-return]
     if registry.run_evaluator(path) == "classification":
         return _core.Classifier.load(path, device=device, threads=threads)
+    if registry.run_completion(path) == "unmasking":
+        return _core.Completer.load(path, device=device, threads=threads)
     return Model.load(path, device=device, threads=threads, precision=precision)
 
 

@@ -296,6 +296,12 @@ def _decode_options(command: F) -> F:
             default=0,
             help="With --temperature: the sampling seed (same seed, same prompts: same answers).",
         ),
+        click.option(
+            "--steps",
+            type=U64,
+            default=10,
+            help="A masked-diffusion run: unmasking steps (the completion is revealed over this many).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -323,6 +329,22 @@ def generate(
     model: Path, prompt: tuple[str, ...], device: str, precision: str | None, validate: bool, **decode: Any
 ) -> None:
     """Generate WGSL for prompts with a trained model (greedy, sampled or beam search)."""
+    steps = decode.pop("steps")
+    if registry.run_completion(model) == "unmasking":
+        with _sigint_kills():
+            completer = _core.Completer.load(model, device=device)
+            completions = completer.complete(
+                list(prompt),
+                max_new_tokens=decode["max_new_tokens"] or 64,
+                steps=steps,
+                temperature=decode["temperature"],
+                seed=decode["seed"],
+            )
+        for i, completion in enumerate(completions):
+            if len(prompt) > 1:
+                click.echo(f"// prompt: {prompt[i]}")
+            click.echo(prompt[i] + completion)
+        return
     with _sigint_kills():
         answers = Model.load(model, device=device, precision=precision).generate(list(prompt), **decode)
     invalid = False
@@ -396,6 +418,7 @@ def eval_command(
     classifier (bionet): accuracy on the train, val and test splits. For a masked-diffusion run: its
     validation losses, recomputed."""
     model = _one_path(run_dir, model, "RUN_DIR", "--model")
+    decode.pop("steps")
     task = registry.module_for_run(model)
     if task is not None:
         _eval_python(task, model, device, precision, as_json)

@@ -22,6 +22,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<model::Model>()?;
     m.add_class::<transduce::Transducer>()?;
     m.add_class::<tasks::Classifier>()?;
+    m.add_class::<tasks::Completer>()?;
     m.add_class::<eval::EvalReport>()?;
     m.add_class::<wgsl::Diagnostic>()?;
     m.add_function(wrap_pyfunction!(wgsl::validate_wgsl, m)?)?;

@@ -7,7 +7,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::checkpoint;
 use tat_core::config::Config;
-use tat_core::tasks::{self, Evaluator, TaskSpec};
+use tat_core::tasks::diffusion::sample::Unmasking;
+use tat_core::tasks::{self, Completion, Evaluator, TaskSpec};
 
 use crate::errors::ToPyResult;
 
@@ -23,6 +24,12 @@ fn spec_dict<'py>(py: Python<'py>, spec: &TaskSpec) -> PyResult<Bound<'py, PyDic
         Evaluator::Validation => "validation",
     };
     d.set_item("evaluator", evaluator)?;
+    let completion = match spec.completion {
+        Completion::Autoregressive => "autoregressive",
+        Completion::Unmasking => "unmasking",
+        Completion::None => "none",
+    };
+    d.set_item("completion", completion)?;
     Ok(d)
 }
 
@@ -103,6 +110,53 @@ pub fn validation_eval<'py>(
         d.set_item(name, value)?;
     }
     Ok(d)
+}
+
+/// A trained masked-diffusion run (the FF, or the FF with its feedback hypernetworks): completes
+/// prompts by iterative unmasking.
+#[pyclass(module = "tiny_agent_trainer._core", frozen)]
+pub struct Completer {
+    inner: std::sync::Mutex<tat_core::tasks::diffusion::sample::Completer>,
+}
+
+#[pymethods]
+impl Completer {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder. `threads` sets
+    /// libtorch's CPU threads for the whole process.
+    #[staticmethod]
+    #[pyo3(signature = (path, device = "auto", threads = None))]
+    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+        let (device, _) = crate::device::load_options(device, threads, None)?;
+        let inner = py.detach(|| tat_core::tasks::diffusion::sample::Completer::load(&path, device)).py_err()?;
+        Ok(Self { inner: std::sync::Mutex::new(inner) })
+    }
+
+    /// Each prompt's completion (without the prompt), revealed over `steps` unmasking steps;
+    /// greedy unless `temperature` is given (then seeded by `seed`). The GIL is released meanwhile.
+    #[pyo3(signature = (prompts, max_new_tokens = 64, steps = 10, temperature = None, seed = 0))]
+    fn complete(
+        &self,
+        py: Python<'_>,
+        prompts: Vec<String>,
+        max_new_tokens: usize,
+        steps: usize,
+        temperature: Option<f64>,
+        seed: u64,
+    ) -> PyResult<Vec<String>> {
+        let how = Unmasking { new_tokens: max_new_tokens, steps, temperature, seed };
+        let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        py.detach(|| {
+            let guard = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            guard.complete(&refs, &how)
+        })
+        .py_err()
+    }
+
+    /// The run's config, as TOML.
+    #[getter]
+    fn config_toml(&self) -> String {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).config().to_toml_string()
+    }
 }
 
 /// A split's inputs and class ids, as numpy arrays.

@@ -58,3 +58,10 @@ def run_evaluator(path: str | os.PathLike[str]) -> str | None:
     or None when `path` holds no engine checkpoint."""
     spec = _core.run_task(path)
     return None if spec is None else spec["evaluator"]
+
+
+def run_completion(path: str | os.PathLike[str]) -> str | None:
+    """How the run at `path` answers a prompt (`autoregressive`, `unmasking`, `none`), or None
+    when no engine checkpoint is there."""
+    spec = _core.run_task(path)
+    return None if spec is None else spec["completion"]
