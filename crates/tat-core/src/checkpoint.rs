@@ -180,8 +180,9 @@ pub fn existing(dir: &Path) -> Option<PathBuf> {
 pub fn load(dir: &Path) -> Result<Checkpoint> {
     let config_path = dir.join(CONFIG_FILE);
     let text = read_existing(&config_path)?;
-    let config = Config::from_toml_str(&crate::config::drop_foreign_model_keys(&text), &config_path.display().to_string())
-        .map_err(|e| corrupt(&config_path, &e.to_string()))?;
+    let config =
+        Config::from_toml_str(&crate::config::drop_foreign_model_keys(&text), &config_path.display().to_string())
+            .map_err(|e| corrupt(&config_path, &e.to_string()))?;
     let tokenizer_path = dir.join(TOKENIZER_FILE);
     let tokenizer = if tokenizer_path.exists() || crate::tasks::spec(config.task.kind).text {
         Some(Tokenizer::load(&tokenizer_path)?)

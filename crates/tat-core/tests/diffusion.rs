@@ -226,7 +226,8 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     let padded = metrics[2].extra["val_loss_padded"];
     assert!(padded > 0.0 && padded < metrics[2].val_loss, "{metrics:?}");
     // Recomputed from the checkpoint, the validation numbers are the log's.
-    let report = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &[]).unwrap();
+    let report =
+        tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &[]).unwrap();
     assert_eq!(report[0], ("val_loss".to_string(), metrics[2].val_loss));
     // The same model scored on another corpus (the frozen model across domains).
     if let Some(wikitext) = require("wikitext-2") {
@@ -237,9 +238,11 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
             let head: String = text.split_inclusive('\n').take(60).collect();
             std::fs::write(other.join(file), head).unwrap();
         }
-        let sets = ["dataset.source=\"wikitext\"".to_string(), format!("dataset.path={:?}", other.display().to_string())];
-        let across = tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &sets)
-            .unwrap();
+        let sets =
+            ["dataset.source=\"wikitext\"".to_string(), format!("dataset.path={:?}", other.display().to_string())];
+        let across =
+            tat_core::tasks::validation_report(&straight.join("last"), tat_core::config::DeviceChoice::Cpu, &sets)
+                .unwrap();
         assert!(across[0].1.is_finite() && across[0].1 != report[0].1, "{across:?}");
     }
 
@@ -257,8 +260,8 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     assert_eq!(s1, completer.complete(&prompt, &sampled).unwrap());
 
     let resumed = dir.path().join("resumed");
-    let err = train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter { after: 17, seen: 0 })
-        .unwrap_err();
+    let err =
+        train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter { after: 17, seen: 0 }).unwrap_err();
     assert!(matches!(err, TatError::Interrupted(_)), "{err}");
     train(&tiny(&data, &resumed, 3), &TrainOptions { resume: true }, &mut Quiet).unwrap();
     for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {
@@ -338,7 +341,8 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
     // The recurrent variant and the original recipe train too; a feedback run needs its base.
     let recurrent = dir.path().join("fb_recurrent");
     let sets = ["model.variant=\"recurrent\"", "model.recipe=\"original\"", "model.reverse=true"];
-    train(&tiny_feedback(&data, &base.join("last"), &recurrent, 1, &sets), &TrainOptions::default(), &mut Quiet).unwrap();
+    train(&tiny_feedback(&data, &base.join("last"), &recurrent, 1, &sets), &TrainOptions::default(), &mut Quiet)
+        .unwrap();
     let e = tiny(&data, &dir.path().join("x"), 1)
         .with_overrides(&["model.architecture=\"feedback\"".into()])
         .unwrap_err()

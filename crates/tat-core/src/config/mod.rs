@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
 pub use model::{
-    Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, FeedbackLmConfig, FeedbackVariant, Recipe, EdgeConfig, FeedbackConfig, LabelEncoding, ModelConfig,
-    RecurrentConfig, TransformerConfig, drop_foreign_model_keys,
+    drop_foreign_model_keys, Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, EdgeConfig,
+    FeedbackConfig, FeedbackLmConfig, FeedbackVariant, LabelEncoding, ModelConfig, Recipe, RecurrentConfig,
+    TransformerConfig,
 };
 pub use report::ConfigIssue;
 

@@ -93,10 +93,11 @@ impl ModelConfig {
             ModelConfig::Binder(c) => format!("binder d_model {} x {} layers", c.d_model, c.num_layers),
             ModelConfig::Bionet(c) => format!("bionet {:?}", c.layers),
             ModelConfig::DiffusionLm(c) => format!("diffusion_lm d_model {} x {} layers", c.d_model, c.num_layers),
-            ModelConfig::Feedback(c) => {
-                format!("feedback ({:?}, rank {}) on d_model {} x {} layers", c.variant, c.rank, c.d_model, c.num_layers)
-                    .to_lowercase()
-            }
+            ModelConfig::Feedback(c) => format!(
+                "feedback ({:?}, rank {}) on d_model {} x {} layers",
+                c.variant, c.rank, c.d_model, c.num_layers
+            )
+            .to_lowercase(),
         }
     }
 
@@ -161,9 +162,17 @@ impl ModelConfig {
                     head % 2 == 0,
                     &format!("{section}.nhead"),
                     c.nhead.to_string(),
-                    &format!("a divisor of d_model ({}) that leaves an even head width for the rotary embedding", c.d_model),
+                    &format!(
+                        "a divisor of d_model ({}) that leaves an even head width for the rotary embedding",
+                        c.d_model
+                    ),
                 );
-                check(c.rope_base > 1.0, &format!("{section}.rope_base"), c.rope_base.to_string(), "a number > 1 such as 10000");
+                check(
+                    c.rope_base > 1.0,
+                    &format!("{section}.rope_base"),
+                    c.rope_base.to_string(),
+                    "a number > 1 such as 10000",
+                );
             }
             ModelConfig::Binder(c) => {
                 sequence_issues(

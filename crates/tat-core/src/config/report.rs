@@ -76,7 +76,10 @@ pub fn deserialize<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, Tat
             }
         }
         let place = place_of(text, file, span);
-        TatError::Config(format!("{place}: {}", explain(&field, one_line(&message).trim_end_matches('.'), note.as_deref())))
+        TatError::Config(format!(
+            "{place}: {}",
+            explain(&field, one_line(&message).trim_end_matches('.'), note.as_deref())
+        ))
     })
 }
 

@@ -180,7 +180,10 @@ fn each_architecture_takes_only_its_own_keys() {
     assert!(e.contains("`transformer`, `binder`, `bionet`, `diffusion_lm`"), "{e}");
     // The shown config lists only the architecture's keys.
     let shown = c.to_toml_string();
-    assert!(shown.contains("window = 3") && !shown.contains("tie_embeddings") && !shown.contains("\nlayers ="), "{shown}");
+    assert!(
+        shown.contains("window = 3") && !shown.contains("tie_embeddings") && !shown.contains("\nlayers ="),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -119,7 +119,15 @@ pub(crate) struct Context {
 
 impl Context {
     /// For sequences of `t` positions; `keys` (`[B, t]` bool) marks what attention may read.
-    pub(crate) fn new(t: i64, head: i64, base: f64, keys: Option<&Tensor>, nhead: i64, dropout: f64, device: tch::Device) -> Self {
+    pub(crate) fn new(
+        t: i64,
+        head: i64,
+        base: f64,
+        keys: Option<&Tensor>,
+        nhead: i64,
+        dropout: f64,
+        device: tch::Device,
+    ) -> Self {
         let (cos, sin) = rotary(t, head, base, device);
         let key_mask = keys.map(|k| {
             let b = k.size()[0];
@@ -146,8 +154,9 @@ pub(crate) fn linear(p: nn::Path, in_dim: i64, out_dim: i64, stdev: f64, compute
 impl DiffusionLm {
     pub fn new(p: &nn::Path, c: &DiffusionLmConfig, vocab_size: i64, precision: Compute) -> Self {
         let compute = precision.kind();
-        let blocks =
-            (0..c.num_layers).map(|i| Block::new(&(p / "blocks" / i), c.d_model, c.dim_feedforward, c.num_layers, compute)).collect();
+        let blocks = (0..c.num_layers)
+            .map(|i| Block::new(&(p / "blocks" / i), c.d_model, c.dim_feedforward, c.num_layers, compute))
+            .collect();
         Self {
             embedding: p.var("embedding", &[vocab_size, c.d_model], Init::Randn { mean: 0.0, stdev: INIT_STD }),
             blocks,
@@ -254,7 +263,8 @@ mod tests {
     fn padding_keys_change_no_real_position() {
         tch::manual_seed(1);
         let vs = VarStore::new(Device::Cpu);
-        let config = DiffusionLmConfig { d_model: 16, nhead: 2, num_layers: 2, dim_feedforward: 32, ..Default::default() };
+        let config =
+            DiffusionLmConfig { d_model: 16, nhead: 2, num_layers: 2, dim_feedforward: 32, ..Default::default() };
         let model = DiffusionLm::new(&vs.root(), &config, 40, Compute::Fp32);
         let short = Tensor::from_slice(&[5i64, 6, 7]).view([1, 3]);
         let padded = Tensor::from_slice(&[5i64, 6, 7, 39, 39]).view([1, 5]);

@@ -43,10 +43,7 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         format!("{layers:?}"),
         "the widths of input, hidden layer(s) and output, all positive, at least 2 classes, e.g. [100, 256, 10]",
     );
-    let edges = [
-        ("model.input_edge", m.input_edge.clone()),
-        ("model.readout", m.readout.clone()),
-    ];
+    let edges = [("model.input_edge", m.input_edge.clone()), ("model.readout", m.readout.clone())];
     for (name, e) in &edges {
         check(e.strength > 0.0, &format!("{name}.strength"), e.strength.to_string(), "a positive number such as 1.0");
         check(

@@ -21,12 +21,12 @@ use tch::{Device, Kind, Tensor};
 use self::data::{TextSplits, DEFAULT_BLOCK_SIZE, MASK_EPS};
 use super::{TaskContext, TaskData, TaskSpec};
 use crate::config::{Architecture, Config, DataSource, ModelConfig, Recipe, TaskKind, TokenizerKind, TrainingConfig};
-use crate::train::optim::Optimizer;
 use crate::error::{Result, TatError};
 use crate::model::diffusion_lm::{Deltas, DiffusionLm};
 use crate::model::feedback::{self, FeedbackNet};
 use crate::model::parameter_count;
 use crate::tokenizer::bpe::BpeTokenizer;
+use crate::train::optim::Optimizer;
 use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
 
 pub const SPEC: TaskSpec = TaskSpec {
@@ -45,7 +45,10 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     check(
         t.kind == TokenizerKind::Bpe,
         "tokenizer.type",
-        format!("\"{}\"", serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+        format!(
+            "\"{}\"",
+            serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        ),
         "\"bpe\" (GPT-2's byte-level BPE, with tokenizer.path)",
     );
     check(
@@ -162,7 +165,8 @@ impl DiffusionTask {
         }
         let model_config = config.model.diffusion_lm().expect("the task's architecture is diffusion_lm (checked)");
         if let (Some(_), Some(init)) = (config.model.feedback(), context.init) {
-            if init.config.model.diffusion_lm() != Some(model_config.clone()) || init.config.model.feedback().is_some() {
+            if init.config.model.diffusion_lm() != Some(model_config.clone()) || init.config.model.feedback().is_some()
+            {
                 return Err(TatError::Usage(format!(
                     "training.init_from: {} is a {}, but this feedback run adapts a {}. Fix: point init_from at a \
                      diffusion_lm run and give [model] its d_model, nhead, num_layers, dim_feedforward, dropout and \
@@ -274,7 +278,8 @@ impl Task for DiffusionTask {
         let t = (Tensor::randperm(b, (Kind::Float, self.device)) + Tensor::rand([b], opts)) / b as f64;
         let p = (t * (1.0 - MASK_EPS) + MASK_EPS).unsqueeze(1);
         let masked = Tensor::rand(x0.size(), opts).lt_tensor(&p).logical_and(&real);
-        let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+        let noisy =
+            x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
         let hidden = self.hidden(&noisy, &real, true).0;
         let tokens = real.sum(Kind::Int64).int64_value(&[]).max(1);
         let loss = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p) / tokens as f64;
@@ -311,7 +316,8 @@ impl Task for DiffusionTask {
             }
             let p = Tensor::from_slice(&ps).view([b, 1]).to_device(self.device);
             let masked = Tensor::from_slice(&flags).view([b, l]).to_device(self.device);
-            let noisy = x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+            let noisy =
+                x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
             let (hidden, deltas) = self.hidden(&noisy, &real, false);
             if let Some(deltas) = &deltas {
                 for (i, delta) in deltas.iter().enumerate() {
