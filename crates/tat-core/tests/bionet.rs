@@ -1,15 +1,18 @@
 //! The bionet task end to end: config checks, the IDX loader, training through the learner with
 //! exact resume, evaluation and prediction.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use tat_core::checkpoint;
 use tat_core::config::{Config, DeviceChoice};
 use tat_core::tasks::bionet::data;
 use tat_core::tasks::Classifier;
-use tat_core::train::{train, StepProgress, TrainObserver, TrainOptions};
+use tat_core::train::{train, TrainOptions};
 use tat_core::TatError;
+
+use common::{weights, Quiet, StopAfter};
 use tch::{Kind, Tensor};
 
 fn shipped(name: &str) -> PathBuf {
@@ -29,29 +32,6 @@ fn small_prototypes(out: &Path, epochs: usize) -> Config {
         .unwrap()
 }
 
-struct Quiet;
-impl TrainObserver for Quiet {}
-
-/// Stops after `after` steps, like a Ctrl-C.
-struct StopAfter {
-    after: usize,
-    seen: usize,
-}
-impl TrainObserver for StopAfter {
-    fn on_step(&mut self, _: &StepProgress) {
-        self.seen += 1;
-    }
-    fn should_stop(&mut self) -> bool {
-        self.seen >= self.after
-    }
-}
-
-fn weights(run: &Path) -> Vec<(String, Tensor)> {
-    let mut w = Tensor::read_safetensors(run.join("last").join(checkpoint::MODEL_FILE)).unwrap();
-    w.sort_by(|a, b| a.0.cmp(&b.0));
-    w
-}
-
 #[test]
 #[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_bionet_learns_the_prototypes_and_an_interrupted_run_resumes_exactly() {
@@ -66,8 +46,7 @@ fn a_bionet_learns_the_prototypes_and_an_interrupted_run_resumes_exactly() {
 
     // Interrupted in the middle of epoch 1 (63 steps of 16 examples per epoch), then resumed.
     let resumed = dir.path().join("resumed");
-    let err = train(&small_prototypes(&resumed, 2), &TrainOptions::default(), &mut StopAfter { after: 40, seen: 0 })
-        .unwrap_err();
+    let err = train(&small_prototypes(&resumed, 2), &TrainOptions::default(), &mut StopAfter::new(40)).unwrap_err();
     assert!(matches!(err, TatError::Interrupted(_)), "{err}");
     train(&small_prototypes(&resumed, 2), &TrainOptions { resume: true }, &mut Quiet).unwrap();
     for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {

@@ -2,14 +2,18 @@
 //! wikitext loaders, the fixed evaluation masks, and training through the learner with exact
 //! resume.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use tat_core::checkpoint;
 use tat_core::config::{Config, DataSource};
 use tat_core::tasks::diffusion::data;
 use tat_core::tokenizer::bpe::BpeTokenizer;
-use tat_core::train::{train, StepProgress, TrainObserver, TrainOptions};
+use tat_core::train::{train, TrainOptions};
 use tat_core::TatError;
+
+use common::{torch_rng_lock, weights, Quiet, StopAfter};
 use tch::Tensor;
 
 fn shared(name: &str) -> PathBuf {
@@ -170,35 +174,6 @@ fn tiny(dir: &Path, out: &Path, epochs: usize) -> Config {
         .unwrap()
 }
 
-struct Quiet;
-impl TrainObserver for Quiet {}
-
-/// libtorch's RNG is process-wide (masks and dropout draw from it): the tests that train hold
-/// this, so that a parallel test cannot reseed another's draws.
-fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-struct StopAfter {
-    after: usize,
-    seen: usize,
-}
-impl TrainObserver for StopAfter {
-    fn on_step(&mut self, _: &StepProgress) {
-        self.seen += 1;
-    }
-    fn should_stop(&mut self) -> bool {
-        self.seen >= self.after
-    }
-}
-
-fn weights(run: &Path) -> Vec<(String, Tensor)> {
-    let mut w = Tensor::read_safetensors(run.join("last").join(checkpoint::MODEL_FILE)).unwrap();
-    w.sort_by(|a, b| a.0.cmp(&b.0));
-    w
-}
-
 #[test]
 #[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
 fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
@@ -260,8 +235,7 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     assert_eq!(s1, completer.complete(&prompt, &sampled).unwrap());
 
     let resumed = dir.path().join("resumed");
-    let err =
-        train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter { after: 17, seen: 0 }).unwrap_err();
+    let err = train(&tiny(&data, &resumed, 3), &TrainOptions::default(), &mut StopAfter::new(17)).unwrap_err();
     assert!(matches!(err, TatError::Interrupted(_)), "{err}");
     train(&tiny(&data, &resumed, 3), &TrainOptions { resume: true }, &mut Quiet).unwrap();
     for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {
@@ -331,7 +305,7 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
 
     let resumed = dir.path().join("fb_resumed");
     let config = tiny_feedback(&data, &base.join("last"), &resumed, 2, &[]);
-    let err = train(&config, &TrainOptions::default(), &mut StopAfter { after: 9, seen: 0 }).unwrap_err();
+    let err = train(&config, &TrainOptions::default(), &mut StopAfter::new(9)).unwrap_err();
     assert!(matches!(err, TatError::Interrupted(_)), "{err}");
     train(&config, &TrainOptions { resume: true }, &mut Quiet).unwrap();
     for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {

@@ -1,0 +1,49 @@
+//! What the tests that train through the learner share: observers, the saved weights of a run,
+//! and a lock on libtorch's process-wide RNG.
+
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::Path;
+
+use tat_core::checkpoint;
+use tat_core::train::{StepProgress, TrainObserver};
+use tch::Tensor;
+
+/// Reports nothing.
+pub struct Quiet;
+impl TrainObserver for Quiet {}
+
+/// Stops after `after` steps, like a Ctrl-C.
+pub struct StopAfter {
+    pub after: usize,
+    pub seen: usize,
+}
+
+impl StopAfter {
+    pub fn new(after: usize) -> Self {
+        Self { after, seen: 0 }
+    }
+}
+
+impl TrainObserver for StopAfter {
+    fn on_step(&mut self, _: &StepProgress) {
+        self.seen += 1;
+    }
+    fn should_stop(&mut self) -> bool {
+        self.seen >= self.after
+    }
+}
+
+/// The weights of the run's `last` checkpoint, by name.
+pub fn weights(run: &Path) -> Vec<(String, Tensor)> {
+    let mut w = Tensor::read_safetensors(run.join("last").join(checkpoint::MODEL_FILE)).unwrap();
+    w.sort_by(|a, b| a.0.cmp(&b.0));
+    w
+}
+
+/// libtorch's RNG is process-wide (masks and dropout draw from it): tests that train hold this,
+/// so that a parallel test cannot reseed another's draws.
+pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
