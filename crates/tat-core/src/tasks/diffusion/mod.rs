@@ -142,6 +142,8 @@ pub struct DiffusionTask {
     splits: TextSplits,
     /// The current epoch's batches, as indices into `splits.train`.
     batches: Vec<Vec<usize>>,
+    /// The fixed evaluation masking of each validation piece (p, masked positions), made once.
+    val_masks: Vec<(f32, Vec<bool>)>,
     /// `architecture = "feedback"`: the hypernetworks that adapt the (frozen) model per sample.
     feedback: Option<FeedbackNet>,
     /// The stable recipe skips (and counts) a step whose loss or gradient is not finite; every
@@ -185,6 +187,15 @@ impl DiffusionTask {
             device: context.device,
             batch_size: config.training.batch_size,
             shuffle: config.training.shuffle,
+            val_masks: splits
+                .val
+                .iter()
+                .enumerate()
+                .map(|(i, piece)| {
+                    let (p, mask) = data::eval_mask(i, piece.len());
+                    (p as f32, mask)
+                })
+                .collect(),
             splits,
             batches: Vec::new(),
             feedback,
@@ -203,6 +214,11 @@ impl DiffusionTask {
 
     pub fn tokenizer(&self) -> &BpeTokenizer {
         &self.tokenizer
+    }
+
+    /// `x0` with `[MASK]` where `masked` is true.
+    fn mask_tokens(&self, x0: &Tensor, masked: &Tensor) -> Tensor {
+        x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device))
     }
 
     /// Pieces `ids` padded with `[PAD]` to the longest, `[B, L]` on the task's device.
@@ -278,8 +294,7 @@ impl Task for DiffusionTask {
         let t = (Tensor::randperm(b, (Kind::Float, self.device)) + Tensor::rand([b], opts)) / b as f64;
         let p = (t * (1.0 - MASK_EPS) + MASK_EPS).unsqueeze(1);
         let masked = Tensor::rand(x0.size(), opts).lt_tensor(&p).logical_and(&real);
-        let noisy =
-            x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+        let noisy = self.mask_tokens(&x0, &masked);
         let hidden = self.hidden(&noisy, &real, true).0;
         let tokens = real.sum(Kind::Int64).int64_value(&[]).max(1);
         let loss = masked_loss_sum(&self.model, &hidden, &x0, &masked, &p) / tokens as f64;
@@ -309,15 +324,14 @@ impl Task for DiffusionTask {
             let (b, l) = x0.size2().expect("[B, L]");
             let real = x0.ne(self.tokenizer.pad_id());
             let (mut ps, mut flags) = (Vec::new(), Vec::new());
-            for (&i, piece) in chunk.iter().zip(&pieces) {
-                let (p, mask) = data::eval_mask(i, piece.len());
-                ps.push(p as f32);
-                flags.extend(mask.into_iter().chain(std::iter::repeat_n(false, l as usize - piece.len())));
+            for &i in chunk {
+                let (p, mask) = &self.val_masks[i];
+                ps.push(*p);
+                flags.extend(mask.iter().copied().chain(std::iter::repeat_n(false, l as usize - mask.len())));
             }
             let p = Tensor::from_slice(&ps).view([b, 1]).to_device(self.device);
             let masked = Tensor::from_slice(&flags).view([b, l]).to_device(self.device);
-            let noisy =
-                x0.where_self(&masked.logical_not(), &Tensor::from(self.tokenizer.mask_id()).to_device(self.device));
+            let noisy = self.mask_tokens(&x0, &masked);
             let (hidden, deltas) = self.hidden(&noisy, &real, false);
             if let Some(deltas) = &deltas {
                 for (i, delta) in deltas.iter().enumerate() {
