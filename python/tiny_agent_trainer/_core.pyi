@@ -30,6 +30,10 @@ __all__ = [
     "validate_wgsl",
     "train",
     "read_metrics",
+    "train_experiment",
+    "is_experiment",
+    "experiment_record",
+    "experiment_table",
     "show_config",
     "list_configs",
     "write_starter",
@@ -180,6 +184,23 @@ def train(
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]: ...
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]: ...
+def train_experiment(
+    path: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    on_run: Callable[[int, int, str, str, str | None, float | None], None] | None = None,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    device: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    overrides: list[str] = ...,
+) -> str: ...
+def is_experiment(path: str | os.PathLike[str]) -> bool: ...
+def experiment_record(run_dir: str | os.PathLike[str]) -> str | None: ...
+def experiment_table(run_dir: str | os.PathLike[str]) -> str: ...
 def show_config(path: str | os.PathLike[str]) -> str: ...
 def list_configs(dir: str | os.PathLike[str]) -> list[tuple[str, str]]: ...
 def write_starter(dir: str | os.PathLike[str], force: bool = False) -> tuple[str, str]: ...

@@ -101,8 +101,12 @@ def train(
     resume: bool,
     overrides: tuple[str, ...],
 ) -> None:
-    """Train the model a config describes (checkpoints and metrics go to the run folder)."""
+    """Train the model a config describes (checkpoints and metrics go to the run folder), or
+    every run of an experiment file (a file with an [experiment] section), then print its table."""
     config = _one_path(config_file, config, "CONFIG", "--config")
+    if _core.is_experiment(config):
+        _train_experiment(config, epochs, device, seed, out, resume, overrides)
+        return
     task = registry.module_for_config(config)
     if task is not None:
         _train_python(task, config, epochs, device, seed, out, resume, overrides)
@@ -177,6 +181,49 @@ def _train_python(
         finally:
             progress.clear()
     click.echo(f"done: runs in {run_dir}; score them with `tat eval {run_dir}`")
+
+
+def _train_experiment(
+    path: Path,
+    epochs: int | None,
+    device: str | None,
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+    overrides: tuple[str, ...],
+) -> None:
+    """`train` for an experiment file: the engine trains its runs in turn; each is announced on
+    stderr and shown like a single run; the table is printed at the end."""
+    progress = _TrainProgress()
+
+    def on_run(index: int, total: int, name: str, stage: str, status: str | None, seconds: float | None) -> None:
+        progress.clear()
+        if stage == "skipped":
+            what = f"finished before ({status}), skipped"
+        elif stage == "finished":
+            what = f"{status} after {(seconds or 0.0) / 60:.1f} min"
+        else:
+            what = stage
+        click.echo(f"[{index}/{total}] {name}: {what}", err=True)
+
+    with _interrupt_saves_last():
+        try:
+            table = _core.train_experiment(
+                path,
+                resume=resume,
+                on_run=on_run,
+                on_start=progress.start,
+                on_step=progress.step,
+                on_epoch=progress.epoch,
+                device=device,
+                out=out,
+                epochs=epochs,
+                seed=seed,
+                overrides=list(overrides),
+            )
+        finally:
+            progress.clear()
+    click.echo(table, nl=False)
 
 
 class _TrainProgress:
@@ -416,9 +463,12 @@ def eval_command(
     overall and per category; the report is also written to the run folder as JSON. For a binding
     run: exact match per split for the binder and the baseline, mean and spread over seeds. For a
     classifier (bionet): accuracy on the train, val and test splits. For a masked-diffusion run: its
-    validation losses, recomputed."""
+    validation losses, recomputed. For an experiment's folder: the table of its runs."""
     model = _one_path(run_dir, model, "RUN_DIR", "--model")
     decode.pop("steps")
+    if _core.experiment_record(model) is not None:
+        click.echo(_core.experiment_table(model), nl=False)
+        return
     task = registry.module_for_run(model)
     if task is not None:
         _eval_python(task, model, device, precision, as_json)
@@ -565,7 +615,7 @@ def init(dir: str, force: bool) -> None:
 @main.command("list")
 @click.argument("dir", default="config", required=False)
 def list_command(dir: str) -> None:
-    """List the configs in a folder."""
+    """List the configs and experiment files in a folder."""
     for path, summary in _core.list_configs(dir):
         click.echo(f"{path:<40} {summary}")
 
@@ -598,7 +648,8 @@ def check() -> None:
 )
 def plot(run_dir: Path, out: Path | None, item: str | None) -> None:
     """Plot a run's train/val loss and learning rate per epoch to a PNG, or with --input what the
-    model does with one input (for the binding task: where each output word was read from)."""
+    model does with one input (for the binding task: where each output word was read from). For an
+    experiment's folder: every run's validation loss against its steps, one panel per group."""
     if item is not None:
         module = registry.module_for_run(run_dir)
         if module is None or not hasattr(module, "plot"):
@@ -607,8 +658,11 @@ def plot(run_dir: Path, out: Path | None, item: str | None) -> None:
             )
         click.echo(f"wrote {module.plot(run_dir, item, out)}")
         return
-    from .plot import plot_run  # matplotlib is slow to import: only for this command
+    from .plot import plot_experiment, plot_run  # matplotlib is slow to import: only for this command
 
+    if _core.experiment_record(run_dir) is not None:
+        click.echo(f"wrote {plot_experiment(run_dir, out)}")
+        return
     click.echo(f"wrote {plot_run(run_dir, out)}")
 
 

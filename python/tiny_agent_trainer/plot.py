@@ -1,11 +1,13 @@
 """Plots as PNGs: a run's curves (train and validation loss per epoch above, the learning rate
-below), drawn by `tat plot RUN_DIR` and `make curve` with `plot_run`; and a binding run's heat map
-of where each output word was read from, drawn by `tat plot RUN_DIR --input PROGRAM` with
-`plot_binding`.
+below), drawn by `tat plot RUN_DIR` and `make curve` with `plot_run`; an experiment's validation
+curves, one panel per group of runs, drawn by `tat plot EXPERIMENT_DIR` with `plot_experiment`;
+and a binding run's heat map of where each output word was read from, drawn by `tat plot RUN_DIR
+--input PROGRAM` with `plot_binding`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -13,10 +15,12 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ._core import CheckpointError, FileError, read_metrics
+from ._core import CheckpointError, FileError, experiment_record, read_metrics
 
 PNG_NAME = "loss.png"
 """The file `plot_run` writes into the run folder unless told otherwise."""
+EXPERIMENT_PNG_NAME = "curves.png"
+"""The file `plot_experiment` writes into the experiment folder unless told otherwise."""
 BINDING_PNG_NAME = "binding.png"
 """The file `plot_binding` writes into the run folder unless told otherwise."""
 
@@ -48,6 +52,42 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     lr_ax.plot(epochs, metrics["lr"], color="tab:green")
     lr_ax.set_ylabel("learning rate")
     lr_ax.set_xlabel("epoch")
+    fig.tight_layout()
+    _save(fig, png)
+    return png
+
+
+def plot_experiment(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Plots an experiment folder's runs to `out` (default `RUN_DIR/curves.png`) and returns the
+    PNG's path: one panel per first part of the run names (`to_gsm8k/...`), each trained run's
+    validation loss against its optimizer steps, each evaluated run (a frozen model) as a dashed
+    line. Raises `CheckpointError` when the folder holds no experiment record."""
+    run_dir = Path(run_dir)
+    text = experiment_record(run_dir)
+    if text is None:
+        raise CheckpointError(f"{run_dir}: no experiment.json. Fix: pass the folder `train` wrote for an experiment file.")
+    runs = json.loads(text)["runs"]
+    panels: dict[str, list[dict]] = {}
+    for run in runs:
+        panel = run["name"].split("/")[0] if "/" in run["name"] else "trained from scratch"
+        panels.setdefault(panel, []).append(run)
+    png = run_dir / EXPERIMENT_PNG_NAME if out is None else Path(out)
+    fig = Figure(figsize=(7, 3.6 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (panel, members) in zip(axes, panels.items()):
+        for run in members:
+            label = run["name"].removeprefix(f"{panel}/")
+            if run["status"] != "done":
+                label += f" ({run['status']})"
+            if run["action"] == "evaluate":
+                ax.axhline(run["numbers"].get("val_loss", float("nan")), color="black", linestyle="--", label=label)
+                continue
+            metrics = read_metrics(run_dir / run["name"])
+            ax.plot(metrics["step"], metrics["val_loss"], marker=".", label=label)
+        ax.set_title(panel)
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("val loss (real tokens)")
+        ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     _save(fig, png)
     return png

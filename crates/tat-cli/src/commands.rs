@@ -10,6 +10,7 @@ use tat_core::config::Config;
 use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
 use tat_core::eval;
+use tat_core::experiment::{self, CommandOverrides};
 use tat_core::generate::{DecodeOptions, DecodeRequest, Generator};
 use tat_core::tasks::diffusion::sample::{Completer, Unmasking};
 use tat_core::tasks::{self, Classifier, Completion, Evaluator};
@@ -23,6 +24,10 @@ pub fn run(command: Command) -> Result<i32> {
     match command {
         Command::Train { config_file, config, epochs, device, seed, out, resume, overrides } => {
             let path = config_file.or(config).expect("clap requires CONFIG or --config");
+            if experiment::is_experiment(&path) {
+                let overrides = CommandOverrides { set: overrides, epochs, device, seed, out };
+                return experiment_command(&experiment::Plan::from_file(&path, &overrides)?, resume);
+            }
             let mut config = Config::from_file(&path)?.with_overrides(&overrides)?;
             let t = &mut config.training;
             t.epochs = epochs.unwrap_or(t.epochs);
@@ -50,6 +55,10 @@ pub fn run(command: Command) -> Result<i32> {
         }
         Command::Eval { run_dir, model, split, data, decode, json, show_misses, overrides } => {
             let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
+            if model.join(experiment::RECORD_FILE).exists() {
+                print!("{}", experiment::Record::load(&model)?.table());
+                return Ok(0);
+            }
             let checkpoint = checkpoint::load(&checkpoint::resolve(&model)?)?;
             let spec = tasks::spec(checkpoint.config.task.kind);
             match spec.evaluator {
@@ -105,7 +114,8 @@ fn load(model: &Path, decode: &DecodeArgs) -> Result<Generator> {
     Ok(generator)
 }
 
-fn train_command(config: &Config, resume: bool) -> Result<i32> {
+/// An observer that a Ctrl-C asks to save `last` and stop.
+fn interruptible() -> Result<ProgressObserver> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     // A second Ctrl-C while `last` is being saved should not kill the save: the flag only asks.
@@ -117,7 +127,11 @@ fn train_command(config: &Config, resume: bool) -> Result<i32> {
         }
     })
     .map_err(|e| TatError::Usage(format!("cannot install the Ctrl-C handler: {e}")))?;
-    let mut observer = ProgressObserver::new(interrupted);
+    Ok(ProgressObserver::new(interrupted))
+}
+
+fn train_command(config: &Config, resume: bool) -> Result<i32> {
+    let mut observer = interruptible()?;
     let summary = train::train(config, &TrainOptions { resume }, &mut observer)?;
     let best = summary.best_val_loss.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     println!(
@@ -127,6 +141,16 @@ fn train_command(config: &Config, resume: bool) -> Result<i32> {
         summary.best_epoch,
         summary.run_dir.display()
     );
+    Ok(0)
+}
+
+/// `train` of an experiment file: every run in turn, then the table.
+fn experiment_command(plan: &experiment::Plan, resume: bool) -> Result<i32> {
+    let mut observer = interruptible()?;
+    eprintln!("experiment {}: {} runs into {}", plan.name, plan.runs.len(), plan.dir.display());
+    let record = experiment::run(plan, resume, &mut observer)?;
+    print!("{}", record.table());
+    println!("record: {}", plan.dir.join(experiment::RECORD_FILE).display());
     Ok(0)
 }
 
@@ -328,8 +352,8 @@ fn generate_data_command(out: &Path, seed: u64) -> Result<i32> {
 }
 
 fn list_command(dir: &Path) -> Result<i32> {
-    for (path, config) in tat_core::config::list_configs(dir)? {
-        println!("{:<40} {}", path.display(), config.summary());
+    for (path, summary) in experiment::listing(dir)? {
+        println!("{:<40} {summary}", path.display());
     }
     Ok(0)
 }

@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train the model a config describes (checkpoints and metrics go to the run folder).
+    /// Train the model a config describes (checkpoints and metrics go to the run folder), or every
+    /// run of an experiment file (a file with an [experiment] section), then print its table.
     Train {
         /// The config file (or pass it as --config).
         #[arg(value_name = "CONFIG", required_unless_present = "config", conflicts_with = "config")]
@@ -64,7 +65,8 @@ enum Command {
         validate: bool,
     },
     /// Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
-    /// overall and per category; the report is also written to the run folder as JSON.
+    /// overall and per category; the report is also written to the run folder as JSON. For an
+    /// experiment's folder: the table of its runs.
     Eval {
         /// The run folder (or pass it as --model).
         #[arg(value_name = "RUN_DIR", required_unless_present = "model", conflicts_with = "model")]
@@ -119,7 +121,7 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
-    /// List the configs in a folder.
+    /// List the configs and experiment files in a folder.
     List {
         #[arg(default_value = "config")]
         dir: PathBuf,

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use tat_core::experiment::{ExperimentObserver, RunEvent, RunStage};
 use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver};
 
 pub struct ProgressObserver {
@@ -104,4 +105,17 @@ pub fn count_bar(len: usize, what: &str) -> ProgressBar {
     );
     bar.set_prefix(what.to_string());
     bar
+}
+
+impl ExperimentObserver for ProgressObserver {
+    fn on_run(&mut self, e: &RunEvent) {
+        let what = match &e.what {
+            RunStage::Skipped(status) => format!("finished before ({status:?}), skipped"),
+            RunStage::Training => "training".into(),
+            RunStage::Resuming => "resuming".into(),
+            RunStage::Evaluating => "evaluating".into(),
+            RunStage::Finished(status, seconds) => format!("{status:?} after {:.1} min", seconds / 60.0),
+        };
+        eprintln!("[{}/{}] {}: {}", e.index, e.total, e.name, what.to_lowercase());
+    }
 }

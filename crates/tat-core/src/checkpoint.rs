@@ -252,8 +252,7 @@ pub fn freeze(vs: &VarStore, patterns: &[String]) -> Result<Vec<(String, i64)>> 
     let variables = vs.variables();
     let mut frozen: Vec<(String, i64)> = Vec::new();
     for pattern in patterns {
-        let mut matched: Vec<&String> =
-            variables.keys().filter(|name| *name == pattern || name.starts_with(&format!("{pattern}."))).collect();
+        let mut matched: Vec<&String> = variables.keys().filter(|name| freezes(pattern, name)).collect();
         if matched.is_empty() {
             let mut tops: Vec<&str> = variables.keys().map(|n| n.split('.').next().unwrap_or(n)).collect();
             tops.sort();
@@ -276,6 +275,14 @@ pub fn freeze(vs: &VarStore, patterns: &[String]) -> Result<Vec<(String, i64)>> 
     Ok(frozen)
 }
 
+/// Whether the `training.freeze` entry `pattern` covers the variable `name`: its dot-separated
+/// parts match the name's first parts, `*` matching any one part (`blocks.*.up` covers
+/// `blocks.3.up.weight`).
+fn freezes(pattern: &str, name: &str) -> bool {
+    let mut parts = name.split('.');
+    pattern.split('.').all(|p| parts.next().is_some_and(|n| p == "*" || p == n))
+}
+
 fn read_existing(path: &Path) -> Result<String> {
     read_text(path).map_err(|e| corrupt(path, &e.to_string()))
 }
@@ -286,4 +293,21 @@ fn corrupt(path: &Path, what: &str) -> TatError {
         path.display(),
         what.lines().next().unwrap_or(what)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::freezes;
+
+    #[test]
+    fn freeze_patterns_match_whole_parts_and_a_star_matches_any_one_part() {
+        assert!(freezes("embedding", "embedding"));
+        assert!(freezes("embedding", "embedding.weight"));
+        assert!(!freezes("embed", "embedding.weight"));
+        assert!(freezes("blocks.*.up", "blocks.3.up.weight"));
+        assert!(freezes("blocks.*.up", "blocks.12.up"));
+        assert!(!freezes("blocks.*.up", "blocks.3.q.weight"));
+        assert!(!freezes("blocks.*.up", "blocks.3"));
+        assert!(freezes("*", "anything.at.all"));
+    }
 }

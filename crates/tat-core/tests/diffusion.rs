@@ -323,3 +323,105 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
         .to_string();
     assert!(e.contains("`training.init_from`"), "{e}");
 }
+
+#[test]
+#[ignore = "trains models: `make test` runs it (cargo test -- --include-ignored)"]
+fn an_experiment_trains_scores_and_tabulates_its_runs_and_resume_skips_finished_ones() {
+    use tat_core::experiment::{self, CommandOverrides, Plan, Record, RunStage, Status};
+    let _lock = torch_rng_lock();
+    let Some(gsm8k) = require("gsm8k") else { return };
+    if gpt2().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("gsm8k");
+    std::fs::create_dir(&data).unwrap();
+    for (file, n) in [("train.jsonl", 64), ("test.jsonl", 16)] {
+        let text = std::fs::read_to_string(gsm8k.join(file)).unwrap();
+        std::fs::write(data.join(file), text.lines().take(n).collect::<Vec<_>>().join("\n")).unwrap();
+    }
+    let ff = tiny(&data, &dir.path().join("unused"), 1);
+    std::fs::write(dir.path().join("ff.toml"), ff.to_toml_string()).unwrap();
+    let fb = tiny_feedback(&data, &dir.path().join("unused"), &dir.path().join("unused"), 1, &[]);
+    std::fs::write(dir.path().join("fb.toml"), fb.to_toml_string()).unwrap();
+    let file = dir.path().join("exp.toml");
+    std::fs::write(
+        &file,
+        r#"
+[experiment]
+name = "tiny"
+set = ["training.steps_per_epoch=3"]
+
+[[run]]
+name = "ff"
+config = "ff.toml"
+
+[[run]]
+name = "across/frozen"
+evaluate = "ff"
+config = "ff.toml"
+
+[[run]]
+name = "across/fb_r{model.rank}"
+config = "fb.toml"
+init_from = "ff"
+baseline = "across/frozen"
+set = ["training.epochs=2"]
+grid = { "model.rank" = [1, 2] }
+"#,
+    )
+    .unwrap();
+    assert!(experiment::is_experiment(&file) && !experiment::is_experiment(&dir.path().join("ff.toml")));
+    let out = dir.path().join("runs");
+    let overrides = CommandOverrides { out: Some(out.clone()), ..CommandOverrides::default() };
+    let plan = Plan::from_file(&file, &overrides).unwrap();
+    let names: Vec<&str> = plan.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["ff", "across/frozen", "across/fb_r1", "across/fb_r2"]);
+
+    let record = experiment::run(&plan, false, &mut Quiet).unwrap();
+    assert!(record.runs.iter().all(|r| r.status == Status::Done && r.seconds > 0.0), "{record:?}");
+    let loss = |name: &str| record.runs.iter().find(|r| r.name == name).unwrap().numbers["val_loss"];
+    // Scored on the same pieces with the same masks, the frozen model's loss is the run's own.
+    assert_eq!(loss("across/frozen"), loss("ff"));
+    let fb = record.runs.iter().find(|r| r.name == "across/fb_r2").unwrap();
+    assert_eq!((fb.steps, fb.epochs), (6, 2));
+    assert!(fb.numbers["delta_ratio_0"] > 0.0 && fb.cpu_capability.len() > 2, "{fb:?}");
+    let table = record.table();
+    assert!(table.lines().any(|l| l.starts_with("across/fb_r1 ") && l.contains('%')), "{table}");
+    assert_eq!(Record::load(&out).unwrap(), record);
+
+    // Without --resume the folder is refused; with it, every finished run is skipped.
+    let e = experiment::run(&plan, false, &mut Quiet).unwrap_err().to_string();
+    assert!(e.contains("already holds an experiment") && e.contains("--resume"), "{e}");
+    let mut watch = StopAfter::new(usize::MAX);
+    assert_eq!(experiment::run(&plan, true, &mut watch).unwrap(), record);
+    assert!(watch.events.iter().all(|e| matches!(e.what, RunStage::Skipped(Status::Done))), "{:?}", watch.events);
+
+    // Stopped inside a run, the experiment records it as interrupted; resumed, it continues that
+    // run from its `last` and ends with the weights of the uninterrupted experiment.
+    let again = dir.path().join("again");
+    let plan =
+        Plan::from_file(&file, &CommandOverrides { out: Some(again.clone()), ..CommandOverrides::default() }).unwrap();
+    let err = experiment::run(&plan, false, &mut StopAfter::new(5)).unwrap_err();
+    assert!(matches!(err, TatError::Interrupted(_)), "{err}");
+    let stopped = Record::load(&again).unwrap();
+    assert_eq!(stopped.runs.last().unwrap().status, Status::Interrupted, "{stopped:?}");
+    let mut watch = StopAfter::new(usize::MAX);
+    experiment::run(&plan, true, &mut watch).unwrap();
+    assert!(watch.events.iter().any(|e| e.what == RunStage::Resuming), "{:?}", watch.events);
+    for name in ["ff", "across/fb_r1", "across/fb_r2"] {
+        for ((w, a), (_, b)) in weights(&out.join(name)).iter().zip(weights(&again.join(name))) {
+            assert!(a.equal(&b), "{name}: {w} differs after the resume");
+        }
+    }
+
+    // Mistakes are named before anything trains.
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&bad, text.replace("init_from = \"ff\"", "init_from = \"fff\"")).unwrap();
+    let e = Plan::from_file(&bad, &overrides).unwrap_err().to_string();
+    assert!(e.contains("bad.toml:") && e.contains("\"fff\"") && e.contains("`ff`"), "{e}");
+    std::fs::write(&bad, text.replace("fb_r{model.rank}", "fb")).unwrap();
+    let e = Plan::from_file(&bad, &overrides).unwrap_err().to_string();
+    assert!(e.contains("{model.rank}"), "{e}");
+}

@@ -16,13 +16,14 @@ pub fn show_config(path: PathBuf) -> PyResult<String> {
     Ok(Config::from_file(&path).py_err()?.to_toml_string())
 }
 
-/// The configs in the folder `dir`, sorted, as `(path, summary)` pairs: the path as joined onto
-/// `dir`, and the task name, size and epochs in one line (what `list` prints). Other TOML files
-/// there, such as datasets, are skipped.
+/// The configs and experiment files in the folder `dir`, sorted, as `(path, summary)` pairs: the
+/// path as joined onto `dir`, and the task name, size and epochs (or the experiment's name and
+/// number of runs) in one line (what `list` prints). Other TOML files there, such as datasets,
+/// are skipped.
 #[pyfunction]
 pub fn list_configs(dir: PathBuf) -> PyResult<Vec<(String, String)>> {
-    let configs = tat_core::config::list_configs(&dir).py_err()?;
-    Ok(configs.iter().map(|(path, config)| (path.display().to_string(), config.summary())).collect())
+    let listed = tat_core::experiment::listing(&dir).py_err()?;
+    Ok(listed.into_iter().map(|(path, summary)| (path.display().to_string(), summary)).collect())
 }
 
 /// The config's JSON Schema, as JSON text.

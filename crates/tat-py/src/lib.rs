@@ -28,6 +28,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(wgsl::validate_wgsl, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(train::read_metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train_experiment, m)?)?;
+    m.add_function(wrap_pyfunction!(train::is_experiment, m)?)?;
+    m.add_function(wrap_pyfunction!(train::experiment_record, m)?)?;
+    m.add_function(wrap_pyfunction!(train::experiment_table, m)?)?;
     m.add_function(wrap_pyfunction!(config::show_config, m)?)?;
     m.add_function(wrap_pyfunction!(config::list_configs, m)?)?;
     m.add_function(wrap_pyfunction!(config::config_schema, m)?)?;

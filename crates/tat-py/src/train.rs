@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
+use tat_core::experiment::{self, CommandOverrides, ExperimentObserver, RunEvent, RunStage, Status};
 use tat_core::tasks::TaskData;
 use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
 use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
@@ -73,7 +74,8 @@ pub fn train<'py>(
     t.epochs = epochs.unwrap_or(t.epochs);
     t.seed = seed.unwrap_or(t.seed);
 
-    let mut observer = PyObserver { on_start, on_epoch, on_step, error: None, last_signal_check: Instant::now() };
+    let mut observer =
+        PyObserver { on_start, on_epoch, on_step, on_run: None, error: None, last_signal_check: Instant::now() };
     let task_data = match (examples, data) {
         (Some(_), Some(_)) => {
             return Err(to_py(tat_core::TatError::Usage(
@@ -170,6 +172,8 @@ struct PyObserver {
     on_start: Option<Py<PyAny>>,
     on_epoch: Option<Py<PyAny>>,
     on_step: Option<Py<PyAny>>,
+    /// An experiment's runs: `(index, total, name, stage, status, seconds)`.
+    on_run: Option<Py<PyAny>>,
     /// The first exception a callback or a signal handler raised; the run stops at the next step.
     error: Option<PyErr>,
     last_signal_check: Instant,
@@ -190,6 +194,7 @@ impl TrainObserver for PyObserver {
         }
         if let Some(f) = self.on_start.take() {
             self.call(|py| f.call1(py, (info_dict(py, info)?,)).map(drop));
+            self.on_start = Some(f);
         }
     }
 
@@ -215,6 +220,103 @@ impl TrainObserver for PyObserver {
         }
         self.error.is_some()
     }
+}
+
+impl ExperimentObserver for PyObserver {
+    fn on_run(&mut self, e: &RunEvent) {
+        let (stage, detail) = match &e.what {
+            RunStage::Skipped(status) => ("skipped", Some(status_word(*status))),
+            RunStage::Training => ("training", None),
+            RunStage::Resuming => ("resuming", None),
+            RunStage::Evaluating => ("evaluating", None),
+            RunStage::Finished(status, _) => ("finished", Some(status_word(*status))),
+        };
+        let seconds = match e.what {
+            RunStage::Finished(_, s) => Some(s),
+            _ => None,
+        };
+        if let Some(f) = self.on_run.take() {
+            self.call(|py| f.call1(py, (e.index, e.total, e.name.as_str(), stage, detail, seconds)).map(drop));
+            self.on_run = Some(f);
+        }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Done => "done",
+        Status::Diverged => "diverged",
+        Status::Interrupted => "interrupted",
+    }
+}
+
+/// Trains every run of the experiment file `path` in turn (`tat train EXPERIMENT.toml`) and
+/// returns the results table. `overrides`, `device`, `out` (the experiment's folder), `epochs`
+/// and `seed` apply to every run; with `resume`, runs finished before are skipped and an
+/// interrupted one continues. `on_run(index, total, name, stage, status, seconds)` is called as
+/// each run starts (`training`, `resuming`, `evaluating`, `skipped`) and ends (`finished`); the
+/// other callbacks and Ctrl-C are as for `train`.
+#[pyfunction]
+#[pyo3(signature = (
+    path, *, resume = false, on_run = None, on_start = None, on_epoch = None, on_step = None,
+    device = None, out = None, epochs = None, seed = None, overrides = Vec::new(),
+))]
+#[allow(clippy::too_many_arguments)] // one per keyword of the CLI's flags
+pub fn train_experiment(
+    py: Python<'_>,
+    path: PathBuf,
+    resume: bool,
+    on_run: Option<Py<PyAny>>,
+    on_start: Option<Py<PyAny>>,
+    on_epoch: Option<Py<PyAny>>,
+    on_step: Option<Py<PyAny>>,
+    device: Option<&str>,
+    out: Option<PathBuf>,
+    epochs: Option<usize>,
+    seed: Option<u64>,
+    overrides: Vec<String>,
+) -> PyResult<String> {
+    let device = device.map(str::parse).transpose().py_err()?;
+    let plan =
+        experiment::Plan::from_file(&path, &CommandOverrides { set: overrides, epochs, device, seed, out }).py_err()?;
+    let mut observer =
+        PyObserver { on_start, on_epoch, on_step, on_run, error: None, last_signal_check: Instant::now() };
+    let result = py.detach(|| {
+        let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
+        experiment::run(&plan, resume, &mut observer)
+    });
+    match (result, observer.error) {
+        (Err(tat_core::TatError::Interrupted(message)), Some(error))
+            if error.is_instance_of::<PyKeyboardInterrupt>(py) =>
+        {
+            Err(PyKeyboardInterrupt::new_err(message))
+        }
+        (Err(tat_core::TatError::Interrupted(_)) | Ok(_), Some(error)) => Err(error),
+        (Err(error), _) => Err(to_py(error)),
+        (Ok(record), None) => Ok(record.table()),
+    }
+}
+
+/// Whether `path` is an experiment file (with an `[experiment]` section) rather than a config.
+#[pyfunction]
+pub fn is_experiment(path: PathBuf) -> bool {
+    experiment::is_experiment(&path)
+}
+
+/// The record of the experiment folder `run_dir` as JSON text, or None when it holds none.
+#[pyfunction]
+pub fn experiment_record(run_dir: PathBuf) -> PyResult<Option<String>> {
+    if !run_dir.join(experiment::RECORD_FILE).exists() {
+        return Ok(None);
+    }
+    let record = experiment::Record::load(&run_dir).py_err()?;
+    Ok(Some(serde_json::to_string(&record).expect("records serialise")))
+}
+
+/// The results table of the experiment folder `run_dir` (`tat eval RUN_DIR`).
+#[pyfunction]
+pub fn experiment_table(run_dir: PathBuf) -> PyResult<String> {
+    Ok(experiment::Record::load(&run_dir).py_err()?.table())
 }
 
 fn info_dict<'py>(py: Python<'py>, i: &RunInfo) -> PyResult<Bound<'py, PyDict>> {

@@ -17,6 +17,7 @@ pub use model::{
     FeedbackConfig, FeedbackLmConfig, FeedbackVariant, LabelEncoding, ModelConfig, Recipe, RecurrentConfig,
     TransformerConfig,
 };
+pub(crate) use report::deserialize as deserialize_toml;
 pub use report::ConfigIssue;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -92,6 +93,9 @@ pub struct TrainingConfig {
     pub seed: u64,
     /// The order of the training examples: drawn anew every epoch, or drawn once and kept.
     pub shuffle: Shuffle,
+    /// An epoch ends after at most this many steps (each epoch still draws its own order, so
+    /// the epochs see different batches); 0: an epoch is one pass over the training data.
+    pub steps_per_epoch: usize,
     pub device: DeviceChoice,
     pub precision: Precision,
     /// CPU threads for libtorch; 0 lets libtorch choose.
@@ -103,7 +107,8 @@ pub struct TrainingConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
     /// Variables kept fixed during training: names or name prefixes such as `encoder` or
-    /// `decoder.layers.0` (each must match a variable).
+    /// `decoder.layers.0`, where `*` stands for any one part (`blocks.*.up`); each must match a
+    /// variable.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub freeze: Vec<String>,
 }
@@ -126,6 +131,7 @@ impl Default for TrainingConfig {
             patience: 15,
             save_every: 10,
             shuffle: Shuffle::EveryEpoch,
+            steps_per_epoch: 0,
             seed: 42,
             device: DeviceChoice::Auto,
             precision: Precision::Auto,
@@ -418,6 +424,12 @@ impl Config {
         );
         self.model.issues("model", &mut check);
         check(t.epochs > 0, "training.epochs", t.epochs.to_string(), "a positive integer");
+        check(
+            t.steps_per_epoch == 0 || t.shuffle == Shuffle::EveryEpoch,
+            "training.steps_per_epoch",
+            format!("{} with shuffle = \"once\"", t.steps_per_epoch),
+            "0 (whole passes) when shuffle is \"once\": every epoch would repeat the same first batches",
+        );
         check(t.batch_size > 0, "training.batch_size", t.batch_size.to_string(), "a positive integer such as 16");
         check(
             t.learning_rate > 0.0 && t.learning_rate < 1.0,

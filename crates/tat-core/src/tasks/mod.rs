@@ -70,11 +70,18 @@ pub fn validation_report(
     overrides: &[String],
 ) -> Result<Vec<(String, f64)>> {
     let ckpt = crate::checkpoint::load(dir)?;
-    let config = ckpt.config.with_overrides(overrides)?;
-    let device = crate::device::resolve(device)?;
+    let mut config = ckpt.config.with_overrides(overrides)?;
+    config.training.device = device;
+    validation_numbers(dir, &config)
+}
+
+/// The validation numbers of the weights in the checkpoint `dir` under `config` (the
+/// checkpoint's config, or one that changes only its data), on `config.training.device`.
+pub fn validation_numbers(dir: &std::path::Path, config: &Config) -> Result<Vec<(String, f64)>> {
+    let device = crate::device::resolve(config.training.device)?;
     let compute = crate::precision::resolve(config.training.precision, device).compute;
     let context = TaskContext { device, compute, resumed: None, init: None };
-    let mut task = open(&config, TaskData::FromConfig, &context)?;
+    let mut task = open(config, TaskData::FromConfig, &context)?;
     crate::checkpoint::load_weights(task.vs_mut(), dir)?;
     let validation = {
         let _guard = tch::no_grad_guard();

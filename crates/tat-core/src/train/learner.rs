@@ -146,7 +146,7 @@ impl Learner {
             }
             None => TrainState::new(config.training.seed),
         };
-        let steps_in_epoch = task.plan_epoch(config.training.seed, state.epoch)?;
+        let steps_in_epoch = epoch_steps(task.as_mut(), &config, state.epoch)?;
         let planned = (state.epoch, steps_in_epoch);
         let schedule = LrSchedule {
             peak: config.training.learning_rate,
@@ -224,7 +224,7 @@ impl Learner {
     fn train_epoch(&mut self, observer: &mut dyn TrainObserver) -> Result<(usize, usize)> {
         let seed = self.config.training.seed;
         if self.planned.0 != self.state.epoch {
-            let steps = self.task.plan_epoch(seed, self.state.epoch)?;
+            let steps = epoch_steps(self.task.as_mut(), &self.config, self.state.epoch)?;
             self.planned = (self.state.epoch, steps);
         }
         let steps = self.planned.1;
@@ -364,6 +364,15 @@ impl Learner {
 /// draws the same dropout masks as an uninterrupted one.
 fn step_seed(seed: u64, step: usize) -> i64 {
     (SplitMix64::derived(seed, step as u64 ^ 0x5EED).next_u64() >> 1) as i64
+}
+
+/// Plans `epoch` of the task: its steps, at most `training.steps_per_epoch` when that is set.
+fn epoch_steps(task: &mut dyn Task, config: &Config, epoch: usize) -> Result<usize> {
+    let steps = task.plan_epoch(config.training.seed, epoch)?;
+    Ok(match config.training.steps_per_epoch {
+        0 => steps,
+        cap => steps.min(cap),
+    })
 }
 
 /// A new run must not overwrite a trained one.

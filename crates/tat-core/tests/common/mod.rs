@@ -6,22 +6,31 @@
 use std::path::Path;
 
 use tat_core::checkpoint;
+use tat_core::experiment::{ExperimentObserver, RunEvent};
 use tat_core::train::{StepProgress, TrainObserver};
 use tch::Tensor;
 
 /// Reports nothing.
 pub struct Quiet;
 impl TrainObserver for Quiet {}
+impl ExperimentObserver for Quiet {}
 
-/// Stops after `after` steps, like a Ctrl-C.
+/// Stops after `after` steps, like a Ctrl-C; keeps the experiment's run events.
 pub struct StopAfter {
     pub after: usize,
     pub seen: usize,
+    pub events: Vec<RunEvent>,
 }
 
 impl StopAfter {
     pub fn new(after: usize) -> Self {
-        Self { after, seen: 0 }
+        Self { after, seen: 0, events: Vec::new() }
+    }
+}
+
+impl ExperimentObserver for StopAfter {
+    fn on_run(&mut self, event: &RunEvent) {
+        self.events.push(event.clone());
     }
 }
 
