@@ -19,6 +19,8 @@ from ._core import CheckpointError, FileError, experiment_record, read_metrics
 
 PNG_NAME = "loss.png"
 """The file `plot_run` writes into the run folder unless told otherwise."""
+STEPS_NAME = "steps.csv"
+"""A run's per-step log, written by the engine's learner."""
 EXPERIMENT_PNG_NAME = "curves.png"
 """The file `plot_experiment` writes into the experiment folder unless told otherwise."""
 BINDING_PNG_NAME = "binding.png"
@@ -60,8 +62,8 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
 def plot_experiment(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
     """Plots an experiment folder's runs to `out` (default `RUN_DIR/curves.png`) and returns the
     PNG's path: one panel per first part of the run names (`to_gsm8k/...`), each trained run's
-    validation loss against its optimizer steps, each evaluated run (a frozen model) as a dashed
-    line. Raises `CheckpointError` when the folder holds no experiment record."""
+    training loss (smoothed) and validation loss against its optimizer steps, each evaluated run
+    (a frozen model) as a dashed line. Raises `CheckpointError` when the folder holds no experiment record."""
     run_dir = Path(run_dir)
     text = experiment_record(run_dir)
     if text is None:
@@ -72,7 +74,7 @@ def plot_experiment(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]
         panel = run["name"].split("/")[0] if "/" in run["name"] else "trained from scratch"
         panels.setdefault(panel, []).append(run)
     png = run_dir / EXPERIMENT_PNG_NAME if out is None else Path(out)
-    fig = Figure(figsize=(7, 3.6 * len(panels)))
+    fig = Figure(figsize=(9, 4.5 * len(panels)))
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
     for ax, (panel, members) in zip(axes, panels.items()):
         for run in members:
@@ -82,15 +84,34 @@ def plot_experiment(run_dir: str | os.PathLike[str], out: str | os.PathLike[str]
             if run["action"] == "evaluate":
                 ax.axhline(run["numbers"].get("val_loss", float("nan")), color="black", linestyle="--", label=label)
                 continue
-            metrics = read_metrics(run_dir / run["name"])
-            ax.plot(metrics["step"], metrics["val_loss"], marker=".", label=label)
-        ax.set_title(panel)
+            folder = run_dir / run["name"]
+            metrics = read_metrics(folder)
+            steps_csv = folder / STEPS_NAME
+            if steps_csv.exists():
+                steps = np.loadtxt(steps_csv, delimiter=",", skiprows=1, ndmin=2)
+                line = ax.plot(steps[:, 0], _smooth(steps[:, 2]), linewidth=1, label=label)[0]
+                ax.plot(metrics["step"], metrics["val_loss"], "o", color=line.get_color())
+            else:
+                ax.plot(metrics["step"], metrics["val_loss"], marker="o", label=label)
+        ax.set_title(f"{panel}: training loss (smoothed, lines) and validation loss (dots)")
         ax.set_xlabel("optimizer step")
-        ax.set_ylabel("val loss (real tokens)")
+        ax.set_ylabel("loss per real token")
         ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     _save(fig, png)
     return png
+
+
+def _smooth(values: np.ndarray, weight: float = 0.9) -> np.ndarray:
+    """An exponential moving average that skips `nan` (skipped steps), unbiased at the start."""
+    out = np.empty_like(values)
+    average, total = 0.0, 0.0
+    for i, v in enumerate(values):
+        if np.isfinite(v):
+            average = weight * average + (1 - weight) * v
+            total = weight * total + (1 - weight)
+        out[i] = average / total if total > 0 else np.nan
+    return out
 
 
 def plot_binding(

@@ -241,6 +241,10 @@ fn a_tiny_diffusion_lm_learns_and_an_interrupted_run_resumes_exactly() {
     for ((name, a), (_, b)) in weights(&straight).iter().zip(weights(&resumed)) {
         assert!(a.equal(&b), "{name} differs after the resume");
     }
+    // The per-step log is the uninterrupted run's, every step once.
+    let steps = |run: &Path| std::fs::read_to_string(run.join("steps.csv")).unwrap();
+    assert_eq!(steps(&straight), steps(&resumed));
+    assert_eq!(steps(&straight).lines().count(), 1 + metrics[2].step);
 }
 
 /// The tiny model's feedback hypernetworks at rank 2 over the run `base`, in `out`.

@@ -78,6 +78,7 @@ pub fn validation_report(
 /// The validation numbers of the weights in the checkpoint `dir` under `config` (the
 /// checkpoint's config, or one that changes only its data), on `config.training.device`.
 pub fn validation_numbers(dir: &std::path::Path, config: &Config) -> Result<Vec<(String, f64)>> {
+    crate::device::keep_freed_memory();
     let device = crate::device::resolve(config.training.device)?;
     let compute = crate::precision::resolve(config.training.precision, device).compute;
     let context = TaskContext { device, compute, resumed: None, init: None };

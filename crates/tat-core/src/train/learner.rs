@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tch::Device;
 
-use super::metrics::{EpochMetrics, MetricsLog};
+use super::metrics::{EpochMetrics, MetricsLog, StepLog};
 use super::optim::Optimizer;
 use super::schedule::LrSchedule;
 use super::{Task, Update};
@@ -89,6 +89,7 @@ pub fn train_with(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
     device::set_threads(config.training.threads);
+    device::keep_freed_memory();
     let device = device::resolve(config.training.device)?;
     let precision = precision::resolve(config.training.precision, device);
     let run_dir = config.output_dir();
@@ -118,6 +119,7 @@ struct Learner {
     state: TrainState,
     run_dir: PathBuf,
     metrics: MetricsLog,
+    steps: StepLog,
     /// The epoch the task has planned, and its number of steps.
     planned: (usize, usize),
     /// Where a new run's weights came from, in words (`training.init_from`).
@@ -158,6 +160,7 @@ impl Learner {
         state.precision_reason = Some(precision.reason.clone());
         std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
         let metrics = MetricsLog::open(&run_dir, state.epoch)?;
+        let steps = StepLog::open(&run_dir, state.step)?;
         let frozen_parameters = frozen.iter().map(|(_, n)| n).sum();
         Ok(Self {
             config,
@@ -169,6 +172,7 @@ impl Learner {
             state,
             run_dir,
             metrics,
+            steps,
             planned,
             init_from: None,
             frozen_parameters,
@@ -244,6 +248,8 @@ impl Learner {
             })?;
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
+            let logged = if out.skipped { f64::NAN } else { out.loss };
+            self.steps.append(self.state.step, self.state.epoch + 1, logged, lr)?;
             if out.skipped {
                 self.state.skipped_steps += 1;
             } else {
@@ -317,7 +323,8 @@ impl Learner {
         Ok(metrics)
     }
 
-    fn save(&self, name: &str) -> Result<()> {
+    fn save(&mut self, name: &str) -> Result<()> {
+        self.steps.flush()?;
         let parts = SaveParts {
             vs: self.task.vs(),
             optimizer: self.optimizer.state(),
@@ -347,7 +354,7 @@ impl Learner {
     }
 
     /// Saves `last` at the current step boundary and describes how to continue.
-    fn interrupt(&self) -> TatError {
+    fn interrupt(&mut self) -> TatError {
         if let Err(e) = self.save(LAST) {
             return e;
         }

@@ -116,3 +116,47 @@ fn append(path: &Path, line: &str) -> Result<()> {
     let mut f = fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| TatError::io(path, e))?;
     f.write_all(line.as_bytes()).map_err(|e| TatError::io(path, e))
 }
+
+/// The run folder's per-step log: `step,epoch,loss,lr`, one line per optimizer step (a skipped
+/// step's loss is `nan`).
+pub const STEPS_FILE: &str = "steps.csv";
+
+const STEPS_HEADER: &str = "step,epoch,loss,lr";
+
+/// Appends to `steps.csv`, buffered: [`StepLog::flush`] runs whenever a checkpoint is saved, and
+/// a resumed run first drops the steps after its checkpoint.
+pub struct StepLog {
+    path: PathBuf,
+    out: std::io::BufWriter<fs::File>,
+}
+
+impl StepLog {
+    /// Opens the log of `run_dir`, keeping only steps `<= keep_through`.
+    pub fn open(run_dir: &Path, keep_through: usize) -> Result<Self> {
+        let path = run_dir.join(STEPS_FILE);
+        let old = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(TatError::io(&path, e)),
+        };
+        let mut text = format!("{STEPS_HEADER}\n");
+        for line in old.lines().skip(1) {
+            if line.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= keep_through) {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        fs::write(&path, text).map_err(|e| TatError::io(&path, e))?;
+        let file = fs::OpenOptions::new().append(true).open(&path).map_err(|e| TatError::io(&path, e))?;
+        Ok(Self { path, out: std::io::BufWriter::new(file) })
+    }
+
+    /// Records step `step` (1-based) of epoch `epoch` (1-based).
+    pub fn append(&mut self, step: usize, epoch: usize, loss: f64, lr: f64) -> Result<()> {
+        writeln!(self.out, "{step},{epoch},{loss:.6},{lr:.6e}").map_err(|e| TatError::io(&self.path, e))
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| TatError::io(&self.path, e))
+    }
+}
