@@ -14,7 +14,10 @@ hypernetworks of rank 4 with the stable recipe, batches of 32 pieces of exactly 
   hypernetworks' parameters.
 
 Both run in this process, one after the other, with the same number of libtorch threads (the
-extension and torch share one libtorch), fp32. The median over the timed steps is reported.
+extension and torch share one libtorch), fp32. The engine runs first, so both run with the C
+allocator set as the engine sets it for training (freed memory kept for reuse, README "Training
+behaviour"): the comparison is of the computation alone. The median over the timed steps is
+reported.
 
 Usage::
 
