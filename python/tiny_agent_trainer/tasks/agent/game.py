@@ -1,0 +1,315 @@
+"""The gold-finding game: its rules, seeded scenes and oracles, vectorised over a batch of scenes.
+
+The board is the unit square. x grows to the right and y grows *up* in the picture a person sees
+(the original transposed its pictures, so that its "left/right" followed the vertical axis; here
+left/right is x and up/down is y). A heading is an angle in radians from the +x axis, growing
+anticlockwise as seen; the agent looks along (cos h, sin h).
+
+- The agent is a circle of radius `AGENT_R` with an eye (a smaller disc towards its heading).
+- Gold pieces are circles of radius `GOLD_R`; one is eaten when the agent's centre comes closer
+  than `AGENT_R + GOLD_R` to it (tested after every move).
+- Walls are axis-aligned rectangles `(x0, y0, x1, y1)`. Four side walls `WALL` thick line the
+  board; in half of the scenes one of them has a gap of `GAP` around its middle. "Full" scenes
+  add one or two interior walls (`WALL` thick, length U(0.375, 0.75), horizontal or vertical).
+  The agent may touch a wall but never overlap one.
+- Moves: forward (`STEP` = 1/16 along the heading, shortened in 1/16ths of a step until the
+  agent is clear of every wall; no move when even the shortest step is blocked), and turns of
+  `TURN` = pi/30 clockwise or anticlockwise.
+
+A `Scenes` batch is plain arrays (NaN rows stand for absent walls and gold); `Scene` is one scene
+as plain data that saves to and loads from JSON. Oracles answer, per scene, "will I reach the
+gold going forward", the shorter turn towards it, the best move, and the number of moves to reach
+it (capped); each uses the nearest gold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+AGENT_R = 0.05
+GOLD_R = 1 / 64
+WALL = 0.0625
+GAP = 0.1
+STEP = 1 / 16
+TURN = math.pi / 30
+EAT = AGENT_R + GOLD_R
+"""Centre distance below which the agent eats a gold piece."""
+STEP_PARTS = 16
+"""A blocked forward step is shortened in 1/16ths of `STEP`."""
+INTERIOR_LENGTH = (0.375, 0.75)
+MAX_WALLS = 7
+"""Four side walls, one of them possibly in two pieces, and up to two interior walls."""
+MAX_GOLD = 2
+
+FORWARD, CLOCKWISE, ANTICLOCKWISE = 0, 1, 2
+MOVES = ("forward", "clockwise", "anticlockwise")
+
+
+@dataclass
+class Scene:
+    """One scene as plain data: the agent's centre and heading, the walls as (x0, y0, x1, y1)
+    rectangles, the gold pieces' centres."""
+
+    agent: tuple[float, float]
+    heading: float
+    walls: list[tuple[float, float, float, float]] = field(default_factory=list)
+    gold: list[tuple[float, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"agent": list(self.agent), "heading": self.heading, "walls": [list(w) for w in self.walls],
+                "gold": [list(g) for g in self.gold]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scene:
+        return cls(tuple(d["agent"]), float(d["heading"]), [tuple(w) for w in d["walls"]],
+                   [tuple(g) for g in d["gold"]])
+
+
+def save_scenes(scenes: Sequence[Scene], path: str | os.PathLike[str]) -> Path:
+    """Writes scenes as a JSON list; `load_scenes` reads them back exactly."""
+    path = Path(path)
+    path.write_text(json.dumps([s.to_dict() for s in scenes], indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_scenes(path: str | os.PathLike[str]) -> list[Scene]:
+    return [Scene.from_dict(d) for d in json.loads(Path(path).read_text(encoding="utf-8"))]
+
+
+class Scenes:
+    """A batch of scenes as arrays: `agent` (B, 2), `heading` (B,), `walls` (B, MAX_WALLS, 4) and
+    `gold` (B, MAX_GOLD, 2), absent walls and gold being NaN rows. Moves change it in place."""
+
+    def __init__(self, agent: np.ndarray, heading: np.ndarray, walls: np.ndarray, gold: np.ndarray) -> None:
+        self.agent = np.asarray(agent, dtype=np.float64).reshape(-1, 2)
+        self.heading = np.mod(np.asarray(heading, dtype=np.float64).reshape(-1), 2 * math.pi)
+        self.walls = np.asarray(walls, dtype=np.float64).reshape(-1, MAX_WALLS, 4)
+        self.gold = np.asarray(gold, dtype=np.float64).reshape(-1, MAX_GOLD, 2)
+
+    def __len__(self) -> int:
+        return len(self.heading)
+
+    def copy(self) -> Scenes:
+        return Scenes(self.agent.copy(), self.heading.copy(), self.walls.copy(), self.gold.copy())
+
+    def select(self, index: np.ndarray | Sequence[int] | slice) -> Scenes:
+        return Scenes(self.agent[index], self.heading[index], self.walls[index], self.gold[index])
+
+    @classmethod
+    def from_scenes(cls, scenes: Sequence[Scene]) -> Scenes:
+        n = len(scenes)
+        walls = np.full((n, MAX_WALLS, 4), np.nan)
+        gold = np.full((n, MAX_GOLD, 2), np.nan)
+        for i, s in enumerate(scenes):
+            if len(s.walls) > MAX_WALLS or len(s.gold) > MAX_GOLD:
+                raise ValueError(f"scene {i}: at most {MAX_WALLS} walls and {MAX_GOLD} gold pieces")
+            if s.walls:
+                walls[i, : len(s.walls)] = s.walls
+            if s.gold:
+                gold[i, : len(s.gold)] = s.gold
+        return cls(np.array([s.agent for s in scenes]).reshape(n, 2), np.array([s.heading for s in scenes]), walls, gold)
+
+    def scenes(self) -> list[Scene]:
+        out = []
+        for i in range(len(self)):
+            walls = [tuple(float(v) for v in w) for w in self.walls[i] if not np.isnan(w[0])]
+            gold = [tuple(float(v) for v in g) for g in self.gold[i] if not np.isnan(g[0])]
+            out.append(Scene((float(self.agent[i, 0]), float(self.agent[i, 1])), float(self.heading[i]), walls, gold))
+        return out
+
+    # --- geometry -----------------------------------------------------------------------------
+
+    def blocked(self, points: np.ndarray, radius: float = AGENT_R) -> np.ndarray:
+        """Whether a circle of `radius` at `points` (B, ..., 2) overlaps a wall of its scene
+        (closer than `radius` to the rectangle; touching is allowed)."""
+        return wall_distance(self.walls, points) < radius
+
+    def gold_distance(self) -> np.ndarray:
+        """(B, MAX_GOLD) centre distances from the agent to each gold piece (inf where absent)."""
+        d = np.linalg.norm(self.gold - self.agent[:, None, :], axis=-1)
+        return np.where(np.isnan(d), np.inf, d)
+
+    def has_gold(self) -> np.ndarray:
+        return ~np.isnan(self.gold[:, :, 0]).all(axis=1)
+
+    def nearest_gold(self) -> np.ndarray:
+        """(B, 2) the nearest gold piece's centre (NaN where no gold is left)."""
+        index = np.argmin(self.gold_distance(), axis=1)
+        g = self.gold[np.arange(len(self)), index]
+        return np.where(self.has_gold()[:, None], g, np.nan)
+
+    def gold_angle(self) -> np.ndarray:
+        """(B,) the angle from the agent's centre to the nearest gold, in [0, 2pi)."""
+        d = self.nearest_gold() - self.agent
+        return np.mod(np.arctan2(d[:, 1], d[:, 0]), 2 * math.pi)
+
+    def angle_to_gold(self) -> np.ndarray:
+        """(B,) the signed turn from the heading to the nearest gold, in (-pi, pi]: positive is
+        anticlockwise."""
+        return wrap(self.gold_angle() - self.heading)
+
+    # --- moves --------------------------------------------------------------------------------
+
+    def move(self, moves: np.ndarray | Sequence[int]) -> np.ndarray:
+        """Applies one move per scene (`FORWARD`, `CLOCKWISE`, `ANTICLOCKWISE`; -1 for none) and
+        eats the gold the agent then overlaps. Returns the gold pieces eaten per scene."""
+        moves = np.asarray(moves).reshape(-1)
+        self.heading = np.mod(self.heading - TURN * (moves == CLOCKWISE) + TURN * (moves == ANTICLOCKWISE), 2 * math.pi)
+        forward = moves == FORWARD
+        if forward.any():
+            self.agent = np.where(forward[:, None], self.forward_position(), self.agent)
+        return self.eat()
+
+    def forward_position(self) -> np.ndarray:
+        """(B, 2) where a forward move takes each agent: the longest of STEP·k/STEP_PARTS
+        (k = STEP_PARTS..1) that leaves it clear of the walls, else where it is."""
+        unit = np.stack([np.cos(self.heading), np.sin(self.heading)], axis=1)
+        lengths = STEP * np.arange(STEP_PARTS, 0, -1) / STEP_PARTS
+        candidates = self.agent[:, None, :] + lengths[None, :, None] * unit[:, None, :]
+        clear = ~self.blocked(candidates)
+        first = np.argmax(clear, axis=1)
+        chosen = candidates[np.arange(len(self)), first]
+        return np.where(clear.any(axis=1)[:, None], chosen, self.agent)
+
+    def eat(self) -> np.ndarray:
+        eaten = self.gold_distance() < EAT
+        self.gold[eaten] = np.nan
+        return eaten.sum(axis=1)
+
+    # --- oracles ------------------------------------------------------------------------------
+
+    def reaches_forward(self, limit: int = 32) -> np.ndarray:
+        """(B,) whether moving only forward eats a gold piece (within `limit` moves; a board
+        crossing takes at most 16)."""
+        s = self.copy()
+        reached = np.zeros(len(self), dtype=bool)
+        for _ in range(limit):
+            before = s.agent.copy()
+            reached |= s.move(np.full(len(self), FORWARD)) > 0
+            if (np.abs(s.agent - before).max(axis=1) == 0).all():
+                break
+        return reached & self.has_gold()
+
+    def turn_towards_gold(self) -> np.ndarray:
+        """(B,) the shorter turn towards the nearest gold: `ANTICLOCKWISE` when it lies to the
+        left of the heading, else `CLOCKWISE` (also when straight ahead or exactly behind)."""
+        return np.where(self.angle_to_gold() > 0, ANTICLOCKWISE, CLOCKWISE)
+
+    def best_move(self) -> np.ndarray:
+        """(B,) the oracle's move: forward when that reaches the gold or when the gold lies within
+        half a turn of the heading (a turn would overshoot it; a step closer widens the angle
+        that reaches it), else the shorter turn towards it."""
+        ahead = self.reaches_forward() | (np.abs(self.angle_to_gold()) <= TURN / 2)
+        return np.where(ahead, FORWARD, self.turn_towards_gold())
+
+    def steps_to_gold(self, cap: int = 100) -> np.ndarray:
+        """(B,) the number of the oracle's moves until it eats a gold piece; `cap` where it has not
+        within `cap` moves (or the scene has no gold)."""
+        s = self.copy()
+        steps = np.full(len(self), cap)
+        active = self.has_gold()
+        for n in range(1, cap + 1):
+            if not active.any():
+                break
+            moves = np.where(active, s.best_move(), -1)
+            eaten = s.move(moves) > 0
+            done = active & eaten
+            steps[done] = n
+            active &= ~eaten
+        return steps
+
+
+def wrap(angle: np.ndarray) -> np.ndarray:
+    """Angles wrapped to (-pi, pi]."""
+    a = np.mod(angle + math.pi, 2 * math.pi) - math.pi
+    return np.where(a == -math.pi, math.pi, a)
+
+
+def wall_distance(walls: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The distance from each point (B, ..., 2) to the nearest wall (B, W, 4) of its scene; inf
+    where the scene has no wall."""
+    b = walls.shape[0]
+    p = points.reshape(b, -1, 1, 2)
+    w = walls[:, None, :, :]
+    dx = np.maximum(np.maximum(w[..., 0] - p[..., 0], p[..., 0] - w[..., 2]), 0.0)
+    dy = np.maximum(np.maximum(w[..., 1] - p[..., 1], p[..., 1] - w[..., 3]), 0.0)
+    d = np.sqrt(dx * dx + dy * dy)
+    d = np.where(np.isnan(d), np.inf, d).min(axis=-1)
+    return d.reshape(points.shape[:-1])
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+def side_walls(rng: np.random.Generator) -> list[tuple[float, float, float, float]]:
+    """The four side walls; with probability 1/2 one of them (chosen uniformly) has a gap of
+    `GAP` around its middle."""
+    walls = [(0.0, 0.0, WALL, 1.0), (1 - WALL, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, WALL), (0.0, 1 - WALL, 1.0, 1.0)]
+    if rng.random() < 0.5:
+        i = int(rng.integers(4))
+        x0, y0, x1, y1 = walls.pop(i)
+        lo, hi = 0.5 - GAP / 2, 0.5 + GAP / 2
+        if i < 2:  # a vertical wall: the gap is in y
+            walls += [(x0, y0, x1, lo), (x0, hi, x1, y1)]
+        else:
+            walls += [(x0, y0, lo, y1), (hi, y0, x1, y1)]
+    return walls
+
+
+def interior_wall(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """A wall inside the board: `WALL` thick, of length U(0.375, 0.75), horizontal or vertical,
+    placed uniformly where it stays clear of the side walls."""
+    length = float(rng.uniform(*INTERIOR_LENGTH))
+    lo, hi = WALL, 1 - WALL
+    x = float(rng.uniform(lo, hi - length))
+    y = float(rng.uniform(lo, hi - WALL))
+    if rng.random() < 0.5:
+        return (x, y, x + length, y + WALL)
+    return (y, x, y + WALL, x + length)
+
+
+def _clear_point(rng: np.random.Generator, walls: np.ndarray, radius: float, box=(0.0, 1.0, 0.0, 1.0)) -> np.ndarray:
+    x0, x1, y0, y1 = max(box[0], WALL), min(box[1], 1 - WALL), max(box[2], WALL), min(box[3], 1 - WALL)
+    for _ in range(10_000):
+        p = np.array([rng.uniform(x0, x1), rng.uniform(y0, y1)])
+        if wall_distance(walls[None], p[None, None])[0, 0] >= radius:
+            return p
+    raise RuntimeError("no clear point found")  # pragma: no cover - the board always has room
+
+
+def make_scenes(n: int, seed: int | np.random.Generator, kind: str = "bare", gold_near: float | None = None) -> Scenes:
+    """`n` seeded scenes. `bare`: side walls and one gold piece; `full`: side walls, one or two
+    interior walls and one or two gold pieces. The agent is placed clear of the walls, each gold
+    piece clear of the walls and not touching the agent (nor each other); `gold_near` keeps the
+    gold within that distance of the agent in each coordinate. The heading is uniform."""
+    if kind not in ("bare", "full"):
+        raise ValueError(f"unknown scene kind {kind!r}: expected 'bare' or 'full'")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    walls = np.full((n, MAX_WALLS, 4), np.nan)
+    gold = np.full((n, MAX_GOLD, 2), np.nan)
+    agent = np.zeros((n, 2))
+    heading = rng.uniform(0, 2 * math.pi, n)
+    for i in range(n):
+        w = side_walls(rng)
+        if kind == "full":
+            w += [interior_wall(rng) for _ in range(int(rng.integers(1, 3)))]
+        walls[i, : len(w)] = w
+        agent[i] = _clear_point(rng, walls[i], AGENT_R)
+        count = 1 if kind == "bare" else int(rng.integers(1, MAX_GOLD + 1))
+        box = (0.0, 1.0, 0.0, 1.0)
+        if gold_near is not None:
+            box = (agent[i, 0] - gold_near, agent[i, 0] + gold_near, agent[i, 1] - gold_near, agent[i, 1] + gold_near)
+        placed: list[np.ndarray] = []
+        while len(placed) < count:
+            g = _clear_point(rng, walls[i], GOLD_R, box)
+            if np.linalg.norm(g - agent[i]) >= EAT and all(np.linalg.norm(g - o) >= 2 * GOLD_R for o in placed):
+                placed.append(g)
+        gold[i, :count] = placed
+    return Scenes(agent, heading, walls, gold)
