@@ -19,7 +19,9 @@ anticlockwise as seen; the agent looks along (cos h, sin h).
 A `Scenes` batch is plain arrays (NaN rows stand for absent walls and gold); `Scene` is one scene
 as plain data that saves to and loads from JSON. Oracles answer, per scene, "will I reach the
 gold going forward", the shorter turn towards it, the best move, and the number of moves to reach
-it (capped); each uses the nearest gold.
+it (capped); each uses the nearest gold. The best move steers for the gold moved into the box
+the agent's centre can reach (`Scenes.aim`): a piece lying against a side wall is eaten from the
+closest spot beside it, where steering straight at it would push into the wall.
 """
 
 from __future__ import annotations
@@ -150,6 +152,17 @@ class Scenes:
         d = self.nearest_gold() - self.agent
         return np.mod(np.arctan2(d[:, 1], d[:, 0]), 2 * math.pi)
 
+    def aim(self) -> np.ndarray:
+        """(B, 2) where the best move steers: the nearest gold, moved into the box of centres the
+        agent can take between the side walls. From there the gold is within eating distance
+        (at most GOLD_R + 0.034 per axis from a piece that touches a wall)."""
+        return np.clip(self.nearest_gold(), WALL + AGENT_R, 1 - WALL - AGENT_R)
+
+    def angle_to_aim(self) -> np.ndarray:
+        """(B,) the signed turn from the heading to `aim`, in (-pi, pi]."""
+        d = self.aim() - self.agent
+        return wrap(np.arctan2(d[:, 1], d[:, 0]) - self.heading)
+
     def angle_to_gold(self) -> np.ndarray:
         """(B,) the signed turn from the heading to the nearest gold, in (-pi, pi]: positive is
         anticlockwise."""
@@ -185,17 +198,27 @@ class Scenes:
 
     # --- oracles ------------------------------------------------------------------------------
 
-    def reaches_forward(self, limit: int = 32) -> np.ndarray:
-        """(B,) whether moving only forward eats a gold piece (within `limit` moves; a board
-        crossing takes at most 16)."""
-        s = self.copy()
+    def reaches_forward(self) -> np.ndarray:
+        """(B,) whether moving only forward eats a gold piece. A scene is played until it eats or
+        its step is shortened by a wall (after which the agent cannot move on): at most 16 full
+        steps cross the board."""
         reached = np.zeros(len(self), dtype=bool)
-        for _ in range(limit):
+        # Only a piece ahead and within EAT of the heading's line can be eaten going forward.
+        ahead = self.gold - self.agent[:, None, :]
+        unit = np.stack([np.cos(self.heading), np.sin(self.heading)], axis=1)[:, None, :]
+        along = (ahead * unit).sum(axis=-1)
+        across = np.abs(ahead[..., 0] * unit[..., 1] - ahead[..., 1] * unit[..., 0])
+        with np.errstate(invalid="ignore"):
+            running = np.nonzero(((along > 0) & (across < EAT)).any(axis=1))[0]
+        s = self.select(running)
+        while len(running):
             before = s.agent.copy()
-            reached |= s.move(np.full(len(self), FORWARD)) > 0
-            if (np.abs(s.agent - before).max(axis=1) == 0).all():
-                break
-        return reached & self.has_gold()
+            eaten = s.move(np.full(len(running), FORWARD)) > 0
+            reached[running[eaten]] = True
+            full_step = np.linalg.norm(s.agent - before, axis=1) > STEP * (1 - 1e-9)
+            keep = ~eaten & full_step
+            running, s = running[keep], s.select(keep)
+        return reached
 
     def turn_towards_gold(self) -> np.ndarray:
         """(B,) the shorter turn towards the nearest gold: `ANTICLOCKWISE` when it lies to the
@@ -203,26 +226,41 @@ class Scenes:
         return np.where(self.angle_to_gold() > 0, ANTICLOCKWISE, CLOCKWISE)
 
     def best_move(self) -> np.ndarray:
-        """(B,) the oracle's move: forward when that reaches the gold or when the gold lies within
+        """(B,) the oracle's move: forward when that reaches the gold, or when `aim` lies within
         half a turn of the heading (a turn would overshoot it; a step closer widens the angle
-        that reaches it), else the shorter turn towards it."""
-        ahead = self.reaches_forward() | (np.abs(self.angle_to_gold()) <= TURN / 2)
-        return np.where(ahead, FORWARD, self.turn_towards_gold())
+        that reaches it); else the shorter turn towards `aim`."""
+        return self._best_move()[0]
+
+    def _best_move(self) -> tuple[np.ndarray, np.ndarray]:
+        reaches = self.reaches_forward()
+        angle = self.angle_to_aim()
+        ahead = reaches | (np.abs(angle) <= TURN / 2)
+        return np.where(ahead, FORWARD, np.where(angle > 0, ANTICLOCKWISE, CLOCKWISE)), reaches
 
     def steps_to_gold(self, cap: int = 100) -> np.ndarray:
         """(B,) the number of the oracle's moves until it eats a gold piece; `cap` where it has not
-        within `cap` moves (or the scene has no gold)."""
+        within `cap` moves (or the scene has no gold). Once forward reaches the gold the rest is
+        forward (not asked again); a scene whose move changed nothing would repeat it (the oracle
+        is a function of the scene) and is left at the cap."""
         s = self.copy()
         steps = np.full(len(self), cap)
-        active = self.has_gold()
+        committed = np.zeros(len(self), dtype=bool)
+        running = np.nonzero(self.has_gold())[0]
         for n in range(1, cap + 1):
-            if not active.any():
+            if not len(running):
                 break
-            moves = np.where(active, s.best_move(), -1)
-            eaten = s.move(moves) > 0
-            done = active & eaten
-            steps[done] = n
-            active &= ~eaten
+            now = s.select(running)
+            moves = np.full(len(running), FORWARD)
+            ask = np.nonzero(~committed[running])[0]
+            if len(ask):
+                moves[ask], reaches = now.select(ask)._best_move()
+                committed[running[ask]] = reaches
+            before_agent, before_heading = now.agent.copy(), now.heading.copy()
+            eaten = now.move(moves) > 0
+            s.agent[running], s.heading[running], s.gold[running] = now.agent, now.heading, now.gold
+            steps[running[eaten]] = n
+            stuck = (now.agent == before_agent).all(axis=1) & (now.heading == before_heading)
+            running = running[~eaten & ~stuck]
         return steps
 
 

@@ -1,0 +1,378 @@
+"""The agent task's training frameworks (every one: shapes, prompts, answers, labels, targets,
+determinism; hand-made scenes for a few labels), the complex loss, and the mixing of frameworks
+with its curriculum."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_agent_trainer.tasks.agent import game, render
+from tiny_agent_trainer.tasks.agent.frameworks import (
+    ALL,
+    base,
+    comparison_v1,
+    complex_loss_v1,
+    imagine_after_move,
+    mem_canvas_use,
+)
+from tiny_agent_trainer.tasks.agent.frameworks.blue_line_qa import BlueLineQA
+from tiny_agent_trainer.tasks.agent.frameworks.imagine_halfway_to_gold import ImagineHalfwayToGold, halfway
+from tiny_agent_trainer.tasks.agent.frameworks.please_turn_qa import PleaseTurnQA
+from tiny_agent_trainer.tasks.agent.frameworks.base import EOS, MAX_CANVASES, Batch, answer_text
+from tiny_agent_trainer.tasks.agent.game import WALL, Scene, Scenes
+from tiny_agent_trainer.tasks.agent.mixing import Mixer
+
+SIDES = [(0.0, 0.0, WALL, 1.0), (1 - WALL, 0.0, 1.0, 1.0), (0.0, 0.0, 1.0, WALL), (0.0, 1 - WALL, 1.0, 1.0)]
+PROMPT = re.compile(r"[a-z]+( [a-z]+)*")
+N = 12
+
+
+def scenes_of(*specs: tuple[tuple[float, float], float, tuple[float, float]]) -> Scenes:
+    """Bare hand-made scenes from (agent, heading, gold)."""
+    return Scenes.from_scenes([Scene(agent, heading, SIDES, [gold]) for agent, heading, gold in specs])
+
+
+def indices(pictures: np.ndarray) -> np.ndarray:
+    """Palette indices of pictures drawn in the palette's colours."""
+    return np.argmin(np.abs(pictures[..., None, :].astype(int) - render.PALETTE.astype(int)).sum(-1), axis=-1)
+
+
+def target_of(b: Batch) -> np.ndarray:
+    assert b.target is not None
+    return b.target
+
+
+def make(name: str, n: int = N, seed: int = 0, size: int = 32) -> Batch:
+    return base.get(name).make(n, np.random.default_rng(seed), size)
+
+
+def test_every_framework_is_registered_under_its_module_name_in_the_order_of_all() -> None:
+    assert len(ALL) == 22 and len(set(ALL)) == 22
+    assert base.names() == list(ALL)
+    for name in ALL:
+        f = base.get(name)
+        assert f.name == name and type(f).__module__.endswith(f".{name}") and f.description
+    with pytest.raises(KeyError, match="unknown framework 'nope'"):
+        base.get("nope")
+
+
+@pytest.mark.parametrize("size", [32, 96])
+@pytest.mark.parametrize("name", ALL)
+def test_batches_have_the_contracts_shapes_and_answers(name: str, size: int) -> None:
+    f = base.get(name)
+    b = make(name, size=size)
+    assert b.framework == name and len(b) == N and len(b.scenes) == N
+    assert b.image.shape == (N, size, size, 3) and b.image.dtype == np.uint8
+    assert b.canvases.dtype == np.uint8 and b.canvases.ndim == 5
+    assert b.canvases.shape[0] == N and b.canvases.shape[1] <= MAX_CANVASES and b.canvases.shape[2:] == (size, size, 3)
+    assert b.question.shape == b.label.shape == (N,) and b.question.dtype == b.label.dtype == np.int64
+    assert all(isinstance(w, float) for w in b.weights.values()) and b.weights["text"] == 1.0
+    for key, value in b.extra.items():
+        assert isinstance(value, np.ndarray) and len(value) == N, key
+    assert len(b.answer) == N and all(a and a.split()[-1] == EOS for a in b.answer)
+    assert set(b.prompt) <= set(f.prompt_texts())
+    if f.questions:
+        assert b.target is None and b.weights["image"] == 0.0
+        for prompt, answer, q, c in zip(b.prompt, b.answer, b.question, b.label):
+            question = f.questions[q]
+            assert prompt in question.prompts and 0 <= c < len(question.classes)
+            assert answer == answer_text(question.classes[c]) and answer != EOS
+    else:
+        assert (b.question == -1).all() and (b.label == -1).all() and b.answer == [EOS] * N
+        assert b.target is not None and b.target.shape == b.image.shape and b.target.dtype == np.uint8
+
+
+def test_every_question_can_be_asked_about_given_scenes() -> None:
+    scenes = game.make_scenes(6, 9, "bare")
+    for name in ALL:
+        f = base.get(name)
+        for qi, q in enumerate(f.questions):
+            b = f.ask(scenes, q.name, np.random.default_rng(qi), 32)
+            assert len(b) == 6 and (b.question == qi).all() and all(p in q.prompts for p in b.prompt)
+            assert b.answer == [answer_text(q.classes[c]) for c in b.label]
+            assert np.array_equal(b.image, render.render(scenes, 32, line=(
+                (b.extra["line_angle"], b.extra["line_length"]) if "line_angle" in b.extra else None)))
+
+
+def test_prompts_are_plain_words_and_each_belongs_to_one_question_across_all_frameworks() -> None:
+    owner: dict[str, str] = {}
+    for name in ALL:
+        f = base.get(name)
+        groups = [(f"{name}/{q.name}", q.prompts) for q in f.questions] or [(name, f.prompt_texts())]
+        for where, prompts in groups:
+            assert len(prompts) >= 3 or name == "imagine_after_move", where
+            for p in prompts:
+                assert PROMPT.fullmatch(p), f"{where}: {p!r}"
+                assert p not in owner, f"{p!r} is in both {owner.get(p)} and {where}"
+                owner[p] = where
+        for q in f.questions:
+            assert q.classes and all(c and c == c.strip() and EOS not in c for c in q.classes)
+            assert len(set(q.classes)) == len(q.classes)
+
+
+def spoken(prompt: str) -> str:
+    """The moves a prompt of imagine_after_move says (F, C, A), read from its words."""
+    counts = {"thirty": 5, "ninety": 15, "a": 1, "one": 1, "once": 1, "single": 1, "two": 2, "three": 3}
+    moves = ""
+    for part in re.split(r" (?:and )?then ", prompt):
+        words = part.split()
+        if "around" in words or "other" in words:
+            moves += "C" * 30
+            continue
+        n = next(counts[c] for c in counts if c in words)  # degrees first: "a thirty degree turn"
+        if "forward" in words:
+            moves += "F" * n
+        else:
+            assert ("clockwise" in words) != ("anticlockwise" in words), prompt
+            moves += ("C" if "clockwise" in words else "A") * n
+    return moves
+
+
+def test_each_imagined_move_sequence_has_its_own_prompts_and_is_played_as_said() -> None:
+    seen: dict[str, int] = {}
+    for i, (moves, prompts) in enumerate(imagine_after_move.SEQUENCES):
+        assert len(prompts) >= 2 and set(moves) <= set("FCA")
+        for p in prompts:
+            assert seen.setdefault(p, i) == i
+        assert all(spoken(p) == moves for p in prompts), (moves, prompts)
+    b = make("imagine_after_move", n=40, size=48)
+    after = b.scenes.copy()
+    for step in range(b.extra["moves"].shape[1]):
+        after.move(b.extra["moves"][:, step])
+    assert np.array_equal(render.render(after, 48), target_of(b))
+    for prompt, s, moves in zip(b.prompt, b.extra["sequence"], b.extra["moves"]):
+        assert seen[prompt] == s
+        assert np.array_equal(moves, imagine_after_move.PLANS[s])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_batches_repeat_with_their_seed_and_change_with_it(name: str) -> None:
+    a, b, c = make(name, seed=5), make(name, seed=5), make(name, seed=6)
+    for field in ("image", "canvases", "question", "label"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert a.prompt == b.prompt and a.answer == b.answer and a.weights == b.weights
+    assert (a.target is None and b.target is None) or np.array_equal(target_of(a), target_of(b))
+    assert all(np.array_equal(a.extra[k], b.extra[k]) for k in a.extra)
+    assert not np.array_equal(a.image, c.image)
+
+
+def test_targets_differ_from_the_inputs_where_they_should() -> None:
+    for name in ALL:
+        b = make(name, n=40, size=96)
+        if b.target is None:
+            continue
+        differ = (target_of(b) != b.image).any(axis=(1, 2, 3))
+        if name == "control":
+            assert not differ.any()
+        elif name == "mem_canvas_use":
+            assert np.array_equal(differ, b.extra["lookback"] > 0)
+        else:
+            assert differ.mean() >= 0.9, name
+
+
+def test_imagined_rooms_are_renders_without_what_they_say() -> None:
+    omitted = {
+        "imagine_without_agent": {"agent"},
+        "imagine_without_gold": {"gold"},
+        "imagine_without_walls": {"walls"},
+        "imagine_walls_only": {"agent", "gold"},
+    }
+    colours = {"agent": [render.GREEN, render.RED], "gold": [render.GOLD], "walls": [render.BLACK]}
+    for name, omit in omitted.items():
+        b = make(name, n=20, size=64)
+        assert b.scenes.has_gold().all() and (~np.isnan(b.scenes.walls[:, :, 0])).sum(axis=1).min() >= 5, "full scenes"
+        assert np.array_equal(target_of(b), render.render(b.scenes, 64, omit=omit))
+        shown = indices(target_of(b))
+        for part, cs in colours.items():
+            assert np.isin(shown, cs).any(axis=(1, 2)).all() != (part in omit), (name, part)
+
+
+def test_arrow_zoom_and_halfway_targets_are_the_scene_renders_they_describe() -> None:
+    b = make("arrow_to_gold", n=20, size=64)
+    blue = (target_of(b) == render.PALETTE[render.BLUE]).all(-1).sum(axis=(1, 2))
+    assert (blue > 0).all() and not (b.image == render.PALETTE[render.BLUE]).all(-1).any()
+    for name, factor, centre in [
+        ("zoom_agent", 6, lambda s: s.agent),
+        ("zoom_gold", 8, lambda s: s.nearest_gold()),
+        ("zoom_halfway", 2, lambda s: (s.agent + s.nearest_gold()) / 2),
+    ]:
+        b = make(name, n=10, size=64)
+        view = render.zoom_view(centre(b.scenes), factor)
+        assert np.array_equal(target_of(b), render.render(b.scenes, 64, view=view))
+    # halfway: the agent at the midpoint facing the gold; a gold piece it then overlaps is eaten
+    s = scenes_of(((0.3, 0.3), 0.0, (0.7, 0.3)), ((0.5, 0.5), 0.0, (0.5, 0.6)), ((0.2, 0.12), 0.0, (0.8, 0.07)))
+    moved = halfway(s)
+    assert np.allclose(moved.agent[:2], [[0.5, 0.3], [0.5, 0.55]])
+    assert np.allclose(moved.heading, s.gold_angle())
+    assert moved.has_gold().tolist() == [True, False, True]
+    assert np.array_equal(ImagineHalfwayToGold().target(s, 64), render.render(moved, 64))
+    # the third midpoint would overlap the bottom wall: the agent stops short of it on the path, clear
+    assert not moved.blocked(moved.agent[:, None]).any()
+    t = (moved.agent[2, 0] - 0.2) / 0.6
+    assert 0.1 < t < 0.5 and np.allclose(moved.agent[2], s.agent[2] + t * (s.gold[2, 0] - s.agent[2]))
+
+
+def test_memory_canvases_are_the_pictures_shown_before_and_the_target_the_one_asked_for() -> None:
+    b = make("mem_canvas_use", n=30, size=32)
+    assert b.canvases.shape[1] == 2
+    shown = np.concatenate([b.canvases, b.image[:, None]], axis=1)  # oldest first
+    assert set(b.extra["lookback"]) == {0, 1, 2}
+    for i, k in enumerate(b.extra["lookback"]):
+        assert np.array_equal(target_of(b)[i], shown[i, 2 - k])
+        assert b.prompt[i] in mem_canvas_use.RECALL[k]
+    assert not np.array_equal(b.canvases[:, 0], b.canvases[:, 1]) and not np.array_equal(b.canvases[:, 1], b.image)
+
+
+def test_question_labels_on_hand_made_scenes() -> None:
+    rng = np.random.default_rng(0)
+    # gold up and to the left of the agent, which faces it squarely and is near it
+    s = scenes_of(((0.5, 0.5), 3 * math.pi / 4, (0.42, 0.58)), ((0.3, 0.3), 0.0, (0.8, 0.8)))
+    position = base.get("position_qa")
+    answers = {q: position.ask(s, q, rng, 32).answer for q in
+               ("gold_left_right", "gold_above_below", "agent_left_right", "agent_above_below")}
+    assert answers == {
+        "gold_left_right": ["left <eos>", "right <eos>"],
+        "gold_above_below": ["above <eos>", "above <eos>"],
+        "agent_left_right": ["right <eos>", "left <eos>"],
+        "agent_above_below": ["below <eos>", "below <eos>"],
+    }
+    assert base.get("near_gold_qa").ask(s, "near", rng, 32).answer == ["yes <eos>", "no <eos>"]
+    assert base.get("gold_direction_qa").ask(s, "gold_ahead", rng, 32).answer == ["yes <eos>", "no <eos>"]
+    rel = base.get("relposition_qa")
+    assert rel.ask(s, "eat_forward", rng, 32).answer == ["yes <eos>", "no <eos>"]
+    # the second agent faces +x; the gold at 45 degrees is to its left: anticlockwise
+    assert rel.ask(s, "turn", rng, 32).answer[1] == "anticlockwise <eos>"
+    assert rel.ask(s, "best_move", rng, 32).answer == ["forward <eos>", "anticlockwise <eos>"]
+    t = scenes_of(((0.5, 0.5), math.pi / 2, (0.8, 0.5)))  # facing up, gold to the right
+    assert rel.ask(t, "best_move", rng, 32).answer == ["clockwise <eos>"]
+    assert np.array_equal(rel.ask(s, "best_move", rng, 32).label, s.best_move())
+    with pytest.raises(KeyError, match="no question 'nope'"):
+        rel.ask(s, "nope", rng, 32)
+    with pytest.raises(NotImplementedError):
+        base.get("control").ask(s, "x", rng, 32)
+
+
+def test_line_questions_follow_the_line_and_away_is_the_other_turn() -> None:
+    s = scenes_of(((0.5, 0.5), 0.0, (0.5, 0.2)), ((0.5, 0.5), 0.0, (0.5, 0.8)))  # gold right, then left
+    extra = {"line_angle": np.array([0.4, -0.6]), "line_length": np.array([0.2, 0.2])}
+    blue = BlueLineQA()
+    assert blue.labels(s, extra).tolist() == [[0, 1]]  # within 30 degrees (0.52 rad): yes; else no
+    please = PleaseTurnQA()
+    turns = please.questions[0].classes
+    got = [[turns[c] for c in row] for row in please.labels(s, extra)]
+    assert got == [
+        ["clockwise", "anticlockwise"],  # towards the gold
+        ["anticlockwise", "clockwise"],  # towards the line
+        ["anticlockwise", "clockwise"],  # away from the gold
+        ["clockwise", "anticlockwise"],  # away from the line
+    ]
+    b = blue.make(400, np.random.default_rng(1), 32)
+    assert 0.4 < (b.label == 0).mean() < 0.6
+    assert np.array_equal(b.label == 0, np.abs(game.wrap(b.extra["line_angle"] - b.scenes.heading)) < math.pi / 6)
+
+
+def test_balanced_questions_are_not_one_sided() -> None:
+    for name, question, low in [("gold_direction_qa", 0, 0.25), ("near_gold_qa", 0, 0.3), ("relposition_qa", 2, 0.2)]:
+        b = make(name, n=300)
+        mine = b.question == question
+        shares = np.bincount(b.label[mine], minlength=len(base.get(name).questions[question].classes)) / mine.sum()
+        assert shares.min() > low, (name, shares)
+
+
+def test_comparison_compares_oracle_steps_with_the_first_scene_as_the_canvas() -> None:
+    f = comparison_v1.ComparisonV1()
+    b = make("comparison_v1", n=40)
+    assert b.canvases.shape[1] == 1
+    first = b.extra["first_steps"]
+    second = b.extra["second_steps"]
+    assert np.array_equal(b.label, np.where(first <= second, 0, 1)) and (first != second).mean() > 0.9
+    assert np.array_equal(second, b.scenes.steps_to_gold())
+    near = scenes_of(((0.5, 0.5), 0.0, (0.7, 0.5)))  # facing the gold: 3 steps
+    far = scenes_of(((0.2, 0.2), math.pi, (0.8, 0.8)))  # facing away from far gold
+    batch = f.compare(near, far, near.steps_to_gold(), far.steps_to_gold(),
+                      np.random.default_rng(0), 32)
+    assert batch.answer == ["first <eos>"]
+    assert np.array_equal(batch.canvases[0, 0], render.render(near, 32)[0])
+    batch = f.compare(far, near, far.steps_to_gold(), near.steps_to_gold(),
+                      np.random.default_rng(0), 32)
+    assert batch.answer == ["second <eos>"]
+
+
+def test_complex_loss_is_differentiable_and_near_zero_on_a_right_answer() -> None:
+    size = 96
+    b = make("complex_loss_v1", n=16, size=size)
+    gold, agent = b.extra["gold"], b.extra["agent"]
+    assert np.allclose(np.linalg.norm(gold - agent, axis=1), b.extra["distance"])
+    right = b.scenes.copy()
+    right.agent = agent + 0.55 * (gold - agent)  # 45% of the distance left, the gold not overlapped
+    right_pictures = render.render(right, size)
+
+    def as_tensor(pictures: np.ndarray) -> torch.Tensor:
+        return torch.tensor(pictures.transpose(0, 3, 1, 2) / 255.0, dtype=torch.float32)
+
+    good = complex_loss_v1.complex_loss(as_tensor(right_pictures), b)
+    unmoved = complex_loss_v1.complex_loss(as_tensor(b.image), b)
+    assert float(good) < 0.1 and float(unmoved) > 0.8
+    assert complex_loss_v1.score(right_pictures, b).all()
+    assert not complex_loss_v1.score(b.image, b).any()
+    assert complex_loss_v1.score(target_of(b), b).all()  # the reference answer
+    moved_gold = right.copy()
+    moved_gold.gold += np.array([0.05, 0.0])
+    assert not complex_loss_v1.score(render.render(moved_gold, size), b).any()
+    noisy = as_tensor(b.image) * 0.9 + 0.05
+    noisy.requires_grad_(True)
+    loss = complex_loss_v1.complex_loss(noisy, b)
+    loss.backward()
+    assert noisy.grad is not None and torch.isfinite(noisy.grad).all() and noisy.grad.abs().sum() > 0
+
+
+def test_mixer_is_a_pure_function_of_seed_and_step_and_follows_its_weights() -> None:
+    weights = {"position_qa": 2, "control": 1, "zoom_gold": 0}
+    a, b = Mixer(weights, seed=3), Mixer(weights, seed=3)
+    seq = [a.framework_at(s) for s in range(600)]
+    assert seq == [b.framework_at(s) for s in range(600)]
+    assert seq != [Mixer(weights, seed=4).framework_at(s) for s in range(600)]
+    assert set(seq) == {"position_qa", "control"} and 0.6 < seq.count("position_qa") / 600 < 0.73
+    x, y = a.batch(17, 4, 32), Mixer(weights, seed=3).batch(17, 4, 32)  # a resumed run: a fresh mixer
+    assert x.framework == a.framework_at(17) and np.array_equal(x.image, y.image) and x.prompt == y.prompt
+
+
+def test_curriculum_stages_switch_at_their_steps() -> None:
+    table = {
+        "weights": {"comparison_v1": 1},
+        "stage": [{"until_step": 5, "weights": {"control": 1}}, {"until_step": 9, "weights": {"near_gold_qa": 1}}],
+    }
+    m = Mixer.from_config(table, seed=1)
+    assert [m.framework_at(s) for s in (0, 4, 5, 8, 9, 100)] == [
+        "control", "control", "near_gold_qa", "near_gold_qa", "comparison_v1", "comparison_v1"]
+    assert m.batch(6, 3, 32).framework == "near_gold_qa"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"weights": {"controll": 1}}, r"frameworks\.weights\.controll: unknown framework"),
+        ({"weights": {"control": -1}}, r"frameworks\.weights\.control: the weight"),
+        ({"weights": {"control": True}}, r"frameworks\.weights\.control: the weight"),
+        ({"weights": {"control": 0}}, r"frameworks\.weights: at least one"),
+        ({}, r"frameworks\.weights: missing"),
+        ({"weights": {"control": 1}, "stages": []}, r"frameworks\.stages: unknown key"),
+        ({"weights": {"control": 1}, "stage": [{"until_step": 0, "weights": {"control": 1}}]},
+         r"frameworks\.stage\[0\]\.until_step"),
+        ({"weights": {"control": 1}, "stage": [{"until_step": 5, "weights": {"control": 1}},
+                                               {"until_step": 5, "weights": {"control": 1}}]},
+         r"frameworks\.stage\[1\]\.until_step: 5 is not after"),
+        ({"weights": {"control": 1}, "stage": [{"until_step": 5, "weights": {"zoom": 1}}]},
+         r"frameworks\.stage\[0\]\.weights\.zoom: unknown framework"),
+        ({"weights": {"control": 1}, "stage": [{"until": 5, "weights": {"control": 1}}]},
+         r"frameworks\.stage\[0\]\.until: unknown key"),
+    ],
+)
+def test_mixer_config_errors_name_the_bad_key(table: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Mixer.from_config(table)
