@@ -674,6 +674,119 @@ def schema() -> None:
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+# --- agent ------------------------------------------------------------------------------------
+
+AGENT_POLICIES = ("oracle", "majority")
+"""The built-in policies of the agent harness (`tasks/agent/evaluate.py`)."""
+
+
+@main.group()
+def agent() -> None:
+    """The gold-finding game's frameworks: draw their examples, play a closed-loop episode, score a
+    policy on held-out examples."""
+
+
+def _agent_frameworks(given: tuple[str, ...]) -> list[str]:
+    """The framework names given, checked against the registry (a usage error lists the known)."""
+    from .tasks.agent.frameworks import base
+
+    known = base.names()
+    for name in given:
+        if name not in known:
+            raise click.UsageError(f"unknown framework {name!r}. Fix: pass one of {', '.join(known)}.")
+    return list(given)
+
+
+@agent.command("show")
+@click.option("--framework", "name", required=True, metavar="NAME", help="The framework to draw.")
+@click.option("-n", "count", type=click.IntRange(1, 64), default=8, help="How many examples (one row each).")
+@click.option("--seed", type=U64, default=0, help="The examples' seed.")
+@click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
+@click.option("--dpi", type=click.IntRange(20, 600), default=80, help="The PNG's dots per inch.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The PNG to write.")
+def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path) -> None:
+    """Draw examples of a framework to a PNG. One row per example, for a person to check: the
+    input picture, the canvases (oldest first), the target picture, and the prompt and answer."""
+    import numpy as np
+
+    from .tasks.agent.draw import examples_png  # matplotlib is slow to import: only for this command
+    from .tasks.agent.frameworks import base
+
+    _agent_frameworks((name,))
+    framework = base.get(name)
+    batch = framework.make(count, np.random.default_rng(seed), size)
+    click.echo(f"wrote {examples_png(framework, batch, out, dpi)}")
+
+
+@agent.command("episode")
+@click.option("--policy", type=click.Choice(AGENT_POLICIES), default="oracle", help="Who chooses the moves.")
+@click.option("--seed", type=U64, default=0, help="The scene's seed (and the prompts').")
+@click.option("--steps", type=click.IntRange(1, 10_000), default=100, help="Give up after this many moves.")
+@click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
+@click.option("--scenes", "kind", type=click.Choice(["bare", "full"]), default="bare", help="Bare or full scene.")
+@click.option("--scale", type=click.IntRange(1, 16), default=3, help="Upscale the frames this many times.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The GIF to write.")
+def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path) -> None:
+    """Play a closed-loop episode into a GIF. The policy's answer to the best-move question drives
+    the agent until it eats the gold or the steps run out; each frame is captioned with the move."""
+    from .tasks.agent import evaluate, game
+    from .tasks.agent.draw import episode_gif  # Pillow: only for this command
+
+    scenes = game.make_scenes(1, seed, kind)
+    episodes = evaluate.play(
+        evaluate.make_policy(policy, seed), scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), size, record=True
+    )
+    oracle = int(scenes.steps_to_gold(steps + 1)[0])
+    oracle_text = f"{oracle} moves" if oracle <= steps else f"no gold within {steps} moves"
+    outcome = f"ate the gold in {episodes.steps[0]} moves" if episodes.success[0] else f"no gold within {steps} moves"
+    click.echo(f"{policy}: {outcome} (the oracle: {oracle_text})")
+    click.echo(f"wrote {episode_gif(episodes, out, size, scale)}")
+
+
+@agent.command("eval")
+@click.option("--policy", type=click.Choice(AGENT_POLICIES), default="oracle", help="The policy to score.")
+@click.option("-n", "count", type=click.IntRange(1), default=2000, help="Held-out examples per framework.")
+@click.option(
+    "--framework", "frameworks", multiple=True, metavar="NAME", help="Score only this framework (repeatable; default all)."
+)
+@click.option("--seed", type=U64, default=0, help="The harness seed (held-out examples and episodes derive from it).")
+@click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
+@click.option(
+    "--episodes", type=click.IntRange(0), default=None, help="Closed-loop episodes per scene kind (default: as -n; 0: none)."
+)
+@click.option("--steps", type=click.IntRange(1, 10_000), default=100, help="Closed-loop episodes give up after this many moves.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the table.")
+def agent_eval(
+    policy: str,
+    count: int,
+    frameworks: tuple[str, ...],
+    seed: int,
+    size: int,
+    episodes: int | None,
+    steps: int,
+    as_json: bool,
+) -> None:
+    """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
+    majority-class baseline; per picture framework: skill over a copy of the input and the objects'
+    centre errors; then the closed loop's success rate and steps, beside the oracle's."""
+    from .tasks.agent import evaluate
+
+    names = _agent_frameworks(frameworks) if frameworks else None
+    report = evaluate.evaluate(
+        evaluate.make_policy(policy, seed),
+        names,
+        count,
+        seed,
+        size,
+        episodes=episodes,
+        steps=steps,
+        closed_loop=episodes != 0,
+        policy_name=policy,
+        on_progress=lambda what: click.echo(what, err=True),
+    )
+    click.echo(report.to_json() if as_json else report.table())
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 

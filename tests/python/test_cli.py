@@ -1,5 +1,5 @@
 """The `tat` command against the release binary: the same flags and defaults, the same output and
-exit codes on the same inputs; and what only `tat` has (`plot`, `schema`).
+exit codes on the same inputs; and what only `tat` has (`plot`, `schema`, `agent`).
 
 In-process runs use click's CliRunner; a run whose process matters (exit status, Ctrl-C, a
 traceback, libtorch's thread count) starts `python -m tiny_agent_trainer`.
@@ -53,7 +53,7 @@ def test_help_lists_every_command() -> None:
     result = tat_cli("--help")
     assert result.exit_code == 0
     listed = set(re.findall(r"^  (\w+)", result.stdout.split("Commands:")[1], re.M))
-    assert listed == {*SHARED, "plot", "schema"}
+    assert listed == {*SHARED, "plot", "schema", "agent"}
 
 
 def test_version_names_the_package() -> None:

@@ -1,0 +1,247 @@
+"""The agent task's evaluation harness (`tasks/agent/evaluate.py`) and the `tat agent` commands.
+
+The oracle, run through the harness as if it were a model, must score 100% on every question of
+every registered framework, a skill of 1 and centre errors of 0 on every picture framework, and
+reach the gold in at least 95% of closed-loop episodes on bare scenes (as often, and in as many
+moves, as `Scenes.steps_to_gold`); the majority policy must score exactly the baseline where its
+training majority is the held-out majority, and a skill of 0 (it copies the input); a policy that
+answers nonsense scores 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tiny_agent_trainer.cli import main
+from tiny_agent_trainer.tasks.agent import evaluate, game
+from tiny_agent_trainer.tasks.agent.frameworks import base
+
+N = 200
+EPISODES = 200
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def frameworks() -> dict[str, base.Framework]:
+    return {name: base.get(name) for name in base.names()}
+
+
+@pytest.fixture(scope="module")
+def oracle_report() -> evaluate.Report:
+    return evaluate.evaluate(evaluate.oracle, n=N, size=SIZE, episodes=EPISODES)
+
+
+@pytest.fixture(scope="module")
+def majority() -> evaluate.MajorityPolicy:
+    return evaluate.MajorityPolicy(n=600)
+
+
+@pytest.fixture(scope="module")
+def majority_report(majority: evaluate.MajorityPolicy) -> evaluate.Report:
+    return evaluate.evaluate(majority, n=N, size=SIZE, episodes=20, steps=20)
+
+
+def question_frameworks(frameworks: dict[str, base.Framework]) -> list[str]:
+    return [name for name, f in frameworks.items() if f.questions]
+
+
+# --- the oracle -------------------------------------------------------------------------------
+
+
+def test_every_framework_is_scored(frameworks: dict[str, base.Framework], oracle_report: evaluate.Report) -> None:
+    assert frameworks, "no framework registered"
+    asked = {(s.framework, s.question) for s in oracle_report.questions}
+    pictured = {s.framework for s in oracle_report.images}
+    for name, framework in frameworks.items():
+        assert {(name, q.name) for q in framework.questions} <= asked, name
+        assert framework.questions or name in pictured, f"{name} asks no question and draws no picture"
+    assert all(s.n > 0 for s in oracle_report.questions)
+    assert sum(s.n for s in oracle_report.images) == N * len(pictured)
+
+
+def test_the_oracle_answers_every_question_right(oracle_report: evaluate.Report) -> None:
+    for s in oracle_report.questions:
+        assert (s.accuracy, s.balanced_accuracy) == (1.0, 1.0), (s.framework, s.question)
+        assert s.baseline == max(s.counts) / sum(s.counts)
+
+
+def test_the_oracle_draws_every_target(oracle_report: evaluate.Report) -> None:
+    for s in oracle_report.images:
+        assert s.mse == 0.0, s.framework
+        assert s.skill == 1.0 or (math.isnan(s.skill) and s.copy_mse == 0.0), s.framework
+        assert s.objects == 1.0, s.framework
+        for o in evaluate.OBJECTS:
+            assert s.centre_error[o] == 0.0 or math.isnan(s.centre_error[o]), (s.framework, o)
+            assert s.missing[o] == 0.0 or math.isnan(s.missing[o]), (s.framework, o)
+        if s.framework == "complex_loss_v1":  # its own score: the share of right pictures
+            assert s.score == {"score": 1.0} and s.copy_score == {"score": 0.0}
+
+
+def test_the_oracle_reaches_the_gold_in_the_closed_loop(oracle_report: evaluate.Report) -> None:
+    loops = {s.kind: s for s in oracle_report.closed_loop}
+    assert set(loops) == set(evaluate.LOOP_KINDS)
+    bare = loops["bare"]
+    assert bare.episodes == EPISODES
+    assert bare.success >= 0.95
+    assert bare.invalid == 0.0
+    for s in loops.values():  # the best-move question's oracle is the game's
+        assert (s.success, s.mean_steps) == (s.oracle_success, s.oracle_mean_steps), s.kind
+
+
+def test_the_move_question_names_each_move_once() -> None:
+    q = evaluate.move_question()
+    framework = base.get(q.framework)
+    classes = next(x for x in framework.questions if x.name == q.question).classes
+    assert sorted(q.moves) == [game.FORWARD, game.CLOCKWISE, game.ANTICLOCKWISE]
+    assert len(classes) == 3
+
+
+def test_the_report_prints_and_serialises(oracle_report: evaluate.Report) -> None:
+    table = oracle_report.table()
+    for s in oracle_report.questions:
+        assert s.question in table
+    assert "closed loop" in table
+    data = json.loads(oracle_report.to_json())
+    assert data["policy"] == "oracle" and len(data["questions"]) == len(oracle_report.questions)
+
+
+# --- the majority and other policies ----------------------------------------------------------
+
+
+def test_the_majority_policy_scores_the_baseline(
+    frameworks: dict[str, base.Framework], majority: evaluate.MajorityPolicy, majority_report: evaluate.Report
+) -> None:
+    matched = 0
+    for s in majority_report.questions:
+        framework = frameworks[s.framework]
+        q = [x.name for x in framework.questions].index(s.question)
+        if s.counts[majority.classes(framework)[q]] == max(s.counts):
+            matched += 1
+            assert s.accuracy == pytest.approx(s.baseline), (s.framework, s.question)
+            assert s.balanced_accuracy == pytest.approx(1 / sum(c > 0 for c in s.counts))
+        else:
+            assert s.accuracy < s.baseline
+    assert matched >= len(majority_report.questions) / 2
+
+
+def test_a_copy_of_the_input_has_no_skill(majority_report: evaluate.Report) -> None:
+    for s in majority_report.images:
+        assert s.mse == s.copy_mse
+        assert s.skill == 0.0 or (math.isnan(s.skill) and s.copy_mse == 0.0), s.framework
+        assert str(s.centre_error) == str(s.copy_centre_error)  # (NaN where no target shows the object)
+        assert s.objects == s.copy_objects
+
+
+def test_the_majority_uses_its_own_training_stream() -> None:
+    draws = [
+        g.random(4).tolist()
+        for g in (
+            evaluate.stream(evaluate.HELDOUT, 0, "x"),
+            evaluate.stream(evaluate.TRAIN_SAMPLE, 0, "x"),
+            evaluate.stream(evaluate.HELDOUT, 0, "y"),
+            evaluate.stream(evaluate.HELDOUT, 1, "x"),
+            np.random.default_rng(0),
+        )
+    ]
+    assert len({tuple(d) for d in draws}) == len(draws)
+    assert evaluate.stream(evaluate.HELDOUT, 0, "x").random() == draws[0][0]
+
+
+def _nonsense(batch: base.Batch) -> evaluate.Prediction:
+    images = None if batch.target is None else np.zeros_like(batch.target)
+    return evaluate.Prediction(["banana"] * len(batch), images)
+
+
+def test_nonsense_scores_nothing(frameworks: dict[str, base.Framework]) -> None:
+    names = question_frameworks(frameworks)
+    report = evaluate.evaluate(_nonsense, names, n=60, size=SIZE, episodes=10, steps=5)
+    assert report.questions and all(s.accuracy == 0.0 == s.balanced_accuracy for s in report.questions)
+    assert all(s.success == 0.0 and s.invalid == 1.0 for s in report.closed_loop)
+
+
+def test_answers_are_normalised(frameworks: dict[str, base.Framework]) -> None:
+    name = question_frameworks(frameworks)[0]
+
+    def bare_answers(batch: base.Batch) -> evaluate.Prediction:
+        return evaluate.Prediction([f"  {evaluate.normalise(a)} " for a in batch.answer])
+
+    report = evaluate.evaluate(bare_answers, [name], n=60, size=SIZE, closed_loop=False)
+    assert all(s.accuracy == 1.0 for s in report.questions)
+    assert evaluate.normalise(base.answer_text("Yes")) == "Yes"
+    assert evaluate.normalise("Yes<eos>") == "Yes" and evaluate.normalise("yes") == "yes"
+
+
+def test_pictures_of_the_wrong_shape_are_refused(oracle_report: evaluate.Report) -> None:
+    if not oracle_report.images:
+        pytest.skip("no picture framework registered")
+    name = oracle_report.images[0].framework
+
+    def small(batch: base.Batch) -> evaluate.Prediction:
+        assert batch.target is not None
+        return evaluate.Prediction(list(batch.answer), batch.target[:, ::2, ::2])
+
+    with pytest.raises(ValueError, match="expected uint8"):
+        evaluate.evaluate(small, [name], n=4, size=SIZE, closed_loop=False)
+
+
+def test_palette_indices_map_to_the_nearest_colour() -> None:
+    from tiny_agent_trainer.tasks.agent import render
+
+    scenes = game.make_scenes(3, 0)
+    indices = render.render_indices(scenes, 32)
+    pictures = render.render(scenes, 32).astype(np.int16)
+    noisy = np.clip(pictures + np.random.default_rng(0).integers(-30, 31, pictures.shape), 0, 255).astype(np.uint8)
+    assert (evaluate.palette_indices(noisy) == indices).all()
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def tat(*args: str | Path) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_agent_show_draws_a_png(frameworks: dict[str, base.Framework], tmp_path: Path) -> None:
+    pictured = [n for n, f in frameworks.items() if not f.questions][:1]
+    for name in question_frameworks(frameworks)[:1] + pictured:
+        out = tmp_path / f"{name}.png"
+        assert tat("agent", "show", "--framework", name, "-n", "2", "--size", "48", "--out", out) == f"wrote {out}\n"
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_agent_show_refuses_an_unknown_framework(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["agent", "show", "--framework", "nope", "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2
+    assert "unknown framework 'nope'" in result.output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_agent_episode_writes_a_gif(tmp_path: Path) -> None:
+    from PIL import Image, ImageSequence
+
+    out = tmp_path / "episode.gif"
+    text = tat("agent", "episode", "--policy", "oracle", "--steps", "8", "--size", "48", "--out", out)
+    assert text.startswith("oracle: ") and text.endswith(f"wrote {out}\n")
+    with Image.open(out) as gif:
+        assert sum(1 for _ in ImageSequence.Iterator(gif)) >= 2 and gif.size == (144, 144 + 14)
+
+
+def test_agent_eval_prints_the_table(frameworks: dict[str, base.Framework]) -> None:
+    name = question_frameworks(frameworks)[0]
+    table = tat("agent", "eval", "--policy", "oracle", "-n", "50", "--framework", name, "--episodes", "20")
+    assert table.startswith("policy oracle: 50 held-out examples")
+    rows = [line for line in table.splitlines() if line.startswith(name)]
+    assert rows and all(line.split()[3] == "100.0%" for line in rows)
+    assert "closed loop" in table
+    data = json.loads(tat("agent", "eval", "--policy", "majority", "-n", "20", "--framework", name, "--episodes", "0", "--json"))
+    assert data["policy"] == "majority" and data["closed_loop"] == []
+    result = CliRunner().invoke(main, ["agent", "eval", "--framework", "nope"])
+    assert result.exit_code == 2 and "unknown framework" in result.output
