@@ -121,8 +121,8 @@ class Scenes:
     def scenes(self) -> list[Scene]:
         out = []
         for i in range(len(self)):
-            walls = [tuple(float(v) for v in w) for w in self.walls[i] if not np.isnan(w[0])]
-            gold = [tuple(float(v) for v in g) for g in self.gold[i] if not np.isnan(g[0])]
+            walls = [(float(w[0]), float(w[1]), float(w[2]), float(w[3])) for w in self.walls[i] if not np.isnan(w[0])]
+            gold = [(float(g[0]), float(g[1])) for g in self.gold[i] if not np.isnan(g[0])]
             out.append(Scene((float(self.agent[i, 0]), float(self.agent[i, 1])), float(self.heading[i]), walls, gold))
         return out
 
@@ -131,7 +131,7 @@ class Scenes:
     def blocked(self, points: np.ndarray, radius: float = AGENT_R) -> np.ndarray:
         """Whether a circle of `radius` at `points` (B, ..., 2) overlaps a wall of its scene
         (closer than `radius` to the rectangle; touching is allowed)."""
-        return wall_distance(self.walls, points) < radius
+        return np.asarray(wall_distance(self.walls, points) < radius)
 
     def gold_distance(self) -> np.ndarray:
         """(B, MAX_GOLD) centre distances from the agent to each gold piece (inf where absent)."""
@@ -139,7 +139,7 @@ class Scenes:
         return np.where(np.isnan(d), np.inf, d)
 
     def has_gold(self) -> np.ndarray:
-        return ~np.isnan(self.gold[:, :, 0]).all(axis=1)
+        return np.asarray(~np.isnan(self.gold[:, :, 0]).all(axis=1))
 
     def nearest_gold(self) -> np.ndarray:
         """(B, 2) the nearest gold piece's centre (NaN where no gold is left)."""
@@ -186,7 +186,7 @@ class Scenes:
         unit = np.stack([np.cos(self.heading), np.sin(self.heading)], axis=1)
         lengths = STEP * np.arange(STEP_PARTS, 0, -1) / STEP_PARTS
         candidates = self.agent[:, None, :] + lengths[None, :, None] * unit[:, None, :]
-        clear = ~self.blocked(candidates)
+        clear = np.logical_not(self.blocked(candidates))
         first = np.argmax(clear, axis=1)
         chosen = candidates[np.arange(len(self)), first]
         return np.where(clear.any(axis=1)[:, None], chosen, self.agent)
