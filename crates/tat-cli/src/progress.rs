@@ -110,12 +110,12 @@ pub fn count_bar(len: usize, what: &str) -> ProgressBar {
 impl ExperimentObserver for ProgressObserver {
     fn on_run(&mut self, e: &RunEvent) {
         let what = match &e.what {
-            RunStage::Skipped(status) => format!("finished before ({status:?}), skipped"),
+            RunStage::Skipped(status) => format!("finished before ({}), skipped", status.name()),
             RunStage::Training => "training".into(),
             RunStage::Resuming => "resuming".into(),
             RunStage::Evaluating => "evaluating".into(),
-            RunStage::Finished(status, seconds) => format!("{status:?} after {:.1} min", seconds / 60.0),
+            RunStage::Finished(status, seconds) => format!("{} after {:.1} min", status.name(), seconds / 60.0),
         };
-        eprintln!("[{}/{}] {}: {}", e.index, e.total, e.name, what.to_lowercase());
+        eprintln!("[{}/{}] {}: {what}", e.index, e.total, e.name);
     }
 }

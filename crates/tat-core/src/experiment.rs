@@ -466,9 +466,9 @@ impl Record {
                 .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
             let skipped: f64 = members.iter().filter_map(|r| r.numbers.get("skipped_steps")).sum();
             let status = if members.iter().all(|r| r.status == first.status) {
-                status_name(first.status).to_string()
+                first.status.name().to_string()
             } else {
-                members.iter().map(|r| status_name(r.status)).collect::<Vec<_>>().join("/")
+                members.iter().map(|r| r.status.name()).collect::<Vec<_>>().join("/")
             };
             let seconds: f64 = members.iter().map(|r| r.seconds).sum();
             let steps = members.iter().map(|r| r.steps).max().unwrap_or(0);
@@ -499,11 +499,14 @@ impl Record {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Done => "done",
-        Status::Diverged => "diverged",
-        Status::Interrupted => "interrupted",
+impl Status {
+    /// The name `experiment.json` and the table use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Done => "done",
+            Status::Diverged => "diverged",
+            Status::Interrupted => "interrupted",
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tat_core::config::Config;
 use tat_core::data::wgsl::{Example, Splits};
-use tat_core::experiment::{self, CommandOverrides, ExperimentObserver, RunEvent, RunStage, Status};
+use tat_core::experiment::{self, CommandOverrides, ExperimentObserver, RunEvent, RunStage};
 use tat_core::tasks::TaskData;
 use tat_core::train::metrics::{read_jsonl, JSONL_FILE};
 use tat_core::train::{EpochMetrics, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
@@ -91,8 +91,14 @@ pub fn train<'py>(
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         tat_core::train::train_with(&config, task_data, &options, &mut observer)
     });
-    match (result, observer.error) {
-        // Ctrl-C: Python's KeyboardInterrupt, with the engine's word on where `last` was saved.
+    outcome(py, result, observer.error).and_then(|summary| summary_dict(py, &summary))
+}
+
+/// What a training call returns to Python: the engine's result, unless a callback raised or
+/// Ctrl-C stopped it (Python's KeyboardInterrupt, with the engine's word on where `last` was
+/// saved).
+fn outcome<T>(py: Python<'_>, result: tat_core::Result<T>, error: Option<PyErr>) -> PyResult<T> {
+    match (result, error) {
         (Err(tat_core::TatError::Interrupted(message)), Some(error))
             if error.is_instance_of::<PyKeyboardInterrupt>(py) =>
         {
@@ -100,7 +106,7 @@ pub fn train<'py>(
         }
         (Err(tat_core::TatError::Interrupted(_)) | Ok(_), Some(error)) => Err(error),
         (Err(error), _) => Err(to_py(error)),
-        (Ok(summary), None) => summary_dict(py, &summary),
+        (Ok(value), None) => Ok(value),
     }
 }
 
@@ -225,11 +231,11 @@ impl TrainObserver for PyObserver {
 impl ExperimentObserver for PyObserver {
     fn on_run(&mut self, e: &RunEvent) {
         let (stage, detail) = match &e.what {
-            RunStage::Skipped(status) => ("skipped", Some(status_word(*status))),
+            RunStage::Skipped(status) => ("skipped", Some(status.name())),
             RunStage::Training => ("training", None),
             RunStage::Resuming => ("resuming", None),
             RunStage::Evaluating => ("evaluating", None),
-            RunStage::Finished(status, _) => ("finished", Some(status_word(*status))),
+            RunStage::Finished(status, _) => ("finished", Some(status.name())),
         };
         let seconds = match e.what {
             RunStage::Finished(_, s) => Some(s),
@@ -239,14 +245,6 @@ impl ExperimentObserver for PyObserver {
             self.call(|py| f.call1(py, (e.index, e.total, e.name.as_str(), stage, detail, seconds)).map(drop));
             self.on_run = Some(f);
         }
-    }
-}
-
-fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Done => "done",
-        Status::Diverged => "diverged",
-        Status::Interrupted => "interrupted",
     }
 }
 
@@ -285,16 +283,7 @@ pub fn train_experiment(
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         experiment::run(&plan, resume, &mut observer)
     });
-    match (result, observer.error) {
-        (Err(tat_core::TatError::Interrupted(message)), Some(error))
-            if error.is_instance_of::<PyKeyboardInterrupt>(py) =>
-        {
-            Err(PyKeyboardInterrupt::new_err(message))
-        }
-        (Err(tat_core::TatError::Interrupted(_)) | Ok(_), Some(error)) => Err(error),
-        (Err(error), _) => Err(to_py(error)),
-        (Ok(record), None) => Ok(record.table()),
-    }
+    outcome(py, result, observer.error).map(|record| record.table())
 }
 
 /// Whether `path` is an experiment file (with an `[experiment]` section) rather than a config.
