@@ -25,9 +25,26 @@ Recipe = Literal['stable', 'original']
 
 Shuffle = Literal['every_epoch', 'once']
 
-TaskKind = Literal['wgsl_generation', 'binding', 'bionet', 'masked_diffusion']
+TaskKind = Literal['wgsl_generation', 'binding', 'bionet', 'masked_diffusion', 'agent']
 
 TokenizerKind = Literal['wgsl', 'words', 'bpe']
+
+
+class AgentConfig(BaseModel):
+    "Patch encoder, causal transformer over pictures and text, text head and picture decoder (`tasks::agent`)."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    architecture: Literal['agent'] = Field(default='agent')
+    d_model: int = Field(default=192)
+    decoder_layers: int = Field(default=2, description="Layers of the picture decoder (each: self-attention, attention to the transformer's states, feed-forward).")
+    dim_feedforward: int = Field(default=768)
+    dropout: float = Field(default=0.0)
+    image_size: int = Field(default=96, description='Pictures are `image_size` pixels square (RGB).')
+    max_canvases: int = Field(default=3, description='Canvases (earlier pictures) the model reads besides the input picture.')
+    max_text_len: int = Field(default=32, description="Longest prompt plus answer in tokens (the answer's start and end tokens included).")
+    nhead: int = Field(default=6)
+    num_layers: int = Field(default=6, description='Layers of the causal transformer.')
+    patch_size: int = Field(default=12, description='Pictures are cut into square patches of this many pixels; it divides `image_size`.')
 
 
 class BinderConfig(BaseModel):
@@ -137,6 +154,23 @@ class FeedbackModelConfig(BaseModel):
     variant: FeedbackVariant = Field(default='standard', description='`standard`: one hypernetwork block per base block; `recurrent`: one shared block and a learned embedding of the base block it writes for.')
 
 
+class FrameworkStage(BaseModel):
+    "One `[[frameworks.stage]]` of the curriculum."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    until_step: int = Field()
+    weights: dict[str, float] = Field()
+
+
+class FrameworksConfig(BaseModel):
+    "`[frameworks]`: which grid-world framework makes each training step's batch (drawn with probability proportional to its weight), a curriculum of stages, and the picture loss. The framework names are checked by the Python task module, which knows them."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    foreground_weight: float = Field(default=10.0, description='The picture loss weighs a pixel this many times more where the target or the input picture is not floor (the objects cover a few percent of a picture, the gold under 0.1%).')
+    stage: list[FrameworkStage] = Field(default_factory=list, description="Stages in force before their `until_step` (and after the previous stage's); the top-level weights apply after the last.")
+    weights: dict[str, float] = Field(description='Framework name -> weight (>= 0; 0 leaves it out), such as `{ position_qa = 2, control = 1 }`.')
+
+
 class RecurrentConfig(BaseModel):
     "The recurrent couplings of a bionet's hidden layer."
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -215,7 +249,7 @@ def _model_config_architecture(value: Any) -> Any:
     return getattr(value, 'architecture', None)
 
 
-ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')], Annotated[DiffusionLmConfig, Tag('diffusion_lm')], Annotated[FeedbackModelConfig, Tag('feedback')]], Discriminator(_model_config_architecture)]
+ModelConfig = Annotated[Union[Annotated[TransformerConfig, Tag('transformer')], Annotated[BinderConfig, Tag('binder')], Annotated[BionetConfig, Tag('bionet')], Annotated[DiffusionLmConfig, Tag('diffusion_lm')], Annotated[FeedbackModelConfig, Tag('feedback')], Annotated[AgentConfig, Tag('agent')]], Discriminator(_model_config_architecture)]
 
 
 class ConfigModel(BaseModel):
@@ -224,6 +258,7 @@ class ConfigModel(BaseModel):
 
     baseline: Optional[ModelConfig] = Field(default=None, description="A second model trained beside `[model]` on the same data, for comparison (tasks driven from Python train it; the binding task's plain transformer).")
     dataset: DatasetConfig = Field()
+    frameworks: Optional[FrameworksConfig] = Field(default=None, description='The grid-world agent\'s training mix (`task.kind = "agent"`).')
     model: ModelConfig = Field(default_factory=lambda: TypeAdapter(ModelConfig).validate_python({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'tie_embeddings': True}))
     task: TaskConfig = Field()
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig.model_validate({'min_freq': 1, 'type': 'wgsl'}))

@@ -25,6 +25,7 @@ __all__ = [
     "Transducer",
     "Classifier",
     "Completer",
+    "Agent",
     "EvalReport",
     "Diagnostic",
     "validate_wgsl",
@@ -181,7 +182,7 @@ def train(
     seed: int | None = None,
     overrides: list[str] = ...,
     examples: dict[str, list[tuple[str, str]]] | None = None,
-    data: dict[str, Any] | None = None,
+    data: Any = None,
 ) -> dict[str, Any]: ...
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]: ...
 def train_experiment(
@@ -235,6 +236,24 @@ class Completer:
     ) -> list[str]: ...
     @property
     def config_toml(self) -> str: ...
+
+@final
+class Agent:
+    """A trained grid-world agent: answers and pictures for batches of pictures and prompts."""
+
+    @staticmethod
+    def load(
+        path: str | os.PathLike[str], device: str = "auto", threads: int | None = None, precision: str | None = None
+    ) -> Agent: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def image_size(self) -> int: ...
+    @property
+    def max_canvases(self) -> int: ...
+    def answer(
+        self, images: npt.NDArray[np.uint8], canvases: npt.NDArray[np.uint8], prompts: list[str], pictures: bool = False
+    ) -> tuple[list[str], npt.NDArray[np.uint8] | None]: ...
 
 def config_schema() -> str: ...
 def config_load(path: str | os.PathLike[str]) -> str: ...

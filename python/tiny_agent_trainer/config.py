@@ -227,6 +227,9 @@ def _annotation(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str, bool]:
     if base == "array":
         item, _ = _annotation(prop["items"], defs)
         return f"list[{item}]", nullable
+    if base == "object" and isinstance(prop.get("additionalProperties"), dict):
+        value, _ = _annotation(prop["additionalProperties"], defs)
+        return f"dict[str, {value}]", nullable
     return {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}[str(base)], nullable
 
 

@@ -327,4 +327,4 @@ def test_schema_prints_the_configs_json_schema() -> None:
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     assert schema == json_schema()
-    assert set(schema["properties"]) == {"task", "model", "training", "tokenizer", "dataset", "baseline"}
+    assert set(schema["properties"]) == {"task", "model", "training", "tokenizer", "dataset", "baseline", "frameworks"}

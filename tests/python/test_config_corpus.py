@@ -280,7 +280,7 @@ def test_json_schema_describes_the_file():
     schema = json_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "tiny-agent-trainer config"
-    assert set(schema["properties"]) == {"task", "model", "training", "tokenizer", "dataset", "baseline"}
+    assert set(schema["properties"]) == {"task", "model", "training", "tokenizer", "dataset", "baseline", "frameworks"}
     assert sorted(schema["required"]) == ["dataset", "task"]
     sections = schema["$defs"]
     objects = [section for section in sections.values() if section.get("type") == "object"]
@@ -295,10 +295,11 @@ def test_json_schema_describes_the_file():
         "bionet",
         "diffusion_lm",
         "feedback",
+        "agent",
     ]
     assert all(v["additionalProperties"] is False for v in variants)
     assert "window" in variants[1]["properties"] and "window" not in variants[0]["properties"]
-    assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet", "masked_diffusion"}
+    assert set(_choices(sections["TaskKind"])) == {"wgsl_generation", "binding", "bionet", "masked_diffusion", "agent"}
     assert set(_choices(sections["TokenizerKind"])) == {"wgsl", "words", "bpe"}
     assert "path" not in sections["DatasetConfig"].get("required", [])
 

@@ -1,10 +1,10 @@
-//! Numpy arrays handed to the engine as task data: all at once, or a fresh training set per
-//! epoch from a Python callable.
+//! Numpy arrays handed to the engine as task data: all at once, a fresh training set per epoch
+//! from a Python callable, or a fresh batch per step from a Python source.
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use tat_core::tasks::{ArraySplits, EpochSource, NamedArrays, TaskData};
+use tat_core::tasks::{ArraySplits, BatchSource, EpochSource, Examples, NamedArrays, TaskData};
 use tch::Tensor;
 
 use crate::errors::to_py;
@@ -13,9 +13,15 @@ fn usage(message: String) -> PyErr {
     to_py(tat_core::TatError::Usage(message))
 }
 
-/// One numpy array as a CPU tensor: floats as float32, integers as int64 (`what` names it).
+/// One numpy array as a CPU tensor: floats as float32, uint8 as uint8 (pictures), other integers
+/// as int64 (`what` names it).
 fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
     let shape = |dims: &[usize]| dims.iter().map(|&d| d as i64).collect::<Vec<_>>();
+    if let Ok(a) = value.cast::<PyArrayDyn<u8>>() {
+        let a = a.readonly();
+        let data: Vec<u8> = a.as_array().iter().copied().collect();
+        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+    }
     if let Ok(a) = value.cast::<PyArrayDyn<f32>>() {
         let a = a.readonly();
         let data: Vec<f32> = a.as_array().iter().copied().collect();
@@ -39,7 +45,7 @@ fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
     let kind = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     let dtype = value.getattr("dtype").map(|d| d.to_string()).unwrap_or_default();
     Err(usage(format!(
-        "{what} is a {kind}{}, not a numpy array of float32/float64/int64/int32. Fix: pass e.g. np.asarray(values, dtype=np.float32).",
+        "{what} is a {kind}{}, not a numpy array of float32/float64/int64/int32/uint8. Fix: pass e.g. np.asarray(values, dtype=np.float32).",
         if dtype.is_empty() { String::new() } else { format!(" of {dtype}") }
     )))
 }
@@ -58,8 +64,11 @@ fn named(value: &Bound<'_, PyAny>, what: &str) -> PyResult<NamedArrays> {
     Ok(out)
 }
 
-/// `data=` of `train`: splits of arrays, or a callable for `train`.
-pub fn task_data(data: &Bound<'_, PyDict>) -> PyResult<TaskData> {
+/// `data=` of `train`: splits of arrays, or a callable for `train`; or a source of batches.
+pub fn task_data(data: &Bound<'_, PyAny>) -> PyResult<TaskData> {
+    let Ok(data) = data.cast::<PyDict>() else {
+        return batch_source(data);
+    };
     let mut fixed = ArraySplits::new();
     let mut stream = None;
     for (key, value) in data.iter() {
@@ -90,6 +99,87 @@ impl EpochSource for PySource {
                 .call1(py, (seed, epoch))
                 .map_err(|e| tat_core::TatError::Usage(format!("{what} raised {}", e.value(py))))?;
             named(made.bind(py), &what).map_err(|e| tat_core::TatError::Usage(e.value(py).to_string()))
+        })
+    }
+}
+
+/// The methods a batch source has.
+const SOURCE_METHODS: [&str; 3] = ["vocabulary", "batch", "validation"];
+
+/// `data=` an object with `vocabulary()`, `batch(seed, step)` and `validation()`.
+fn batch_source(data: &Bound<'_, PyAny>) -> PyResult<TaskData> {
+    for method in SOURCE_METHODS {
+        if !data.getattr(method).is_ok_and(|m| m.is_callable()) {
+            return Err(usage(format!(
+                "data is a {} without a {method}() method: pass a dict of arrays by split, or a source with \
+                 vocabulary(), batch(seed, step) and validation().",
+                data.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    Ok(TaskData::Batches(Box::new(PyBatches { source: data.clone().unbind() })))
+}
+
+/// A batch: a dict whose values are numpy arrays or lists of strings (`what` names it).
+fn examples(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Examples> {
+    let dict = value
+        .cast::<PyDict>()
+        .map_err(|_| usage(format!("{what} is not a dict of numpy arrays and lists of strings by name.")))?;
+    let mut out = Examples::default();
+    for (key, item) in dict.iter() {
+        let name: String = key.extract().map_err(|_| usage(format!("{what} has a key that is not a string.")))?;
+        if item.is_instance_of::<pyo3::types::PyList>() || item.is_instance_of::<pyo3::types::PyTuple>() {
+            let texts: Vec<String> =
+                item.extract().map_err(|_| usage(format!("{what}[{name:?}] is a list, but not of strings.")))?;
+            out.texts.insert(name, texts);
+        } else {
+            out.arrays.insert(name.clone(), tensor(&item, &format!("{what}[{name:?}]"))?);
+        }
+    }
+    Ok(out)
+}
+
+/// Batches made in Python, per step.
+struct PyBatches {
+    source: Py<PyAny>,
+}
+
+impl PyBatches {
+    fn call<T>(
+        &self,
+        method: &str,
+        args: impl for<'py> pyo3::call::PyCallArgs<'py>,
+        what: &str,
+        convert: impl FnOnce(&Bound<'_, PyAny>) -> PyResult<T>,
+    ) -> tat_core::Result<T> {
+        Python::attach(|py| {
+            let made = self
+                .source
+                .call_method1(py, method, args)
+                .map_err(|e| tat_core::TatError::Usage(format!("{what} raised {}", e.value(py))))?;
+            convert(made.bind(py)).map_err(|e| tat_core::TatError::Usage(e.value(py).to_string()))
+        })
+    }
+}
+
+impl BatchSource for PyBatches {
+    fn vocabulary(&mut self) -> tat_core::Result<Vec<String>> {
+        self.call("vocabulary", (), "data.vocabulary()", |v| {
+            v.extract().map_err(|_| usage("data.vocabulary() did not return a list of strings.".into()))
+        })
+    }
+
+    fn batch(&mut self, seed: u64, step: usize) -> tat_core::Result<Examples> {
+        let what = format!("data.batch({seed}, {step})");
+        self.call("batch", (seed, step), &what, |v| examples(v, &what))
+    }
+
+    fn validation(&mut self) -> tat_core::Result<Vec<Examples>> {
+        self.call("validation", (), "data.validation()", |v| {
+            let list = v
+                .cast::<pyo3::types::PyList>()
+                .map_err(|_| usage("data.validation() did not return a list of batches.".into()))?;
+            list.iter().enumerate().map(|(i, b)| examples(&b, &format!("data.validation()[{i}]"))).collect()
         })
     }
 }

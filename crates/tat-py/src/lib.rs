@@ -1,6 +1,7 @@
 //! `tiny_agent_trainer._core`: the PyO3 binding. Conversion and error mapping only; the engine is
 //! tat-core. The Python package imports torch before this module, so libtorch is already loaded.
 
+mod agent;
 mod arrays;
 mod config;
 mod device;
@@ -20,6 +21,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<model::Model>()?;
+    m.add_class::<agent::Agent>()?;
     m.add_class::<transduce::Transducer>()?;
     m.add_class::<tasks::Classifier>()?;
     m.add_class::<tasks::Completer>()?;

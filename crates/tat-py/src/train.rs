@@ -39,7 +39,9 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// `dataset.source = "python"`): a dict of splits (`train`, `val`, optionally `test`), each a dict
 /// of numpy arrays by name; or with `train` a callable `(seed, epoch) -> dict of arrays` that the
 /// learner calls for a fresh training set every epoch (it must be a pure function of its
-/// arguments for a resumed run to see the same data).
+/// arguments for a resumed run to see the same data); or an object with `vocabulary()`,
+/// `batch(seed, step)` and `validation()` that makes every training step's batch (the agent task's
+/// `Source`).
 #[pyfunction]
 #[pyo3(signature = (
     config_toml = None, config_path = None, *, resume = false, on_start = None, on_epoch = None,
@@ -62,7 +64,7 @@ pub fn train<'py>(
     seed: Option<u64>,
     overrides: Vec<String>,
     examples: Option<HashMap<String, Vec<(String, String)>>>,
-    data: Option<Bound<'py, PyDict>>,
+    data: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut config = read_config(config_toml, config_path).and_then(|c| c.with_overrides(&overrides)).py_err()?;
     let t = &mut config.training;

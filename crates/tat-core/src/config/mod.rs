@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{read_text, Result, TatError};
 pub use model::{
-    drop_foreign_model_keys, Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig, EdgeConfig,
-    FeedbackConfig, FeedbackLmConfig, FeedbackVariant, LabelEncoding, ModelConfig, Recipe, RecurrentConfig,
+    drop_foreign_model_keys, AgentConfig, Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig,
+    EdgeConfig, FeedbackConfig, FeedbackLmConfig, FeedbackVariant, LabelEncoding, ModelConfig, Recipe, RecurrentConfig,
     TransformerConfig,
 };
 pub(crate) use report::deserialize as deserialize_toml;
@@ -35,6 +35,9 @@ pub struct Config {
     /// Python train it; the binding task's plain transformer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<ModelConfig>,
+    /// The grid-world agent's training mix (`task.kind = "agent"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frameworks: Option<FrameworksConfig>,
     /// Where the config was read from: relative dataset paths resolve against its folder.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -66,6 +69,82 @@ pub enum TaskKind {
     Bionet,
     /// Masked-diffusion language modelling on gsm8k or wikitext (`tasks::diffusion`).
     MaskedDiffusion,
+    /// The grid-world agent (`tiny_agent_trainer.tasks.agent`): pictures and questions made by
+    /// Python frameworks every step (`tasks::agent`).
+    Agent,
+}
+
+/// `[frameworks]`: which grid-world framework makes each training step's batch (drawn with
+/// probability proportional to its weight), a curriculum of stages, and the picture loss. The
+/// framework names are checked by the Python task module, which knows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FrameworksConfig {
+    /// Framework name -> weight (>= 0; 0 leaves it out), such as `{ position_qa = 2, control = 1 }`.
+    pub weights: std::collections::BTreeMap<String, f64>,
+    /// Stages in force before their `until_step` (and after the previous stage's); the top-level
+    /// weights apply after the last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stage: Vec<FrameworkStage>,
+    /// The picture loss weighs a pixel this many times more where the target or the input picture
+    /// is not floor (the objects cover a few percent of a picture, the gold under 0.1%).
+    #[serde(default = "default_foreground_weight")]
+    pub foreground_weight: f64,
+}
+
+/// One `[[frameworks.stage]]` of the curriculum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FrameworkStage {
+    pub until_step: usize,
+    pub weights: std::collections::BTreeMap<String, f64>,
+}
+
+fn default_foreground_weight() -> f64 {
+    10.0
+}
+
+impl FrameworksConfig {
+    fn issues(&self, check: &mut dyn FnMut(bool, &str, String, &str)) {
+        fn weights(
+            table: &std::collections::BTreeMap<String, f64>,
+            at: &str,
+            check: &mut dyn FnMut(bool, &str, String, &str),
+        ) {
+            for (name, w) in table {
+                check(
+                    w.is_finite() && *w >= 0.0,
+                    &format!("{at}.{name}"),
+                    w.to_string(),
+                    "a finite number >= 0 (0 leaves the framework out)",
+                );
+            }
+            check(
+                table.values().any(|w| *w > 0.0),
+                at,
+                "no weight above 0".into(),
+                "at least one framework with a weight above 0, such as { control = 1 }",
+            );
+        }
+        weights(&self.weights, "frameworks.weights", check);
+        let mut previous = 0;
+        for (i, stage) in self.stage.iter().enumerate() {
+            weights(&stage.weights, &format!("frameworks.stage[{i}].weights"), check);
+            check(
+                stage.until_step > previous,
+                &format!("frameworks.stage[{i}].until_step"),
+                stage.until_step.to_string(),
+                &format!("a step after the previous stage's ({previous})"),
+            );
+            previous = stage.until_step;
+        }
+        check(
+            self.foreground_weight.is_finite() && self.foreground_weight >= 1.0,
+            "frameworks.foreground_weight",
+            self.foreground_weight.to_string(),
+            "a number >= 1, such as 10",
+        );
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -497,6 +576,9 @@ impl Config {
         );
         if let Some(baseline) = &self.baseline {
             baseline.issues("baseline", &mut check);
+        }
+        if let Some(frameworks) = &self.frameworks {
+            frameworks.issues(&mut check);
         }
         out
     }

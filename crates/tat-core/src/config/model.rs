@@ -25,6 +25,9 @@ pub enum ModelConfig {
     /// Hypernetworks writing per-sample low-rank changes into a frozen `diffusion_lm`
     /// (`model::feedback`).
     Feedback(FeedbackLmConfig),
+    /// Patch encoder, causal transformer over pictures and text, text head and picture decoder
+    /// (`tasks::agent`).
+    Agent(AgentConfig),
 }
 
 /// The name of a model section's architecture, as `architecture = "..."` spells it.
@@ -36,15 +39,17 @@ pub enum Architecture {
     Bionet,
     DiffusionLm,
     Feedback,
+    Agent,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 5] = [
+    pub const ALL: [Architecture; 6] = [
         Architecture::Transformer,
         Architecture::Binder,
         Architecture::Bionet,
         Architecture::DiffusionLm,
         Architecture::Feedback,
+        Architecture::Agent,
     ];
 }
 
@@ -56,6 +61,7 @@ impl fmt::Display for Architecture {
             Architecture::Bionet => "bionet",
             Architecture::DiffusionLm => "diffusion_lm",
             Architecture::Feedback => "feedback",
+            Architecture::Agent => "agent",
         })
     }
 }
@@ -74,6 +80,7 @@ impl ModelConfig {
             ModelConfig::Bionet(_) => Architecture::Bionet,
             ModelConfig::DiffusionLm(_) => Architecture::DiffusionLm,
             ModelConfig::Feedback(_) => Architecture::Feedback,
+            ModelConfig::Agent(_) => Architecture::Agent,
         }
     }
 
@@ -82,7 +89,9 @@ impl ModelConfig {
         match self {
             ModelConfig::Transformer(c) => Some(c.max_seq_len),
             ModelConfig::Binder(c) => Some(c.max_seq_len),
-            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) => None,
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) | ModelConfig::Agent(_) => {
+                None
+            }
         }
     }
 
@@ -98,6 +107,10 @@ impl ModelConfig {
                 c.variant, c.rank, c.d_model, c.num_layers
             )
             .to_lowercase(),
+            ModelConfig::Agent(c) => format!(
+                "agent d_model {} x {} layers, {} px in patches of {}",
+                c.d_model, c.num_layers, c.image_size, c.patch_size
+            ),
         }
     }
 
@@ -117,6 +130,13 @@ impl ModelConfig {
         }
     }
 
+    pub fn agent(&self) -> Option<&AgentConfig> {
+        match self {
+            ModelConfig::Agent(c) => Some(c),
+            _ => None,
+        }
+    }
+
     pub fn bionet(&self) -> Option<&BionetConfig> {
         match self {
             ModelConfig::Bionet(c) => Some(c),
@@ -132,6 +152,7 @@ impl ModelConfig {
             Architecture::Bionet => ModelConfig::Bionet(BionetConfig::default()),
             Architecture::DiffusionLm => ModelConfig::DiffusionLm(DiffusionLmConfig::default()),
             Architecture::Feedback => ModelConfig::Feedback(FeedbackLmConfig::default()),
+            Architecture::Agent => ModelConfig::Agent(AgentConfig::default()),
         };
         let table = toml::Table::try_from(section).expect("a model section converts to a TOML table");
         table.keys().filter(|k| *k != "architecture").cloned().collect()
@@ -194,6 +215,7 @@ impl ModelConfig {
                     "a number in [0, 1), such as 0.5",
                 );
             }
+            ModelConfig::Agent(c) => c.issues(section, check),
             ModelConfig::Bionet(_) => {} // the bionet task checks its own section
         }
     }
@@ -354,6 +376,94 @@ pub struct DiffusionLmConfig {
 impl Default for DiffusionLmConfig {
     fn default() -> Self {
         Self { d_model: 256, nhead: 8, num_layers: 8, dim_feedforward: 1024, dropout: 0.1, rope_base: 10000.0 }
+    }
+}
+
+/// `architecture = "agent"`: a ViT-style patch encoder for the input picture and up to
+/// `max_canvases` canvases, a causal transformer over [picture patches, prompt, answer], a text
+/// head on the answer positions, and a picture decoder whose queries are the input picture's
+/// patches, which attends to the transformer's states and ends in pixels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Pictures are `image_size` pixels square (RGB).
+    pub image_size: i64,
+    /// Pictures are cut into square patches of this many pixels; it divides `image_size`.
+    pub patch_size: i64,
+    pub d_model: i64,
+    pub nhead: i64,
+    /// Layers of the causal transformer.
+    pub num_layers: i64,
+    pub dim_feedforward: i64,
+    /// Layers of the picture decoder (each: self-attention, attention to the transformer's
+    /// states, feed-forward).
+    pub decoder_layers: i64,
+    pub dropout: f64,
+    /// Canvases (earlier pictures) the model reads besides the input picture.
+    pub max_canvases: i64,
+    /// Longest prompt plus answer in tokens (the answer's start and end tokens included).
+    pub max_text_len: i64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            image_size: 96,
+            patch_size: 12,
+            d_model: 192,
+            nhead: 6,
+            num_layers: 6,
+            dim_feedforward: 768,
+            decoder_layers: 2,
+            dropout: 0.0,
+            max_canvases: 3,
+            max_text_len: 32,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// Patches per picture.
+    pub fn patches(&self) -> i64 {
+        let side = self.image_size / self.patch_size.max(1);
+        side * side
+    }
+
+    fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
+        sequence_issues(
+            section,
+            self.d_model,
+            self.nhead,
+            self.num_layers,
+            self.dim_feedforward,
+            self.dropout,
+            None,
+            check,
+        );
+        check(
+            self.max_text_len >= 4,
+            &format!("{section}.max_text_len"),
+            self.max_text_len.to_string(),
+            "an integer >= 4, such as 32",
+        );
+        check(
+            self.patch_size > 0 && self.image_size > 0 && self.image_size % self.patch_size == 0,
+            &format!("{section}.patch_size"),
+            self.patch_size.to_string(),
+            &format!("a positive divisor of image_size ({}), such as 12 for 96", self.image_size),
+        );
+        check(
+            self.decoder_layers > 0,
+            &format!("{section}.decoder_layers"),
+            self.decoder_layers.to_string(),
+            "a positive integer such as 2",
+        );
+        check(
+            (0..=8).contains(&self.max_canvases),
+            &format!("{section}.max_canvases"),
+            self.max_canvases.to_string(),
+            "an integer from 0 to 8, such as 3",
+        );
     }
 }
 
@@ -612,6 +722,7 @@ impl<'de> Deserialize<'de> for ModelConfig {
             Architecture::Binder => ModelConfig::Binder(body(table, architecture)?),
             Architecture::Bionet => ModelConfig::Bionet(body(table, architecture)?),
             Architecture::DiffusionLm => ModelConfig::DiffusionLm(body(table, architecture)?),
+            Architecture::Agent => ModelConfig::Agent(body(table, architecture)?),
             Architecture::Feedback => ModelConfig::Feedback(body(table, architecture)?),
         })
     }

@@ -1,6 +1,7 @@
 //! Models. Each is built from a `tch::nn::Path` (weights live in a `VarStore`, loaded separately)
 //! and a config section.
 
+pub mod agent;
 pub mod attention;
 pub mod binder;
 pub mod diffusion_lm;
@@ -26,7 +27,7 @@ impl Network {
         match config {
             ModelConfig::Transformer(c) => Network::Transformer(Seq2SeqTransformer::new(p, c, vocab_size, precision)),
             ModelConfig::Binder(c) => Network::Binder(Binder::new(p, c, vocab_size, precision)),
-            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) => {
+            ModelConfig::Bionet(_) | ModelConfig::DiffusionLm(_) | ModelConfig::Feedback(_) | ModelConfig::Agent(_) => {
                 unreachable!("config checks keep these architectures to their own tasks")
             }
         }

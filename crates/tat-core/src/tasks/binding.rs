@@ -37,6 +37,6 @@ pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Re
              Fix: run `tat train CONFIG` (the Python CLI) instead of `tiny-agent-trainer train`.",
             config.task.name
         ))),
-        TaskData::Arrays(_) | TaskData::Stream { .. } => Err(super::text_task_takes_pairs(config)),
+        TaskData::Arrays(_) | TaskData::Stream { .. } | TaskData::Batches(_) => Err(super::text_task_takes_pairs(config)),
     }
 }

@@ -3,6 +3,7 @@
 //! API) look a kind up with [`spec`] and train it with [`crate::train::train`]; none of them
 //! branches on a task's name.
 
+pub mod agent;
 pub mod binding;
 pub mod bionet;
 pub mod diffusion;
@@ -97,7 +98,7 @@ pub fn validation_numbers(dir: &std::path::Path, config: &Config) -> Result<Vec<
 pub use bionet::{Classifier, Report as ClassificationReport};
 
 /// Every task kind, in the order `TaskKind` lists them.
-pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC, bionet::SPEC, diffusion::SPEC];
+pub const REGISTRY: &[TaskSpec] = &[wgsl_generation::SPEC, binding::SPEC, bionet::SPEC, diffusion::SPEC, agent::SPEC];
 
 /// The registry entry of a kind.
 pub fn spec(kind: TaskKind) -> &'static TaskSpec {
@@ -114,6 +115,27 @@ pub enum TaskData {
     Arrays(ArraySplits),
     /// Named arrays for `val` and `test`, and a source the learner pulls a fresh training epoch from.
     Stream { fixed: ArraySplits, train: Box<dyn EpochSource> },
+    /// A source of a fresh batch per training step and fixed validation batches, made by a Python
+    /// task module (the agent's frameworks).
+    Batches(Box<dyn BatchSource>),
+}
+
+/// One batch from a [`BatchSource`]: arrays and texts by name.
+#[derive(Debug, Default)]
+pub struct Examples {
+    pub arrays: NamedArrays,
+    pub texts: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// Where a task that trains on fresh batches gets them: each a pure function of its arguments,
+/// so a resumed run sees the batches an uninterrupted one saw.
+pub trait BatchSource: Send {
+    /// Every text the task's vocabulary must cover.
+    fn vocabulary(&mut self) -> Result<Vec<String>>;
+    /// The training batch of step `step` (counted from 0 over the whole run) of the run seeded `seed`.
+    fn batch(&mut self, seed: u64, step: usize) -> Result<Examples>;
+    /// The fixed validation batches.
+    fn validation(&mut self) -> Result<Vec<Examples>>;
 }
 
 /// Named arrays (`x`, `labels`, ...) of each split.
@@ -178,6 +200,7 @@ pub fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Bo
         TaskKind::Binding => binding::open(config, data, context),
         TaskKind::Bionet => bionet::open(config, data, context),
         TaskKind::MaskedDiffusion => diffusion::open(config, data, context),
+        TaskKind::Agent => agent::open(config, data, context),
     }
 }
 
@@ -197,5 +220,6 @@ pub fn config_issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         TaskKind::Binding => binding::issues(config, check),
         TaskKind::Bionet => bionet::issues(config, check),
         TaskKind::MaskedDiffusion => diffusion::issues(config, check),
+        TaskKind::Agent => agent::issues(config, check),
     }
 }

@@ -33,7 +33,9 @@ pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Re
     let splits = match data {
         TaskData::FromConfig => dataset_splits(config)?,
         TaskData::Pairs(splits) => splits,
-        TaskData::Arrays(_) | TaskData::Stream { .. } => return Err(super::text_task_takes_pairs(config)),
+        TaskData::Arrays(_) | TaskData::Stream { .. } | TaskData::Batches(_) => {
+            return Err(super::text_task_takes_pairs(config))
+        }
     };
     Ok(Box::new(PairsTask::open(config, splits, context)?))
 }

@@ -462,7 +462,7 @@ def evaluate(
     steps: int = DEFAULT_STEPS,
     closed_loop: bool = True,
     policy_name: str | None = None,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], object] | None = None,
 ) -> Report:
     """Scores `policy` on `n` held-out examples of each framework (all by default), in batches of
     `batch_size`, pictures `size` pixels square; then (with `closed_loop`) in `episodes` (default

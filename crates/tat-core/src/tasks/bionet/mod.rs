@@ -138,16 +138,16 @@ impl BionetTask {
     fn open(config: &Config, data: TaskData, device: Device) -> Result<Self> {
         let layers = model(config).layers.clone();
         let (width, classes) = (layers[0], *layers.last().expect("checked layers"));
-        let (splits, stream) = match data {
-            TaskData::FromConfig => (data::load(config)?, None),
-            TaskData::Arrays(arrays) => (data::from_arrays(&arrays, width, classes, true)?, None),
-            TaskData::Stream { fixed, train } => (data::from_arrays(&fixed, width, classes, false)?, Some(train)),
-            TaskData::Pairs(_) => {
-                return Err(TatError::Usage(
-                    "a bionet trains on arrays (`x`, `labels`), not text pairs. Fix: pass data as arrays.".into(),
-                ))
-            }
-        };
+        let (splits, stream) =
+            match data {
+                TaskData::FromConfig => (data::load(config)?, None),
+                TaskData::Arrays(arrays) => (data::from_arrays(&arrays, width, classes, true)?, None),
+                TaskData::Stream { fixed, train } => (data::from_arrays(&fixed, width, classes, false)?, Some(train)),
+                TaskData::Pairs(_) | TaskData::Batches(_) => return Err(TatError::Usage(
+                    "a bionet trains on arrays (`x`, `labels`), not text pairs or batches. Fix: pass data as arrays."
+                        .into(),
+                )),
+            };
         let found = splits.train.x.size()[1];
         if stream.is_none() && found != width {
             return Err(TatError::Usage(format!(

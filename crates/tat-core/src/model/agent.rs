@@ -1,0 +1,271 @@
+//! The grid-world agent (`architecture = "agent"`): pictures and text in, text and a picture out.
+//!
+//! - **Patch encoder** (ViT style): each picture is cut into `patch_size` squares, each square's
+//!   pixels (scaled to [-0.5, 0.5]) go through one linear layer, and a learned embedding of the
+//!   patch's place and one of the picture's *slot* (0 the input picture, k the canvas seen k
+//!   steps before it) are added.
+//! - **Causal transformer** (pre-LayerNorm) over `[canvases oldest first, input picture, prompt,
+//!   <bos>, answer]`; text tokens get a token embedding and a learned position embedding within
+//!   the text. Each position attends to itself and the positions before it; padding comes last,
+//!   so no real position ever sees it.
+//! - **Text head**, tied to the token embedding, read at `<bos>` and the answer tokens: the
+//!   answer is predicted token by token, ending in `<eos>`.
+//! - **Picture decoder**: its queries are the input picture's patch tokens (as the encoder made
+//!   them); each layer attends among them, then to the transformer's final states (padding left
+//!   out), then a feed-forward. A linear layer turns each query into its patch's pixels, *added to
+//!   the input picture's*: the decoder learns what changes, and a copy of the input is where it
+//!   starts.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use super::attention::MultiHeadAttention;
+use super::layers::{dropout, layer_norm, FeedForward, Linear};
+use crate::config::AgentConfig;
+
+/// Pixels of a picture channel are scaled from [0, 255] to [-0.5, 0.5] on the way in, and
+/// predicted in [0, 1].
+const SCALE: f64 = 1.0 / 255.0;
+
+#[derive(Debug)]
+struct Block {
+    norm_attn: nn::LayerNorm,
+    attn: MultiHeadAttention,
+    /// The decoder's attention to the transformer's states.
+    cross: Option<(nn::LayerNorm, MultiHeadAttention)>,
+    norm_ff: nn::LayerNorm,
+    ff: FeedForward,
+    dropout: f64,
+}
+
+impl Block {
+    fn new(p: nn::Path, c: &AgentConfig, cross: bool, compute: Kind) -> Self {
+        Self {
+            norm_attn: layer_norm(&p / "norm_attn", c.d_model),
+            attn: MultiHeadAttention::new(&p / "attn", c.d_model, c.nhead, c.dropout, compute),
+            cross: cross.then(|| {
+                (
+                    layer_norm(&p / "norm_cross", c.d_model),
+                    MultiHeadAttention::new(&p / "cross", c.d_model, c.nhead, c.dropout, compute),
+                )
+            }),
+            norm_ff: layer_norm(&p / "norm_ff", c.d_model),
+            ff: FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute),
+            dropout: c.dropout,
+        }
+    }
+
+    /// Self-attention (causal or not), then attention to `memory` (where the block has it;
+    /// `memory_mask` `[B, 1, 1, L]` true at keys that may be attended), then the feed-forward.
+    fn forward(&self, x: &Tensor, causal: bool, memory: Option<(&Tensor, &Tensor)>, train: bool) -> Tensor {
+        let h = self.norm_attn.forward(x);
+        let mut x = x + dropout(&self.attn.forward(&h, &h, None, causal, train), self.dropout, train);
+        if let (Some((norm, cross)), Some((memory, mask))) = (&self.cross, memory) {
+            let h = norm.forward(&x);
+            x = &x + dropout(&cross.forward(&h, memory, Some(mask), false, train), self.dropout, train);
+        }
+        let h = self.norm_ff.forward(&x);
+        &x + dropout(&self.ff.forward(&h, train), self.dropout, train)
+    }
+}
+
+/// The model's inputs for a batch: pictures as `[B, S, S, 3]` uint8 (or float in [0, 255]),
+/// canvases `[B, C, S, S, 3]` (C may be 0; oldest first), and the text `[B, T]` int64: prompt,
+/// `<bos>`, answer, then `<pad>`; `text_len` `[B]` counts each row's real tokens.
+pub struct Inputs<'a> {
+    pub image: &'a Tensor,
+    pub canvases: &'a Tensor,
+    pub text: &'a Tensor,
+    pub text_len: &'a Tensor,
+}
+
+/// What a forward pass makes: the transformer's final states over the whole sequence, where the
+/// text starts in it, and the padding mask the decoder uses.
+pub struct States {
+    pub hidden: Tensor,
+    /// The text's first position in the sequence (after the pictures).
+    pub text_start: i64,
+    /// `[B, 1, 1, L]` bool: true at real positions.
+    pub real: Tensor,
+    /// The input picture's patch tokens, the decoder's queries.
+    queries: Tensor,
+    /// The input picture's patches, `[B, P, patch * patch * 3]` in [0, 1].
+    patches: Tensor,
+}
+
+#[derive(Debug)]
+pub struct AgentNet {
+    config: AgentConfig,
+    patch_in: Linear,
+    patch_pos: Tensor,
+    slot: Tensor,
+    embed: Tensor,
+    text_pos: Tensor,
+    blocks: Vec<Block>,
+    norm: nn::LayerNorm,
+    decoder: Vec<Block>,
+    decoder_norm: nn::LayerNorm,
+    patch_out: Linear,
+    compute: Kind,
+}
+
+impl AgentNet {
+    pub fn new(p: &nn::Path, c: &AgentConfig, vocab_size: i64, compute: Kind) -> Self {
+        let d = c.d_model;
+        let pixels = c.patch_size * c.patch_size * 3;
+        let small = nn::Init::Randn { mean: 0.0, stdev: 0.02 };
+        let patch_out = Linear::new(p / "patch_out", d, pixels, true, compute);
+        {
+            // The decoder starts as a copy of the input: its pixel layer starts at zero.
+            let _guard = tch::no_grad_guard();
+            let _ = patch_out.weight.shallow_clone().zero_();
+        }
+        Self {
+            config: c.clone(),
+            patch_in: Linear::new(p / "patch_in", pixels, d, true, compute),
+            patch_pos: p.var("patch_pos", &[c.patches(), d], small),
+            slot: p.var("slot", &[c.max_canvases + 1, d], small),
+            embed: p.var("embed", &[vocab_size, d], small),
+            text_pos: p.var("text_pos", &[c.max_text_len, d], small),
+            blocks: (0..c.num_layers).map(|i| Block::new(p / "blocks" / i, c, false, compute)).collect(),
+            norm: layer_norm(p / "norm", d),
+            decoder: (0..c.decoder_layers).map(|i| Block::new(p / "decoder" / i, c, true, compute)).collect(),
+            decoder_norm: layer_norm(p / "decoder_norm", d),
+            patch_out,
+            compute,
+        }
+    }
+
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+
+    /// `[B, S, S, 3]` pictures as `[B, P, patch * patch * 3]` patches in [0, 1], row by row.
+    pub fn patchify(&self, images: &Tensor) -> Tensor {
+        let (b, s, p) = (images.size()[0], self.config.image_size, self.config.patch_size);
+        let n = s / p;
+        (images.to_kind(Kind::Float) * SCALE).view([b, n, p, n, p, 3]).permute([0, 1, 3, 2, 4, 5]).reshape([
+            b,
+            n * n,
+            p * p * 3,
+        ])
+    }
+
+    /// The inverse of [`AgentNet::patchify`]: `[B, P, patch * patch * 3]` -> `[B, S, S, 3]`.
+    pub fn unpatchify(&self, patches: &Tensor) -> Tensor {
+        let (b, s, p) = (patches.size()[0], self.config.image_size, self.config.patch_size);
+        let n = s / p;
+        patches.view([b, n, n, p, p, 3]).permute([0, 1, 3, 2, 4, 5]).reshape([b, s, s, 3])
+    }
+
+    /// Patch tokens of pictures in `slot` (`[B, P, d]`), from their patches.
+    fn picture_tokens(&self, patches: &Tensor, slot: i64) -> Tensor {
+        self.patch_in.forward(&(patches - 0.5)) + &self.patch_pos + self.slot.get(slot)
+    }
+
+    /// The transformer's final states for a batch (see the module).
+    pub fn states(&self, inputs: &Inputs, train: bool) -> States {
+        let c = &self.config;
+        let (b, t) = inputs.text.size2().expect("text is [B, T]");
+        let canvases = inputs.canvases.size()[1];
+        assert!(canvases <= c.max_canvases, "{canvases} canvases, the model reads at most {}", c.max_canvases);
+        assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
+        let patches = self.patchify(inputs.image);
+        let queries = self.picture_tokens(&patches, 0);
+        let mut parts = Vec::with_capacity(canvases as usize + 2);
+        for k in 0..canvases {
+            let canvas = inputs.canvases.select(1, k);
+            parts.push(self.picture_tokens(&self.patchify(&canvas), canvases - k));
+        }
+        parts.push(queries.shallow_clone());
+        let text_start = (canvases + 1) * c.patches();
+        parts.push(Tensor::embedding(&self.embed, inputs.text, -1, false, false) + self.text_pos.narrow(0, 0, t));
+        let mut x = dropout(&Tensor::cat(&parts, 1), c.dropout, train);
+        for block in &self.blocks {
+            x = block.forward(&x, true, None, train);
+        }
+        let hidden = self.norm.forward(&x);
+        let device = hidden.device();
+        let text_real = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&inputs.text_len.unsqueeze(1));
+        let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
+        let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
+        States { hidden, text_start, real, queries, patches }
+    }
+
+    /// Next-token logits `[N, vocab]` from `N` rows of final states `[N, d]`.
+    pub fn logits(&self, rows: &Tensor) -> Tensor {
+        let embed =
+            if self.compute == Kind::Float { self.embed.shallow_clone() } else { self.embed.to_kind(self.compute) };
+        rows.to_kind(self.compute).matmul(&embed.tr()).to_kind(Kind::Float)
+    }
+
+    /// The pictures the decoder draws from `states`: `[B, S, S, 3]` floats, 1 = 255.
+    pub fn picture(&self, states: &States, train: bool) -> Tensor {
+        let mut x = states.queries.shallow_clone();
+        for block in &self.decoder {
+            x = block.forward(&x, false, Some((&states.hidden, &states.real)), train);
+        }
+        let change = self.patch_out.forward(&self.decoder_norm.forward(&x));
+        self.unpatchify(&(&states.patches + change))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::VarStore;
+    use tch::Device;
+
+    fn small() -> AgentConfig {
+        AgentConfig {
+            image_size: 8,
+            patch_size: 4,
+            d_model: 16,
+            nhead: 2,
+            num_layers: 2,
+            dim_feedforward: 32,
+            decoder_layers: 1,
+            dropout: 0.0,
+            max_canvases: 2,
+            max_text_len: 8,
+        }
+    }
+
+    #[test]
+    fn patches_round_trip_and_are_row_major_squares() {
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &small(), 10, Kind::Float);
+        let images = Tensor::randint(256, [2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let patches = net.patchify(&images);
+        assert_eq!(patches.size(), [2, 4, 48]);
+        // Patch 1 is the top-right square: rows 0..4, columns 4..8.
+        let want = images.get(0).narrow(0, 0, 4).narrow(1, 4, 4).to_kind(Kind::Float).reshape([48]) / 255.0;
+        assert!(patches.get(0).get(1).allclose(&want, 1e-6, 1e-6, false));
+        let back = net.unpatchify(&patches) * 255.0;
+        assert!(back.round().to_kind(Kind::Uint8).equal(&images));
+    }
+
+    #[test]
+    fn a_fresh_decoder_copies_the_input_and_text_never_sees_later_tokens() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &small(), 10, Kind::Float);
+        let image = Tensor::randint(256, [2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let canvases = Tensor::randint(256, [2, 1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text = Tensor::from_slice(&[4i64, 5, 2, 6, 3, 5, 2, 7, 3, 0]).view([2, 5]);
+        let text_len = Tensor::from_slice(&[5i64, 4]);
+        let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+        let states = net.states(&inputs, false);
+        assert_eq!(states.hidden.size(), [2, 2 * 4 + 5, 16]);
+        let picture = net.picture(&states, false) * 255.0;
+        assert!(picture.round().to_kind(Kind::Uint8).equal(&image));
+        // Changing the last text token changes no earlier state.
+        let other = text.copy();
+        let _ = other.get(0).get(4).fill_(9);
+        let inputs = Inputs { image: &image, canvases: &canvases, text: &other, text_len: &text_len };
+        let changed = net.states(&inputs, false);
+        let before = states.hidden.narrow(1, 0, 12);
+        assert!(changed.hidden.narrow(1, 0, 12).allclose(&before, 1e-6, 1e-6, false));
+        assert!(!changed.hidden.narrow(1, 12, 1).allclose(&states.hidden.narrow(1, 12, 1), 1e-6, 1e-6, false));
+    }
+}

@@ -1,0 +1,439 @@
+//! The grid-world agent (`task.kind = "agent"`): a small multimodal model
+//! (`architecture = "agent"`, [`crate::model::agent`]) trained on batches that the Python
+//! frameworks of `tiny_agent_trainer.tasks.agent` make fresh for every step.
+//!
+//! Data comes through a [`BatchSource`]: every text the vocabulary must cover (the word
+//! tokenizer is learned from them when a run starts and kept in its checkpoints), the batch of
+//! each training step (a pure function of the run's seed and the step, so a resumed run sees the
+//! same batches), and fixed validation batches, one per framework.
+//!
+//! A batch ([`Examples`]) holds `image` `[B, S, S, 3]` uint8, `canvases` `[B, C, S, S, 3]`,
+//! optionally `target` `[B, S, S, 3]` and `foreground` `[B, S, S]` (pixels that are not floor in
+//! the target or the input picture), the 0-d `weight_text` and `weight_image`, and the texts
+//! `prompt` and `answer` per example (the answer ends with `<eos>`) and `framework` (one name).
+//!
+//! The loss is `weight_text` x the cross-entropy of the answer's tokens and `<eos>` (the prompt
+//! is not predicted) plus `weight_image` x the mean squared pixel error, each pixel weighing
+//! `frameworks.foreground_weight` where `foreground` is set and 1 elsewhere (normalised by the
+//! sum of the weights). Validation reports both per framework, and the share of answers
+//! predicted entirely right (teacher-forced) on frameworks that ask questions.
+
+pub mod runner;
+
+use std::collections::BTreeMap;
+
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+use super::{BatchSource, Examples, TaskContext, TaskData, TaskSpec};
+use crate::config::{AgentConfig, Architecture, Config, TaskKind, TokenizerKind};
+use crate::error::{Result, TatError};
+use crate::model::agent::{AgentNet, Inputs};
+use crate::model::parameter_count;
+use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
+use crate::train::{StepOutput, Task, TaskSizes, Update, Validation};
+
+pub const SPEC: TaskSpec = TaskSpec {
+    kind: TaskKind::Agent,
+    name: "agent",
+    text: false,
+    architectures: &[Architecture::Agent],
+    python_module: Some("tiny_agent_trainer.tasks.agent.task"),
+    evaluator: super::Evaluator::Python,
+    completion: super::Completion::None,
+};
+
+/// How an answer ends in the texts a source gives (the `<eos>` special's spelling).
+pub const EOS: &str = "<eos>";
+
+/// The task's checks of a config, after the generic ones.
+pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    check(
+        config.frameworks.is_some(),
+        "frameworks",
+        "nothing".into(),
+        "a [frameworks] table with weights, such as weights = { control = 1, position_qa = 2 }",
+    );
+    check(
+        config.tokenizer.kind == TokenizerKind::Words,
+        "tokenizer.type",
+        format!("{:?}", config.tokenizer.kind).to_lowercase(),
+        "\"words\" (learned from the frameworks' prompts and answers)",
+    );
+    check(
+        config.training.steps_per_epoch > 0,
+        "training.steps_per_epoch",
+        "0".into(),
+        "a positive number of steps: the frameworks make fresh batches, so an epoch is a number of steps, such as 500",
+    );
+}
+
+pub(super) fn open(config: &Config, data: TaskData, context: &TaskContext) -> Result<Box<dyn Task>> {
+    match data {
+        TaskData::Batches(source) => Ok(Box::new(AgentTask::open(config, source, context)?)),
+        _ => Err(TatError::Usage(format!(
+            "task {:?} (agent) trains on batches its Python frameworks make. Fix: train it with `tat train` or \
+             tiny_agent_trainer.tasks.agent.task.train.",
+            config.task.name
+        ))),
+    }
+}
+
+/// A batch as the model takes it, on the task's device.
+pub struct Encoded {
+    pub image: Tensor,
+    pub canvases: Tensor,
+    pub text: Tensor,
+    pub text_len: Tensor,
+    /// Flat indices into `[B * L]` of the positions that predict the answer's tokens, and those
+    /// tokens.
+    pub answer_at: Tensor,
+    pub answer_ids: Tensor,
+    /// Per answer token, its example.
+    pub answer_row: Tensor,
+    pub target: Option<Tensor>,
+    pub foreground: Option<Tensor>,
+    pub weight_text: f64,
+    pub weight_image: f64,
+    pub framework: String,
+    pub examples: usize,
+}
+
+/// The ids of one example's text: the prompt's words, `<bos>`, the answer's words and `<eos>`;
+/// and where the answer starts (the `<bos>` position predicts its first token).
+pub fn text_ids(tokenizer: &Tokenizer, prompt: &str, answer: &str) -> (Vec<i64>, usize) {
+    let mut ids = tokenizer.encode(prompt);
+    ids.push(BOS_ID);
+    let start = ids.len();
+    for word in answer.split_whitespace() {
+        ids.push(if word == EOS { EOS_ID } else { tokenizer.encode(word)[0] });
+    }
+    if ids.last() != Some(&EOS_ID) || ids.len() == start {
+        ids.push(EOS_ID);
+    }
+    (ids, start)
+}
+
+fn array<'a>(examples: &'a Examples, name: &str, what: &str) -> Result<&'a Tensor> {
+    examples.arrays.get(name).ok_or_else(|| TatError::Usage(format!("{what}: no array {name:?}")))
+}
+
+fn texts<'a>(examples: &'a Examples, name: &str, what: &str) -> Result<&'a [String]> {
+    examples.texts.get(name).map(Vec::as_slice).ok_or_else(|| TatError::Usage(format!("{what}: no texts {name:?}")))
+}
+
+fn scalar(examples: &Examples, name: &str, what: &str) -> Result<f64> {
+    let t = array(examples, name, what)?;
+    if t.numel() != 1 {
+        return Err(TatError::Usage(format!("{what}: {name:?} has {} values, expected one", t.numel())));
+    }
+    Ok(t.double_value(&[]))
+}
+
+/// Checks and encodes a batch from a source (`what` names it in errors).
+pub fn encode(
+    examples: &Examples,
+    tokenizer: &Tokenizer,
+    config: &AgentConfig,
+    device: Device,
+    what: &str,
+) -> Result<Encoded> {
+    let image = array(examples, "image", what)?;
+    let s = config.image_size;
+    let b = image.size()[0];
+    let shape_error = |name: &str, got: Vec<i64>, want: String| {
+        TatError::Usage(format!("{what}: {name:?} has shape {got:?}, expected {want} (model.image_size = {s})"))
+    };
+    if image.size() != [b, s, s, 3] {
+        return Err(shape_error("image", image.size(), format!("[{b}, {s}, {s}, 3]")));
+    }
+    let canvases = array(examples, "canvases", what)?;
+    let c = canvases.size().get(1).copied().unwrap_or(-1);
+    if canvases.dim() != 5 || canvases.size() != [b, c, s, s, 3] || c > config.max_canvases {
+        return Err(shape_error(
+            "canvases",
+            canvases.size(),
+            format!("[{b}, C, {s}, {s}, 3] with C <= model.max_canvases = {}", config.max_canvases),
+        ));
+    }
+    let prompt = texts(examples, "prompt", what)?;
+    let answer = texts(examples, "answer", what)?;
+    if prompt.len() != b as usize || answer.len() != b as usize {
+        return Err(TatError::Usage(format!(
+            "{what}: {} prompts and {} answers for {b} pictures, expected one each",
+            prompt.len(),
+            answer.len()
+        )));
+    }
+    let rows: Vec<(Vec<i64>, usize)> = prompt.iter().zip(answer).map(|(p, a)| text_ids(tokenizer, p, a)).collect();
+    let longest = rows.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+    if longest as i64 > config.max_text_len {
+        let (i, _) = rows.iter().enumerate().max_by_key(|(_, (ids, _))| ids.len()).expect("a batch has rows");
+        return Err(TatError::Usage(format!(
+            "{what}: the text of example {i} ({:?} -> {:?}) is {longest} tokens, more than model.max_text_len = {}. \
+             Fix: raise model.max_text_len.",
+            prompt[i], answer[i], config.max_text_len
+        )));
+    }
+    let text_start = (c + 1) * config.patches();
+    let length = text_start + longest as i64;
+    let (mut flat, mut lens, mut at, mut ids, mut owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (row, (text, start)) in rows.iter().enumerate() {
+        flat.extend(text.iter().copied().chain(std::iter::repeat_n(PAD_ID, longest - text.len())));
+        lens.push(text.len() as i64);
+        for (j, &id) in text.iter().enumerate().skip(*start) {
+            at.push(row as i64 * length + text_start + j as i64 - 1);
+            ids.push(id);
+            owner.push(row as i64);
+        }
+    }
+    let target = match examples.arrays.get("target") {
+        Some(t) if t.size() != [b, s, s, 3] => {
+            return Err(shape_error("target", t.size(), format!("[{b}, {s}, {s}, 3]")))
+        }
+        Some(t) => Some(t.to_device(device)),
+        None => None,
+    };
+    let foreground = match examples.arrays.get("foreground") {
+        Some(f) if f.size() != [b, s, s] => {
+            return Err(shape_error("foreground", f.size(), format!("[{b}, {s}, {s}]")))
+        }
+        Some(f) => Some(f.to_device(device)),
+        None => None,
+    };
+    let framework = texts(examples, "framework", what)?.first().cloned().unwrap_or_default();
+    Ok(Encoded {
+        image: image.to_device(device),
+        canvases: canvases.to_device(device),
+        text: Tensor::from_slice(&flat).view([b, longest as i64]).to_device(device),
+        text_len: Tensor::from_slice(&lens).to_device(device),
+        answer_at: Tensor::from_slice(&at).to_device(device),
+        answer_ids: Tensor::from_slice(&ids).to_device(device),
+        answer_row: Tensor::from_slice(&owner).to_device(device),
+        target,
+        foreground,
+        weight_text: scalar(examples, "weight_text", what)?,
+        weight_image: scalar(examples, "weight_image", what)?,
+        framework,
+        examples: b as usize,
+    })
+}
+
+/// The parts of a batch's loss, as tensors (the total is what trains).
+pub struct Losses {
+    pub total: Tensor,
+    pub text: Tensor,
+    pub image: Option<Tensor>,
+    /// Per example: every answer token predicted right (argmax, teacher-forced).
+    pub answers_right: Tensor,
+}
+
+/// The loss of `net` on a batch (see the module).
+pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bool) -> Losses {
+    let inputs =
+        Inputs { image: &batch.image, canvases: &batch.canvases, text: &batch.text, text_len: &batch.text_len };
+    let states = net.states(&inputs, train);
+    let d = *states.hidden.size().last().expect("[B, L, d]");
+    let rows = states.hidden.reshape([-1, d]).index_select(0, &batch.answer_at);
+    let logits = net.logits(&rows);
+    let text = logits.cross_entropy_loss::<Tensor>(&batch.answer_ids, None, tch::Reduction::Mean, -100, 0.0);
+    let wrong = logits.argmax(-1, false).ne_tensor(&batch.answer_ids).to_kind(Kind::Float);
+    let b = batch.examples as i64;
+    let wrong_per_example = Tensor::zeros([b], (Kind::Float, wrong.device())).index_add(0, &batch.answer_row, &wrong);
+    let answers_right = wrong_per_example.eq(0.0);
+    let mut total = &text * batch.weight_text;
+    let image = match (&batch.target, batch.weight_image > 0.0 || !train) {
+        (Some(target), true) => {
+            let picture = net.picture(&states, train);
+            let error =
+                (picture - target.to_kind(Kind::Float) / 255.0).square().sum_dim_intlist(-1, false, Kind::Float);
+            let weights = match &batch.foreground {
+                Some(f) => f.to_kind(Kind::Float) * (foreground_weight - 1.0) + 1.0,
+                None => error.ones_like(),
+            };
+            let loss = (error * &weights).sum(Kind::Float) / (weights.sum(Kind::Float) * 3.0);
+            total += &loss * batch.weight_image;
+            Some(loss)
+        }
+        _ => None,
+    };
+    Losses { total, text, image, answers_right }
+}
+
+pub struct AgentTask {
+    vs: VarStore,
+    net: AgentNet,
+    tokenizer: Tokenizer,
+    source: Box<dyn BatchSource>,
+    device: Device,
+    steps_per_epoch: usize,
+    foreground_weight: f64,
+    /// The current epoch and the run's seed (set by `plan_epoch`).
+    epoch: usize,
+    seed: u64,
+    /// The validation batches, encoded once, by framework.
+    validation: Vec<Vec<Encoded>>,
+    val_examples: usize,
+}
+
+impl AgentTask {
+    pub fn open(config: &Config, mut source: Box<dyn BatchSource>, context: &TaskContext) -> Result<Self> {
+        let model = config.model.agent().expect("the task's architecture is agent (checked)").clone();
+        let tokenizer = match context.resumed.or(context.init) {
+            Some(ckpt) => ckpt.tokenizer()?.clone(),
+            None => {
+                let texts = source.vocabulary()?;
+                Tokenizer::build_words(texts.iter().map(String::as_str), 1)
+            }
+        };
+        tch::manual_seed(config.training.seed as i64);
+        let vs = VarStore::new(context.device);
+        let net = AgentNet::new(&vs.root(), &model, tokenizer.vocab_size() as i64, context.compute.kind());
+        let batch = config.training.batch_size;
+        let mut validation = Vec::new();
+        let mut val_examples = 0;
+        for (i, examples) in source.validation()?.iter().enumerate() {
+            let what = format!("validation batch {i}");
+            let batches = split(examples, batch, &tokenizer, &model, context.device, &what)?;
+            val_examples += batches.iter().map(|b| b.examples).sum::<usize>();
+            validation.push(batches);
+        }
+        Ok(Self {
+            vs,
+            net,
+            tokenizer,
+            source,
+            device: context.device,
+            steps_per_epoch: config.training.steps_per_epoch,
+            foreground_weight: config.frameworks.as_ref().map_or(1.0, |f| f.foreground_weight),
+            epoch: 0,
+            seed: config.training.seed,
+            validation,
+            val_examples,
+        })
+    }
+}
+
+/// A validation set of one framework, in batches of at most `batch` examples.
+fn split(
+    examples: &Examples,
+    batch: usize,
+    tokenizer: &Tokenizer,
+    model: &AgentConfig,
+    device: Device,
+    what: &str,
+) -> Result<Vec<Encoded>> {
+    let n = examples.texts.get("prompt").map_or(0, Vec::len);
+    let mut out = Vec::new();
+    for start in (0..n).step_by(batch.max(1)) {
+        let len = batch.min(n - start);
+        let arrays = examples
+            .arrays
+            .iter()
+            .map(|(k, v)| {
+                let part = if v.dim() == 0 { v.shallow_clone() } else { v.narrow(0, start as i64, len as i64) };
+                (k.clone(), part)
+            })
+            .collect();
+        let texts = examples
+            .texts
+            .iter()
+            .map(|(k, v)| {
+                let part = if k == "framework" { v.clone() } else { v[start..start + len].to_vec() };
+                (k.clone(), part)
+            })
+            .collect();
+        out.push(encode(&Examples { arrays, texts }, tokenizer, model, device, what)?);
+    }
+    Ok(out)
+}
+
+impl Task for AgentTask {
+    fn vs(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn vs_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn tokenizer(&self) -> Option<&Tokenizer> {
+        Some(&self.tokenizer)
+    }
+
+    fn describe(&self) -> TaskSizes {
+        TaskSizes {
+            parameters: parameter_count(&self.vs),
+            vocab_size: self.tokenizer.vocab_size(),
+            train_examples: 0,
+            val_examples: self.val_examples,
+            test_examples: 0,
+        }
+    }
+
+    fn plan_epoch(&mut self, seed: u64, epoch: usize) -> Result<usize> {
+        self.seed = seed;
+        self.epoch = epoch;
+        Ok(self.steps_per_epoch)
+    }
+
+    fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput> {
+        let step = self.epoch * self.steps_per_epoch + index;
+        let examples = self.source.batch(self.seed, step)?;
+        let what = format!("the batch of step {step}");
+        let batch = encode(&examples, &self.tokenizer, self.net.config(), self.device, &what)?;
+        let losses = losses(&self.net, &batch, self.foreground_weight, true);
+        let loss = update.gradient_step(&losses.total)?;
+        let tokens = batch.text_len.sum(Kind::Int64).int64_value(&[]) as usize;
+        Ok(StepOutput { loss, weight: batch.examples, examples: batch.examples, tokens, skipped: false })
+    }
+
+    /// Per framework: the text and picture losses (means over its batches, weighted by
+    /// examples) and the answers right; the validation loss is the mean over frameworks of their
+    /// weighted totals, the accuracy the share of answers right over the question frameworks.
+    fn validate(&mut self) -> Result<Validation> {
+        let _guard = tch::no_grad_guard();
+        let mut extra = BTreeMap::new();
+        let (mut total, mut frameworks) = (0.0, 0usize);
+        let (mut right, mut asked) = (0.0, 0usize);
+        for batches in &self.validation {
+            let (mut text, mut image, mut correct, mut n, mut weighted) = (0.0, 0.0, 0.0, 0usize, 0.0);
+            let mut has_image = false;
+            let mut questions = false;
+            let name = batches.first().map(|b| b.framework.clone()).unwrap_or_default();
+            for batch in batches {
+                let l = losses(&self.net, batch, self.foreground_weight, false);
+                let m = batch.examples as f64;
+                text += l.text.double_value(&[]) * m;
+                weighted += l.total.double_value(&[]) * m;
+                if let Some(i) = &l.image {
+                    image += i.double_value(&[]) * m;
+                    has_image = true;
+                }
+                correct += l.answers_right.sum(Kind::Float).double_value(&[]);
+                questions |= batch.answer_ids.size()[0] > batch.examples as i64;
+                n += batch.examples;
+            }
+            if n == 0 {
+                continue;
+            }
+            let n_f = n as f64;
+            extra.insert(format!("text_loss/{name}"), text / n_f);
+            if has_image {
+                extra.insert(format!("image_loss/{name}"), image / n_f);
+            }
+            extra.insert(format!("answers_right/{name}"), correct / n_f);
+            if questions {
+                right += correct;
+                asked += n;
+            }
+            total += weighted / n_f;
+            frameworks += 1;
+        }
+        Ok(Validation {
+            loss: total / frameworks.max(1) as f64,
+            accuracy: (asked > 0).then(|| right / asked as f64),
+            extra,
+        })
+    }
+}

@@ -1,0 +1,99 @@
+//! A trained grid-world agent: answers and pictures for batches of pictures and prompts.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use tch::{Kind, Tensor};
+
+use crate::errors::ToPyResult;
+
+#[pyclass(module = "tiny_agent_trainer._core", frozen)]
+pub struct Agent {
+    inner: Mutex<tat_core::tasks::agent::runner::Agent>,
+    path: PathBuf,
+    image_size: i64,
+    max_canvases: i64,
+}
+
+/// A uint8 numpy array as a CPU tensor (`what` names it in errors).
+fn pixels(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
+    let array = value.cast::<PyArrayDyn<u8>>().map_err(|_| {
+        crate::errors::to_py(tat_core::TatError::Usage(format!(
+            "{what} is not a numpy array of uint8. Fix: pass pictures as np.uint8 RGB arrays."
+        )))
+    })?;
+    let array = array.readonly();
+    let shape: Vec<i64> = array.shape().iter().map(|&d| d as i64).collect();
+    let data: Vec<u8> = array.as_array().iter().copied().collect();
+    Ok(Tensor::from_slice(&data).view(shape.as_slice()))
+}
+
+#[pymethods]
+impl Agent {
+    /// Loads a run folder (its `best`, else `last`) or a checkpoint folder; `threads` sets
+    /// libtorch's CPU threads for the whole process; `precision` replaces the run's.
+    #[staticmethod]
+    #[pyo3(signature = (path, device = "auto", threads = None, precision = None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        device: &str,
+        threads: Option<usize>,
+        precision: Option<&str>,
+    ) -> PyResult<Self> {
+        let (device, precision) = crate::device::load_options(device, threads, precision)?;
+        let inner = py.detach(|| tat_core::tasks::agent::runner::Agent::load(&path, device, precision)).py_err()?;
+        let (image_size, max_canvases) = (inner.config().image_size, inner.config().max_canvases);
+        Ok(Self { inner: Mutex::new(inner), path, image_size, max_canvases })
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// Pictures are this many pixels square.
+    #[getter]
+    fn image_size(&self) -> i64 {
+        self.image_size
+    }
+
+    /// The most canvases a call may pass.
+    #[getter]
+    fn max_canvases(&self) -> i64 {
+        self.max_canvases
+    }
+
+    /// Greedy answers (without `<eos>`) to `prompts` about `images` `(n, S, S, 3)` uint8 with
+    /// `canvases` `(n, C, S, S, 3)` (oldest first); with `pictures`, also the pictures the model
+    /// draws after each answer, `(n, S, S, 3)` uint8 (else None). The GIL is released meanwhile.
+    #[pyo3(signature = (images, canvases, prompts, pictures = false))]
+    fn answer<'py>(
+        &self,
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+        canvases: &Bound<'py, PyAny>,
+        prompts: Vec<String>,
+        pictures: bool,
+    ) -> PyResult<(Vec<String>, Option<Bound<'py, PyAny>>)> {
+        let images = pixels(images, "images")?;
+        let canvases = pixels(canvases, "canvases")?;
+        let answers = py
+            .detach(move || {
+                let agent = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+                agent.answer(&images, &canvases, &prompts, pictures)
+            })
+            .py_err()?;
+        let drawn = match answers.pictures {
+            Some(t) => {
+                let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+                let data: Vec<u8> = Vec::try_from(t.to_kind(Kind::Uint8).flatten(0, -1)).expect("uint8 pixels");
+                Some(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+            }
+            None => None,
+        };
+        Ok((answers.texts, drawn))
+    }
+}

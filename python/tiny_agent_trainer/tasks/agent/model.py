@@ -1,0 +1,148 @@
+"""A trained agent, for people and for the evaluation harness.
+
+`tat.load(run)` gives an `AgentModel`:
+
+- `answer(scene_or_image, prompt)` -> the answer text (without `<eos>`);
+- `imagine(scene_or_image, prompt)` -> the picture the model draws, (S, S, 3) uint8;
+- `act(scene)` -> the move (`game.FORWARD`, `CLOCKWISE`, `ANTICLOCKWISE`, or None when the
+  answer names none) its answer to the best-move question names;
+- `episode(seed)` -> plays a seeded scene until the agent eats the gold (`evaluate.Episodes`);
+- called on a framework `Batch`, it is a harness policy (`evaluate.Prediction`).
+
+Canvas memory: the pictures the model drew last (at most `max_canvases`, oldest first) are the
+canvases of its next `answer` or `imagine` about a single picture; `reset()` forgets them, and
+every `episode` starts by forgetting them. A `Batch` brings its own canvases.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Union
+
+import numpy as np
+
+from ... import _core
+from . import evaluate, game
+from .frameworks import base
+from .frameworks.base import Batch
+from .render import render
+
+Picture = Union[game.Scene, game.Scenes, np.ndarray]
+"""A scene (rendered at the model's size) or a picture, (S, S, 3) uint8."""
+CHUNK = 250
+"""Examples per engine call."""
+
+
+class AgentModel:
+    def __init__(self, agent: _core.Agent) -> None:
+        self._agent = agent
+        self.size = int(agent.image_size)
+        self.max_canvases = int(agent.max_canvases)
+        self.memory: list[np.ndarray] = []
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, device: str = "auto", threads: int | None = None, precision: str | None = None
+    ) -> AgentModel:
+        """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
+        `fp32`, `bf16`) replaces the one it was trained with."""
+        return cls(_core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision))
+
+    @property
+    def path(self) -> str:
+        return str(self._agent.path)
+
+    # --- single pictures ------------------------------------------------------------------
+
+    def picture(self, what: Picture) -> np.ndarray:
+        """`what` as a (S, S, 3) uint8 picture at the model's size."""
+        if isinstance(what, game.Scene):
+            what = game.Scenes.from_scenes([what])
+        if isinstance(what, game.Scenes):
+            if len(what) != 1:
+                raise ValueError(f"{len(what)} scenes; pass one (or call the model on a Batch)")
+            return render(what, self.size)[0]
+        image = np.asarray(what)
+        if image.shape != (self.size, self.size, 3) or image.dtype != np.uint8:
+            raise ValueError(
+                f"a picture of shape {image.shape} and dtype {image.dtype}; the model reads "
+                f"({self.size}, {self.size}, 3) uint8 (or pass a game.Scene)"
+            )
+        return image
+
+    def _canvases(self) -> np.ndarray:
+        kept = self.memory[-self.max_canvases :] if self.max_canvases else []
+        if not kept:
+            return np.zeros((1, 0, self.size, self.size, 3), dtype=np.uint8)
+        return np.stack(kept)[None]
+
+    def answer(self, what: Picture, prompt: str) -> str:
+        """The model's answer to `prompt` about a scene or picture (canvases: its memory)."""
+        texts, _ = self._agent.answer(self.picture(what)[None], self._canvases(), [prompt], False)
+        return texts[0]
+
+    def imagine(self, what: Picture, prompt: str) -> np.ndarray:
+        """The picture the model draws for `prompt` about a scene or picture; it joins the memory."""
+        _, pictures = self._agent.answer(self.picture(what)[None], self._canvases(), [prompt], True)
+        assert pictures is not None  # asked for
+        picture = np.asarray(pictures[0])
+        self.memory = [*self.memory, picture][-max(self.max_canvases, 1) :]
+        return picture
+
+    def reset(self) -> None:
+        """Forgets the canvases."""
+        self.memory = []
+
+    def act(self, scene: game.Scene | game.Scenes, prompt: str | None = None) -> int | None:
+        """The move named by the model's answer to the best-move question (its first paraphrase,
+        or `prompt`), or None when the answer names no move."""
+        question = evaluate.move_question()
+        framework = base.get(question.framework)
+        if prompt is None:
+            prompt = next(q for q in framework.questions if q.name == question.question).prompts[0]
+        texts = [evaluate.normalise(self.answer(scene, prompt))]
+        batch = framework.ask(
+            game.Scenes.from_scenes([scene]) if isinstance(scene, game.Scene) else scene,
+            question.question,
+            np.random.default_rng(0),
+            self.size,
+        )
+        cls = int(evaluate.answer_classes(framework, batch, texts)[0])
+        return None if cls < 0 else question.moves[cls]
+
+    def episode(self, seed: int, kind: str = "bare", steps: int = evaluate.DEFAULT_STEPS) -> evaluate.Episodes:
+        """Plays the scene `game.make_scenes(1, seed, kind)` with the model's best-move answers
+        until the agent eats the gold or `steps` moves have passed (recorded move by move)."""
+        self.reset()
+        scenes = game.make_scenes(1, seed, kind)
+        return evaluate.play(self, scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), self.size, record=True)
+
+    # --- batches (the harness) -------------------------------------------------------------
+
+    def answers(
+        self, images: np.ndarray, prompts: Sequence[str], canvases: np.ndarray | None = None, pictures: bool = False
+    ) -> tuple[list[str], np.ndarray | None]:
+        """Answers (and with `pictures` the drawn pictures) for a batch: `images` (n, S, S, 3)
+        uint8, `canvases` (n, C, S, S, 3) oldest first (none by default)."""
+        n = len(prompts)
+        if canvases is None:
+            canvases = np.zeros((n, 0, self.size, self.size, 3), dtype=np.uint8)
+        texts: list[str] = []
+        drawn: list[np.ndarray] = []
+        for start in range(0, n, CHUNK):
+            part = slice(start, start + CHUNK)
+            t, p = self._agent.answer(
+                np.ascontiguousarray(images[part], dtype=np.uint8),
+                np.ascontiguousarray(canvases[part], dtype=np.uint8),
+                list(prompts[part]),
+                pictures,
+            )
+            texts += list(t)
+            if pictures:
+                drawn.append(np.asarray(p))
+        return texts, (np.concatenate(drawn) if pictures else None)
+
+    def __call__(self, batch: Batch) -> evaluate.Prediction:
+        texts, pictures = self.answers(batch.image, batch.prompt, batch.canvases, batch.target is not None)
+        return evaluate.Prediction(texts, pictures)

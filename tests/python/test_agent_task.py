@@ -1,0 +1,145 @@
+"""The agent task end to end: its config, its batch source, training through the engine's learner
+(with exact resume), and the trained model answering, imagining, acting and being scored."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tiny_agent_trainer import _core
+from tiny_agent_trainer.config import Config, ConfigError
+from tiny_agent_trainer.tasks import registry
+from tiny_agent_trainer.tasks.agent import evaluate, game
+from tiny_agent_trainer.tasks.agent import task as agent_task
+from tiny_agent_trainer.tasks.agent.model import AgentModel
+
+TINY = """
+[task]
+name = "agent_tiny"
+kind = "agent"
+
+[model]
+architecture = "agent"
+image_size = 24
+patch_size = 8
+d_model = 32
+nhead = 2
+num_layers = 1
+dim_feedforward = 64
+decoder_layers = 1
+max_text_len = 24
+
+[training]
+epochs = 2
+steps_per_epoch = 3
+batch_size = 4
+learning_rate = 1e-3
+warmup_steps = 0
+early_stopping = false
+seed = 3
+
+[tokenizer]
+type = "words"
+
+[dataset]
+eval_size = 6
+
+[frameworks]
+weights = { position_qa = 1, imagine_without_agent = 1, mem_canvas_use = 1 }
+"""
+
+
+def tiny(tmp_path: Path, extra: str = "", name: str = "agent.toml") -> Config:
+    path = tmp_path / name
+    path.write_text(TINY + extra)
+    return Config.from_toml(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda t: t[: t.index("[frameworks]")], "frameworks"),
+        (lambda t: t.replace('type = "words"', 'type = "wgsl"'), "tokenizer.type"),
+        (lambda t: t.replace("steps_per_epoch = 3", "steps_per_epoch = 0"), "training.steps_per_epoch"),
+        (lambda t: t.replace("position_qa = 1", "position_qa = -1"), "frameworks.weights.position_qa"),
+        (lambda t: t.replace("patch_size = 8", "patch_size = 7"), "model.patch_size"),
+    ],
+)
+def test_an_agent_config_is_checked_field_by_field(tmp_path: Path, change: Any, field: str) -> None:
+    (tmp_path / "bad.toml").write_text(change(TINY))
+    with pytest.raises(ConfigError, match=f"field `{field}`"):
+        Config.from_toml(tmp_path / "bad.toml")
+
+
+def test_the_source_is_a_pure_function_of_seed_and_step(tmp_path: Path) -> None:
+    source = agent_task.Source(tiny(tmp_path))
+    a, b = source.batch(3, 5), source.batch(3, 5)
+    assert a["framework"] == b["framework"] and a["prompt"] == b["prompt"]
+    np.testing.assert_array_equal(a["image"], b["image"])
+    assert a["image"].shape == (4, 24, 24, 3) and a["image"].dtype == np.uint8
+    frameworks = {tuple(source.batch(3, s)["framework"]) for s in range(30)}
+    assert frameworks == {("position_qa",), ("imagine_without_agent",), ("mem_canvas_use",)}
+    assert [v["framework"][0] for v in source.validation()] == ["position_qa", "imagine_without_agent", "mem_canvas_use"]
+    words = {w for t in source.vocabulary() for w in t.split()}
+    assert {"left", "right", "gold", "<eos>"} <= words
+
+
+def test_the_mixer_rejects_an_unknown_framework(tmp_path: Path) -> None:
+    config = tiny(tmp_path, name="a.toml")
+    config.frameworks.weights["no_such_framework"] = 1.0  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="no_such_framework"):
+        agent_task.Source(config)
+
+
+def weights(run: Path) -> bytes:
+    return (run / "last" / "model.safetensors").read_bytes()
+
+
+def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp_path: Path) -> None:
+    straight = tiny(tmp_path).with_overrides([f'training.output_dir="{tmp_path / "straight"}"'])
+    run = agent_task.train(straight)
+    assert run == tmp_path / "straight"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(metrics) == 2
+    assert "answers_right/position_qa" in metrics[-1]["extra"] or "answers_right/position_qa" in metrics[-1]
+    # Stopped after the first epoch, then resumed: the same weights as the straight run.
+    halves = tiny(tmp_path, name="b.toml").with_overrides([f'training.output_dir="{tmp_path / "halves"}"'])
+
+    class Stop(Exception):
+        pass
+
+    def stop(metrics: dict[str, Any]) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        agent_task.train(halves, on_epoch=stop)
+    assert weights(run) != weights(tmp_path / "halves")
+    agent_task.train(halves, resume=True)
+    assert weights(run) == weights(tmp_path / "halves")
+
+    assert registry.module_for_run(run) is agent_task
+    model = AgentModel.load(run)
+    scene = game.make_scenes(1, 0).scenes()[0]
+    assert isinstance(model.answer(scene, "is the gold to your left or to your right"), str)
+    picture = model.imagine(scene, "imagine the room without you")
+    assert picture.shape == (24, 24, 3) and picture.dtype == np.uint8
+    assert len(model.memory) == 1
+    assert model.act(scene) in (None, *range(len(game.MOVES)))
+    episode = model.episode(0, steps=3)
+    assert len(episode.history) <= 3 and model.memory == []
+    report = agent_task.evaluate(run, n=8, frameworks=["position_qa", "imagine_without_agent"], episodes=2)
+    assert {q.framework for q in report.questions} == {"position_qa"}
+    assert [i.framework for i in report.images] == ["imagine_without_agent"]
+    assert (run / agent_task.REPORT_NAME).is_file()
+    assert isinstance(evaluate.move_question().question, str)
+
+
+def test_the_engine_refuses_an_agent_config_without_its_batches(tmp_path: Path) -> None:
+    path = tmp_path / "agent.toml"
+    path.write_text(TINY)
+    with pytest.raises(_core.UsageError, match="Python frameworks"):
+        _core.train(None, str(path))
