@@ -718,8 +718,21 @@ def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path)
     click.echo(f"wrote {examples_png(framework, batch, out, dpi)}")
 
 
+def _agent_policy(policy: str, seed: int) -> Any:
+    """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`)."""
+    from .tasks.agent import evaluate
+
+    if policy in AGENT_POLICIES:
+        return evaluate.make_policy(policy, seed)
+    if not Path(policy).is_dir():
+        raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
+    from .tasks.agent.model import AgentModel
+
+    return AgentModel.load(policy)
+
+
 @agent.command("episode")
-@click.option("--policy", type=click.Choice(AGENT_POLICIES), default="oracle", help="Who chooses the moves.")
+@click.option("--policy", default="oracle", metavar="oracle|majority|RUN", help="Who chooses the moves: a built-in policy or a trained agent's run folder.")
 @click.option("--seed", type=U64, default=0, help="The scene's seed (and the prompts').")
 @click.option("--steps", type=click.IntRange(1, 10_000), default=100, help="Give up after this many moves.")
 @click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
@@ -734,7 +747,7 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
 
     scenes = game.make_scenes(1, seed, kind)
     episodes = evaluate.play(
-        evaluate.make_policy(policy, seed), scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), size, record=True
+        _agent_policy(policy, seed), scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), size, record=True
     )
     oracle = int(scenes.steps_to_gold(steps + 1)[0])
     oracle_text = f"{oracle} moves" if oracle <= steps else f"no gold within {steps} moves"
@@ -744,7 +757,7 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
 
 
 @agent.command("eval")
-@click.option("--policy", type=click.Choice(AGENT_POLICIES), default="oracle", help="The policy to score.")
+@click.option("--policy", default="oracle", metavar="oracle|majority|RUN", help="The policy to score: a built-in one or a trained agent's run folder.")
 @click.option("-n", "count", type=click.IntRange(1), default=2000, help="Held-out examples per framework.")
 @click.option(
     "--framework", "frameworks", multiple=True, metavar="NAME", help="Score only this framework (repeatable; default all)."
@@ -773,7 +786,7 @@ def agent_eval(
 
     names = _agent_frameworks(frameworks) if frameworks else None
     report = evaluate.evaluate(
-        evaluate.make_policy(policy, seed),
+        _agent_policy(policy, seed),
         names,
         count,
         seed,

@@ -137,6 +137,23 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert (run / agent_task.REPORT_NAME).is_file()
     assert isinstance(evaluate.move_question().question, str)
 
+    import tiny_agent_trainer as tat
+    from click.testing import CliRunner
+
+    from tiny_agent_trainer.cli import main
+
+    assert isinstance(tat.load(run), AgentModel)
+    runner = CliRunner()
+    args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "position_qa", "--size", "24", "--episodes", "1"]
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0 and "position_qa" in result.output
+    gif = tmp_path / "episode.gif"
+    args = ["agent", "episode", "--policy", str(run), "--size", "24", "--steps", "2", "--out", str(gif)]
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0 and gif.is_file()
+    result = runner.invoke(main, ["agent", "eval", "--policy", str(tmp_path / "nothing")])
+    assert result.exit_code == 2 and "neither oracle nor majority nor a run folder" in result.output
+
 
 def test_the_engine_refuses_an_agent_config_without_its_batches(tmp_path: Path) -> None:
     path = tmp_path / "agent.toml"
