@@ -68,7 +68,7 @@ def test_load_gives_a_classifier_whose_predictions_make_its_accuracy(bionet_run:
 
 def test_every_shipped_config_names_a_registered_task() -> None:
     names = {spec["name"] for spec in registry.specs()}
-    assert names == {"wgsl_generation", "binding", "bionet", "masked_diffusion"}
+    assert names == {"wgsl_generation", "binding", "bionet", "masked_diffusion", "agent"}
     for path in sorted((ROOT / "config").glob("*.toml")):
         if "[task]" in path.read_text(encoding="utf-8"):
             assert _core.config_task(path)["name"] in names, path
