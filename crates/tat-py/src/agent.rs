@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use tch::{Kind, Tensor};
 
@@ -19,15 +19,13 @@ pub struct Agent {
 
 /// A uint8 numpy array as a CPU tensor (`what` names it in errors).
 fn pixels(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
-    let array = value.cast::<PyArrayDyn<u8>>().map_err(|_| {
-        crate::errors::to_py(tat_core::TatError::Usage(format!(
-            "{what} is not a numpy array of uint8. Fix: pass pictures as np.uint8 RGB arrays."
-        )))
-    })?;
-    let array = array.readonly();
-    let shape: Vec<i64> = array.shape().iter().map(|&d| d as i64).collect();
-    let data: Vec<u8> = array.as_array().iter().copied().collect();
-    Ok(Tensor::from_slice(&data).view(shape.as_slice()))
+    match crate::arrays::tensor(value, what)? {
+        t if t.kind() == Kind::Uint8 => Ok(t),
+        t => Err(crate::errors::to_py(tat_core::TatError::Usage(format!(
+            "{what} holds {:?} values, not uint8. Fix: pass pictures as np.uint8 RGB arrays.",
+            t.kind()
+        )))),
+    }
 }
 
 #[pymethods]

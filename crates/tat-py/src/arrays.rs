@@ -13,34 +13,38 @@ fn usage(message: String) -> PyErr {
     to_py(tat_core::TatError::Usage(message))
 }
 
+/// The elements of a numpy array in C order: straight from its buffer when it is contiguous,
+/// else element by element.
+fn elements<T: numpy::Element + Copy, U>(a: &numpy::PyReadonlyArrayDyn<'_, T>, convert: impl Fn(T) -> U) -> Vec<U> {
+    match a.as_slice() {
+        Ok(slice) => slice.iter().map(|&v| convert(v)).collect(),
+        Err(_) => a.as_array().iter().map(|&v| convert(v)).collect(),
+    }
+}
+
 /// One numpy array as a CPU tensor: floats as float32, uint8 as uint8 (pictures), other integers
 /// as int64 (`what` names it).
-fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
+pub fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
     let shape = |dims: &[usize]| dims.iter().map(|&d| d as i64).collect::<Vec<_>>();
     if let Ok(a) = value.cast::<PyArrayDyn<u8>>() {
         let a = a.readonly();
-        let data: Vec<u8> = a.as_array().iter().copied().collect();
-        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+        return Ok(Tensor::from_slice(&elements(&a, |v| v)).view(shape(a.shape()).as_slice()));
     }
     if let Ok(a) = value.cast::<PyArrayDyn<f32>>() {
         let a = a.readonly();
-        let data: Vec<f32> = a.as_array().iter().copied().collect();
-        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+        return Ok(Tensor::from_slice(&elements(&a, |v| v)).view(shape(a.shape()).as_slice()));
     }
     if let Ok(a) = value.cast::<PyArrayDyn<f64>>() {
         let a = a.readonly();
-        let data: Vec<f32> = a.as_array().iter().map(|&v| v as f32).collect();
-        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+        return Ok(Tensor::from_slice(&elements(&a, |v| v as f32)).view(shape(a.shape()).as_slice()));
     }
     if let Ok(a) = value.cast::<PyArrayDyn<i64>>() {
         let a = a.readonly();
-        let data: Vec<i64> = a.as_array().iter().copied().collect();
-        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+        return Ok(Tensor::from_slice(&elements(&a, |v| v)).view(shape(a.shape()).as_slice()));
     }
     if let Ok(a) = value.cast::<PyArrayDyn<i32>>() {
         let a = a.readonly();
-        let data: Vec<i64> = a.as_array().iter().map(|&v| i64::from(v)).collect();
-        return Ok(Tensor::from_slice(&data).view(shape(a.shape()).as_slice()));
+        return Ok(Tensor::from_slice(&elements(&a, i64::from)).view(shape(a.shape()).as_slice()));
     }
     let kind = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     let dtype = value.getattr("dtype").map(|d| d.to_string()).unwrap_or_default();

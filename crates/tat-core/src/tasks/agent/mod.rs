@@ -224,8 +224,9 @@ pub struct Losses {
     pub total: Tensor,
     pub text: Tensor,
     pub image: Option<Tensor>,
-    /// Per example: every answer token predicted right (argmax, teacher-forced).
-    pub answers_right: Tensor,
+    /// Per example: every answer token predicted right (argmax, teacher-forced); computed when
+    /// not training.
+    pub answers_right: Option<Tensor>,
 }
 
 /// The loss of `net` on a batch (see the module).
@@ -237,10 +238,16 @@ pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bo
     let rows = states.hidden.reshape([-1, d]).index_select(0, &batch.answer_at);
     let logits = net.logits(&rows);
     let text = logits.cross_entropy_loss::<Tensor>(&batch.answer_ids, None, tch::Reduction::Mean, -100, 0.0);
-    let wrong = logits.argmax(-1, false).ne_tensor(&batch.answer_ids).to_kind(Kind::Float);
-    let b = batch.examples as i64;
-    let wrong_per_example = Tensor::zeros([b], (Kind::Float, wrong.device())).index_add(0, &batch.answer_row, &wrong);
-    let answers_right = wrong_per_example.eq(0.0);
+    // Scored in validation only: training steps leave it out.
+    let answers_right = (!train).then(|| {
+        let wrong = logits.argmax(-1, false).ne_tensor(&batch.answer_ids).to_kind(Kind::Float);
+        let per_example = Tensor::zeros([batch.examples as i64], (Kind::Float, wrong.device())).index_add(
+            0,
+            &batch.answer_row,
+            &wrong,
+        );
+        per_example.eq(0.0)
+    });
     let mut total = &text * batch.weight_text;
     let image = match (&batch.target, batch.weight_image > 0.0 || !train) {
         (Some(target), true) => {
@@ -410,7 +417,7 @@ impl Task for AgentTask {
                     image += i.double_value(&[]) * m;
                     has_image = true;
                 }
-                correct += l.answers_right.sum(Kind::Float).double_value(&[]);
+                correct += l.answers_right.expect("scored when not training").sum(Kind::Float).double_value(&[]);
                 questions |= batch.answer_ids.size()[0] > batch.examples as i64;
                 n += batch.examples;
             }
