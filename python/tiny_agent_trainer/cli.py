@@ -649,7 +649,8 @@ def check() -> None:
 def plot(run_dir: Path, out: Path | None, item: str | None) -> None:
     """Plot a run's train/val loss and learning rate per epoch to a PNG, or with --input what the
     model does with one input (for the binding task: where each output word was read from). For an
-    experiment's folder: every run's validation loss against its steps, one panel per group."""
+    experiment's folder: every run's validation loss against its steps, one panel per group. For
+    an agent run: its curves per framework (RUN_DIR/curves.png)."""
     if item is not None:
         module = registry.module_for_run(run_dir)
         if module is None or not hasattr(module, "plot"):
@@ -662,6 +663,10 @@ def plot(run_dir: Path, out: Path | None, item: str | None) -> None:
 
     if _core.experiment_record(run_dir) is not None:
         click.echo(f"wrote {plot_experiment(run_dir, out)}")
+        return
+    module = registry.module_for_run(run_dir)
+    if module is not None and hasattr(module, "curves"):
+        click.echo(f"wrote {module.curves(run_dir, out)}")
         return
     click.echo(f"wrote {plot_run(run_dir, out)}")
 
@@ -704,18 +709,28 @@ def _agent_frameworks(given: tuple[str, ...]) -> list[str]:
 @click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
 @click.option("--dpi", type=click.IntRange(20, 600), default=80, help="The PNG's dots per inch.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The PNG to write.")
-def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path) -> None:
+@click.option(
+    "--policy",
+    default=None,
+    metavar="oracle|majority|RUN",
+    help="Also draw this policy's replies (answers, pictures) beside the truth: a trained agent's run folder.",
+)
+def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path, policy: str | None) -> None:
     """Draw examples of a framework to a PNG. One row per example, for a person to check: the
-    input picture, the canvases (oldest first), the target picture, and the prompt and answer."""
+    input picture, the canvases (oldest first), the target picture, and the prompt and answer.
+    With --policy: the policy's answer and picture beside the true ones."""
     import numpy as np
 
-    from .tasks.agent.draw import examples_png  # matplotlib is slow to import: only for this command
+    from .tasks.agent.draw import answers_png, examples_png  # matplotlib is slow to import
     from .tasks.agent.frameworks import base
 
     _agent_frameworks((name,))
     framework = base.get(name)
     batch = framework.make(count, np.random.default_rng(seed), size)
-    click.echo(f"wrote {examples_png(framework, batch, out, dpi)}")
+    if policy is None:
+        click.echo(f"wrote {examples_png(framework, batch, out, dpi)}")
+        return
+    click.echo(f"wrote {answers_png(_agent_policy(policy, seed), framework, batch, out, dpi)}")
 
 
 def _agent_policy(policy: str, seed: int) -> Any:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ type = "words"
 eval_size = 6
 
 [frameworks]
-weights = { position_qa = 1, imagine_without_agent = 1, mem_canvas_use = 1 }
+weights = { position_qa = 1, imagine_without_agent = 1, mem_canvas_use = 1, complex_loss_v1 = 1 }
 """
 
 
@@ -82,8 +83,9 @@ def test_the_source_is_a_pure_function_of_seed_and_step(tmp_path: Path) -> None:
     np.testing.assert_array_equal(a["image"], b["image"])
     assert a["image"].shape == (4, 24, 24, 3) and a["image"].dtype == np.uint8
     frameworks = {tuple(source.batch(3, s)["framework"]) for s in range(30)}
-    assert frameworks == {("position_qa",), ("imagine_without_agent",), ("mem_canvas_use",)}
-    assert [v["framework"][0] for v in source.validation()] == ["position_qa", "imagine_without_agent", "mem_canvas_use"]
+    trained = ["position_qa", "imagine_without_agent", "mem_canvas_use", "complex_loss_v1"]
+    assert frameworks == {(name,) for name in trained}
+    assert [v["framework"][0] for v in source.validation()] == trained
     words = {w for t in source.vocabulary() for w in t.split()}
     assert {"left", "right", "gold", "<eos>"} <= words
 
@@ -105,7 +107,9 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert run == tmp_path / "straight"
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(metrics) == 2
-    assert "answers_right/position_qa" in metrics[-1]["extra"] or "answers_right/position_qa" in metrics[-1]
+    extra = metrics[-1]["extra"]
+    assert {"answers_right/position_qa", "image_loss/imagine_without_agent", "complex_loss/complex_loss_v1"} <= set(extra)
+    assert math.isfinite(extra["complex_loss/complex_loss_v1"]) and extra["complex_loss/complex_loss_v1"] > 0
     # Stopped after the first epoch, then resumed: the same weights as the straight run.
     halves = tiny(tmp_path, name="b.toml").with_overrides([f'training.output_dir="{tmp_path / "halves"}"'])
 
@@ -151,6 +155,13 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     args = ["agent", "episode", "--policy", str(run), "--size", "24", "--steps", "2", "--out", str(gif)]
     result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0 and gif.is_file()
+    # The curves per framework (`tat plot RUN`) and the model's replies beside the truth.
+    result = runner.invoke(main, ["plot", str(run)], catch_exceptions=False)
+    assert result.exit_code == 0 and (run / "curves.png").is_file()
+    shown = tmp_path / "replies.png"
+    args = ["agent", "show", "--framework", "imagine_without_agent", "-n", "2", "--size", "24", "--policy", str(run)]
+    result = runner.invoke(main, [*args, "--out", str(shown)], catch_exceptions=False)
+    assert result.exit_code == 0 and shown.stat().st_size > 1000
     result = runner.invoke(main, ["agent", "eval", "--policy", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "neither oracle nor majority nor a run folder" in result.output
 

@@ -4,9 +4,11 @@ they are slow to import."""
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,3 +84,120 @@ def episode_gif(
     except OSError as e:
         raise FileError(f"{gif}: {e.strerror}. Fix: write the GIF into an existing, writable folder.") from None
     return gif
+
+
+def _save(fig: Any, out: Path, dpi: int = 80) -> Path:
+    try:
+        fig.savefig(out, dpi=dpi)
+    except OSError as e:
+        raise FileError(f"{out}: {e.strerror}. Fix: write the PNG into an existing, writable folder.") from None
+    return out
+
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Running mean over up to `window` earlier values (shorter at the start)."""
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    ends = np.arange(1, len(values) + 1)
+    starts = np.maximum(0, ends - window)
+    return (sums[ends] - sums[starts]) / (ends - starts)
+
+
+def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, dpi: int = 80) -> Path:
+    """The training curves of an agent run per framework (`tat plot RUN`): the training loss of
+    each framework's steps (`steps.csv`, each step's framework from the run's `[frameworks]`
+    table, smoothed), and per validation the answers right of every question framework and the
+    picture loss of every picture framework (`metrics.jsonl`). Writes `RUN/curves.png` unless
+    told otherwise."""
+    from matplotlib.figure import Figure
+
+    from ...config import Config
+    from .mixing import Mixer
+    from .task import frameworks_table
+
+    run_dir = Path(run_dir)
+    checkpoint = next((run_dir / c for c in ("last", "best") if (run_dir / c / "config.toml").is_file()), None)
+    if checkpoint is None:
+        raise FileError(f"{run_dir}: no checkpoint with a config.toml. Fix: pass an agent run folder.")
+    config = Config.from_toml(checkpoint / "config.toml")
+    mixer = Mixer.from_config(frameworks_table(config), int(config.training.seed))
+    steps = np.loadtxt(run_dir / "steps.csv", delimiter=",", skiprows=1, ndmin=2)
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if len(steps) == 0 or not records:
+        raise FileError(f"{run_dir}: no steps or epochs recorded yet. Fix: plot a run that has trained an epoch.")
+    step, loss = steps[:, 0].astype(np.int64), steps[:, 2]
+    names = np.array([mixer.framework_at(int(s)) for s in step])
+    fig = Figure(figsize=(13, 11))
+    train_ax, right_ax, image_ax = fig.subplots(3, 1, height_ratios=[3, 2, 2])
+    colours = {name: f"C{i % 10}" for i, name in enumerate(sorted(set(names)))}
+    styles = {name: "-" if i < 10 else "--" for i, name in enumerate(sorted(set(names)))}
+    for name in sorted(set(names)):
+        mine = names == name
+        train_ax.plot(step[mine], _smooth(loss[mine], 20), colours[name], linestyle=styles[name], label=name, lw=1)
+    train_ax.set_yscale("log")
+    train_ax.set_ylabel("training loss (own steps, mean of 20)")
+    train_ax.set_xlabel("step")
+    train_ax.legend(fontsize=7, ncol=3)
+    train_ax.set_title(f"{run_dir}: {int(step[-1]) + 1} steps, {len(records)} validations")
+    at = [int(r["step"]) for r in records]
+    questions = set(_question_frameworks())
+    for key, ax in (("answers_right/", right_ax), ("image_loss/", image_ax)):
+        shown = sorted({k[len(key):] for r in records for k in r.get("extra", {}) if k.startswith(key)})
+        for name in shown:
+            if key == "answers_right/" and name not in questions:
+                continue
+            values = [r.get("extra", {}).get(key + name, np.nan) for r in records]
+            ax.plot(at, values, colours.get(name, "k"), linestyle=styles.get(name, "-"), marker=".", label=name, lw=1)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7, ncol=3)
+    right_ax.set_ylabel("validation: answers right")
+    right_ax.set_ylim(0, 1.02)
+    image_ax.set_ylabel("validation: picture loss")
+    image_ax.set_yscale("log")
+    fig.tight_layout()
+    return _save(fig, run_dir / "curves.png" if out is None else Path(out), dpi)
+
+
+def _question_frameworks() -> list[str]:
+    from .frameworks import base
+
+    return [name for name in base.names() if base.get(name).questions]
+
+
+def answers_png(
+    policy: Any, framework: Framework, batch: Batch, out: str | os.PathLike[str], dpi: int = 80
+) -> Path:
+    """Draws a policy's replies to `batch` beside the truth, one row per example: the input
+    picture, the canvases, the true picture and the policy's where the framework asks for one,
+    then the prompt, the true answer and the policy's (marked right or wrong)."""
+    from matplotlib.figure import Figure
+
+    from .evaluate import normalise
+
+    reply = policy(batch)
+    n, canvases = len(batch), batch.canvases.shape[1]
+    pairs = (batch.target, reply.images) if batch.target is not None and reply.images is not None else None
+    pictures = pairs is not None
+    titles = ["input"] + [f"canvas {i + 1}" for i in range(canvases)] + (["truth", "model"] if pictures else [])
+    columns = len(titles)
+    fig = Figure(figsize=(1.25 * columns + 3.2, 1.35 * n + 0.45))
+    axes = fig.subplots(n, columns + 1, squeeze=False, gridspec_kw={"width_ratios": [1] * columns + [2.6]})
+    for row in range(n):
+        shown = [batch.image[row], *batch.canvases[row]]
+        if pairs is not None:
+            shown += [pairs[0][row], pairs[1][row]]
+        for col, (ax, picture) in enumerate(zip(axes[row], shown)):
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(titles[col], fontsize=8)
+        text_ax = axes[row, -1]
+        text_ax.axis("off")
+        truth, said = normalise(batch.answer[row]), normalise(reply.answers[row])
+        lines = textwrap.wrap(f"prompt: {batch.prompt[row]}", 36)
+        if truth or said:
+            lines += [f"truth: {truth}", f"model: {said} " + ("(right)" if said == truth else "(WRONG)")]
+        text_ax.text(0.0, 0.5, "\n".join(lines), fontsize=7.5, va="center", ha="left", transform=text_ax.transAxes)
+    fig.suptitle(f"{framework.name}", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, Path(out), dpi)

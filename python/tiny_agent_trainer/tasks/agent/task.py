@@ -17,7 +17,8 @@ The `Source` is what the engine's learner pulls data from:
 A batch goes to the engine as uint8 pictures (`image`, `canvases`, `target`), a `foreground`
 mask (pixels that are not floor in the target or the input picture: the picture loss weighs them
 `frameworks.foreground_weight` times more), the loss weights `weight_text` and `weight_image`, and
-the texts `prompt`, `answer` and `framework`.
+the texts `prompt`, `answer` and `framework`, and what a framework's own loss takes
+(`Framework.loss_arrays`: the complex loss's inputs).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def to_examples(batch: Batch) -> dict[str, Any]:
         out["target"] = np.ascontiguousarray(batch.target, dtype=np.uint8)
         moved = (batch.target != floor).any(axis=-1) | (batch.image != floor).any(axis=-1)
         out["foreground"] = moved.astype(np.uint8)
+    out.update(base.get(batch.framework).loss_arrays(batch))
     return out
 
 
@@ -167,6 +169,13 @@ def load(
     from .model import AgentModel
 
     return AgentModel.load(path, device=device, threads=threads, precision=precision)
+
+
+def curves(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Draws the run's curves per framework (`tat plot RUN`; default `RUN/curves.png`)."""
+    from .draw import curves_png
+
+    return curves_png(run_dir, out)
 
 
 def evaluate(

@@ -17,6 +17,17 @@
 //! `frameworks.foreground_weight` where `foreground` is set and 1 elsewhere (normalised by the
 //! sum of the weights). Validation reports both per framework, and the share of answers
 //! predicted entirely right (teacher-forced) on frameworks that ask questions.
+//!
+//! A framework that judges pictures by the objects in them rather than by a target picture
+//! (`complex_loss_v1`) adds the 0-d `weight_complex` and, per example, `complex_gold` `[B, 2]`
+//! (the true gold's centre, board units: x right, y up, both in [0, 1]), `complex_distance`
+//! `[B]` (the agent's distance to it), `complex_agent_r` and `complex_gold_r` `[B]` (the
+//! objects' radii), `complex_agent_colours` `[B, K, 3]` and `complex_gold_colours` `[B, K, 3]`
+//! (uint8 colours that make up each object) and the 0-d `complex_sharpness`. The complex loss
+//! ([`complex_loss`]) finds both objects in soft colour masks of the predicted picture and
+//! penalises a moved gold, wrong radii and an agent more than half the distance from the gold;
+//! it adds `weight_complex` x its batch mean, and validation reports it as
+//! `complex_loss/NAME`.
 
 pub mod runner;
 
@@ -95,8 +106,22 @@ pub struct Encoded {
     pub foreground: Option<Tensor>,
     pub weight_text: f64,
     pub weight_image: f64,
+    pub complex: Option<Complex>,
     pub framework: String,
     pub examples: usize,
+}
+
+/// A batch's inputs to the complex loss (see the module), on the task's device.
+pub struct Complex {
+    pub weight: f64,
+    pub gold: Tensor,
+    pub distance: Tensor,
+    pub agent_r: Tensor,
+    pub gold_r: Tensor,
+    /// Colours in [0, 1], `[B, K, 3]`.
+    pub agent_colours: Tensor,
+    pub gold_colours: Tensor,
+    pub sharpness: f64,
 }
 
 /// The ids of one example's text: the prompt's words, `<bos>`, the answer's words and `<eos>`;
@@ -202,6 +227,38 @@ pub fn encode(
         None => None,
     };
     let framework = texts(examples, "framework", what)?.first().cloned().unwrap_or_default();
+    let complex = match examples.arrays.get("weight_complex") {
+        None => None,
+        Some(_) => {
+            let per_example = |name: &str, tail: &[i64]| -> Result<Tensor> {
+                let t = array(examples, name, what)?;
+                let size = t.size();
+                let fits = size.len() == tail.len() + 1
+                    && size[0] == b
+                    && tail.iter().zip(&size[1..]).all(|(&want, &got)| want < 0 || want == got);
+                if !fits {
+                    let dims: Vec<String> = std::iter::once(b.to_string())
+                        .chain(tail.iter().map(|&d| if d < 0 { "K".to_string() } else { d.to_string() }))
+                        .collect();
+                    return Err(TatError::Usage(format!(
+                        "{what}: {name:?} has shape {size:?}, expected [{}]",
+                        dims.join(", ")
+                    )));
+                }
+                Ok(t.to_device(device).to_kind(Kind::Float))
+            };
+            Some(Complex {
+                weight: scalar(examples, "weight_complex", what)?,
+                gold: per_example("complex_gold", &[2])?,
+                distance: per_example("complex_distance", &[])?,
+                agent_r: per_example("complex_agent_r", &[])?,
+                gold_r: per_example("complex_gold_r", &[])?,
+                agent_colours: per_example("complex_agent_colours", &[-1, 3])? / 255.0,
+                gold_colours: per_example("complex_gold_colours", &[-1, 3])? / 255.0,
+                sharpness: scalar(examples, "complex_sharpness", what)?,
+            })
+        }
+    };
     Ok(Encoded {
         image: image.to_device(device),
         canvases: canvases.to_device(device),
@@ -214,6 +271,7 @@ pub fn encode(
         foreground,
         weight_text: scalar(examples, "weight_text", what)?,
         weight_image: scalar(examples, "weight_image", what)?,
+        complex,
         framework,
         examples: b as usize,
     })
@@ -224,6 +282,7 @@ pub struct Losses {
     pub total: Tensor,
     pub text: Tensor,
     pub image: Option<Tensor>,
+    pub complex: Option<Tensor>,
     /// Per example: every answer token predicted right (argmax, teacher-forced); computed when
     /// not training.
     pub answers_right: Option<Tensor>,
@@ -249,9 +308,11 @@ pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bo
         per_example.eq(0.0)
     });
     let mut total = &text * batch.weight_text;
-    let image = match (&batch.target, batch.weight_image > 0.0 || !train) {
-        (Some(target), true) => {
-            let picture = net.picture(&states, train);
+    let wants_complex = batch.complex.as_ref().is_some_and(|c| c.weight > 0.0 || !train);
+    let wants_image = batch.target.is_some() && (batch.weight_image > 0.0 || !train);
+    let picture = (wants_image || wants_complex).then(|| net.picture(&states, train));
+    let image = match (&batch.target, &picture) {
+        (Some(target), Some(picture)) if wants_image => {
             let error =
                 (picture - target.to_kind(Kind::Float) / 255.0).square().sum_dim_intlist(-1, false, Kind::Float);
             let weights = match &batch.foreground {
@@ -264,7 +325,51 @@ pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bo
         }
         _ => None,
     };
-    Losses { total, text, image, answers_right }
+    let complex = match (&batch.complex, &picture) {
+        (Some(c), Some(picture)) if wants_complex => {
+            let loss = complex_loss(&picture.to_kind(Kind::Float), c).mean(Kind::Float);
+            total += &loss * c.weight;
+            Some(loss)
+        }
+        _ => None,
+    };
+    Losses { total, text, image, complex, answers_right }
+}
+
+/// A small number that keeps divisions and square roots finite.
+const EPS: f64 = 1e-8;
+
+/// The centres `[B, 2]` (board units, x right, y up) and radii `[B]` of the pixels of the
+/// `colours` `[B, K, 3]` in `pictures` `[B, S, S, 3]` (both in [0, 1]), from a soft mask: a
+/// pixel weighs exp(-d / sharpness) for each colour, d its mean squared difference to it.
+fn soft_objects(pictures: &Tensor, colours: &Tensor, sharpness: f64) -> (Tensor, Tensor) {
+    let (b, s) = (pictures.size()[0], pictures.size()[1]);
+    let k = colours.size()[1];
+    let d = (pictures.unsqueeze(3) - colours.view([b, 1, 1, k, 3])).square().mean_dim(-1, false, Kind::Float);
+    let mask = (d / -sharpness).exp().sum_dim_intlist(-1, false, Kind::Float); // [B, S, S]
+    let steps = (Tensor::arange(s, (Kind::Float, pictures.device())) + 0.5) / s as f64;
+    let xs = steps.view([1, 1, s]);
+    let ys = (steps.neg() + 1.0).view([1, s, 1]);
+    let area = mask.sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+    let x = (&mask * xs).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+    let y = (&mask * ys).sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+    let centre = Tensor::stack(&[x, y], 1) / (&area + EPS).unsqueeze(1);
+    let radius = (area / ((s * s) as f64 * std::f64::consts::PI) + EPS).sqrt();
+    (centre, radius)
+}
+
+/// The complex loss per example `[B]` of predicted pictures `[B, S, S, 3]` in [0, 1]: the gold
+/// moved (squared shift over its radius squared), both radii wrong (squared relative errors),
+/// and the agent more than half its distance from the true gold (relu(new / (old / 2) - 1)
+/// squared).
+pub fn complex_loss(pictures: &Tensor, c: &Complex) -> Tensor {
+    let (agent, agent_r) = soft_objects(pictures, &c.agent_colours, c.sharpness);
+    let (gold, gold_r) = soft_objects(pictures, &c.gold_colours, c.sharpness);
+    let gold_moved = (gold - &c.gold).square().sum_dim_intlist(1, false, Kind::Float) / c.gold_r.square();
+    let sizes = ((agent_r - &c.agent_r) / &c.agent_r).square() + ((gold_r - &c.gold_r) / &c.gold_r).square();
+    let new_distance = ((agent - &c.gold).square().sum_dim_intlist(1, false, Kind::Float) + EPS).sqrt();
+    let too_far = (new_distance / (&c.distance / 2.0) - 1.0).relu().square();
+    gold_moved + sizes + too_far
 }
 
 pub struct AgentTask {
@@ -405,7 +510,7 @@ impl Task for AgentTask {
         let (mut right, mut asked) = (0.0, 0usize);
         for batches in &self.validation {
             let (mut text, mut image, mut correct, mut n, mut weighted) = (0.0, 0.0, 0.0, 0usize, 0.0);
-            let mut has_image = false;
+            let (mut complex, mut has_image, mut has_complex) = (0.0, false, false);
             let mut questions = false;
             let name = batches.first().map(|b| b.framework.clone()).unwrap_or_default();
             for batch in batches {
@@ -416,6 +521,10 @@ impl Task for AgentTask {
                 if let Some(i) = &l.image {
                     image += i.double_value(&[]) * m;
                     has_image = true;
+                }
+                if let Some(c) = &l.complex {
+                    complex += c.double_value(&[]) * m;
+                    has_complex = true;
                 }
                 correct += l.answers_right.expect("scored when not training").sum(Kind::Float).double_value(&[]);
                 questions |= batch.answer_ids.size()[0] > batch.examples as i64;
@@ -428,6 +537,9 @@ impl Task for AgentTask {
             extra.insert(format!("text_loss/{name}"), text / n_f);
             if has_image {
                 extra.insert(format!("image_loss/{name}"), image / n_f);
+            }
+            if has_complex {
+                extra.insert(format!("complex_loss/{name}"), complex / n_f);
             }
             extra.insert(format!("answers_right/{name}"), correct / n_f);
             if questions {
@@ -442,5 +554,83 @@ impl Task for AgentTask {
             accuracy: (asked > 0).then(|| right / asked as f64),
             extra,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 96;
+    const AGENT_R: f64 = 0.05;
+    const GOLD_R: f64 = 1.0 / 64.0;
+    const GREEN: [f64; 3] = [0.0, 1.0, 0.0];
+    const GOLD: [f64; 3] = [1.0, 200.0 / 255.0, 0.0];
+
+    /// A white picture `[S, S, 3]` with discs (centre in board units, radius, colour).
+    fn picture(discs: &[([f64; 2], f64, [f64; 3])]) -> Tensor {
+        let mut pixels = vec![1f32; (S * S * 3) as usize];
+        for row in 0..S {
+            for col in 0..S {
+                let (x, y) = ((col as f64 + 0.5) / S as f64, 1.0 - (row as f64 + 0.5) / S as f64);
+                for (centre, r, colour) in discs {
+                    if (x - centre[0]).powi(2) + (y - centre[1]).powi(2) <= r * r {
+                        let at = ((row * S + col) * 3) as usize;
+                        for (k, v) in colour.iter().enumerate() {
+                            pixels[at + k] = *v as f32;
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::from_slice(&pixels).view([S, S, 3])
+    }
+
+    fn complex(agent: [f64; 2], gold: [f64; 2], n: i64) -> Complex {
+        let distance = ((agent[0] - gold[0]).powi(2) + (agent[1] - gold[1]).powi(2)).sqrt();
+        let per = |v: f64| Tensor::full([n], v, (Kind::Float, Device::Cpu));
+        let colours = |c: [f64; 3]| Tensor::from_slice(&c.map(|v| v as f32)).view([1, 1, 3]).repeat([n, 1, 1]);
+        Complex {
+            weight: 1.0,
+            gold: Tensor::from_slice(&gold.map(|v| v as f32)).view([1, 2]).repeat([n, 1]),
+            distance: per(distance),
+            agent_r: per(AGENT_R),
+            gold_r: per(GOLD_R),
+            agent_colours: colours(GREEN),
+            gold_colours: colours(GOLD),
+            sharpness: 0.01,
+        }
+    }
+
+    #[test]
+    fn the_complex_loss_is_near_zero_on_a_right_picture_and_large_on_wrong_ones() {
+        let (agent, gold) = ([0.25, 0.3], [0.7, 0.65]);
+        let c = complex(agent, gold, 1);
+        let at = |f: f64| [agent[0] + f * (gold[0] - agent[0]), agent[1] + f * (gold[1] - agent[1])];
+        let loss =
+            |discs: &[([f64; 2], f64, [f64; 3])]| complex_loss(&picture(discs).unsqueeze(0), &c).double_value(&[0]);
+        let right = loss(&[(at(0.55), AGENT_R, GREEN), (gold, GOLD_R, GOLD)]);
+        let unmoved = loss(&[(agent, AGENT_R, GREEN), (gold, GOLD_R, GOLD)]);
+        let gold_moved = loss(&[(at(0.55), AGENT_R, GREEN), ([0.7, 0.5], GOLD_R, GOLD)]);
+        let agent_shrunk = loss(&[(at(0.55), AGENT_R / 2.0, GREEN), (gold, GOLD_R, GOLD)]);
+        assert!(right < 0.1, "right picture: {right}");
+        assert!(unmoved > 0.8, "agent not moved: {unmoved}");
+        assert!(gold_moved > 10.0, "gold moved: {gold_moved}");
+        assert!(agent_shrunk > 0.2, "agent half its size: {agent_shrunk}");
+    }
+
+    #[test]
+    fn the_complex_loss_has_finite_gradients_on_a_blurred_picture() {
+        let (agent, gold) = ([0.25, 0.3], [0.7, 0.65]);
+        let c = complex(agent, gold, 2);
+        let pictures = (picture(&[(agent, AGENT_R, GREEN), (gold, GOLD_R, GOLD)]) * 0.9 + 0.05)
+            .unsqueeze(0)
+            .repeat([2, 1, 1, 1])
+            .set_requires_grad(true);
+        let loss = complex_loss(&pictures, &c).mean(Kind::Float);
+        loss.backward();
+        let grad = pictures.grad();
+        assert!(bool::try_from(grad.isfinite().all()).unwrap());
+        assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
     }
 }

@@ -90,6 +90,11 @@ class Framework:
         """Every prompt the framework may give (its questions' paraphrases by default)."""
         return tuple(p for q in self.questions for p in q.prompts)
 
+    def loss_arrays(self, batch: Batch) -> dict[str, np.ndarray]:
+        """Arrays the engine's loss takes for this framework beyond the common ones (the complex
+        loss's `weight_complex` and `complex_*`, see the engine's `tasks::agent`); none by default."""
+        return {}
+
 
 REGISTRY: dict[str, Callable[[], Framework]] = {}
 

@@ -11,11 +11,13 @@ the objects found in the predicted picture rather than by a fixed target picture
   gold where it was, both objects at their sizes and the agent at most half as far is right.
 - `extra`: `agent` (n, 2) and `gold` (n, 2) the true centres, `distance` (n,) between them,
   `agent_r` and `gold_r` (n,) the radii.
-- `complex_loss(pred_images, batch)` (torch, differentiable) finds the agent (green and red) and
-  the gold in soft colour masks of the predicted pictures and penalises, per example and
-  averaged over the batch: the gold moved (squared shift over GOLD_R squared), the agent's and
-  the gold's radii wrong (squared relative error, radius from the mask's area), and the agent
-  not at most half as far from the true gold (relu(new distance / (distance / 2) - 1) squared).
+- The complex loss is the engine's (`tasks::agent::complex_loss`, trained with weight
+  `complex`): from the arrays `loss_arrays` gives (true gold centre, distance, radii, the colours
+  of the agent (green and red) and of the gold, the soft masks' sharpness) it finds both objects
+  in soft colour masks of the predicted picture and penalises, per example and averaged over the
+  batch: the gold moved (squared shift over GOLD_R squared), the agent's and the gold's radii
+  wrong (squared relative error, radius from the mask's area), and the agent not at most half as
+  far from the true gold (relu(new distance / (distance / 2) - 1) squared).
 - `score(pred_images_uint8, batch)` (numpy) is per-example success: each pixel mapped to the
   nearest palette colour; the gold's centre within 1 pixel of the true gold and the agent's
   centre at most half the distance (plus 1 pixel) from it; both must be shown. At sizes below 64
@@ -25,10 +27,7 @@ the objects found in the predicted picture rather than by a fixed target picture
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import torch
 
 from ..game import AGENT_R, EAT, GOLD_R, Scenes
 from ..render import GOLD, GREEN, PALETTE, RED, colour_centres, render
@@ -37,7 +36,6 @@ from .base import Batch, ImageFramework, draw_kept, pick, register
 SHARPNESS = 0.01
 """A pixel's weight in a colour's soft mask is exp(-d / SHARPNESS), d the mean squared RGB
 difference (in [0, 1]) to the colour: 1 on the colour, about 1e-9 between palette colours."""
-EPS = 1e-8
 
 
 def _solvable(scenes: Scenes) -> np.ndarray:
@@ -74,37 +72,25 @@ class ComplexLossV1(ImageFramework):
             scenes, render(scenes, size), render(reference, size), pick(self.prompts, n, rng), extra=extra
         )
 
+    def loss_arrays(self, batch: Batch) -> dict[str, np.ndarray]:
+        n = len(batch.prompt)
 
-def _soft_objects(pred: torch.Tensor, colours: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The centre (B, 2) in board coordinates and radius (B,) of the pixels of `colours` in the
-    pictures `pred` (B, 3, S, S), from a soft mask."""
-    s = pred.shape[-1]
-    palette = torch.as_tensor(PALETTE[list(colours)] / 255.0, dtype=pred.dtype, device=pred.device)  # (k, 3)
-    d = ((pred[:, None] - palette[None, :, :, None, None]) ** 2).mean(dim=2)  # (B, k, S, S)
-    mask = torch.exp(-d / SHARPNESS).sum(dim=1)  # (B, S, S)
-    steps = (torch.arange(s, dtype=pred.dtype, device=pred.device) + 0.5) / s
-    xs, ys = steps[None, None, :], 1.0 - steps[None, :, None]  # x per column, y per row (up)
-    area = mask.sum(dim=(1, 2))
-    centre = torch.stack([(mask * xs).sum(dim=(1, 2)), (mask * ys).sum(dim=(1, 2))], dim=1) / (area[:, None] + EPS)
-    radius = torch.sqrt(area / (s * s * math.pi) + EPS)
-    return centre, radius
+        def colours(*indices: int) -> np.ndarray:
+            return np.ascontiguousarray(np.broadcast_to(PALETTE[list(indices)], (n, len(indices), 3)))
 
+        def floats(name: str) -> np.ndarray:
+            return np.ascontiguousarray(batch.extra[name], dtype=np.float32)
 
-def complex_loss(pred_images: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """The differentiable loss of predicted pictures (B, 3, S, S), floats in [0, 1], against the
-    batch's true objects: see the module's description. A scalar (the batch mean)."""
-
-    def field(name: str) -> torch.Tensor:
-        return torch.as_tensor(batch.extra[name], dtype=pred_images.dtype, device=pred_images.device)
-
-    agent, agent_r = _soft_objects(pred_images, (GREEN, RED))
-    gold, gold_r = _soft_objects(pred_images, (GOLD,))
-    true_gold, distance = field("gold"), field("distance")
-    gold_moved = ((gold - true_gold) ** 2).sum(dim=1) / field("gold_r") ** 2
-    sizes = ((agent_r - field("agent_r")) / field("agent_r")) ** 2 + ((gold_r - field("gold_r")) / field("gold_r")) ** 2
-    new_distance = torch.sqrt(((agent - true_gold) ** 2).sum(dim=1) + EPS)
-    too_far = torch.relu(new_distance / (distance / 2) - 1.0) ** 2
-    return (gold_moved + sizes + too_far).mean()
+        return {
+            "weight_complex": np.asarray(batch.weights.get("complex", 0.0), dtype=np.float32),
+            "complex_gold": floats("gold"),
+            "complex_distance": floats("distance"),
+            "complex_agent_r": floats("agent_r"),
+            "complex_gold_r": floats("gold_r"),
+            "complex_agent_colours": colours(GREEN, RED),
+            "complex_gold_colours": colours(GOLD),
+            "complex_sharpness": np.asarray(SHARPNESS, dtype=np.float32),
+        }
 
 
 def score(pred_images_uint8: np.ndarray, batch: Batch) -> np.ndarray:
