@@ -22,16 +22,29 @@ from .render import render
 def examples_png(framework: Framework, batch: Batch, out: str | os.PathLike[str], dpi: int = 80) -> Path:
     """Draws `batch` to the PNG `out`, one row per example: the input picture, the canvases
     (oldest first), the target picture where there is one, then the question, prompt and answer."""
+    canvases = batch.canvases.shape[1]
+    titles = ["input"] + [f"canvas {i + 1}" for i in range(canvases)] + (["target"] if batch.target is not None else [])
+    pictures, texts = [], []
+    for row in range(len(batch)):
+        pictures.append([batch.image[row], *batch.canvases[row]] + ([batch.target[row]] if batch.target is not None else []))
+        q = int(batch.question[row])
+        lines = [f"[{framework.questions[q].name}]"] if q >= 0 else []
+        lines += textwrap.wrap(f"prompt: {batch.prompt[row]}", 34) + textwrap.wrap(f"answer: {batch.answer[row]}", 34)
+        texts.append(lines)
+    return _rows_png(framework.name, titles, pictures, texts, Path(out), dpi, 2.4)
+
+
+def _rows_png(
+    title: str, titles: list[str], pictures: list[list[np.ndarray]], texts: list[list[str]], out: Path, dpi: int, width: float
+) -> Path:
+    """A PNG with one row per example: its pictures under `titles`, then its lines of text."""
     from matplotlib.figure import Figure
 
-    n, canvases = len(batch), batch.canvases.shape[1]
-    titles = ["input"] + [f"canvas {i + 1}" for i in range(canvases)] + (["target"] if batch.target is not None else [])
-    columns = len(titles)
-    fig = Figure(figsize=(1.25 * columns + 3.0, 1.35 * n + 0.45))
-    axes = fig.subplots(n, columns + 1, squeeze=False, gridspec_kw={"width_ratios": [1] * columns + [2.4]})
+    n, columns = len(pictures), len(titles)
+    fig = Figure(figsize=(1.25 * columns + width + 0.6, 1.35 * n + 0.45))
+    axes = fig.subplots(n, columns + 1, squeeze=False, gridspec_kw={"width_ratios": [1] * columns + [width]})
     for row in range(n):
-        pictures = [batch.image[row], *batch.canvases[row]] + ([batch.target[row]] if batch.target is not None else [])
-        for col, (ax, picture) in enumerate(zip(axes[row], pictures)):
+        for col, (ax, picture) in enumerate(zip(axes[row], pictures[row])):
             ax.imshow(picture, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
@@ -39,18 +52,10 @@ def examples_png(framework: Framework, batch: Batch, out: str | os.PathLike[str]
                 ax.set_title(titles[col], fontsize=8)
         text_ax = axes[row, -1]
         text_ax.axis("off")
-        q = int(batch.question[row])
-        lines = [f"[{framework.questions[q].name}]"] if q >= 0 else []
-        lines += textwrap.wrap(f"prompt: {batch.prompt[row]}", 34) + textwrap.wrap(f"answer: {batch.answer[row]}", 34)
-        text_ax.text(0.0, 0.5, "\n".join(lines), fontsize=7.5, va="center", ha="left", transform=text_ax.transAxes)
-    fig.suptitle(f"{framework.name}", fontsize=9)
+        text_ax.text(0.0, 0.5, "\n".join(texts[row]), fontsize=7.5, va="center", ha="left", transform=text_ax.transAxes)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    png = Path(out)
-    try:
-        fig.savefig(png, dpi=dpi)
-    except OSError as e:
-        raise FileError(f"{png}: {e.strerror}. Fix: write the PNG into an existing, writable folder.") from None
-    return png
+    return _save(fig, out, dpi)
 
 
 def episode_gif(
@@ -169,35 +174,18 @@ def answers_png(
     """Draws a policy's replies to `batch` beside the truth, one row per example: the input
     picture, the canvases, the true picture and the policy's where the framework asks for one,
     then the prompt, the true answer and the policy's (marked right or wrong)."""
-    from matplotlib.figure import Figure
-
     from .evaluate import normalise
 
     reply = policy(batch)
-    n, canvases = len(batch), batch.canvases.shape[1]
+    canvases = batch.canvases.shape[1]
     pairs = (batch.target, reply.images) if batch.target is not None and reply.images is not None else None
-    pictures = pairs is not None
-    titles = ["input"] + [f"canvas {i + 1}" for i in range(canvases)] + (["truth", "model"] if pictures else [])
-    columns = len(titles)
-    fig = Figure(figsize=(1.25 * columns + 3.2, 1.35 * n + 0.45))
-    axes = fig.subplots(n, columns + 1, squeeze=False, gridspec_kw={"width_ratios": [1] * columns + [2.6]})
-    for row in range(n):
-        shown = [batch.image[row], *batch.canvases[row]]
-        if pairs is not None:
-            shown += [pairs[0][row], pairs[1][row]]
-        for col, (ax, picture) in enumerate(zip(axes[row], shown)):
-            ax.imshow(picture, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(titles[col], fontsize=8)
-        text_ax = axes[row, -1]
-        text_ax.axis("off")
+    titles = ["input"] + [f"canvas {i + 1}" for i in range(canvases)] + (["truth", "model"] if pairs else [])
+    pictures, texts = [], []
+    for row in range(len(batch)):
+        pictures.append([batch.image[row], *batch.canvases[row]] + ([pairs[0][row], pairs[1][row]] if pairs else []))
         truth, said = normalise(batch.answer[row]), normalise(reply.answers[row])
         lines = textwrap.wrap(f"prompt: {batch.prompt[row]}", 36)
         if truth or said:
             lines += [f"truth: {truth}", f"model: {said} " + ("(right)" if said == truth else "(WRONG)")]
-        text_ax.text(0.0, 0.5, "\n".join(lines), fontsize=7.5, va="center", ha="left", transform=text_ax.transAxes)
-    fig.suptitle(f"{framework.name}", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, Path(out), dpi)
+        texts.append(lines)
+    return _rows_png(framework.name, titles, pictures, texts, Path(out), dpi, 2.6)
