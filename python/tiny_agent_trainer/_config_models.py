@@ -45,6 +45,7 @@ class AgentConfig(BaseModel):
     nhead: int = Field(default=6)
     num_layers: int = Field(default=6, description='Layers of the causal transformer.')
     patch_size: int = Field(default=12, description='Pictures are cut into square patches of this many pixels; it divides `image_size`.')
+    pixel_summary: int = Field(default=64, description='Channels of the pixel summary: a per-pixel MLP over (r, g, b, x, y) max-pooled over the input picture, which multiplies into every transformer block (small objects such as the gold are a few pixels of a patch; the summary keeps their places). 0 leaves it out.')
 
 
 class BinderConfig(BaseModel):

@@ -403,6 +403,10 @@ pub struct AgentConfig {
     pub max_canvases: i64,
     /// Longest prompt plus answer in tokens (the answer's start and end tokens included).
     pub max_text_len: i64,
+    /// Channels of the pixel summary: a per-pixel MLP over (r, g, b, x, y) max-pooled over the
+    /// input picture, which multiplies into every transformer block (small objects such as the
+    /// gold are a few pixels of a patch; the summary keeps their places). 0 leaves it out.
+    pub pixel_summary: i64,
 }
 
 impl Default for AgentConfig {
@@ -418,6 +422,7 @@ impl Default for AgentConfig {
             dropout: 0.0,
             max_canvases: 3,
             max_text_len: 32,
+            pixel_summary: 64,
         }
     }
 }
@@ -463,6 +468,12 @@ impl AgentConfig {
             &format!("{section}.max_canvases"),
             self.max_canvases.to_string(),
             "an integer from 0 to 8, such as 3",
+        );
+        check(
+            (0..=1024).contains(&self.pixel_summary),
+            &format!("{section}.pixel_summary"),
+            self.pixel_summary.to_string(),
+            "an integer from 0 (none) to 1024, such as 64",
         );
     }
 }
