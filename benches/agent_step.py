@@ -14,7 +14,8 @@ pictures, canvases, target and foreground mask, and texts of its prompts' and an
   clipping, AdamW).
 - PyTorch eager: the same network written with torch modules (`crates/tat-core/src/model/agent.rs`:
   patch encoder with learned patch and slot embeddings, token and text-position embeddings, causal
-  pre-LayerNorm transformer over `[canvases, picture, prompt, <bos>, answer]`, tied text head,
+  pre-LayerNorm transformer over `[canvases, picture, prompt, <bos>, answer]` with the pixel
+  summary multiplied into every block, tied text head,
   picture decoder whose queries are the picture's patch tokens and whose layers attend among
   themselves, then to the transformer's final states with padding left out, and draw the change to
   the input's pixels), initialised like the engine's and checked to have its parameter count. The
@@ -124,14 +125,28 @@ class Block(nn.Module):
         super().__init__()
         d = m.d_model
         self.norm_attn, self.attn = nn.LayerNorm(d), Attention(d, m.nhead)
+        # The pixel summary's product with the states (transformer blocks only).
+        self.film = (
+            nn.ModuleDict({
+                "norm": nn.LayerNorm(d),
+                "summary": nn.Linear(m.pixel_summary, d),
+                "gate": nn.Linear(d, d),
+                "out": nn.Linear(d, d),
+            })
+            if not cross and m.pixel_summary > 0
+            else None
+        )
         self.norm_cross = nn.LayerNorm(d) if cross else None
         self.cross = Attention(d, m.nhead) if cross else None
         self.norm_ff = nn.LayerNorm(d)
         self.up, self.down = nn.Linear(d, m.dim_feedforward), nn.Linear(m.dim_feedforward, d)
 
-    def forward(self, x: torch.Tensor, causal: bool, memory=None, mask=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool, memory=None, mask=None, z=None) -> torch.Tensor:
         h = self.norm_attn(x)
         x = x + self.attn(h, h, causal=causal)
+        if self.film is not None and z is not None:
+            f = self.film
+            x = x + f["out"](f["summary"](z).unsqueeze(1) * f["gate"](f["norm"](x)))
         if self.norm_cross is not None and self.cross is not None:
             x = x + self.cross(self.norm_cross(x), memory, mask)
         return x + self.down(F.gelu(self.up(self.norm_ff(x))))
@@ -154,6 +169,8 @@ class AgentNet(nn.Module):
         self.decoder = nn.ModuleList(Block(m, cross=True) for _ in range(m.decoder_layers))
         self.decoder_norm = nn.LayerNorm(d)
         self.patch_out = nn.Linear(d, pixels)
+        k = m.pixel_summary
+        self.pixels = nn.Sequential(nn.Linear(5, k), nn.GELU(), nn.Linear(k, k), nn.GELU()) if k > 0 else None
         # The engine's initialisation: Glorot-uniform weights, zero biases, and a pixel layer
         # that starts at zero, so the decoder starts as a copy of the input.
         for module in self.modules():
@@ -175,6 +192,16 @@ class AgentNet(nn.Module):
     def picture_tokens(self, patches: torch.Tensor, slot: int) -> torch.Tensor:
         return self.patch_in(patches - 0.5) + self.patch_pos + self.slot[slot]
 
+    def summary(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The pixel summary `[B, C]`: the MLP over each pixel's (r, g, b, x, y), max-pooled."""
+        if self.pixels is None:
+            return None
+        b, s = images.shape[0], self.size
+        centres = (torch.arange(s, dtype=torch.float32) + 0.5) / s - 0.5
+        x = centres.view(1, 1, s, 1).expand(b, s, s, 1)
+        y = centres.flip(0).view(1, s, 1, 1).expand(b, s, s, 1)
+        return self.pixels(torch.cat([images.float() / 255.0 - 0.5, x, y], 3)).amax((1, 2))
+
     def loss(self, batch: dict[str, Any], foreground_weight: float) -> torch.Tensor:
         """The training loss of a batch (`eager_batch`), as the engine's `losses` computes it."""
         text, text_len = batch["text"], batch["text_len"]
@@ -185,8 +212,9 @@ class AgentNet(nn.Module):
         parts = [self.picture_tokens(self.patchify(batch["canvases"][:, k]), canvases - k) for k in range(canvases)]
         parts += [queries, F.embedding(text, self.embed) + self.text_pos[:t]]
         x = torch.cat(parts, 1)
+        z = self.summary(batch["image"])
         for block in self.blocks:
-            x = block(x, causal=True)
+            x = block(x, causal=True, z=z)
         hidden = self.norm(x)
         # Text: the tied head at the positions that predict the answer's tokens.
         rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch["answer_at"])
@@ -283,6 +311,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--framework", default="imagine_without_agent", choices=base.names())
+    parser.add_argument(
+        "--pixel-summary", type=int, default=None, help="model.pixel_summary (the config's unless given; 0: none)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -299,6 +330,7 @@ def main() -> None:
                 # Validation (after the last step, untimed) then scores this framework alone.
                 f"frameworks.weights={{ {args.framework} = 1 }}",
             ]
+            + ([] if args.pixel_summary is None else [f"model.pixel_summary={args.pixel_summary}"])
         )
         assert isinstance(config.model, AgentConfig)
         size, b = config.model.image_size, config.training.batch_size
