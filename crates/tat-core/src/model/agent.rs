@@ -351,10 +351,10 @@ mod tests {
             let _guard = tch::no_grad_guard();
             let (first, second) = net.pixels.as_ref().unwrap();
             let w = Tensor::zeros([4, 5], (Kind::Float, Device::Cpu));
-            let _ = w.get(0).copy_(&Tensor::from_slice(&[2.0f32, 2.0, 2.0, 1.0, 0.0]));
-            let _ = w.get(1).copy_(&Tensor::from_slice(&[2.0f32, 2.0, 2.0, 0.0, 1.0]));
-            let _ = first.weight.shallow_clone().copy_(&w);
-            let _ = second.weight.shallow_clone().copy_(&Tensor::eye(4, (Kind::Float, Device::Cpu)));
+            w.get(0).copy_(&Tensor::from_slice(&[2.0f32, 2.0, 2.0, 1.0, 0.0]));
+            w.get(1).copy_(&Tensor::from_slice(&[2.0f32, 2.0, 2.0, 0.0, 1.0]));
+            first.weight.shallow_clone().copy_(&w);
+            second.weight.shallow_clone().copy_(&Tensor::eye(4, (Kind::Float, Device::Cpu)));
         }
         let black = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
         let (a, b) = (black.copy(), black.copy());
