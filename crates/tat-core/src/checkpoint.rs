@@ -198,10 +198,31 @@ pub fn load(dir: &Path) -> Result<Checkpoint> {
     Ok(Checkpoint { dir: dir.to_path_buf(), config, tokenizer, state })
 }
 
-/// Loads `model.safetensors` into a var store built for the checkpoint's config.
+/// Loads `model.safetensors` into a var store built for the checkpoint's config. A readable file
+/// that lacks some of the model's variables is named as such (a model grown since the run was
+/// written: a `[model]` key added later takes its new default), not as a corrupt file.
 pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
     let path = dir.join(MODEL_FILE);
-    vs.load(&path).map_err(|e| corrupt(&path, &e.to_string()))
+    vs.load(&path).map_err(|e| {
+        let Ok(stored) = tch::Tensor::read_safetensors(&path) else { return corrupt(&path, &e.to_string()) };
+        let stored: std::collections::HashSet<String> = stored.into_iter().map(|(name, _)| name).collect();
+        let mut missing: Vec<String> = vs.variables().into_keys().filter(|name| !stored.contains(name)).collect();
+        if missing.is_empty() {
+            return corrupt(&path, &e.to_string());
+        }
+        missing.sort();
+        TatError::Checkpoint(format!(
+            "{}: the checkpoint lacks {} of the model's {} variables ({}{}): its model was built with other \
+             [model] settings than {} gives (a key added since the run was written takes its new default). \
+             Fix: set the [model] keys the run was trained with in that config.toml, or train again.",
+            path.display(),
+            missing.len(),
+            vs.variables().len(),
+            missing.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            if missing.len() > 3 { ", ..." } else { "" },
+            dir.join(CONFIG_FILE).display(),
+        ))
+    })
 }
 
 /// Copies every variable of the checkpoint in `dir` that `vs` also has into `vs` (a new run's
@@ -297,7 +318,33 @@ fn corrupt(path: &Path, what: &str) -> TatError {
 
 #[cfg(test)]
 mod tests {
-    use super::freezes;
+    use super::{freezes, load_weights, MODEL_FILE};
+    use tch::nn::{Init, VarStore};
+    use tch::Device;
+
+    #[test]
+    fn weights_of_a_smaller_model_name_the_missing_variables_and_the_fix() {
+        let dir = std::env::temp_dir().join(format!("tat-ckpt-missing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = VarStore::new(Device::Cpu);
+        let _ = old.root().var("a", &[2], Init::Const(1.0));
+        old.save(dir.join(MODEL_FILE)).unwrap();
+        let mut grown = VarStore::new(Device::Cpu);
+        let _ = grown.root().var("a", &[2], Init::Const(0.0));
+        let _ = grown.root().var("film", &[2], Init::Const(0.0));
+        let message = load_weights(&mut grown, &dir).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(message.contains("lacks 1 of the model's 2 variables (film)"), "{message}");
+        assert!(message.contains("Fix: set the [model] keys"), "{message}");
+        // The same model loads.
+        let mut same = VarStore::new(Device::Cpu);
+        let _ = same.root().var("a", &[2], Init::Const(0.0));
+        let dir2 = std::env::temp_dir().join(format!("tat-ckpt-same-{}", std::process::id()));
+        std::fs::create_dir_all(&dir2).unwrap();
+        old.save(dir2.join(MODEL_FILE)).unwrap();
+        load_weights(&mut same, &dir2).unwrap();
+        std::fs::remove_dir_all(&dir2).unwrap();
+    }
 
     #[test]
     fn freeze_patterns_match_whole_parts_and_a_star_matches_any_one_part() {
