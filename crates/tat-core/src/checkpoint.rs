@@ -206,7 +206,8 @@ pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
     vs.load(&path).map_err(|e| {
         let Ok(stored) = tch::Tensor::read_safetensors(&path) else { return corrupt(&path, &e.to_string()) };
         let stored: std::collections::HashSet<String> = stored.into_iter().map(|(name, _)| name).collect();
-        let mut missing: Vec<String> = vs.variables().into_keys().filter(|name| !stored.contains(name)).collect();
+        let variables = vs.variables();
+        let mut missing: Vec<&String> = variables.keys().filter(|name| !stored.contains(*name)).collect();
         if missing.is_empty() {
             return corrupt(&path, &e.to_string());
         }
@@ -217,8 +218,8 @@ pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
              Fix: set the [model] keys the run was trained with in that config.toml, or train again.",
             path.display(),
             missing.len(),
-            vs.variables().len(),
-            missing.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+            variables.len(),
+            missing.iter().take(3).map(|name| name.as_str()).collect::<Vec<_>>().join(", "),
             if missing.len() > 3 { ", ..." } else { "" },
             dir.join(CONFIG_FILE).display(),
         ))
@@ -324,26 +325,20 @@ mod tests {
 
     #[test]
     fn weights_of_a_smaller_model_name_the_missing_variables_and_the_fix() {
-        let dir = std::env::temp_dir().join(format!("tat-ckpt-missing-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let old = VarStore::new(Device::Cpu);
         let _ = old.root().var("a", &[2], Init::Const(1.0));
-        old.save(dir.join(MODEL_FILE)).unwrap();
+        old.save(dir.path().join(MODEL_FILE)).unwrap();
         let mut grown = VarStore::new(Device::Cpu);
         let _ = grown.root().var("a", &[2], Init::Const(0.0));
         let _ = grown.root().var("film", &[2], Init::Const(0.0));
-        let message = load_weights(&mut grown, &dir).unwrap_err().to_string();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let message = load_weights(&mut grown, dir.path()).unwrap_err().to_string();
         assert!(message.contains("lacks 1 of the model's 2 variables (film)"), "{message}");
         assert!(message.contains("Fix: set the [model] keys"), "{message}");
         // The same model loads.
         let mut same = VarStore::new(Device::Cpu);
         let _ = same.root().var("a", &[2], Init::Const(0.0));
-        let dir2 = std::env::temp_dir().join(format!("tat-ckpt-same-{}", std::process::id()));
-        std::fs::create_dir_all(&dir2).unwrap();
-        old.save(dir2.join(MODEL_FILE)).unwrap();
-        load_weights(&mut same, &dir2).unwrap();
-        std::fs::remove_dir_all(&dir2).unwrap();
+        load_weights(&mut same, dir.path()).unwrap();
     }
 
     #[test]

@@ -72,7 +72,9 @@ impl Film {
 }
 
 impl Block {
-    fn new(p: nn::Path, c: &AgentConfig, cross: bool, film: bool, compute: Kind) -> Self {
+    /// A transformer block (`cross` false) multiplies in the pixel summary, where the model has one;
+    /// a decoder block (`cross` true) attends to the transformer's states instead.
+    fn new(p: nn::Path, c: &AgentConfig, cross: bool, compute: Kind) -> Self {
         Self {
             norm_attn: layer_norm(&p / "norm_attn", c.d_model),
             attn: MultiHeadAttention::new(&p / "attn", c.d_model, c.nhead, c.dropout, compute),
@@ -84,7 +86,7 @@ impl Block {
             }),
             norm_ff: layer_norm(&p / "norm_ff", c.d_model),
             ff: FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute),
-            film: (film && c.pixel_summary > 0).then(|| Film::new(&p / "film", c.pixel_summary, c.d_model, compute)),
+            film: (!cross && c.pixel_summary > 0).then(|| Film::new(&p / "film", c.pixel_summary, c.d_model, compute)),
             dropout: c.dropout,
         }
     }
@@ -174,9 +176,9 @@ impl AgentNet {
             slot: p.var("slot", &[c.max_canvases + 1, d], small),
             embed: p.var("embed", &[vocab_size, d], small),
             text_pos: p.var("text_pos", &[c.max_text_len, d], small),
-            blocks: (0..c.num_layers).map(|i| Block::new(p / "blocks" / i, c, false, true, compute)).collect(),
+            blocks: (0..c.num_layers).map(|i| Block::new(p / "blocks" / i, c, false, compute)).collect(),
             norm: layer_norm(p / "norm", d),
-            decoder: (0..c.decoder_layers).map(|i| Block::new(p / "decoder" / i, c, true, false, compute)).collect(),
+            decoder: (0..c.decoder_layers).map(|i| Block::new(p / "decoder" / i, c, true, compute)).collect(),
             decoder_norm: layer_norm(p / "decoder_norm", d),
             patch_out,
             pixels: (c.pixel_summary > 0).then(|| {
