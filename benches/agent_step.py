@@ -171,6 +171,16 @@ class AgentNet(nn.Module):
         self.patch_out = nn.Linear(d, pixels)
         k = m.pixel_summary
         self.pixels = nn.Sequential(nn.Linear(5, k), nn.GELU(), nn.Linear(k, k), nn.GELU()) if k > 0 else None
+        # Object tokens: prototype colours on a lattice, a sharp soft-argmax over the picture.
+        o = m.object_tokens
+        levels = next(n for n in range(1, 8) if n**3 >= o) if o > 0 else 1
+        level = torch.linspace(-0.5, 0.5, levels) if levels > 1 else torch.zeros(1)
+        lattice = torch.cartesian_prod(level, level, level).view(-1, 3)[:o].clone()
+        self.prototype = nn.Parameter(lattice) if o > 0 else None
+        self.log_sharpness = nn.Parameter(torch.full((o,), math.log(100.0))) if o > 0 else None
+        bound = 1 / math.sqrt(5)
+        self.object_embed = nn.Parameter(torch.empty(o, 5, d).uniform_(-bound, bound)) if o > 0 else None
+        self.object_id = nn.Parameter(torch.randn(o, d) * 0.02) if o > 0 else None
         # The engine's initialisation: Glorot-uniform weights, zero biases, and a pixel layer
         # that starts at zero, so the decoder starts as a copy of the input.
         for module in self.modules():
@@ -202,6 +212,26 @@ class AgentNet(nn.Module):
         y = centres.flip(0).view(1, s, 1, 1).expand(b, s, s, 1)
         return self.pixels(torch.cat([images.float() / 255.0 - 0.5, x, y], 3)).amax((1, 2))
 
+    def object_tokens(self, images: torch.Tensor) -> torch.Tensor | None:
+        """The object tokens `[B, K, d]`: each prototype's softmax over the pixels (minus the
+        squared colour distance times the sharpness) gives the expected x and y, their spreads, and
+        the presence `exp(-10 d^2)` of the nearest pixel."""
+        if self.prototype is None or self.log_sharpness is None or self.object_embed is None:
+            return None
+        b, s = images.shape[0], self.size
+        rgb = images.float().view(b, s * s, 3) / 255.0 - 0.5
+        p = self.prototype
+        distance = (rgb.square().sum(2, keepdim=True) - 2.0 * rgb @ p.T + p.square().sum(1)).clamp_min(0.0)
+        share = (-distance * self.log_sharpness.exp()).softmax(1)
+        centres = (torch.arange(s, dtype=torch.float32) + 0.5) * (2.0 / s) - 1.0
+        x = centres.view(1, s).expand(s, s).reshape(1, s * s, 1)
+        y = centres.flip(0).view(s, 1).expand(s, s).reshape(1, s * s, 1)
+        mx, my = (share * x).sum(1), (share * y).sum(1)
+        sx = ((share * x.square()).sum(1) - mx.square()).clamp_min(1e-6).sqrt()
+        sy = ((share * y.square()).sum(1) - my.square()).clamp_min(1e-6).sqrt()
+        features = torch.stack([mx, my, sx, sy, (-10.0 * distance.amin(1)).exp()], 2)
+        return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id
+
     def loss(self, batch: dict[str, Any], foreground_weight: float) -> torch.Tensor:
         """The training loss of a batch (`eager_batch`), as the engine's `losses` computes it."""
         text, text_len = batch["text"], batch["text_len"]
@@ -210,7 +240,9 @@ class AgentNet(nn.Module):
         patches = self.patchify(batch["image"])
         queries = self.picture_tokens(patches, 0)
         parts = [self.picture_tokens(self.patchify(batch["canvases"][:, k]), canvases - k) for k in range(canvases)]
-        parts += [queries, F.embedding(text, self.embed) + self.text_pos[:t]]
+        objects = self.object_tokens(batch["image"])
+        parts += [queries] + ([] if objects is None else [objects])
+        parts += [F.embedding(text, self.embed) + self.text_pos[:t]]
         x = torch.cat(parts, 1)
         z = self.summary(batch["image"])
         for block in self.blocks:
@@ -235,7 +267,9 @@ class AgentNet(nn.Module):
         return total + image * batch["weight_image"]
 
 
-def eager_batch(examples: dict[str, Any], vocab: int, max_text_len: int, patches: int) -> dict[str, Any]:
+def eager_batch(
+    examples: dict[str, Any], vocab: int, max_text_len: int, patches: int, objects: int
+) -> dict[str, Any]:
     """The pre-made batch as the eager model takes it: its pictures as tensors, and random word
     ids laid out as the engine's `encode` lays out its texts (prompt, `<bos>`, answer ending in
     `<eos>`, padding), with the flat positions that predict the answer's tokens."""
@@ -252,7 +286,7 @@ def eager_batch(examples: dict[str, Any], vocab: int, max_text_len: int, patches
     longest = max(map(len, rows))
     assert longest <= max_text_len, f"{longest} text tokens, the model reads at most {max_text_len}"
     canvases = examples["canvases"].shape[1]
-    text_start = (canvases + 1) * patches
+    text_start = (canvases + 1) * patches + objects
     length = text_start + longest
     answer_at, answer_ids = [], []
     for row, (ids, start) in enumerate(zip(rows, starts)):
@@ -283,7 +317,7 @@ def eager_steps(
     assert isinstance(m, AgentConfig)
     torch.manual_seed(int(t.seed))
     net = AgentNet(m, vocab)
-    batch = eager_batch(examples, vocab, m.max_text_len, (m.image_size // m.patch_size) ** 2)
+    batch = eager_batch(examples, vocab, m.max_text_len, (m.image_size // m.patch_size) ** 2, m.object_tokens)
     params = list(net.parameters())
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": t.weight_decay},
@@ -314,6 +348,9 @@ def main() -> None:
     parser.add_argument(
         "--pixel-summary", type=int, default=None, help="model.pixel_summary (the config's unless given; 0: none)"
     )
+    parser.add_argument(
+        "--object-tokens", type=int, default=None, help="model.object_tokens (the config's unless given; 0: none)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -331,6 +368,7 @@ def main() -> None:
                 f"frameworks.weights={{ {args.framework} = 1 }}",
             ]
             + ([] if args.pixel_summary is None else [f"model.pixel_summary={args.pixel_summary}"])
+            + ([] if args.object_tokens is None else [f"model.object_tokens={args.object_tokens}"])
         )
         assert isinstance(config.model, AgentConfig)
         size, b = config.model.image_size, config.training.batch_size

@@ -44,6 +44,7 @@ class AgentConfig(BaseModel):
     max_text_len: int = Field(default=32, description="Longest prompt plus answer in tokens (the answer's start and end tokens included).")
     nhead: int = Field(default=6)
     num_layers: int = Field(default=6, description='Layers of the causal transformer.')
+    object_tokens: int = Field(default=27, description="Object tokens after the input picture's patches: each has a learned prototype colour (starting on a lattice of the colour cube: 27 = 3 levels per channel) and finds the picture's pixels nearest that colour by a sharp softmax; the expected place, spread and presence of those pixels make its token. 0 leaves them out.")
     patch_size: int = Field(default=12, description='Pictures are cut into square patches of this many pixels; it divides `image_size`.')
     pixel_summary: int = Field(default=64, description='Channels of the pixel summary: a per-pixel MLP over (r, g, b, x, y) max-pooled over the input picture, which multiplies into every transformer block (small objects such as the gold are a few pixels of a patch; the summary keeps their places). 0 leaves it out.')
 

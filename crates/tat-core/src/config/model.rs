@@ -407,6 +407,11 @@ pub struct AgentConfig {
     /// input picture, which multiplies into every transformer block (small objects such as the
     /// gold are a few pixels of a patch; the summary keeps their places). 0 leaves it out.
     pub pixel_summary: i64,
+    /// Object tokens after the input picture's patches: each has a learned prototype colour
+    /// (starting on a lattice of the colour cube: 27 = 3 levels per channel) and finds the
+    /// picture's pixels nearest that colour by a sharp softmax; the expected place, spread and
+    /// presence of those pixels make its token. 0 leaves them out.
+    pub object_tokens: i64,
 }
 
 impl Default for AgentConfig {
@@ -423,6 +428,7 @@ impl Default for AgentConfig {
             max_canvases: 3,
             max_text_len: 32,
             pixel_summary: 64,
+            object_tokens: 27,
         }
     }
 }
@@ -432,6 +438,12 @@ impl AgentConfig {
     pub fn patches(&self) -> i64 {
         let side = self.image_size / self.patch_size.max(1);
         side * side
+    }
+
+    /// Where the text starts in the transformer's sequence for `canvases` canvases: after the
+    /// canvases' and the input picture's patches and the object tokens.
+    pub fn text_start(&self, canvases: i64) -> i64 {
+        (canvases + 1) * self.patches() + self.object_tokens
     }
 
     fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
@@ -474,6 +486,12 @@ impl AgentConfig {
             &format!("{section}.pixel_summary"),
             self.pixel_summary.to_string(),
             "an integer from 0 (none) to 1024, such as 64",
+        );
+        check(
+            (0..=256).contains(&self.object_tokens),
+            &format!("{section}.object_tokens"),
+            self.object_tokens.to_string(),
+            "an integer from 0 (none) to 256, such as 27",
         );
     }
 }

@@ -22,6 +22,17 @@
 //!   position holds, the question's words at the answer. The gold covers ~7 of 9,216 pixels at
 //!   96 px; without the summary the transformer learnt no question about where things are (the
 //!   run and probes in docs/agent.md).
+//! - **Object tokens** (`object_tokens`; 0 leaves them out), after the input picture's patches:
+//!   each has a learned prototype colour (starting on a lattice of the colour cube, see
+//!   `colour_lattice`) and a softmax over the picture's pixels of minus their squared colour
+//!   distance to it, times a learned sharpness that starts at `OBJECT_SHARPNESS` (a spatial
+//!   soft-argmax, as in deep spatial autoencoders for visuomotor learning). Its features are the
+//!   expected x and y and their spreads under that softmax, and how close the nearest pixel's
+//!   colour comes (`exp(-10 d^2)`); each token embeds them with its own `[5, d]` matrix and adds
+//!   its own identity. The token whose prototype lies nearest the gold's colour holds the gold's
+//!   place from the first step, however few its pixels: the transformer compares places
+//!   between tokens instead of finding 7 pixels among 64 patches.
+//!
 
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -116,6 +127,19 @@ impl Block {
     }
 }
 
+/// `k` colours in [-0.5, 0.5]^3, the first `k` points (red slowest, blue fastest) of the
+/// smallest lattice with at least `k` points and the same number of levels per channel: 27 gives
+/// every combination of 0, 0.5 and 1 (before centring).
+fn colour_lattice(k: i64) -> Tensor {
+    let levels = (1..).find(|m: &i64| m * m * m >= k).expect("a lattice is big enough");
+    let level = |i: i64| if levels == 1 { 0.0 } else { i as f64 / (levels - 1) as f64 - 0.5 };
+    let points: Vec<f32> = (0..k)
+        .flat_map(|i| [level(i / (levels * levels)), level(i / levels % levels), level(i % levels)])
+        .map(|v| v as f32)
+        .collect();
+    Tensor::from_slice(&points).view([k, 3])
+}
+
 /// The model's inputs for a batch: pictures as `[B, S, S, 3]` uint8 (or float in [0, 255]),
 /// canvases `[B, C, S, S, 3]` (C may be 0; oldest first), and the text `[B, T]` int64: prompt,
 /// `<bos>`, answer, then `<pad>`; `text_len` `[B]` counts each row's real tokens.
@@ -155,7 +179,29 @@ pub struct AgentNet {
     patch_out: Linear,
     /// The pixel summary's MLP (see the module), where `pixel_summary` > 0.
     pixels: Option<(Linear, Linear)>,
+    /// The object tokens' detectors and embedding (see the module), where `object_tokens` > 0.
+    objects: Option<Objects>,
     compute: Kind,
+}
+
+/// The object tokens' softmax over pixels starts this sharp: its logits are minus the squared
+/// colour distance times this. A prototype then picks out the pixels of the colour nearest to it
+/// however few they are (the gold is ~7 of 9,216 pixels); a soft start (8) let the floor's
+/// thousands of pixels outweigh the gold and no token learnt where it was (docs/agent.md).
+const OBJECT_SHARPNESS: f64 = 100.0;
+/// Per object token: the expected x and y, the spread in x and y, and the presence.
+const OBJECT_FEATURES: i64 = 5;
+
+#[derive(Debug)]
+struct Objects {
+    /// `[K, 3]`: each token's prototype colour (channels in [-0.5, 0.5]).
+    prototype: Tensor,
+    /// `[K]`: the log of each token's sharpness.
+    log_sharpness: Tensor,
+    /// `[K, OBJECT_FEATURES, d]`: each token's own embedding of its features.
+    embed: Tensor,
+    /// `[K, d]`: each token's identity.
+    id: Tensor,
 }
 
 impl AgentNet {
@@ -187,6 +233,22 @@ impl AgentNet {
                     Linear::new(p / "pixels" / "in", 5, k, true, compute),
                     Linear::new(p / "pixels" / "hidden", k, k, true, compute),
                 )
+            }),
+            objects: (c.object_tokens > 0).then(|| {
+                let k = c.object_tokens;
+                let q = p / "objects";
+                let bound = 1.0 / (OBJECT_FEATURES as f64).sqrt();
+                let prototype = q.var("prototype", &[k, 3], nn::Init::Const(0.0));
+                {
+                    let _guard = tch::no_grad_guard();
+                    let _ = prototype.shallow_clone().copy_(&colour_lattice(k).to_device(prototype.device()));
+                }
+                Objects {
+                    prototype,
+                    log_sharpness: q.var("log_sharpness", &[k], nn::Init::Const(OBJECT_SHARPNESS.ln())),
+                    embed: q.var("embed", &[k, OBJECT_FEATURES, d], nn::Init::Uniform { lo: -bound, up: bound }),
+                    id: q.var("id", &[k, d], small),
+                }
             }),
             compute,
         }
@@ -230,6 +292,34 @@ impl AgentNet {
         Some(h.amax([1, 2], false))
     }
 
+    /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), where the
+    /// model has them.
+    fn object_tokens(&self, images: &Tensor) -> Option<Tensor> {
+        let objects = self.objects.as_ref()?;
+        let (b, s) = (images.size()[0], self.config.image_size);
+        let device = images.device();
+        let rgb = (images.to_kind(Kind::Float) * SCALE - 0.5).view([b, s * s, 3]);
+        // [B, N, K]: squared colour distances, |p|^2 - 2 p.c + |c|^2.
+        let proto = &objects.prototype;
+        let distance = (rgb.square().sum_dim_intlist(2, true, Kind::Float) - rgb.matmul(&proto.tr()) * 2.0
+            + proto.square().sum_dim_intlist(1, false, Kind::Float))
+        .clamp_min(0.0);
+        // Each token's share of every pixel.
+        let share = (&distance * -objects.log_sharpness.exp()).softmax(1, Kind::Float);
+        // Pixel centres in [-1, 1], row by row: x grows to the right, y up.
+        let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
+        let x = centres.view([1, s]).expand([s, s], false).reshape([1, s * s, 1]);
+        let y = centres.flip([0]).view([s, 1]).expand([s, s], false).reshape([1, s * s, 1]);
+        let mean = |v: &Tensor| (&share * v).sum_dim_intlist(1, false, Kind::Float);
+        let (mx, my) = (mean(&x), mean(&y));
+        let spread = |v: &Tensor, m: &Tensor| (mean(&v.square()) - m.square()).clamp_min(1e-6).sqrt();
+        let (sx, sy) = (spread(&x, &mx), spread(&y, &my));
+        let presence = (distance.amin([1], false) * -10.0).exp();
+        let features = Tensor::stack(&[mx, my, sx, sy, presence], 2); // [B, K, F]
+        let tokens = features.unsqueeze(2).matmul(&objects.embed.unsqueeze(0)).squeeze_dim(2) + &objects.id;
+        Some(tokens)
+    }
+
     /// Patch tokens of pictures in `slot` (`[B, P, d]`), from their patches.
     fn picture_tokens(&self, patches: &Tensor, slot: i64) -> Tensor {
         self.patch_in.forward(&(patches - 0.5)) + &self.patch_pos + self.slot.get(slot)
@@ -250,7 +340,10 @@ impl AgentNet {
             parts.push(self.picture_tokens(&self.patchify(&canvas), canvases - k));
         }
         parts.push(queries.shallow_clone());
-        let text_start = (canvases + 1) * c.patches();
+        if let Some(objects) = self.object_tokens(inputs.image) {
+            parts.push(objects.to_kind(queries.kind()));
+        }
+        let text_start = c.text_start(canvases);
         parts.push(Tensor::embedding(&self.embed, inputs.text, -1, false, false) + self.text_pos.narrow(0, 0, t));
         let mut x = dropout(&Tensor::cat(&parts, 1), c.dropout, train);
         let z = self.summary(inputs.image);
@@ -302,6 +395,7 @@ mod tests {
             max_canvases: 2,
             max_text_len: 8,
             pixel_summary: 4,
+            object_tokens: 8,
         }
     }
 
@@ -330,7 +424,9 @@ mod tests {
         let text_len = Tensor::from_slice(&[5i64, 4]);
         let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
         let states = net.states(&inputs, false);
-        assert_eq!(states.hidden.size(), [2, 2 * 4 + 5, 16]);
+        // Two pictures of 4 patches, 8 object tokens, 5 text tokens.
+        assert_eq!(states.hidden.size(), [2, 2 * 4 + 8 + 5, 16]);
+        assert_eq!(states.text_start, 16);
         let picture = net.picture(&states, false) * 255.0;
         assert!(picture.round().to_kind(Kind::Uint8).equal(&image));
         // Changing the last text token changes no earlier state.
@@ -338,9 +434,9 @@ mod tests {
         let _ = other.get(0).get(4).fill_(9);
         let inputs = Inputs { image: &image, canvases: &canvases, text: &other, text_len: &text_len };
         let changed = net.states(&inputs, false);
-        let before = states.hidden.narrow(1, 0, 12);
-        assert!(changed.hidden.narrow(1, 0, 12).allclose(&before, 1e-6, 1e-6, false));
-        assert!(!changed.hidden.narrow(1, 12, 1).allclose(&states.hidden.narrow(1, 12, 1), 1e-6, 1e-6, false));
+        let before = states.hidden.narrow(1, 0, 20);
+        assert!(changed.hidden.narrow(1, 0, 20).allclose(&before, 1e-6, 1e-6, false));
+        assert!(!changed.hidden.narrow(1, 20, 1).allclose(&states.hidden.narrow(1, 20, 1), 1e-6, 1e-6, false));
     }
 
     #[test]
@@ -374,5 +470,56 @@ mod tests {
         let none = AgentNet::new(&vs.root(), &AgentConfig { pixel_summary: 0, ..small() }, 10, Kind::Float);
         assert!(none.summary(&a).is_none());
         assert!(vs.variables().keys().all(|k| !k.contains("pixels") && !k.contains("film")));
+    }
+
+    #[test]
+    fn an_object_token_holds_the_place_of_the_few_pixels_nearest_its_colour() {
+        tch::manual_seed(0);
+        let config = AgentConfig { image_size: 24, patch_size: 8, ..small() };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        // Eight prototypes: the corners of the colour cube, black first, white last.
+        let corners = colour_lattice(8) + 0.5;
+        assert_eq!(Vec::<f32>::try_from(corners.get(4)).unwrap(), [1.0, 0.0, 0.0]);
+        assert_eq!(Vec::<f32>::try_from(corners.get(7)).unwrap(), [1.0, 1.0, 1.0]);
+        // A white picture with two gold-coloured pixels near the top right, and a black square
+        // at the bottom left.
+        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+        for (row, col) in [(2, 20), (3, 20)] {
+            let _ = picture.get(0).get(row).get(col).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        }
+        let _ = picture.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
+        let objects = net.objects.as_ref().unwrap();
+        let (x, y) = {
+            let rgb = picture.to_kind(Kind::Float).view([1, 576, 3]) * SCALE - 0.5;
+            let d = (rgb.unsqueeze(2) - objects.prototype.unsqueeze(0).unsqueeze(0)).square().sum_dim_intlist(3, false, Kind::Float);
+            let share = (&d * -objects.log_sharpness.exp()).softmax(1, Kind::Float);
+            let centres = (Tensor::arange(24, (Kind::Float, Device::Cpu)) + 0.5) / 12.0 - 1.0;
+            let x = centres.view([1, 24]).expand([24, 24], false).reshape([1, 576, 1]);
+            let y = centres.flip([0]).view([24, 1]).expand([24, 24], false).reshape([1, 576, 1]);
+            ((&share * x).sum_dim_intlist(1, false, Kind::Float), (&share * y).sum_dim_intlist(1, false, Kind::Float))
+        };
+        // The yellow corner (red + green, index 6) finds the gold: column 20.5 of 24, rows 2.5 and
+        // 3.5 from the top; black (index 0) the square's centre; white the rest, near the middle.
+        let at = |t: &Tensor, k: i64| t.double_value(&[0, k]);
+        assert!((at(&x, 6) - (20.5 / 12.0 - 1.0)).abs() < 1e-3, "{}", at(&x, 6));
+        assert!((at(&y, 6) - (1.0 - 3.0 / 12.0)).abs() < 1e-3, "{}", at(&y, 6));
+        assert!((at(&x, 0) - (4.0 / 12.0 - 1.0)).abs() < 1e-3 && (at(&y, 0) - (1.0 - 20.0 / 12.0)).abs() < 1e-3);
+        assert!(at(&x, 7).abs() < 0.1 && at(&y, 7).abs() < 0.1);
+        // The model's tokens: the gold's token changes when the gold moves, and sits after the
+        // picture's patches, before the text.
+        let tokens = net.object_tokens(&picture).unwrap();
+        assert_eq!(tokens.size(), [1, 8, 16]);
+        let moved = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+        let _ = moved.get(0).get(20).get(3).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        let _ = moved.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
+        let other = net.object_tokens(&moved).unwrap();
+        assert!(!other.get(0).get(6).allclose(&tokens.get(0).get(6), 1e-3, 1e-3, false));
+        assert!(other.get(0).get(0).allclose(&tokens.get(0).get(0), 1e-4, 1e-4, false));
+        assert_eq!(config.text_start(1), 2 * 9 + 8);
+        let vs = VarStore::new(Device::Cpu);
+        let none = AgentNet::new(&vs.root(), &AgentConfig { object_tokens: 0, ..config }, 10, Kind::Float);
+        assert!(none.object_tokens(&picture).is_none());
+        assert!(vs.variables().keys().all(|k| !k.contains("objects")));
     }
 }

@@ -200,7 +200,7 @@ pub fn encode(
             prompt[i], answer[i], config.max_text_len
         )));
     }
-    let text_start = (c + 1) * config.patches();
+    let text_start = config.text_start(c);
     let length = text_start + longest as i64;
     let (mut flat, mut lens, mut at, mut ids, mut owner) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (row, (text, start)) in rows.iter().enumerate() {
