@@ -241,7 +241,7 @@ impl AgentNet {
                 let prototype = q.var("prototype", &[k, 3], nn::Init::Const(0.0));
                 {
                     let _guard = tch::no_grad_guard();
-                    let _ = prototype.shallow_clone().copy_(&colour_lattice(k).to_device(prototype.device()));
+                    prototype.shallow_clone().copy_(&colour_lattice(k).to_device(prototype.device()));
                 }
                 Objects {
                     prototype,
@@ -486,13 +486,17 @@ mod tests {
         // at the bottom left.
         let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
         for (row, col) in [(2, 20), (3, 20)] {
-            let _ = picture.get(0).get(row).get(col).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+            picture.get(0).get(row).get(col).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
         }
         let _ = picture.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
         let objects = net.objects.as_ref().unwrap();
         let (x, y) = {
             let rgb = picture.to_kind(Kind::Float).view([1, 576, 3]) * SCALE - 0.5;
-            let d = (rgb.unsqueeze(2) - objects.prototype.unsqueeze(0).unsqueeze(0)).square().sum_dim_intlist(3, false, Kind::Float);
+            let d = (rgb.unsqueeze(2) - objects.prototype.unsqueeze(0).unsqueeze(0)).square().sum_dim_intlist(
+                3,
+                false,
+                Kind::Float,
+            );
             let share = (&d * -objects.log_sharpness.exp()).softmax(1, Kind::Float);
             let centres = (Tensor::arange(24, (Kind::Float, Device::Cpu)) + 0.5) / 12.0 - 1.0;
             let x = centres.view([1, 24]).expand([24, 24], false).reshape([1, 576, 1]);
@@ -511,7 +515,7 @@ mod tests {
         let tokens = net.object_tokens(&picture).unwrap();
         assert_eq!(tokens.size(), [1, 8, 16]);
         let moved = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
-        let _ = moved.get(0).get(20).get(3).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        moved.get(0).get(20).get(3).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
         let _ = moved.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
         let other = net.object_tokens(&moved).unwrap();
         assert!(!other.get(0).get(6).allclose(&tokens.get(0).get(6), 1e-3, 1e-3, false));
