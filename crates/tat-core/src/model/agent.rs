@@ -292,10 +292,9 @@ impl AgentNet {
         Some(h.amax([1, 2], false))
     }
 
-    /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), where the
-    /// model has them.
-    fn object_tokens(&self, images: &Tensor) -> Option<Tensor> {
-        let objects = self.objects.as_ref()?;
+    /// The object tokens' features `[B, K, 5]` of `[B, S, S, 3]` pictures (see the module):
+    /// expected x and y in [-1, 1] (x right, y up), their spreads, and the presence.
+    fn object_features(&self, objects: &Objects, images: &Tensor) -> Tensor {
         let (b, s) = (images.size()[0], self.config.image_size);
         let device = images.device();
         let rgb = (images.to_kind(Kind::Float) * SCALE - 0.5).view([b, s * s, 3]);
@@ -315,9 +314,15 @@ impl AgentNet {
         let spread = |v: &Tensor, m: &Tensor| (mean(&v.square()) - m.square()).clamp_min(1e-6).sqrt();
         let (sx, sy) = (spread(&x, &mx), spread(&y, &my));
         let presence = (distance.amin([1], false) * -10.0).exp();
-        let features = Tensor::stack(&[mx, my, sx, sy, presence], 2); // [B, K, F]
-        let tokens = features.unsqueeze(2).matmul(&objects.embed.unsqueeze(0)).squeeze_dim(2) + &objects.id;
-        Some(tokens)
+        Tensor::stack(&[mx, my, sx, sy, presence], 2)
+    }
+
+    /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), where the
+    /// model has them.
+    fn object_tokens(&self, images: &Tensor) -> Option<Tensor> {
+        let objects = self.objects.as_ref()?;
+        let features = self.object_features(objects, images);
+        Some(features.unsqueeze(2).matmul(&objects.embed.unsqueeze(0)).squeeze_dim(2) + &objects.id)
     }
 
     /// Patch tokens of pictures in `slot` (`[B, P, d]`), from their patches.
@@ -489,20 +494,9 @@ mod tests {
             picture.get(0).get(row).get(col).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
         }
         let _ = picture.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
-        let objects = net.objects.as_ref().unwrap();
-        let (x, y) = {
-            let rgb = picture.to_kind(Kind::Float).view([1, 576, 3]) * SCALE - 0.5;
-            let d = (rgb.unsqueeze(2) - objects.prototype.unsqueeze(0).unsqueeze(0)).square().sum_dim_intlist(
-                3,
-                false,
-                Kind::Float,
-            );
-            let share = (&d * -objects.log_sharpness.exp()).softmax(1, Kind::Float);
-            let centres = (Tensor::arange(24, (Kind::Float, Device::Cpu)) + 0.5) / 12.0 - 1.0;
-            let x = centres.view([1, 24]).expand([24, 24], false).reshape([1, 576, 1]);
-            let y = centres.flip([0]).view([24, 1]).expand([24, 24], false).reshape([1, 576, 1]);
-            ((&share * x).sum_dim_intlist(1, false, Kind::Float), (&share * y).sum_dim_intlist(1, false, Kind::Float))
-        };
+        let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
+        assert_eq!(features.size(), [1, 8, 5]);
+        let (x, y) = (features.select(2, 0), features.select(2, 1));
         // The yellow corner (red + green, index 6) finds the gold: column 20.5 of 24, rows 2.5 and
         // 3.5 from the top; black (index 0) the square's centre; white the rest, near the middle.
         let at = |t: &Tensor, k: i64| t.double_value(&[0, k]);
