@@ -178,8 +178,15 @@ class AgentNet(nn.Module):
         lattice = torch.cartesian_prod(level, level, level).view(-1, 3)[:o].clone()
         self.prototype = nn.Parameter(lattice) if o > 0 else None
         self.log_sharpness = nn.Parameter(torch.full((o,), math.log(100.0))) if o > 0 else None
-        bound = 1 / math.sqrt(5)
-        self.object_embed = nn.Parameter(torch.empty(o, 5, d).uniform_(-bound, bound)) if o > 0 else None
+        # An egocentric frame: the tokens nearest the anchor's and the pointer's colours.
+        self.frame = None
+        if o > 0 and len(m.object_frame) == 2:
+            colours = torch.tensor(m.object_frame, dtype=torch.float32) / 255.0 - 0.5
+            anchor, pointer = torch.cdist(colours, lattice).argmin(1).tolist()
+            self.frame = (anchor, pointer)
+        features = 5 + (7 if self.frame is not None else 0)
+        bound = 1 / math.sqrt(features)
+        self.object_embed = nn.Parameter(torch.empty(o, features, d).uniform_(-bound, bound)) if o > 0 else None
         self.object_id = nn.Parameter(torch.randn(o, d) * 0.02) if o > 0 else None
         # The engine's initialisation: Glorot-uniform weights, zero biases, and a pixel layer
         # that starts at zero, so the decoder starts as a copy of the input.
@@ -229,7 +236,17 @@ class AgentNet(nn.Module):
         mx, my = (share * x).sum(1), (share * y).sum(1)
         sx = ((share * x.square()).sum(1) - mx.square()).clamp_min(1e-6).sqrt()
         sy = ((share * y.square()).sum(1) - my.square()).clamp_min(1e-6).sqrt()
-        features = torch.stack([mx, my, sx, sy, (-10.0 * distance.amin(1)).exp()], 2)
+        parts = [mx, my, sx, sy, (-10.0 * distance.amin(1)).exp()]
+        if self.frame is not None:
+            anchor, pointer = self.frame
+            ax, ay = mx[:, anchor : anchor + 1], my[:, anchor : anchor + 1]
+            dx, dy = mx[:, pointer : pointer + 1] - ax, my[:, pointer : pointer + 1] - ay
+            norm = (dx.square() + dy.square()).clamp_min(1e-10).sqrt()
+            ux, uy = dx / norm, dy / norm
+            rx, ry = mx - ax, my - ay
+            distance_to_anchor = (rx.square() + ry.square()).clamp_min(1e-10).sqrt()
+            parts += [rx, ry, rx * ux + ry * uy, ry * ux - rx * uy, distance_to_anchor, ux.expand_as(mx), uy.expand_as(mx)]
+        features = torch.stack(parts, 2)
         return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id
 
     def loss(self, batch: dict[str, Any], foreground_weight: float) -> torch.Tensor:
@@ -239,9 +256,14 @@ class AgentNet(nn.Module):
         canvases = batch["canvases"].shape[1]
         patches = self.patchify(batch["image"])
         queries = self.picture_tokens(patches, 0)
-        parts = [self.picture_tokens(self.patchify(batch["canvases"][:, k]), canvases - k) for k in range(canvases)]
+        parts: list[torch.Tensor] = []
+        for k in range(canvases):
+            canvas = batch["canvases"][:, k]
+            parts.append(self.picture_tokens(self.patchify(canvas), canvases - k))
+            objects = self.object_tokens(canvas)
+            parts += [] if objects is None else [objects + self.slot[canvases - k]]
         objects = self.object_tokens(batch["image"])
-        parts += [queries] + ([] if objects is None else [objects])
+        parts += [queries] + ([] if objects is None else [objects + self.slot[0]])
         parts += [F.embedding(text, self.embed) + self.text_pos[:t]]
         x = torch.cat(parts, 1)
         z = self.summary(batch["image"])
@@ -286,7 +308,7 @@ def eager_batch(
     longest = max(map(len, rows))
     assert longest <= max_text_len, f"{longest} text tokens, the model reads at most {max_text_len}"
     canvases = examples["canvases"].shape[1]
-    text_start = (canvases + 1) * patches + objects
+    text_start = (canvases + 1) * (patches + objects)
     length = text_start + longest
     answer_at, answer_ids = [], []
     for row, (ids, start) in enumerate(zip(rows, starts)):

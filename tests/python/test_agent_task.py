@@ -33,6 +33,7 @@ num_layers = 1
 dim_feedforward = 64
 decoder_layers = 1
 max_text_len = 24
+object_frame = [[0, 255, 0], [255, 0, 0]]
 
 [training]
 epochs = 2
@@ -68,6 +69,8 @@ def tiny(tmp_path: Path, extra: str = "", name: str = "agent.toml") -> Config:
         (lambda t: t.replace("steps_per_epoch = 3", "steps_per_epoch = 0"), "training.steps_per_epoch"),
         (lambda t: t.replace("position_qa = 1", "position_qa = -1"), "frameworks.weights.position_qa"),
         (lambda t: t.replace("patch_size = 8", "patch_size = 7"), "model.patch_size"),
+        (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0]]"), "model.object_frame"),
+        (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0], [256, 0, 0]]"), "model.object_frame"),
     ],
 )
 def test_an_agent_config_is_checked_field_by_field(tmp_path: Path, change: Any, field: str) -> None:

@@ -412,6 +412,12 @@ pub struct AgentConfig {
     /// picture's pixels nearest that colour by a sharp softmax; the expected place, spread and
     /// presence of those pixels make its token. 0 leaves them out.
     pub object_tokens: i64,
+    /// Two RGB colours, `[[0, 255, 0], [255, 0, 0]]` for the game's agent (a green body with a
+    /// red eye), or none (`[]`): the object tokens whose prototypes start nearest them are the
+    /// anchor and the pointer of an egocentric frame, and every object token also holds its
+    /// place relative to the anchor's, in the picture's axes and along and across the direction
+    /// from the anchor to the pointer, and that direction.
+    pub object_frame: Vec<Vec<i64>>,
 }
 
 impl Default for AgentConfig {
@@ -429,6 +435,7 @@ impl Default for AgentConfig {
             max_text_len: 32,
             pixel_summary: 64,
             object_tokens: 27,
+            object_frame: Vec::new(),
         }
     }
 }
@@ -441,9 +448,9 @@ impl AgentConfig {
     }
 
     /// Where the text starts in the transformer's sequence for `canvases` canvases: after the
-    /// canvases' and the input picture's patches and the object tokens.
+    /// canvases' and the input picture's patches and object tokens.
     pub fn text_start(&self, canvases: i64) -> i64 {
-        (canvases + 1) * self.patches() + self.object_tokens
+        (canvases + 1) * (self.patches() + self.object_tokens)
     }
 
     fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
@@ -492,6 +499,14 @@ impl AgentConfig {
             &format!("{section}.object_tokens"),
             self.object_tokens.to_string(),
             "an integer from 0 (none) to 256, such as 27",
+        );
+        let colours = self.object_frame.iter().all(|c| c.len() == 3 && c.iter().all(|v| (0..=255).contains(v)));
+        check(
+            self.object_frame.is_empty() || (self.object_frame.len() == 2 && colours && self.object_tokens > 0),
+            &format!("{section}.object_frame"),
+            format!("{:?}", self.object_frame),
+            "[] (no frame) or two RGB colours of 0 to 255, anchor then pointer, such as [[0, 255, 0], [255, 0, 0]]; \
+             the frame needs object_tokens > 0",
         );
     }
 }

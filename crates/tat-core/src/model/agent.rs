@@ -22,7 +22,8 @@
 //!   position holds, the question's words at the answer. The gold covers ~7 of 9,216 pixels at
 //!   96 px; without the summary the transformer learnt no question about where things are (the
 //!   run and probes in docs/agent.md).
-//! - **Object tokens** (`object_tokens`; 0 leaves them out), after the input picture's patches:
+//! - **Object tokens** (`object_tokens`; 0 leaves them out), after each picture's patches (the
+//!   canvases' too, each with its picture's slot embedding):
 //!   each has a learned prototype colour (starting on a lattice of the colour cube, see
 //!   `colour_lattice`) and a softmax over the picture's pixels of minus their squared colour
 //!   distance to it, times a learned sharpness that starts at `OBJECT_SHARPNESS` (a spatial
@@ -32,6 +33,12 @@
 //!   its own identity. The token whose prototype lies nearest the gold's colour holds the gold's
 //!   place from the first step, however few its pixels: the transformer compares places
 //!   between tokens instead of finding 7 pixels among 64 patches.
+//!   With an egocentric frame (`object_frame`: the colours of an anchor and a pointer, the game's
+//!   green body and red eye), every token also holds its place relative to the anchor's token:
+//!   in the picture's axes, along and across the anchor-to-pointer direction (the heading), its
+//!   distance, and that direction. "Will going straight ahead reach the gold" is then a
+//!   threshold on one number of the gold's token (across), where the transformer otherwise had to
+//!   find the heading as a 3-pixel offset between two tokens and rotate by it.
 //!
 
 use tch::nn::{self, Module};
@@ -140,6 +147,13 @@ fn colour_lattice(k: i64) -> Tensor {
     Tensor::from_slice(&points).view([k, 3])
 }
 
+/// The index of the colour of `lattice` (`[K, 3]` in [-0.5, 0.5]) nearest the RGB colour `rgb`
+/// (0 to 255 per channel).
+fn nearest_colour(lattice: &Tensor, rgb: &[i64]) -> i64 {
+    let colour = Tensor::from_slice(&rgb.iter().map(|&v| v as f32 * SCALE as f32 - 0.5).collect::<Vec<_>>());
+    (lattice - colour.view([1, 3])).square().sum_dim_intlist(1, false, Kind::Float).argmin(0, false).int64_value(&[])
+}
+
 /// The model's inputs for a batch: pictures as `[B, S, S, 3]` uint8 (or float in [0, 255]),
 /// canvases `[B, C, S, S, 3]` (C may be 0; oldest first), and the text `[B, T]` int64: prompt,
 /// `<bos>`, answer, then `<pad>`; `text_len` `[B]` counts each row's real tokens.
@@ -191,6 +205,9 @@ pub struct AgentNet {
 const OBJECT_SHARPNESS: f64 = 100.0;
 /// Per object token: the expected x and y, the spread in x and y, and the presence.
 const OBJECT_FEATURES: i64 = 5;
+/// Per object token, with an egocentric frame: its place relative to the anchor's (x, y, along
+/// and across the frame's direction, distance), and the direction (x, y).
+const FRAME_FEATURES: i64 = 7;
 
 #[derive(Debug)]
 struct Objects {
@@ -202,6 +219,9 @@ struct Objects {
     embed: Tensor,
     /// `[K, d]`: each token's identity.
     id: Tensor,
+    /// The tokens whose places are the egocentric frame's anchor and pointer, where the config
+    /// names a frame (`object_frame`).
+    frame: Option<(i64, i64)>,
 }
 
 impl AgentNet {
@@ -237,17 +257,24 @@ impl AgentNet {
             objects: (c.object_tokens > 0).then(|| {
                 let k = c.object_tokens;
                 let q = p / "objects";
-                let bound = 1.0 / (OBJECT_FEATURES as f64).sqrt();
+                let lattice = colour_lattice(k);
+                let frame = match c.object_frame.as_slice() {
+                    [anchor, pointer] => Some((nearest_colour(&lattice, anchor), nearest_colour(&lattice, pointer))),
+                    _ => None,
+                };
+                let features = OBJECT_FEATURES + if frame.is_some() { FRAME_FEATURES } else { 0 };
+                let bound = 1.0 / (features as f64).sqrt();
                 let prototype = q.var("prototype", &[k, 3], nn::Init::Const(0.0));
                 {
                     let _guard = tch::no_grad_guard();
-                    prototype.shallow_clone().copy_(&colour_lattice(k).to_device(prototype.device()));
+                    prototype.shallow_clone().copy_(&lattice.to_device(prototype.device()));
                 }
                 Objects {
                     prototype,
                     log_sharpness: q.var("log_sharpness", &[k], nn::Init::Const(OBJECT_SHARPNESS.ln())),
-                    embed: q.var("embed", &[k, OBJECT_FEATURES, d], nn::Init::Uniform { lo: -bound, up: bound }),
+                    embed: q.var("embed", &[k, features, d], nn::Init::Uniform { lo: -bound, up: bound }),
                     id: q.var("id", &[k, d], small),
+                    frame,
                 }
             }),
             compute,
@@ -292,8 +319,10 @@ impl AgentNet {
         Some(h.amax([1, 2], false))
     }
 
-    /// The object tokens' features `[B, K, 5]` of `[B, S, S, 3]` pictures (see the module):
-    /// expected x and y in [-1, 1] (x right, y up), their spreads, and the presence.
+    /// The object tokens' features `[B, K, F]` of `[B, S, S, 3]` pictures (see the module):
+    /// expected x and y in [-1, 1] (x right, y up), their spreads, and the presence; with a frame,
+    /// then x and y relative to the anchor's, along and across the frame's direction, the distance
+    /// to the anchor, and the direction's x and y.
     fn object_features(&self, objects: &Objects, images: &Tensor) -> Tensor {
         let (b, s) = (images.size()[0], self.config.image_size);
         let device = images.device();
@@ -314,7 +343,22 @@ impl AgentNet {
         let spread = |v: &Tensor, m: &Tensor| (mean(&v.square()) - m.square()).clamp_min(1e-6).sqrt();
         let (sx, sy) = (spread(&x, &mx), spread(&y, &my));
         let presence = (distance.amin([1], false) * -10.0).exp();
-        Tensor::stack(&[mx, my, sx, sy, presence], 2)
+        let mut features = vec![mx.shallow_clone(), my.shallow_clone(), sx, sy, presence];
+        if let Some((anchor, pointer)) = objects.frame {
+            let at = |v: &Tensor, k: i64| v.narrow(1, k, 1);
+            let (ax, ay) = (at(&mx, anchor), at(&my, anchor));
+            let (dx, dy) = (at(&mx, pointer) - &ax, at(&my, pointer) - &ay);
+            let norm = (dx.square() + dy.square()).clamp_min(1e-10).sqrt();
+            let (ux, uy) = (dx / &norm, dy / &norm);
+            let (rx, ry) = (&mx - ax, &my - ay);
+            let along = &rx * &ux + &ry * &uy;
+            // Positive to the left of the direction (anticlockwise of it).
+            let across = &ry * &ux - &rx * &uy;
+            let distance = (rx.square() + ry.square()).clamp_min(1e-10).sqrt();
+            let k = mx.size()[1];
+            features.extend([rx, ry, along, across, distance, ux.expand([b, k], false), uy.expand([b, k], false)]);
+        }
+        Tensor::stack(&features, 2)
     }
 
     /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), where the
@@ -339,15 +383,17 @@ impl AgentNet {
         assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
         let patches = self.patchify(inputs.image);
         let queries = self.picture_tokens(&patches, 0);
-        let mut parts = Vec::with_capacity(canvases as usize + 2);
+        let mut parts = Vec::with_capacity(2 * canvases as usize + 3);
+        let object_tokens = |picture: &Tensor, slot: i64| {
+            self.object_tokens(picture).map(|t| (t + self.slot.get(slot)).to_kind(queries.kind()))
+        };
         for k in 0..canvases {
             let canvas = inputs.canvases.select(1, k);
             parts.push(self.picture_tokens(&self.patchify(&canvas), canvases - k));
+            parts.extend(object_tokens(&canvas, canvases - k));
         }
         parts.push(queries.shallow_clone());
-        if let Some(objects) = self.object_tokens(inputs.image) {
-            parts.push(objects.to_kind(queries.kind()));
-        }
+        parts.extend(object_tokens(inputs.image, 0));
         let text_start = c.text_start(canvases);
         parts.push(Tensor::embedding(&self.embed, inputs.text, -1, false, false) + self.text_pos.narrow(0, 0, t));
         let mut x = dropout(&Tensor::cat(&parts, 1), c.dropout, train);
@@ -401,6 +447,7 @@ mod tests {
             max_text_len: 8,
             pixel_summary: 4,
             object_tokens: 8,
+            object_frame: Vec::new(),
         }
     }
 
@@ -429,9 +476,9 @@ mod tests {
         let text_len = Tensor::from_slice(&[5i64, 4]);
         let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
         let states = net.states(&inputs, false);
-        // Two pictures of 4 patches, 8 object tokens, 5 text tokens.
-        assert_eq!(states.hidden.size(), [2, 2 * 4 + 8 + 5, 16]);
-        assert_eq!(states.text_start, 16);
+        // Two pictures of 4 patches and 8 object tokens each, 5 text tokens.
+        assert_eq!(states.hidden.size(), [2, 2 * (4 + 8) + 5, 16]);
+        assert_eq!(states.text_start, 24);
         let picture = net.picture(&states, false) * 255.0;
         assert!(picture.round().to_kind(Kind::Uint8).equal(&image));
         // Changing the last text token changes no earlier state.
@@ -439,9 +486,9 @@ mod tests {
         let _ = other.get(0).get(4).fill_(9);
         let inputs = Inputs { image: &image, canvases: &canvases, text: &other, text_len: &text_len };
         let changed = net.states(&inputs, false);
-        let before = states.hidden.narrow(1, 0, 20);
-        assert!(changed.hidden.narrow(1, 0, 20).allclose(&before, 1e-6, 1e-6, false));
-        assert!(!changed.hidden.narrow(1, 20, 1).allclose(&states.hidden.narrow(1, 20, 1), 1e-6, 1e-6, false));
+        let before = states.hidden.narrow(1, 0, 28);
+        assert!(changed.hidden.narrow(1, 0, 28).allclose(&before, 1e-6, 1e-6, false));
+        assert!(!changed.hidden.narrow(1, 28, 1).allclose(&states.hidden.narrow(1, 28, 1), 1e-6, 1e-6, false));
     }
 
     #[test]
@@ -514,10 +561,48 @@ mod tests {
         let other = net.object_tokens(&moved).unwrap();
         assert!(!other.get(0).get(6).allclose(&tokens.get(0).get(6), 1e-3, 1e-3, false));
         assert!(other.get(0).get(0).allclose(&tokens.get(0).get(0), 1e-4, 1e-4, false));
-        assert_eq!(config.text_start(1), 2 * 9 + 8);
+        assert_eq!(config.text_start(1), 2 * (9 + 8));
         let vs = VarStore::new(Device::Cpu);
         let none = AgentNet::new(&vs.root(), &AgentConfig { object_tokens: 0, ..config }, 10, Kind::Float);
         assert!(none.object_tokens(&picture).is_none());
         assert!(vs.variables().keys().all(|k| !k.contains("objects")));
+    }
+
+    #[test]
+    fn a_frame_gives_every_object_token_its_place_along_and_across_the_pointer() {
+        tch::manual_seed(0);
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let config = AgentConfig { image_size: 24, patch_size: 8, object_frame: frame, ..small() };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        let objects = net.objects.as_ref().unwrap();
+        // The 8 corners of the colour cube: green is 2, red 4, yellow 6.
+        assert_eq!(objects.frame, Some((2, 4)));
+        // A green square (rows and columns 10..14) with a red eye on one side, and a gold pixel
+        // at the top, above the square's middle.
+        let scene = |eye: (i64, i64, i64, i64)| {
+            let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+            let green = Tensor::from_slice(&[0u8, 255, 0]);
+            picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
+            let (row, rows, col, cols) = eye;
+            let _ = picture.get(0).narrow(0, row, rows).narrow(1, col, cols).select(2, 1).fill_(0);
+            let _ = picture.get(0).narrow(0, row, rows).narrow(1, col, cols).select(2, 0).fill_(255);
+            picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+            net.object_features(objects, &picture)
+        };
+        let at = |f: &Tensor, k: i64, i: i64| f.double_value(&[0, k, i]);
+        // Facing right (the eye on the square's right edge): the gold is to the left, not ahead.
+        let right = scene((11, 2, 13, 1));
+        assert_eq!(right.size(), [1, 8, 12]);
+        let (along, across, ux, uy) = (at(&right, 6, 7), at(&right, 6, 8), at(&right, 6, 10), at(&right, 6, 11));
+        assert!(across > 0.5 && along.abs() < 0.2 && (ux - 1.0).abs() < 1e-3 && uy.abs() < 1e-3, "{right}");
+        // Its place relative to the anchor: up, by 9 and a bit rows of 12 per unit.
+        assert!(at(&right, 6, 6) > 0.7 && at(&right, 6, 9) > 0.7);
+        // Facing up (the eye on the top edge): the gold is straight ahead.
+        let up = scene((10, 1, 11, 2));
+        let (along, across) = (at(&up, 6, 7), at(&up, 6, 8));
+        assert!(along > 0.5 && across.abs() < 0.1, "{up}");
+        // The anchor's own place relative to itself is zero.
+        assert!(at(&up, 2, 5).abs() < 1e-6 && at(&up, 2, 6).abs() < 1e-6);
     }
 }
