@@ -18,10 +18,6 @@ from tiny_agent_trainer.tasks.agent import game, render
 from tiny_agent_trainer.tasks.agent.frameworks import base
 
 
-def palette_index(rgb: tuple[int, int, int]) -> int:
-    return int(np.argmin(((render.PALETTE.astype(int) - np.array(rgb)) ** 2).sum(1)))
-
-
 def balanced(truth: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean([np.mean(pred[truth == c] == c) for c in np.unique(truth)]))
 
@@ -31,7 +27,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2000, help="examples per framework")
     parser.add_argument("--size", type=int, nargs="+", default=[96, 192], help="picture sides in pixels")
     args = parser.parse_args()
-    green, red = palette_index((0, 255, 0)), palette_index((255, 0, 0))
+    green, red = render.GREEN, render.RED
     rules = {
         "gold_direction_qa": lambda s: s.reaches_forward(),
         "relposition_qa": lambda s: s.best_move(),
