@@ -169,6 +169,19 @@ class AgentNet(nn.Module):
         self.decoder = nn.ModuleList(Block(m, cross=True) for _ in range(m.decoder_layers))
         self.decoder_norm = nn.LayerNorm(d)
         self.patch_out = nn.Linear(d, pixels)
+        # The pixel head: the patch writes channels per pixel; an MLP over them and the pixel's
+        # input colour adds its change.
+        c = m.pixel_decoder
+        self.decoder_prompt = nn.Linear(d, d) if m.decoder_prompt else None
+        self.pixel_head = (
+            nn.ModuleDict({
+                "channels": nn.Linear(d, m.patch_size**2 * c),
+                "hidden": nn.Linear(c + 3, 32),
+                "out": nn.Linear(32, 3),
+            })
+            if c > 0
+            else None
+        )
         k = m.pixel_summary
         self.pixels = nn.Sequential(nn.Linear(5, k), nn.GELU(), nn.Linear(k, k), nn.GELU()) if k > 0 else None
         # Object tokens: prototype colours on a lattice, a sharp soft-argmax over the picture.
@@ -195,6 +208,8 @@ class AgentNet(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
         nn.init.zeros_(self.patch_out.weight)
+        if self.pixel_head is not None:
+            nn.init.zeros_(self.pixel_head["out"].weight)
 
     def patchify(self, images: torch.Tensor) -> torch.Tensor:
         """`[B, S, S, 3]` pictures -> `[B, P, patch * patch * 3]` patches in [0, 1], row by row."""
@@ -280,9 +295,20 @@ class AgentNet(nn.Module):
         text_real = torch.arange(t).unsqueeze(0) < text_len.unsqueeze(1)
         real = torch.cat([torch.ones(b, text_start, dtype=torch.bool), text_real], 1).view(b, 1, 1, -1)
         x = queries
+        if self.decoder_prompt is not None:  # the state at <bos> reaches every query
+            bos = (text == BOS).long().argmax(1) + text_start
+            x = x + self.decoder_prompt(hidden[torch.arange(b), bos]).unsqueeze(1)
         for block in self.decoder:
             x = block(x, causal=False, memory=hidden, mask=real)
-        picture = self.unpatchify(patches + self.patch_out(self.decoder_norm(x)))
+        x = self.decoder_norm(x)
+        change = self.patch_out(x)
+        if self.pixel_head is not None:
+            n, pixels = x.shape[1], self.patch**2
+            written = self.pixel_head["channels"](x).view(b, n, pixels, -1)
+            colour = patches.view(b, n, pixels, 3) - 0.5
+            h = F.gelu(self.pixel_head["hidden"](torch.cat([written, colour], 3)))
+            change = change + self.pixel_head["out"](h).view(b, n, pixels * 3)
+        picture = self.unpatchify(patches + change)
         error = (picture - batch["target"].float() / 255.0).square().sum(-1)
         weights = batch["foreground"].float() * (foreground_weight - 1.0) + 1.0
         image = (error * weights).sum() / (weights.sum() * 3.0)

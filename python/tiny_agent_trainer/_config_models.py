@@ -37,6 +37,7 @@ class AgentConfig(BaseModel):
     architecture: Literal['agent'] = Field(default='agent')
     d_model: int = Field(default=192)
     decoder_layers: int = Field(default=2, description="Layers of the picture decoder (each: self-attention, attention to the transformer's states, feed-forward).")
+    decoder_prompt: bool = Field(default=False, description="Each decoder query also adds a projection of the transformer's state at `<bos>` (the end of the prompt): the instruction reaches every patch directly, where otherwise each query had to find the prompt's few positions by attention among the pictures' hundreds.")
     dim_feedforward: int = Field(default=768)
     dropout: float = Field(default=0.0)
     image_size: int = Field(default=96, description='Pictures are `image_size` pixels square (RGB).')
@@ -47,6 +48,7 @@ class AgentConfig(BaseModel):
     object_frame: list[list[int]] = Field(default=[], description="Two RGB colours, `[[0, 255, 0], [255, 0, 0]]` for the game's agent (a green body with a red eye), or none (`[]`): the object tokens whose prototypes start nearest them are the anchor and the pointer of an egocentric frame, and every object token also holds its place relative to the anchor's, in the picture's axes and along and across the direction from the anchor to the pointer, and that direction.")
     object_tokens: int = Field(default=27, description="Object tokens after the input picture's patches: each has a learned prototype colour (starting on a lattice of the colour cube: 27 = 3 levels per channel) and finds the picture's pixels nearest that colour by a sharp softmax; the expected place, spread and presence of those pixels make its token. 0 leaves them out.")
     patch_size: int = Field(default=12, description='Pictures are cut into square patches of this many pixels; it divides `image_size`.')
+    pixel_decoder: int = Field(default=0, description='Channels per pixel of the decoder\'s pixel head: the decoder\'s state of a patch writes this many channels for each of its pixels, and a small MLP over them and the pixel\'s own input colour adds its change (an edit such as "the gold\'s pixels become floor" is then one rule for every pixel, where a linear layer from the patch\'s state had to spell out every place the gold can lie in the patch). 0 leaves it out: a linear layer alone writes each patch\'s pixels.')
     pixel_summary: int = Field(default=64, description='Channels of the pixel summary: a per-pixel MLP over (r, g, b, x, y) max-pooled over the input picture, which multiplies into every transformer block (small objects such as the gold are a few pixels of a patch; the summary keeps their places). 0 leaves it out.')
 
 

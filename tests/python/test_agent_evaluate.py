@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from tiny_agent_trainer.cli import main
-from tiny_agent_trainer.tasks.agent import evaluate, game
+from tiny_agent_trainer.tasks.agent import evaluate, game, render
 from tiny_agent_trainer.tasks.agent.frameworks import base
 
 N = 200
@@ -81,6 +81,9 @@ def test_the_oracle_draws_every_target(oracle_report: evaluate.Report) -> None:
             assert s.missing[o] == 0.0 or math.isnan(s.missing[o]), (s.framework, o)
         if s.framework == "complex_loss_v1":  # its own score: the share of right pictures
             assert s.score == {"score": 1.0} and s.copy_score == {"score": 0.0}
+        if s.framework == "arrow_to_gold":  # the line's angle: a copy draws none (180 deg)
+            assert s.score is not None and s.copy_score == {"median_angle_error_deg": 180.0, "line_drawn": 0.0}
+            assert s.score["median_angle_error_deg"] < 3.0 and s.score["line_drawn"] == 1.0
 
 
 def test_the_oracle_reaches_the_gold_in_the_closed_loop(oracle_report: evaluate.Report) -> None:
@@ -190,6 +193,22 @@ def test_pictures_of_the_wrong_shape_are_refused(oracle_report: evaluate.Report)
         evaluate.evaluate(small, [name], n=4, size=SIZE, closed_loop=False)
 
 
+def test_the_arrow_score_measures_the_angle_of_the_line_drawn() -> None:
+    from tiny_agent_trainer.tasks.agent.frameworks import arrow_to_gold
+
+    framework = base.get("arrow_to_gold")
+    batch = framework.make(64, np.random.default_rng(0), 96)
+    scenes = batch.scenes
+    length = np.maximum(scenes.gold_distance().min(axis=1) - game.AGENT_R - game.GOLD_R, 0.0) + 0.2
+    turned = render.render(scenes, 96, line=(scenes.gold_angle() + np.radians(10.0), length))
+    error = arrow_to_gold.score(turned, batch)["median_angle_error_deg"]
+    assert np.all(np.abs(error - 10.0) < 2.0), error
+    right = arrow_to_gold.score(batch.target, batch)["median_angle_error_deg"]
+    assert np.median(right) < 1.0 and np.all(right < 5.0), right
+    none = arrow_to_gold.score(batch.image, batch)
+    assert np.all(none["median_angle_error_deg"] == 180.0) and not none["line_drawn"].any()
+
+
 def test_palette_indices_map_to_the_nearest_colour() -> None:
     from tiny_agent_trainer.tasks.agent import render
 
@@ -197,7 +216,7 @@ def test_palette_indices_map_to_the_nearest_colour() -> None:
     indices = render.render_indices(scenes, 32)
     pictures = render.render(scenes, 32).astype(np.int16)
     noisy = np.clip(pictures + np.random.default_rng(0).integers(-30, 31, pictures.shape), 0, 255).astype(np.uint8)
-    assert (evaluate.palette_indices(noisy) == indices).all()
+    assert (render.palette_indices(noisy) == indices).all()
 
 
 # --- the commands -----------------------------------------------------------------------------

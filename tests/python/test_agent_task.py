@@ -34,6 +34,8 @@ dim_feedforward = 64
 decoder_layers = 1
 max_text_len = 24
 object_frame = [[0, 255, 0], [255, 0, 0]]
+pixel_decoder = 4
+decoder_prompt = true
 
 [training]
 epochs = 2
@@ -71,6 +73,7 @@ def tiny(tmp_path: Path, extra: str = "", name: str = "agent.toml") -> Config:
         (lambda t: t.replace("patch_size = 8", "patch_size = 7"), "model.patch_size"),
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0]]"), "model.object_frame"),
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0], [256, 0, 0]]"), "model.object_frame"),
+        (lambda t: t.replace("pixel_decoder = 4", "pixel_decoder = -1"), "model.pixel_decoder"),
     ],
 )
 def test_an_agent_config_is_checked_field_by_field(tmp_path: Path, change: Any, field: str) -> None:

@@ -418,6 +418,17 @@ pub struct AgentConfig {
     /// place relative to the anchor's, in the picture's axes and along and across the direction
     /// from the anchor to the pointer, and that direction.
     pub object_frame: Vec<Vec<i64>>,
+    /// Channels per pixel of the decoder's pixel head: the decoder's state of a patch writes
+    /// this many channels for each of its pixels, and a small MLP over them and the pixel's own
+    /// input colour adds its change (an edit such as "the gold's pixels become floor" is then one
+    /// rule for every pixel, where a linear layer from the patch's state had to spell out every
+    /// place the gold can lie in the patch). 0 leaves it out: a linear layer alone writes each
+    /// patch's pixels.
+    pub pixel_decoder: i64,
+    /// Each decoder query also adds a projection of the transformer's state at `<bos>` (the end
+    /// of the prompt): the instruction reaches every patch directly, where otherwise each query
+    /// had to find the prompt's few positions by attention among the pictures' hundreds.
+    pub decoder_prompt: bool,
 }
 
 impl Default for AgentConfig {
@@ -436,6 +447,8 @@ impl Default for AgentConfig {
             pixel_summary: 64,
             object_tokens: 27,
             object_frame: Vec::new(),
+            pixel_decoder: 0,
+            decoder_prompt: false,
         }
     }
 }
@@ -499,6 +512,12 @@ impl AgentConfig {
             &format!("{section}.object_tokens"),
             self.object_tokens.to_string(),
             "an integer from 0 (none) to 256, such as 27",
+        );
+        check(
+            (0..=64).contains(&self.pixel_decoder),
+            &format!("{section}.pixel_decoder"),
+            self.pixel_decoder.to_string(),
+            "an integer from 0 (none) to 64, such as 8",
         );
         let colours = self.object_frame.iter().all(|c| c.len() == 3 && c.iter().all(|v| (0..=255).contains(v)));
         check(

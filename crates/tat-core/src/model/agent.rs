@@ -14,7 +14,11 @@
 //!   them); each layer attends among them, then to the transformer's final states (padding left
 //!   out), then a feed-forward. A linear layer turns each query into its patch's pixels, *added to
 //!   the input picture's*: the decoder learns what changes, and a copy of the input is where it
-//!   starts.
+//!   starts. With a pixel head (`pixel_decoder` channels), each query also writes that many
+//!   channels for each of its pixels, and an MLP over them and the pixel's own input colour adds
+//!   a second change (its last layer starts at zero): "the gold's pixels become floor" is one
+//!   rule over colours, the same for every pixel. With `decoder_prompt`, every query first adds
+//!   a projection of the transformer's state at `<bos>`: what the prompt asks reaches every patch.
 //! - **Pixel summary** (`pixel_summary` channels; 0 leaves it out): every pixel of the input
 //!   picture, as (r, g, b, x, y), goes through a two-layer MLP, and each channel's largest value
 //!   over the picture is kept. In every transformer block (after its self-attention) each
@@ -47,6 +51,7 @@ use tch::{Kind, Tensor};
 use super::attention::MultiHeadAttention;
 use super::layers::{dropout, layer_norm, FeedForward, Linear};
 use crate::config::AgentConfig;
+use crate::tokenizer::BOS_ID;
 
 /// Pixels of a picture channel are scaled from [0, 255] to [-0.5, 0.5] on the way in, and
 /// predicted in [0, 1].
@@ -176,6 +181,9 @@ pub struct States {
     queries: Tensor,
     /// The input picture's patches, `[B, P, patch * patch * 3]` in [0, 1].
     patches: Tensor,
+    /// `[B]`: each example's `<bos>` position in the sequence (the text's start where it has
+    /// none).
+    bos: Tensor,
 }
 
 #[derive(Debug)]
@@ -191,6 +199,11 @@ pub struct AgentNet {
     decoder: Vec<Block>,
     decoder_norm: nn::LayerNorm,
     patch_out: Linear,
+    /// The decoder's pixel head (see the module), where `pixel_decoder` > 0: the patch state's
+    /// channels per pixel, and the MLP over them and the pixel's input colour.
+    pixel_head: Option<(Linear, Linear, Linear)>,
+    /// The projection of the state at `<bos>` each decoder query adds, where `decoder_prompt`.
+    decoder_prompt: Option<Linear>,
     /// The pixel summary's MLP (see the module), where `pixel_summary` > 0.
     pixels: Option<(Linear, Linear)>,
     /// The object tokens' detectors and embedding (see the module), where `object_tokens` > 0.
@@ -208,6 +221,8 @@ const OBJECT_FEATURES: i64 = 5;
 /// Per object token, with an egocentric frame: its place relative to the anchor's (x, y, along
 /// and across the frame's direction, distance), and the direction (x, y).
 const FRAME_FEATURES: i64 = 7;
+/// Hidden width of the decoder's per-pixel MLP (`pixel_decoder`).
+const PIXEL_HIDDEN: i64 = 32;
 
 #[derive(Debug)]
 struct Objects {
@@ -247,6 +262,21 @@ impl AgentNet {
             decoder: (0..c.decoder_layers).map(|i| Block::new(p / "decoder" / i, c, true, compute)).collect(),
             decoder_norm: layer_norm(p / "decoder_norm", d),
             patch_out,
+            pixel_head: (c.pixel_decoder > 0).then(|| {
+                let (k, q) = (c.pixel_decoder, p / "pixel_head");
+                let out = Linear::new(&q / "out", PIXEL_HIDDEN, 3, true, compute);
+                {
+                    // Zero, as the patch layer: a fresh decoder still copies the input.
+                    let _guard = tch::no_grad_guard();
+                    let _ = out.weight.shallow_clone().zero_();
+                }
+                (
+                    Linear::new(&q / "channels", d, c.patch_size * c.patch_size * k, true, compute),
+                    Linear::new(&q / "hidden", k + 3, PIXEL_HIDDEN, true, compute),
+                    out,
+                )
+            }),
+            decoder_prompt: c.decoder_prompt.then(|| Linear::new(p / "decoder_prompt", d, d, true, compute)),
             pixels: (c.pixel_summary > 0).then(|| {
                 let k = c.pixel_summary;
                 (
@@ -406,7 +436,8 @@ impl AgentNet {
         let text_real = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&inputs.text_len.unsqueeze(1));
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
         let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
-        States { hidden, text_start, real, queries, patches }
+        let bos = inputs.text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
+        States { hidden, text_start, real, queries, patches, bos }
     }
 
     /// Next-token logits `[N, vocab]` from `N` rows of final states `[N, d]`.
@@ -418,11 +449,30 @@ impl AgentNet {
 
     /// The pictures the decoder draws from `states`: `[B, S, S, 3]` floats, 1 = 255.
     pub fn picture(&self, states: &States, train: bool) -> Tensor {
-        let mut x = states.queries.shallow_clone();
+        let mut x = match &self.decoder_prompt {
+            Some(prompt) => {
+                let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
+                let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
+                &states.queries + prompt.forward(&states.hidden.gather(1, &index, false))
+            }
+            None => states.queries.shallow_clone(),
+        };
         for block in &self.decoder {
             x = block.forward(&x, false, None, Some((&states.hidden, &states.real)), train);
         }
-        let change = self.patch_out.forward(&self.decoder_norm.forward(&x));
+        let x = self.decoder_norm.forward(&x);
+        let linear = self.patch_out.forward(&x);
+        let change = match &self.pixel_head {
+            Some((channels, hidden, out)) => {
+                let (b, n) = (x.size()[0], x.size()[1]);
+                let (k, pixels) = (self.config.pixel_decoder, self.config.patch_size * self.config.patch_size);
+                let written = channels.forward(&x).view([b, n, pixels, k]);
+                let colour = states.patches.view([b, n, pixels, 3]) - 0.5;
+                let h = hidden.forward(&Tensor::cat(&[written, colour], 3)).gelu("none");
+                linear + out.forward(&h).view([b, n, pixels * 3])
+            }
+            None => linear,
+        };
         self.unpatchify(&(&states.patches + change))
     }
 }
@@ -448,6 +498,8 @@ mod tests {
             pixel_summary: 4,
             object_tokens: 8,
             object_frame: Vec::new(),
+            pixel_decoder: 2,
+            decoder_prompt: true,
         }
     }
 
@@ -479,6 +531,8 @@ mod tests {
         // Two pictures of 4 patches and 8 object tokens each, 5 text tokens.
         assert_eq!(states.hidden.size(), [2, 2 * (4 + 8) + 5, 16]);
         assert_eq!(states.text_start, 24);
+        // <bos> (id 2) is the third text token of the first example, the second of the other.
+        assert_eq!(Vec::<i64>::try_from(&states.bos).unwrap(), [26, 25]);
         let picture = net.picture(&states, false) * 255.0;
         assert!(picture.round().to_kind(Kind::Uint8).equal(&image));
         // Changing the last text token changes no earlier state.
@@ -489,6 +543,47 @@ mod tests {
         let before = states.hidden.narrow(1, 0, 28);
         assert!(changed.hidden.narrow(1, 0, 28).allclose(&before, 1e-6, 1e-6, false));
         assert!(!changed.hidden.narrow(1, 28, 1).allclose(&states.hidden.narrow(1, 28, 1), 1e-6, 1e-6, false));
+    }
+
+    #[test]
+    fn the_pixel_head_applies_one_colour_rule_at_every_place_and_zero_leaves_it_out() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &small(), 10, Kind::Float);
+        {
+            // Hidden unit 0 fires on red pixels only (red in [-0.5, 0.5]: 20 r - 5 is 5 for red,
+            // -15 for black); the out layer takes 1 of red for it. What the patch writes is
+            // left out (its weights zero), so the rule is the same at every place.
+            let _guard = tch::no_grad_guard();
+            let (channels, hidden, out) = net.pixel_head.as_ref().unwrap();
+            let _ = channels.weight.shallow_clone().zero_();
+            let w = Tensor::zeros([PIXEL_HIDDEN, 5], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(2).fill_(20.0);
+            hidden.weight.shallow_clone().copy_(&w);
+            let b = Tensor::zeros([PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = b.get(0).fill_(-5.0);
+            hidden.bias.as_ref().unwrap().shallow_clone().copy_(&b);
+            let w = Tensor::zeros([3, PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(0).fill_(-0.2);
+            out.weight.shallow_clone().copy_(&w);
+        }
+        // Red pixels in two different patches (rows 0 and 6), one green one.
+        let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let _ = image.get(0).get(0).get(1).get(0).fill_(255);
+        let _ = image.get(0).get(6).get(5).get(0).fill_(255);
+        let _ = image.get(0).get(3).get(3).get(1).fill_(255);
+        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text = Tensor::from_slice(&[4i64, 5]).view([1, 2]);
+        let text_len = Tensor::from_slice(&[2i64]);
+        let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+        let picture = (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8);
+        let want = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let _ = want.get(0).get(3).get(3).get(1).fill_(255);
+        assert!(picture.equal(&want), "{picture}");
+        let vs = VarStore::new(Device::Cpu);
+        let none = AgentNet::new(&vs.root(), &AgentConfig { pixel_decoder: 0, ..small() }, 10, Kind::Float);
+        assert!(none.pixel_head.is_none());
+        assert!(!vs.variables().keys().any(|k| k.starts_with("pixel_head")));
     }
 
     #[test]

@@ -21,7 +21,9 @@ What is measured, per framework, on `n` held-out examples (2,000 by default):
   the target shows that object (`missing`: the share of those where the prediction does not);
   `objects`: the share of the examples where the prediction shows the objects the target shows
   and no other; the copy of the input is scored the same way beside it. A framework that has its own
-  `score(pred_images_uint8, batch)` (complex_loss_v1) is scored with it too;
+  `score(pred_images_uint8, batch)` (complex_loss_v1, arrow_to_gold) is scored with it too: per
+  example, named numbers; a name that starts with `median_` reports the median over the examples,
+  any other the mean;
 - closed loop: `episodes` seeded bare scenes (and full scenes, with interior walls and up to two
   gold pieces); each step asks the best-move question about every episode still running, as one
   batch, and makes the move the answer names, until the agent eats a gold piece or `steps` moves
@@ -53,7 +55,7 @@ import numpy as np
 from . import game
 from .frameworks import base
 from .frameworks.base import EOS, Batch, Framework, answer_text
-from .render import GOLD, GREEN, PALETTE, RED, colour_centres
+from .render import GOLD, GREEN, RED, colour_centres, palette_indices
 
 HELDOUT = 0x48454C44
 """The held-out examples' stream tag ("HELD")."""
@@ -300,26 +302,6 @@ def _finite(value: Any) -> Any:
 # --- the harness ------------------------------------------------------------------------------
 
 
-def palette_indices(images: np.ndarray) -> np.ndarray:
-    """(n, S, S) the index of the nearest palette colour of every pixel of (n, S, S, 3) pictures."""
-    codes = _rgb_codes(images)
-    palette = _rgb_codes(PALETTE)
-    order = np.argsort(palette)
-    pos = np.minimum(np.searchsorted(palette[order], codes), len(palette) - 1)
-    index = order[pos].astype(np.uint8)
-    other = palette[index] != codes
-    if other.any():  # pixels off the palette: the nearest colour (squared RGB distance)
-        pixels = images[other].astype(np.int32)
-        d = ((pixels[:, None, :] - PALETTE[None].astype(np.int32)) ** 2).sum(axis=-1)
-        index[other] = np.argmin(d, axis=1)
-    return index
-
-
-def _rgb_codes(images: np.ndarray) -> np.ndarray:
-    rgb = images.astype(np.uint32)
-    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
-
-
 def answer_classes(framework: Framework, batch: Batch, answers: Sequence[str]) -> np.ndarray:
     """(n,) the class index each answer names within its example's question (-1: none)."""
     lookup = [{text: i for i, text in enumerate(q.classes)} for q in framework.questions]
@@ -376,8 +358,8 @@ class _ImageTally:
         self.shown = {o: 0 for o in OBJECTS}
         self.same_objects = {"pred": 0, "copy": 0}
         self.scorer = _own_scorer(framework)
-        self.score: dict[str, float] = {}
-        self.copy_score: dict[str, float] = {}
+        self.score: dict[str, list[np.ndarray]] = {}
+        self.copy_score: dict[str, list[np.ndarray]] = {}
 
     def add(self, batch: Batch, prediction: Prediction) -> None:
         target = batch.target
@@ -412,8 +394,8 @@ class _ImageTally:
             self.same_objects[who] += int(same.sum())
         if self.scorer is not None:
             for out, pictures in ((self.score, images), (self.copy_score, batch.image)):
-                for k, v in _as_scores(self.scorer(pictures, batch)).items():
-                    out[k] = out.get(k, 0.0) + v * len(target)
+                for k, v in _as_values(self.scorer(pictures, batch), len(target)).items():
+                    out.setdefault(k, []).append(v)
 
     def result(self) -> ImageScore:
         mse = {w: self.sse[w] / max(self.values, 1) for w in self.sse}
@@ -425,8 +407,8 @@ class _ImageTally:
         def missing(who: str) -> dict[str, float]:
             return {o: 1 - self.found[who, o] / self.shown[o] if self.shown[o] else math.nan for o in OBJECTS}
 
-        own = {k: v / self.n for k, v in self.score.items()} if self.scorer else None
-        copy = {k: v / self.n for k, v in self.copy_score.items()} if self.scorer else None
+        own = _summarise(self.score) if self.scorer else None
+        copy = _summarise(self.copy_score) if self.scorer else None
         return ImageScore(
             self.framework.name, self.n, skill, mse["pred"], mse["copy"], error("pred"), missing("pred"),
             self.same_objects["pred"] / self.n, error("copy"), missing("copy"), self.same_objects["copy"] / self.n,
@@ -443,11 +425,21 @@ def _own_scorer(framework: Framework) -> Callable[[np.ndarray, Batch], Any] | No
     return scorer if callable(scorer) else None
 
 
-def _as_scores(value: Any) -> dict[str, float]:
-    """A score as named numbers: a dict of numbers stays (arrays are averaged), a number is `score`."""
-    if isinstance(value, dict):
-        return {str(k): float(np.mean(v)) for k, v in value.items()}
-    return {"score": float(np.mean(value))}
+def _as_values(value: Any, n: int) -> dict[str, np.ndarray]:
+    """A score as named per-example numbers: a dict keeps its names (a number stands for every
+    example), a bare value is `score`."""
+    named = value if isinstance(value, dict) else {"score": value}
+    return {str(k): np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in named.items()}
+
+
+def _summarise(values: dict[str, list[np.ndarray]]) -> dict[str, float]:
+    """Each own score over all examples: the median of a name that starts with `median_` (NaN
+    left out), otherwise the mean."""
+    out = {}
+    for k, parts in values.items():
+        v = np.concatenate(parts)
+        out[k] = float(np.nanmedian(v)) if k.startswith("median_") and not np.isnan(v).all() else float(np.mean(v))
+    return out
 
 
 def evaluate(

@@ -165,3 +165,23 @@ def colour_centres(indices: np.ndarray, colours: tuple[int, ...], size: int | No
         x = ((mask * cols).sum(axis=(1, 2)) / count + 0.5) / s
         y = 1.0 - ((mask * rows).sum(axis=(1, 2)) / count + 0.5) / s
     return np.stack([x, y], axis=1)
+
+
+def palette_indices(images: np.ndarray) -> np.ndarray:
+    """(n, S, S) the index of the nearest palette colour of every pixel of (n, S, S, 3) pictures."""
+    codes = _rgb_codes(images)
+    palette = _rgb_codes(PALETTE)
+    order = np.argsort(palette)
+    pos = np.minimum(np.searchsorted(palette[order], codes), len(palette) - 1)
+    index = order[pos].astype(np.uint8)
+    other = palette[index] != codes
+    if other.any():  # pixels off the palette: the nearest colour (squared RGB distance)
+        pixels = images[other].astype(np.int32)
+        d = ((pixels[:, None, :] - PALETTE[None].astype(np.int32)) ** 2).sum(axis=-1)
+        index[other] = np.argmin(d, axis=1)
+    return index
+
+
+def _rgb_codes(images: np.ndarray) -> np.ndarray:
+    rgb = images.astype(np.uint32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
