@@ -2,8 +2,8 @@
 eager (same shapes, threads, precision), for BENCHMARKS.md.
 
 The shapes are those of `config/agent.toml` (docs/agent.md): 96 px pictures cut into 12 px
-patches (64 per picture), width 192, 6 heads, 6 causal pre-LayerNorm layers with feed-forward
-768, a picture decoder of 2 layers, batches of 32. Every step trains on one batch made once,
+patches (64 per picture), width 192, 6 heads, 6 causal pre-LayerNorm layers with SwiGLU
+feed-forwards of 512, a picture decoder of 2 layers with its pixel head, batches of 32. Every step trains on one batch made once,
 before timing, by one framework (`imagine_without_agent` unless `--framework` names another): its
 pictures, canvases, target and foreground mask, and texts of its prompts' and answers' lengths.
 
@@ -140,6 +140,7 @@ class Block(nn.Module):
         self.cross = Attention(d, m.nhead) if cross else None
         self.norm_ff = nn.LayerNorm(d)
         self.up, self.down = nn.Linear(d, m.dim_feedforward), nn.Linear(m.dim_feedforward, d)
+        self.gate = nn.Linear(d, m.dim_feedforward) if m.gated_feedforward else None
 
     def forward(self, x: torch.Tensor, causal: bool, memory=None, mask=None, z=None) -> torch.Tensor:
         h = self.norm_attn(x)
@@ -149,7 +150,10 @@ class Block(nn.Module):
             x = x + f["out"](f["summary"](z).unsqueeze(1) * f["gate"](f["norm"](x)))
         if self.norm_cross is not None and self.cross is not None:
             x = x + self.cross(self.norm_cross(x), memory, mask)
-        return x + self.down(F.gelu(self.up(self.norm_ff(x))))
+        h = self.norm_ff(x)
+        if self.gate is not None:  # SwiGLU
+            return x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return x + self.down(F.gelu(self.up(h)))
 
 
 class AgentNet(nn.Module):
@@ -173,6 +177,8 @@ class AgentNet(nn.Module):
         # input colour adds its change.
         c = m.pixel_decoder
         self.decoder_prompt = nn.Linear(d, d) if m.decoder_prompt else None
+        # The copy gates: per query, one per canvas slot on the canvas's patch at its place.
+        self.copy = nn.Linear(d, max(m.max_canvases, 1)) if m.decoder_copy else None
         self.pixel_head = (
             nn.ModuleDict({
                 "channels": nn.Linear(d, m.patch_size**2 * c),
@@ -208,6 +214,8 @@ class AgentNet(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
         nn.init.zeros_(self.patch_out.weight)
+        if self.copy is not None:
+            nn.init.zeros_(self.copy.weight)
         if self.pixel_head is not None:
             nn.init.zeros_(self.pixel_head["out"].weight)
 
@@ -272,9 +280,11 @@ class AgentNet(nn.Module):
         patches = self.patchify(batch["image"])
         queries = self.picture_tokens(patches, 0)
         parts: list[torch.Tensor] = []
+        canvas_patches: list[torch.Tensor] = []
         for k in range(canvases):
             canvas = batch["canvases"][:, k]
-            parts.append(self.picture_tokens(self.patchify(canvas), canvases - k))
+            canvas_patches.append(self.patchify(canvas))
+            parts.append(self.picture_tokens(canvas_patches[-1], canvases - k))
             objects = self.object_tokens(canvas)
             parts += [] if objects is None else [objects + self.slot[canvases - k]]
         objects = self.object_tokens(batch["image"])
@@ -301,14 +311,19 @@ class AgentNet(nn.Module):
         for block in self.decoder:
             x = block(x, causal=False, memory=hidden, mask=real)
         x = self.decoder_norm(x)
+        base = patches
+        if self.copy is not None and canvases > 0:  # slot 1 (gate 0) is the last canvas
+            gates = self.copy(x)[..., :canvases]
+            away = torch.stack(canvas_patches[::-1], 1) - patches.unsqueeze(1)
+            base = patches + (gates.transpose(1, 2).unsqueeze(3) * away).sum(1)
         change = self.patch_out(x)
         if self.pixel_head is not None:
             n, pixels = x.shape[1], self.patch**2
             written = self.pixel_head["channels"](x).view(b, n, pixels, -1)
-            colour = patches.view(b, n, pixels, 3) - 0.5
+            colour = base.view(b, n, pixels, 3) - 0.5
             h = F.gelu(self.pixel_head["hidden"](torch.cat([written, colour], 3)))
             change = change + self.pixel_head["out"](h).view(b, n, pixels * 3)
-        picture = self.unpatchify(patches + change)
+        picture = self.unpatchify(base + change)
         error = (picture - batch["target"].float() / 255.0).square().sum(-1)
         weights = batch["foreground"].float() * (foreground_weight - 1.0) + 1.0
         image = (error * weights).sum() / (weights.sum() * 3.0)

@@ -36,10 +36,12 @@ class AgentConfig(BaseModel):
 
     architecture: Literal['agent'] = Field(default='agent')
     d_model: int = Field(default=192)
+    decoder_copy: bool = Field(default=False, description="Each decoder query also gates the canvases' patches at its place (one gate per canvas slot, starting at zero): the picture it draws starts from the input's patch plus each gate times the difference to that canvas's, so recalling a picture seen before is one gate per patch, where otherwise the decoder had to write the canvas's pixels from its state.")
     decoder_layers: int = Field(default=2, description="Layers of the picture decoder (each: self-attention, attention to the transformer's states, feed-forward).")
     decoder_prompt: bool = Field(default=False, description="Each decoder query also adds a projection of the transformer's state at `<bos>` (the end of the prompt): the instruction reaches every patch directly, where otherwise each query had to find the prompt's few positions by attention among the pictures' hundreds.")
     dim_feedforward: int = Field(default=768)
     dropout: float = Field(default=0.0)
+    gated_feedforward: bool = Field(default=False, description='Gated feed-forward layers (SwiGLU: `down(silu(gate(x)) * up(x))`, a third matrix of `dim_feedforward` columns) in the transformer and the decoder, where false keeps `down(gelu(up(x)))`.')
     image_size: int = Field(default=96, description='Pictures are `image_size` pixels square (RGB).')
     max_canvases: int = Field(default=3, description='Canvases (earlier pictures) the model reads besides the input picture.')
     max_text_len: int = Field(default=32, description="Longest prompt plus answer in tokens (the answer's start and end tokens included).")

@@ -733,8 +733,9 @@ def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path,
     click.echo(f"wrote {answers_png(_agent_policy(policy, seed), framework, batch, out, dpi)}")
 
 
-def _agent_policy(policy: str, seed: int) -> Any:
-    """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`)."""
+def _agent_policy(policy: str, seed: int, palette: bool = True) -> Any:
+    """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
+    `palette` False: its pictures as the decoder writes them, not decoded to the game's colours)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
@@ -743,7 +744,7 @@ def _agent_policy(policy: str, seed: int) -> Any:
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
 
-    return AgentModel.load(policy)
+    return AgentModel.load(policy, palette=palette)
 
 
 @agent.command("episode")
@@ -780,9 +781,17 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
 @click.option("--seed", type=U64, default=0, help="The harness seed (held-out examples and episodes derive from it).")
 @click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
 @click.option(
-    "--episodes", type=click.IntRange(0), default=None, help="Closed-loop episodes per scene kind (default: as -n; 0: none)."
+    "--episodes",
+    type=click.IntRange(0),
+    default=None,
+    help="Closed-loop episodes per scene kind (default: as -n, none where --framework picks frameworks; 0: none).",
 )
 @click.option("--steps", type=click.IntRange(1, 10_000), default=100, help="Closed-loop episodes give up after this many moves.")
+@click.option(
+    "--raw-pictures",
+    is_flag=True,
+    help="Score a trained agent's pictures as its decoder writes them, not decoded to the game's colours.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the table.")
 def agent_eval(
     policy: str,
@@ -792,6 +801,7 @@ def agent_eval(
     size: int,
     episodes: int | None,
     steps: int,
+    raw_pictures: bool,
     as_json: bool,
 ) -> None:
     """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
@@ -801,14 +811,15 @@ def agent_eval(
 
     names = _agent_frameworks(frameworks) if frameworks else None
     report = evaluate.evaluate(
-        _agent_policy(policy, seed),
+        _agent_policy(policy, seed, palette=not raw_pictures),
         names,
         count,
         seed,
         size,
         episodes=episodes,
         steps=steps,
-        closed_loop=episodes != 0,
+        # Picking frameworks scores those alone unless episodes are asked for as well.
+        closed_loop=episodes != 0 and (episodes is not None or not frameworks),
         policy_name=policy,
         on_progress=lambda what: click.echo(what, err=True),
     )

@@ -262,5 +262,8 @@ def test_agent_eval_prints_the_table(frameworks: dict[str, base.Framework]) -> N
     assert "closed loop" in table
     data = json.loads(tat("agent", "eval", "--policy", "majority", "-n", "20", "--framework", name, "--episodes", "0", "--json"))
     assert data["policy"] == "majority" and data["closed_loop"] == []
+    # Picking a framework without --episodes scores that framework alone.
+    data = json.loads(tat("agent", "eval", "--policy", "majority", "-n", "20", "--framework", name, "--json"))
+    assert data["closed_loop"] == [] and data["questions"]
     result = CliRunner().invoke(main, ["agent", "eval", "--framework", "nope"])
     assert result.exit_code == 2 and "unknown framework" in result.output

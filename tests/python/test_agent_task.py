@@ -14,7 +14,7 @@ import pytest
 from tiny_agent_trainer import _core
 from tiny_agent_trainer.config import Config, ConfigError
 from tiny_agent_trainer.tasks import registry
-from tiny_agent_trainer.tasks.agent import evaluate, game
+from tiny_agent_trainer.tasks.agent import evaluate, game, render
 from tiny_agent_trainer.tasks.agent import task as agent_task
 from tiny_agent_trainer.tasks.agent.model import AgentModel
 
@@ -36,6 +36,7 @@ max_text_len = 24
 object_frame = [[0, 255, 0], [255, 0, 0]]
 pixel_decoder = 4
 decoder_prompt = true
+gated_feedforward = true
 
 [training]
 epochs = 2
@@ -138,6 +139,15 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     picture = model.imagine(scene, "imagine the room without you")
     assert picture.shape == (24, 24, 3) and picture.dtype == np.uint8
     assert len(model.memory) == 1
+    # Its pictures are decoded to the game's colours: every pixel the nearest of them.
+    raw = AgentModel.load(run, palette=False)
+    drawn = raw.imagine(scene, "imagine the room without you")
+    nearest = ((drawn.reshape(-1, 1, 3).astype(int) - render.PALETTE.astype(int)) ** 2).sum(-1).argmin(1)
+    assert np.array_equal(picture.reshape(-1, 3), render.PALETTE[nearest])
+    noisy = np.random.default_rng(0).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
+    nearest = ((noisy.reshape(-1, 1, 3).astype(int) - render.PALETTE.astype(int)) ** 2).sum(-1).argmin(1)
+    assert np.array_equal(model.decode(noisy).reshape(-1, 3), render.PALETTE[nearest])
+    assert np.array_equal(raw.decode(noisy), noisy)
     assert model.act(scene) in (None, *range(len(game.MOVES)))
     episode = model.episode(0, steps=3)
     assert len(episode.history) <= 3 and model.memory == []
@@ -157,6 +167,11 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "position_qa", "--size", "24", "--episodes", "1"]
     result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0 and "position_qa" in result.output
+    args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
+    for flag in ([], ["--raw-pictures"]):
+        result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)
+        report = json.loads(result.output[result.output.index("{") :])  # after the progress lines
+        assert result.exit_code == 0 and report["images"][0]["framework"] == "imagine_without_agent"
     gif = tmp_path / "episode.gif"
     args = ["agent", "episode", "--policy", str(run), "--size", "24", "--steps", "2", "--out", str(gif)]
     result = runner.invoke(main, args, catch_exceptions=False)

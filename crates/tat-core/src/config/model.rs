@@ -429,6 +429,15 @@ pub struct AgentConfig {
     /// of the prompt): the instruction reaches every patch directly, where otherwise each query
     /// had to find the prompt's few positions by attention among the pictures' hundreds.
     pub decoder_prompt: bool,
+    /// Gated feed-forward layers (SwiGLU: `down(silu(gate(x)) * up(x))`, a third matrix of
+    /// `dim_feedforward` columns) in the transformer and the decoder, where false keeps
+    /// `down(gelu(up(x)))`.
+    pub gated_feedforward: bool,
+    /// Each decoder query also gates the canvases' patches at its place (one gate per canvas
+    /// slot, starting at zero): the picture it draws starts from the input's patch plus each
+    /// gate times the difference to that canvas's, so recalling a picture seen before is one
+    /// gate per patch, where otherwise the decoder had to write the canvas's pixels from its state.
+    pub decoder_copy: bool,
 }
 
 impl Default for AgentConfig {
@@ -449,6 +458,8 @@ impl Default for AgentConfig {
             object_frame: Vec::new(),
             pixel_decoder: 0,
             decoder_prompt: false,
+            gated_feedforward: false,
+            decoder_copy: false,
         }
     }
 }

@@ -19,6 +19,11 @@
 //!   a second change (its last layer starts at zero): "the gold's pixels become floor" is one
 //!   rule over colours, the same for every pixel. With `decoder_prompt`, every query first adds
 //!   a projection of the transformer's state at `<bos>`: what the prompt asks reaches every patch.
+//!   With `decoder_copy`, each query also writes one gate per canvas slot (starting at zero),
+//!   and what the changes are added to is the input's patch plus each gate times the difference
+//!   from the input's patch to that canvas's at the same place: recalling a picture seen before
+//!   is a gate per patch, not its pixels written out by the decoder. The pixel head then reads
+//!   that colour, not the input's.
 //! - **Pixel summary** (`pixel_summary` channels; 0 leaves it out): every pixel of the input
 //!   picture, as (r, g, b, x, y), goes through a two-layer MLP, and each channel's largest value
 //!   over the picture is kept. In every transformer block (after its self-attention) each
@@ -108,7 +113,11 @@ impl Block {
                 )
             }),
             norm_ff: layer_norm(&p / "norm_ff", c.d_model),
-            ff: FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute),
+            ff: if c.gated_feedforward {
+                FeedForward::gated(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute)
+            } else {
+                FeedForward::new(&p / "ff", c.d_model, c.dim_feedforward, c.dropout, compute)
+            },
             film: (!cross && c.pixel_summary > 0).then(|| Film::new(&p / "film", c.pixel_summary, c.d_model, compute)),
             dropout: c.dropout,
         }
@@ -181,6 +190,8 @@ pub struct States {
     queries: Tensor,
     /// The input picture's patches, `[B, P, patch * patch * 3]` in [0, 1].
     patches: Tensor,
+    /// The canvases' patches, `[B, C, P, patch * patch * 3]`, oldest first (as the inputs).
+    canvas_patches: Tensor,
     /// `[B]`: each example's `<bos>` position in the sequence (the text's start where it has
     /// none).
     bos: Tensor,
@@ -204,6 +215,9 @@ pub struct AgentNet {
     pixel_head: Option<(Linear, Linear, Linear)>,
     /// The projection of the state at `<bos>` each decoder query adds, where `decoder_prompt`.
     decoder_prompt: Option<Linear>,
+    /// Each decoder query's gates on the canvases' patches at its place (one per canvas slot,
+    /// starting at zero), where `decoder_copy`.
+    copy: Option<Linear>,
     /// The pixel summary's MLP (see the module), where `pixel_summary` > 0.
     pixels: Option<(Linear, Linear)>,
     /// The object tokens' detectors and embedding (see the module), where `object_tokens` > 0.
@@ -277,6 +291,16 @@ impl AgentNet {
                 )
             }),
             decoder_prompt: c.decoder_prompt.then(|| Linear::new(p / "decoder_prompt", d, d, true, compute)),
+            copy: c.decoder_copy.then(|| {
+                let copy = Linear::new(p / "decoder_copy", d, c.max_canvases.max(1), true, compute);
+                {
+                    // Zero: a fresh decoder still copies the input picture exactly.
+                    let _guard = tch::no_grad_guard();
+                    let _ = copy.weight.shallow_clone().zero_();
+                    let _ = copy.bias.as_ref().expect("with bias").shallow_clone().zero_();
+                }
+                copy
+            }),
             pixels: (c.pixel_summary > 0).then(|| {
                 let k = c.pixel_summary;
                 (
@@ -417,11 +441,18 @@ impl AgentNet {
         let object_tokens = |picture: &Tensor, slot: i64| {
             self.object_tokens(picture).map(|t| (t + self.slot.get(slot)).to_kind(queries.kind()))
         };
+        let mut canvas_patches = Vec::with_capacity(canvases as usize);
         for k in 0..canvases {
             let canvas = inputs.canvases.select(1, k);
-            parts.push(self.picture_tokens(&self.patchify(&canvas), canvases - k));
+            canvas_patches.push(self.patchify(&canvas));
+            parts.push(self.picture_tokens(&canvas_patches[k as usize], canvases - k));
             parts.extend(object_tokens(&canvas, canvases - k));
         }
+        let canvas_patches = if canvas_patches.is_empty() {
+            patches.unsqueeze(1).narrow(1, 0, 0)
+        } else {
+            Tensor::stack(&canvas_patches, 1)
+        };
         parts.push(queries.shallow_clone());
         parts.extend(object_tokens(inputs.image, 0));
         let text_start = c.text_start(canvases);
@@ -437,7 +468,7 @@ impl AgentNet {
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
         let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
         let bos = inputs.text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
-        States { hidden, text_start, real, queries, patches, bos }
+        States { hidden, text_start, real, queries, patches, canvas_patches, bos }
     }
 
     /// Next-token logits `[N, vocab]` from `N` rows of final states `[N, d]`.
@@ -461,19 +492,32 @@ impl AgentNet {
             x = block.forward(&x, false, None, Some((&states.hidden, &states.real)), train);
         }
         let x = self.decoder_norm.forward(&x);
+        // What the change is added to: the input's patches, or with the copy gates the input's
+        // plus each gate times (the canvas's patch at the same place - the input's).
+        let canvases = states.canvas_patches.size()[1];
+        let base = match &self.copy {
+            Some(copy) if canvases > 0 => {
+                // Gate s reads the canvas of slot s + 1 (seen s + 1 steps before the input):
+                // the canvases come oldest first, so slot 1 is the last one.
+                let gates = copy.forward(&x).narrow(2, 0, canvases).to_kind(Kind::Float);
+                let away = states.canvas_patches.flip([1]) - states.patches.unsqueeze(1);
+                &states.patches + (gates.transpose(1, 2).unsqueeze(3) * away).sum_dim_intlist(1, false, Kind::Float)
+            }
+            _ => states.patches.shallow_clone(),
+        };
         let linear = self.patch_out.forward(&x);
         let change = match &self.pixel_head {
             Some((channels, hidden, out)) => {
                 let (b, n) = (x.size()[0], x.size()[1]);
                 let (k, pixels) = (self.config.pixel_decoder, self.config.patch_size * self.config.patch_size);
                 let written = channels.forward(&x).view([b, n, pixels, k]);
-                let colour = states.patches.view([b, n, pixels, 3]) - 0.5;
+                let colour = base.view([b, n, pixels, 3]) - 0.5;
                 let h = hidden.forward(&Tensor::cat(&[written, colour], 3)).gelu("none");
                 linear + out.forward(&h).view([b, n, pixels * 3])
             }
             None => linear,
         };
-        self.unpatchify(&(&states.patches + change))
+        self.unpatchify(&(base + change))
     }
 }
 
@@ -500,6 +544,8 @@ mod tests {
             object_frame: Vec::new(),
             pixel_decoder: 2,
             decoder_prompt: true,
+            gated_feedforward: false,
+            decoder_copy: true,
         }
     }
 
@@ -543,6 +589,40 @@ mod tests {
         let before = states.hidden.narrow(1, 0, 28);
         assert!(changed.hidden.narrow(1, 0, 28).allclose(&before, 1e-6, 1e-6, false));
         assert!(!changed.hidden.narrow(1, 28, 1).allclose(&states.hidden.narrow(1, 28, 1), 1e-6, 1e-6, false));
+    }
+
+    #[test]
+    fn a_copy_gate_draws_the_canvas_of_its_slot_and_false_leaves_the_gates_out() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &small(), 10, Kind::Float);
+        let image = Tensor::randint(256, [2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        // Oldest first: canvases[.., 0] was seen two steps before the input, [.., 1] one step.
+        let canvases = Tensor::randint(256, [2, 2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text = Tensor::from_slice(&[4i64, 2, 6, 3]).view([2, 2]);
+        let text_len = Tensor::from_slice(&[2i64, 2]);
+        let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+        let draw = |gates: [f64; 2]| {
+            let _guard = tch::no_grad_guard();
+            let copy = net.copy.as_ref().unwrap();
+            copy.bias.as_ref().unwrap().shallow_clone().copy_(&Tensor::from_slice(&gates).to_kind(Kind::Float));
+            (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
+        };
+        assert!(draw([0.0, 0.0]).equal(&image));
+        assert!(draw([1.0, 0.0]).equal(&canvases.select(1, 1)));
+        assert!(draw([0.0, 1.0]).equal(&canvases.select(1, 0)));
+        // Half of the last canvas and half of the input.
+        let half = (image.to_kind(Kind::Float) + canvases.select(1, 1).to_kind(Kind::Float)) / 2.0;
+        let drawn = draw([0.5, 0.0]).to_kind(Kind::Float);
+        assert!((drawn - half).abs().max().double_value(&[]) <= 0.5 + 1e-4);
+        // Without canvases the gates read nothing: the input again.
+        let none = Tensor::zeros([2, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let inputs = Inputs { image: &image, canvases: &none, text: &text, text_len: &text_len };
+        assert!((net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8).equal(&image));
+        let vs = VarStore::new(Device::Cpu);
+        let without = AgentNet::new(&vs.root(), &AgentConfig { decoder_copy: false, ..small() }, 10, Kind::Float);
+        assert!(without.copy.is_none());
+        assert!(!vs.variables().keys().any(|k| k.starts_with("decoder_copy")));
     }
 
     #[test]

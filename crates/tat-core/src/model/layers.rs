@@ -91,6 +91,8 @@ pub fn layer_norm(p: nn::Path, dim: i64) -> nn::LayerNorm {
 #[derive(Debug)]
 pub struct FeedForward {
     up: Linear,
+    /// A gated feed-forward's gate (SwiGLU: `down(silu(gate(x)) * up(x))`); none: `down(gelu(up(x)))`.
+    gate: Option<Linear>,
     down: Linear,
     dropout: f64,
 }
@@ -99,18 +101,34 @@ impl FeedForward {
     pub fn new(p: nn::Path, d_model: i64, d_ff: i64, dropout: f64, compute: Kind) -> Self {
         Self {
             up: Linear::new(&p / "up", d_model, d_ff, true, compute),
+            gate: None,
             down: Linear::new(&p / "down", d_ff, d_model, true, compute),
             dropout,
         }
     }
 
+    /// A gated feed-forward (SwiGLU): `down(silu(gate(x)) * up(x))`. The product lets one layer
+    /// multiply two things a position holds (a question's words and a place it has read), where
+    /// the GELU layer has to build each product out of its nonlinearity.
+    pub fn gated(p: nn::Path, d_model: i64, d_ff: i64, dropout: f64, compute: Kind) -> Self {
+        let gate = Some(Linear::new(&p / "gate", d_model, d_ff, true, compute));
+        Self { gate, ..Self::new(p, d_model, d_ff, dropout, compute) }
+    }
+
     pub fn freeze(&mut self) {
         self.up.freeze();
+        if let Some(gate) = &mut self.gate {
+            gate.freeze();
+        }
         self.down.freeze();
     }
 
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = dropout(&self.up.forward(x).gelu("none"), self.dropout, train);
+        let h = match &self.gate {
+            Some(gate) => gate.forward(x).silu() * self.up.forward(x),
+            None => self.up.forward(x).gelu("none"),
+        };
+        let h = dropout(&h, self.dropout, train);
         self.down.forward(&h)
     }
 }
@@ -127,5 +145,38 @@ pub fn sinusoidal_positions(max_len: i64, d_model: i64, device: tch::Device) -> 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Tensor {
         Linear::forward(self, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{nn::VarStore, Device};
+
+    #[test]
+    fn a_gated_feed_forward_multiplies_silu_of_its_gate_by_its_up_projection_also_when_frozen() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let mut ff = FeedForward::gated(vs.root() / "ff", 6, 10, 0.0, Kind::Float);
+        let mut names: Vec<String> = vs.variables().into_keys().collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["ff.down.bias", "ff.down.weight", "ff.gate.bias", "ff.gate.weight", "ff.up.bias", "ff.up.weight"]
+        );
+        let x = Tensor::randn([3, 4, 6], (Kind::Float, Device::Cpu));
+        let v = vs.variables();
+        let affine =
+            |name: &str, x: &Tensor| x.matmul(&v[&format!("ff.{name}.weight")].tr()) + &v[&format!("ff.{name}.bias")];
+        let gate = affine("gate", &x);
+        let want = affine("down", &(&gate * gate.sigmoid() * affine("up", &x)));
+        let got = ff.forward(&x, false);
+        assert!(got.allclose(&want, 1e-5, 1e-6, false), "{got} {want}");
+        ff.freeze();
+        assert!(ff.forward(&x, false).allclose(&want, 1e-5, 1e-6, false));
+        // The plain layer has no gate.
+        let vs = VarStore::new(Device::Cpu);
+        let _ = FeedForward::new(vs.root() / "ff", 6, 10, 0.0, Kind::Float);
+        assert!(!vs.variables().contains_key("ff.gate.weight"));
     }
 }

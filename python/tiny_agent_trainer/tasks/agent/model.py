@@ -9,6 +9,11 @@
 - `episode(seed)` -> plays a seeded scene until the agent eats the gold (`evaluate.Episodes`);
 - called on a framework `Batch`, it is a harness policy (`evaluate.Prediction`).
 
+Pictures: the engine's decoder regresses every pixel's colour; the model hands out each pixel
+decoded to the nearest of the game's colours (`render.PALETTE`; every picture the game draws
+uses only these), as text is decoded to words. `palette=False` (at `load`) gives the pixels as
+the decoder writes them, rounded to uint8.
+
 Canvas memory: the pictures the model drew last (at most `max_canvases`, oldest first) are the
 canvases of its next `answer` or `imagine` about a single picture; `reset()` forgets them, and
 every `episode` starts by forgetting them. A `Batch` brings its own canvases.
@@ -26,7 +31,7 @@ from ... import _core
 from . import evaluate, game
 from .frameworks import base
 from .frameworks.base import Batch
-from .render import render
+from .render import PALETTE, palette_indices, render
 
 Picture = Union[game.Scene, game.Scenes, np.ndarray]
 """A scene (rendered at the model's size) or a picture, (S, S, 3) uint8."""
@@ -35,19 +40,28 @@ CHUNK = 250
 
 
 class AgentModel:
-    def __init__(self, agent: _core.Agent) -> None:
+    def __init__(self, agent: _core.Agent, *, palette: bool = True) -> None:
         self._agent = agent
+        self.palette = palette
         self.size = int(agent.image_size)
         self.max_canvases = int(agent.max_canvases)
         self.memory: list[np.ndarray] = []
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], *, device: str = "auto", threads: int | None = None, precision: str | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str = "auto",
+        threads: int | None = None,
+        precision: str | None = None,
+        palette: bool = True,
     ) -> AgentModel:
         """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
-        `fp32`, `bf16`) replaces the one it was trained with."""
-        return cls(_core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision))
+        `fp32`, `bf16`) replaces the one it was trained with; `palette=False` keeps its pictures'
+        pixels as the decoder writes them (see the module)."""
+        agent = _core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision)
+        return cls(agent, palette=palette)
 
     @property
     def path(self) -> str:
@@ -86,9 +100,16 @@ class AgentModel:
         """The picture the model draws for `prompt` about a scene or picture; it joins the memory."""
         _, pictures = self._agent.answer(self.picture(what)[None], self._canvases(), [prompt], True)
         assert pictures is not None  # asked for
-        picture = np.asarray(pictures[0])
+        picture = self.decode(np.asarray(pictures))[0]
         self.memory = [*self.memory, picture][-max(self.max_canvases, 1) :]
         return picture
+
+    def decode(self, pictures: np.ndarray) -> np.ndarray:
+        """(n, S, S, 3) uint8 pictures as the model hands them out: every pixel the nearest of the
+        game's colours, or as they are with `palette` off."""
+        if not self.palette:
+            return pictures
+        return PALETTE[palette_indices(pictures)].astype(np.uint8)
 
     def reset(self) -> None:
         """Forgets the canvases."""
@@ -140,7 +161,7 @@ class AgentModel:
             )
             texts += list(t)
             if pictures:
-                drawn.append(np.asarray(p))
+                drawn.append(self.decode(np.asarray(p)))
         return texts, (np.concatenate(drawn) if pictures else None)
 
     def __call__(self, batch: Batch) -> evaluate.Prediction:
