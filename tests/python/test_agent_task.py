@@ -142,11 +142,13 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     # Its pictures are decoded to the game's colours: every pixel the nearest of them.
     raw = AgentModel.load(run, palette=False)
     drawn = raw.imagine(scene, "imagine the room without you")
-    nearest = ((drawn.reshape(-1, 1, 3).astype(int) - render.PALETTE.astype(int)) ** 2).sum(-1).argmin(1)
-    assert np.array_equal(picture.reshape(-1, 3), render.PALETTE[nearest])
+    def nearest(pictures: np.ndarray) -> np.ndarray:
+        d = ((pictures.reshape(-1, 1, 3).astype(int) - render.PALETTE.astype(int)) ** 2).sum(-1)
+        return render.PALETTE[d.argmin(1)]
+
+    assert np.array_equal(picture.reshape(-1, 3), nearest(drawn))
     noisy = np.random.default_rng(0).integers(0, 256, (2, 24, 24, 3), dtype=np.uint8)
-    nearest = ((noisy.reshape(-1, 1, 3).astype(int) - render.PALETTE.astype(int)) ** 2).sum(-1).argmin(1)
-    assert np.array_equal(model.decode(noisy).reshape(-1, 3), render.PALETTE[nearest])
+    assert np.array_equal(model.decode(noisy).reshape(-1, 3), nearest(noisy))
     assert np.array_equal(raw.decode(noisy), noisy)
     assert model.act(scene) in (None, *range(len(game.MOVES)))
     episode = model.episode(0, steps=3)
