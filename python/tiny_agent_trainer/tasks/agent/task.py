@@ -16,7 +16,8 @@ The `Source` is what the engine's learner pulls data from:
 
 A batch goes to the engine as uint8 pictures (`image`, `canvases`, `target`), a `foreground`
 mask (pixels that are not floor in the target or the input picture: the picture loss weighs them
-`frameworks.foreground_weight` times more), the loss weights `weight_text` and `weight_image`, and
+`frameworks.foreground_weight` times more), a `changed` mask (pixels where the target differs
+from the input picture: weighed at least `frameworks.changed_weight` times), the loss weights `weight_text` and `weight_image`, and
 the texts `prompt`, `answer` and `framework`, and what a framework's own loss takes
 (`Framework.loss_arrays`: the complex loss's inputs).
 """
@@ -79,6 +80,7 @@ def to_examples(batch: Batch) -> dict[str, Any]:
         out["target"] = np.ascontiguousarray(batch.target, dtype=np.uint8)
         moved = (batch.target != floor).any(axis=-1) | (batch.image != floor).any(axis=-1)
         out["foreground"] = moved.astype(np.uint8)
+        out["changed"] = (batch.target != batch.image).any(axis=-1).astype(np.uint8)
     out.update(base.get(batch.framework).loss_arrays(batch))
     return out
 

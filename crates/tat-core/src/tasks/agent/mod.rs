@@ -8,14 +8,16 @@
 //! same batches), and fixed validation batches, one per framework.
 //!
 //! A batch ([`Examples`]) holds `image` `[B, S, S, 3]` uint8, `canvases` `[B, C, S, S, 3]`,
-//! optionally `target` `[B, S, S, 3]` and `foreground` `[B, S, S]` (pixels that are not floor in
-//! the target or the input picture), the 0-d `weight_text` and `weight_image`, and the texts
+//! optionally `target` `[B, S, S, 3]`, `foreground` `[B, S, S]` (pixels that are not floor in
+//! the target or the input picture) and `changed` `[B, S, S]` (pixels where the target differs
+//! from the input picture), the 0-d `weight_text` and `weight_image`, and the texts
 //! `prompt` and `answer` per example (the answer ends with `<eos>`) and `framework` (one name).
 //!
 //! The loss is `weight_text` x the cross-entropy of the answer's tokens and `<eos>` (the prompt
 //! is not predicted) plus `weight_image` x the mean squared pixel error, each pixel weighing
-//! `frameworks.foreground_weight` where `foreground` is set and 1 elsewhere (normalised by the
-//! sum of the weights). Validation reports both per framework, and the share of answers
+//! `frameworks.foreground_weight` where `foreground` is set, at least
+//! `frameworks.changed_weight` where `changed` is set and 1 elsewhere (normalised by the sum of
+//! the weights). Validation reports both per framework, and the share of answers
 //! predicted entirely right (teacher-forced) on frameworks that ask questions.
 //!
 //! A framework that judges pictures by the objects in them rather than by a target picture
@@ -104,6 +106,7 @@ pub struct Encoded {
     pub answer_row: Tensor,
     pub target: Option<Tensor>,
     pub foreground: Option<Tensor>,
+    pub changed: Option<Tensor>,
     pub weight_text: f64,
     pub weight_image: f64,
     pub complex: Option<Complex>,
@@ -226,6 +229,11 @@ pub fn encode(
         Some(f) => Some(f.to_device(device)),
         None => None,
     };
+    let changed = match examples.arrays.get("changed") {
+        Some(f) if f.size() != [b, s, s] => return Err(shape_error("changed", f.size(), format!("[{b}, {s}, {s}]"))),
+        Some(f) => Some(f.to_device(device)),
+        None => None,
+    };
     let framework = texts(examples, "framework", what)?.first().cloned().unwrap_or_default();
     let complex = match examples.arrays.get("weight_complex") {
         None => None,
@@ -269,6 +277,7 @@ pub fn encode(
         answer_row: Tensor::from_slice(&owner).to_device(device),
         target,
         foreground,
+        changed,
         weight_text: scalar(examples, "weight_text", what)?,
         weight_image: scalar(examples, "weight_image", what)?,
         complex,
@@ -288,8 +297,31 @@ pub struct Losses {
     pub answers_right: Option<Tensor>,
 }
 
+/// How much the picture loss weighs a pixel (see the module): `frameworks.foreground_weight` and
+/// `frameworks.changed_weight`.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelWeights {
+    pub foreground: f64,
+    pub changed: f64,
+}
+
+impl PixelWeights {
+    /// Per pixel, shaped as `like` (`[B, S, S]`): 1, `foreground` where the `foreground` mask is
+    /// set, and at least `changed` where the `changed` mask is.
+    fn of(&self, foreground: Option<&Tensor>, changed: Option<&Tensor>, like: &Tensor) -> Tensor {
+        let mut weights = like.ones_like().to_kind(Kind::Float);
+        if let Some(f) = foreground {
+            weights = f.to_kind(Kind::Float) * (self.foreground - 1.0) + 1.0;
+        }
+        if let Some(c) = changed {
+            weights = weights.maximum(&(c.to_kind(Kind::Float) * (self.changed - 1.0) + 1.0));
+        }
+        weights
+    }
+}
+
 /// The loss of `net` on a batch (see the module).
-pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bool) -> Losses {
+pub fn losses(net: &AgentNet, batch: &Encoded, pixels: PixelWeights, train: bool) -> Losses {
     let inputs =
         Inputs { image: &batch.image, canvases: &batch.canvases, text: &batch.text, text_len: &batch.text_len };
     let states = net.states(&inputs, train);
@@ -315,10 +347,7 @@ pub fn losses(net: &AgentNet, batch: &Encoded, foreground_weight: f64, train: bo
         (Some(target), Some(picture)) if wants_image => {
             let error =
                 (picture - target.to_kind(Kind::Float) / 255.0).square().sum_dim_intlist(-1, false, Kind::Float);
-            let weights = match &batch.foreground {
-                Some(f) => f.to_kind(Kind::Float) * (foreground_weight - 1.0) + 1.0,
-                None => error.ones_like(),
-            };
+            let weights = pixels.of(batch.foreground.as_ref(), batch.changed.as_ref(), &error);
             let loss = (error * &weights).sum(Kind::Float) / (weights.sum(Kind::Float) * 3.0);
             total += &loss * batch.weight_image;
             Some(loss)
@@ -379,7 +408,7 @@ pub struct AgentTask {
     source: Box<dyn BatchSource>,
     device: Device,
     steps_per_epoch: usize,
-    foreground_weight: f64,
+    pixels: PixelWeights,
     /// The current epoch and the run's seed (set by `plan_epoch`).
     epoch: usize,
     seed: u64,
@@ -417,7 +446,9 @@ impl AgentTask {
             source,
             device: context.device,
             steps_per_epoch: config.training.steps_per_epoch,
-            foreground_weight: config.frameworks.as_ref().map_or(1.0, |f| f.foreground_weight),
+            pixels: config.frameworks.as_ref().map_or(PixelWeights { foreground: 1.0, changed: 1.0 }, |f| {
+                PixelWeights { foreground: f.foreground_weight, changed: f.changed_weight }
+            }),
             epoch: 0,
             seed: config.training.seed,
             validation,
@@ -494,7 +525,7 @@ impl Task for AgentTask {
         let examples = self.source.batch(self.seed, step)?;
         let what = format!("the batch of step {step}");
         let batch = encode(&examples, &self.tokenizer, self.net.config(), self.device, &what)?;
-        let losses = losses(&self.net, &batch, self.foreground_weight, true);
+        let losses = losses(&self.net, &batch, self.pixels, true);
         let loss = update.gradient_step(&losses.total)?;
         let tokens = batch.text_len.sum(Kind::Int64).int64_value(&[]) as usize;
         Ok(StepOutput { loss, weight: batch.examples, examples: batch.examples, tokens, skipped: false })
@@ -514,7 +545,7 @@ impl Task for AgentTask {
             let mut questions = false;
             let name = batches.first().map(|b| b.framework.clone()).unwrap_or_default();
             for batch in batches {
-                let l = losses(&self.net, batch, self.foreground_weight, false);
+                let l = losses(&self.net, batch, self.pixels, false);
                 let m = batch.examples as f64;
                 text += l.text.double_value(&[]) * m;
                 weighted += l.total.double_value(&[]) * m;
@@ -600,6 +631,24 @@ mod tests {
             gold_colours: colours(GOLD),
             sharpness: 0.01,
         }
+    }
+
+    #[test]
+    fn a_pixel_weighs_its_largest_weight() {
+        let pixels = PixelWeights { foreground: 10.0, changed: 30.0 };
+        let like = Tensor::zeros([1, 1, 4], (Kind::Float, Device::Cpu));
+        let foreground = Tensor::from_slice(&[0u8, 1, 0, 1]).view([1, 1, 4]);
+        let changed = Tensor::from_slice(&[0u8, 0, 1, 1]).view([1, 1, 4]);
+        let got = |f: Option<&Tensor>, c: Option<&Tensor>| {
+            Vec::<f32>::try_from(pixels.of(f, c, &like).flatten(0, -1)).unwrap()
+        };
+        assert_eq!(got(Some(&foreground), Some(&changed)), [1.0, 10.0, 30.0, 30.0]);
+        assert_eq!(got(Some(&foreground), None), [1.0, 10.0, 1.0, 10.0]);
+        assert_eq!(got(None, Some(&changed)), [1.0, 1.0, 30.0, 30.0]);
+        assert_eq!(got(None, None), [1.0; 4]);
+        let small = PixelWeights { foreground: 10.0, changed: 1.0 };
+        let weights = Vec::<f32>::try_from(small.of(Some(&foreground), Some(&changed), &like).flatten(0, -1)).unwrap();
+        assert_eq!(weights, [1.0, 10.0, 1.0, 10.0], "changed_weight 1 leaves foreground_weight alone");
     }
 
     #[test]
