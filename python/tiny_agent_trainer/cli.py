@@ -761,7 +761,7 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
     from .tasks.agent import evaluate, game
     from .tasks.agent.draw import episode_gif  # Pillow: only for this command
 
-    scenes = game.make_scenes(1, seed, kind)
+    scenes = game.make_scenes(1, seed, kind, solvable=True)
     episodes = evaluate.play(
         _agent_policy(policy, seed), scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), size, record=True
     )

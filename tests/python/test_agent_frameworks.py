@@ -283,6 +283,17 @@ def test_balanced_questions_are_not_one_sided() -> None:
         assert shares.min() > low, (name, shares)
 
 
+def test_relposition_asks_about_full_scenes_too_and_only_solvable_ones() -> None:
+    b = make("relposition_qa", n=200)
+    w = b.scenes.walls
+    border = (w[..., 0] == 0) | (w[..., 1] == 0) | (w[..., 2] == 1) | (w[..., 3] == 1)
+    interior = (~np.isnan(w[..., 0]) & ~border).any(axis=1)
+    several = (~np.isnan(b.scenes.gold[:, :, 0])).sum(axis=1) > 1
+    assert 0.3 < (interior | several).mean() < 0.7, "about half the scenes are full"
+    assert b.scenes.solvable().all()
+    assert np.array_equal(b.label[b.question == 2], b.scenes.best_move()[b.question == 2])
+
+
 def test_comparison_compares_oracle_steps_with_the_first_scene_as_the_canvas() -> None:
     f = comparison_v1.ComparisonV1()
     b = make("comparison_v1", n=40)

@@ -87,6 +87,61 @@ def test_oracles_answer_both_ways_on_hand_made_scenes() -> None:
     assert sealed.steps_to_gold(cap=40)[0] == 40, "unreachable gold: the cap"
 
 
+def test_a_moving_disc_hits_a_wall_only_when_it_comes_closer_than_its_radius() -> None:
+    wall = np.array([[[0.4, 0.4, 0.6, 0.6]] + [[np.nan] * 4] * (game.MAX_WALLS - 1)])
+    r = AGENT_R
+
+    def hits(start, end) -> bool:
+        return bool(game.segment_hits(wall, np.array([start]), np.array([end]), r)[0])
+
+    assert hits((0.2, 0.5), (0.8, 0.5)), "straight through"
+    assert hits((0.2, 0.5), (0.38, 0.5)), "stops short, but within the radius"
+    assert not hits((0.2, 0.5), (0.35 - 1e-6, 0.5)), "stops just clear"
+    assert not hits((0.2, 0.6 + r), (0.8, 0.6 + r)), "slides along the top, touching"
+    assert hits((0.2, 0.6 + r - 0.01), (0.8, 0.6 + r - 0.01))
+    # Past a corner: the disc is round, so it clears the corner diagonally where a square would not.
+    d = r / math.sqrt(2) + 1e-4
+    assert not hits((0.6 + d - 0.3, 0.6 + d + 0.3), (0.6 + d + 0.3, 0.6 + d - 0.3))
+    assert hits((0.6 + d - 0.3 - 0.02, 0.6 + d + 0.3 - 0.02), (0.6 + d + 0.3 - 0.02, 0.6 + d - 0.3 - 0.02))
+    assert not hits((0.2, 0.2), (0.2, 0.2)) and hits((0.45, 0.5), (0.45, 0.5)), "a disc standing still"
+
+
+def test_the_best_move_goes_round_a_wall_in_the_way() -> None:
+    wall = [(0.45, 0.2, 0.45 + WALL, 0.8)]  # a vertical wall between the agent and the gold
+    s = one((0.25, 0.5), 0.0, [(0.75, 0.5)], walls=SIDES + wall)
+    assert not s.reaches_forward()[0]
+    way = s.steer()[0]
+    assert np.allclose(s.aim()[0], (0.75, 0.5)) and not np.allclose(way, s.aim()[0]), "heads for a corner instead"
+    assert way[1] > 0.8 or way[1] < 0.2, "beyond an end of the wall"
+    assert not game.segment_hits(s.walls, s.agent, way[None], AGENT_R)[0], "and in plain sight"
+    assert s.best_move()[0] != FORWARD, "the gold is straight ahead, behind the wall: turn"
+    steps = s.steps_to_gold(cap=100)[0]
+    assert steps < 60, f"round the wall in {steps} moves (about 14 forward, the rest turns of 6 degrees)"
+    # Straight ahead with nothing in the way: as before, the point it heads for is the gold.
+    open_ = one((0.25, 0.5), 0.0, [(0.75, 0.5)])
+    assert np.allclose(open_.steer()[0], open_.aim()[0]) and open_.best_move()[0] == FORWARD
+
+
+def test_walled_off_gold_is_unsolvable_and_solvable_scenes_are_drawn_again() -> None:
+    sealed = one((0.3, 0.5), 0.0, [(0.8, 0.5)], walls=SIDES + [(0.5, 0.0, 0.5 + WALL, 1.0)])
+    narrow = one((0.3, 0.5), 0.0, [(0.8, 0.5)], walls=SIDES + [(0.5, 0.0, 0.5 + WALL, 1 - WALL - 2 * AGENT_R + 0.01)])
+    wide = one((0.3, 0.5), 0.0, [(0.8, 0.5)], walls=SIDES + [(0.5, 0.0, 0.5 + WALL, 1 - WALL - 2 * AGENT_R - 0.02)])
+    assert not sealed.solvable()[0] and not narrow.solvable()[0] and wide.solvable()[0]
+    assert wide.steps_to_gold(cap=100)[0] < 100
+    # Two pieces: the nearer one walled off, the other reached.
+    two = one((0.3, 0.5), 0.0, [(0.55 + WALL, 0.5), (0.2, 0.2)], walls=SIDES + [(0.45, 0.0, 0.45 + WALL, 1.0)])
+    assert two.solvable()[0] and two.steps_to_gold(cap=100)[0] < 100
+
+    full = game.make_scenes(100, 11, "full")
+    assert not full.solvable().all(), "interior walls sometimes cut the board in two"
+    fixed = game.make_scenes(100, 11, "full", solvable=True)
+    again = game.make_scenes(100, 11, "full", solvable=True)
+    assert fixed.solvable().all() and np.array_equal(fixed.agent, again.agent)
+    kept = full.solvable()
+    assert np.array_equal(fixed.agent[kept], full.agent[kept]), "solvable scenes are kept as drawn"
+    assert (fixed.steps_to_gold(cap=100) < 100).mean() >= 0.95
+
+
 def test_oracles_use_the_nearest_gold() -> None:
     s = one((0.5, 0.5), 0.0, [(0.9, 0.15), (0.6, 0.8)])
     assert np.allclose(s.nearest_gold()[0], (0.6, 0.8))

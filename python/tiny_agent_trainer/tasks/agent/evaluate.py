@@ -25,7 +25,8 @@ What is measured, per framework, on `n` held-out examples (2,000 by default):
   example, named numbers; a name that starts with `median_` reports the median over the examples,
   any other the mean;
 - closed loop: `episodes` seeded bare scenes (and full scenes, with interior walls and up to two
-  gold pieces); each step asks the best-move question about every episode still running, as one
+  gold pieces, drawn again where the walls cut the agent off from every piece:
+  `make_scenes(solvable=True)`); each step asks the best-move question about every episode still running, as one
   batch, and makes the move the answer names, until the agent eats a gold piece or `steps` moves
   have passed; success rate and mean steps of the successful episodes, with the oracle's own
   figures (`Scenes.steps_to_gold`) on the same scenes beside them.
@@ -484,7 +485,7 @@ def evaluate(
         for kind in LOOP_KINDS:
             if on_progress:
                 on_progress(f"closed loop on {kind} scenes")
-            scenes = game.make_scenes(episodes or n, stream(EPISODES, seed, kind), kind)
+            scenes = game.make_scenes(episodes or n, stream(EPISODES, seed, kind), kind, solvable=True)
             report.closed_loop.append(loop_score(policy, scenes, steps, stream(PROMPTS, seed, kind), size, kind))
     return report
 

@@ -21,11 +21,14 @@ as plain data that saves to and loads from JSON. Oracles answer, per scene, "wil
 gold going forward", the shorter turn towards it, the best move, and the number of moves to reach
 it (capped); each uses the nearest gold. The best move steers for the gold moved into the box
 the agent's centre can reach (`Scenes.aim`): a piece lying against a side wall is eaten from the
-closest spot beside it, where steering straight at it would push into the wall.
+closest spot beside it, where steering straight at it would push into the wall. When a wall lies
+across the straight way there, it steers for the first corner of the shortest way around the
+walls instead (`Scenes.steer`, `plan`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -49,6 +52,8 @@ INTERIOR_LENGTH = (0.375, 0.75)
 MAX_WALLS = 7
 """Four side walls, one of them possibly in two pieces, and up to two interior walls."""
 MAX_GOLD = 2
+PLAN_CELLS = 64
+"""The planner's grid: cells per side of the board."""
 
 FORWARD, CLOCKWISE, ANTICLOCKWISE = 0, 1, 2
 MOVES = ("forward", "clockwise", "anticlockwise")
@@ -158,9 +163,40 @@ class Scenes:
         (at most GOLD_R + 0.034 per axis from a piece that touches a wall)."""
         return np.clip(self.nearest_gold(), WALL + AGENT_R, 1 - WALL - AGENT_R)
 
+    def steer(self) -> np.ndarray:
+        """(B, 2) where the best move heads: `aim` when the agent can go straight there without
+        coming closer than its radius to a wall, else the first corner of the shortest way around
+        the walls to a spot that eats the nearest gold (`plan`), or the other gold when the
+        nearest cannot be reached; `aim` where no gold can be reached."""
+        target = self.aim()
+        out = target.copy()
+        blocked = np.nonzero(self.has_gold() & segment_hits(self.walls, self.agent, target, AGENT_R))[0]
+        for i in blocked:
+            way = self._way(int(i))
+            if way is not None:
+                out[i] = way
+        return out
+
+    def _way(self, i: int) -> np.ndarray | None:
+        """`plan`'s point for scene i, to its gold pieces nearest first; None if none is reached."""
+        order = np.argsort(self.gold_distance()[i])
+        for g in self.gold[i][order]:
+            if not np.isnan(g[0]):
+                way = plan(self.walls[i], self.agent[i], g)
+                if way is not None:
+                    return way
+        return None
+
+    def solvable(self) -> np.ndarray:
+        """(B,) whether the agent can reach a gold piece: straight to `aim`, or round the walls."""
+        out = self.has_gold() & ~segment_hits(self.walls, self.agent, self.aim(), AGENT_R)
+        for i in np.nonzero(self.has_gold() & ~out)[0]:
+            out[i] = self._way(int(i)) is not None
+        return out
+
     def angle_to_aim(self) -> np.ndarray:
-        """(B,) the signed turn from the heading to `aim`, in (-pi, pi]."""
-        d = self.aim() - self.agent
+        """(B,) the signed turn from the heading to `steer`'s point, in (-pi, pi]."""
+        d = self.steer() - self.agent
         return wrap(np.arctan2(d[:, 1], d[:, 0]) - self.heading)
 
     def angle_to_gold(self) -> np.ndarray:
@@ -226,9 +262,9 @@ class Scenes:
         return np.where(self.angle_to_gold() > 0, ANTICLOCKWISE, CLOCKWISE)
 
     def best_move(self) -> np.ndarray:
-        """(B,) the oracle's move: forward when that reaches the gold, or when `aim` lies within
-        half a turn of the heading (a turn would overshoot it; a step closer widens the angle
-        that reaches it); else the shorter turn towards `aim`."""
+        """(B,) the oracle's move: forward when that reaches the gold, or when `steer`'s point
+        lies within half a turn of the heading (a turn would overshoot it; a step closer widens
+        the angle that reaches it); else the shorter turn towards it."""
         return self._best_move()[0]
 
     def _best_move(self) -> tuple[np.ndarray, np.ndarray]:
@@ -268,6 +304,98 @@ def wrap(angle: np.ndarray) -> np.ndarray:
     """Angles wrapped to (-pi, pi]."""
     a = np.mod(angle + math.pi, 2 * math.pi) - math.pi
     return np.where(a == -math.pi, math.pi, a)
+
+
+def segment_hits(walls: np.ndarray, start: np.ndarray, end: np.ndarray, radius: float) -> np.ndarray:
+    """Whether a disc of `radius` moving in a straight line from `start` to `end` (B, ..., 2) comes
+    closer than `radius` to a wall (B, W, 4) of its scene: touching is allowed, as in the game.
+    (A segment clear of a rectangle is nearest to it at one of the segment's ends or one of the
+    rectangle's corners.)"""
+    b = walls.shape[0]
+    p = start.reshape(b, -1, 1, 2)
+    q = end.reshape(b, -1, 1, 2)
+    w = walls[:, None, :, :]
+    d = q - p
+    # The segment crosses the rectangle itself (slabs; touching an edge does not count).
+    lo, hi = w[..., :2], w[..., 2:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (lo - p) / d, (hi - p) / d
+    still = d == 0
+    inside = (p > lo) & (p < hi)
+    enter = np.where(still, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=-1)
+    leave = np.where(still, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=-1)
+    crosses = np.maximum(enter, 0.0) < np.minimum(leave, 1.0)
+    # Else the nearest approach: an end to the rectangle, or a corner to the segment.
+    ends = np.minimum(_box_distance(w, p), _box_distance(w, q))
+    corners = np.stack([w[..., [0, 1]], w[..., [0, 3]], w[..., [2, 1]], w[..., [2, 3]]], axis=-2)  # (B, N, W, 4, 2)
+    length2 = (d * d).sum(-1)[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip(((corners - p[..., None, :]) * d[..., None, :]).sum(-1) / length2, 0.0, 1.0)
+    t = np.where(length2 > 0, t, 0.0)
+    nearest = p[..., None, :] + t[..., None] * d[..., None, :]
+    corner = np.linalg.norm(corners - nearest, axis=-1).min(axis=-1)
+    hit = (crosses | (np.minimum(ends, corner) < radius - 1e-12)) & ~np.isnan(walls[:, None, :, 0])
+    return np.asarray(hit.any(axis=-1).reshape(end.shape[:-1]))
+
+
+def _box_distance(w: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Distances from points p (..., 1, 2) to rectangles w (..., W, 4) (0 inside)."""
+    dx = np.maximum(np.maximum(w[..., 0] - p[..., 0], p[..., 0] - w[..., 2]), 0.0)
+    dy = np.maximum(np.maximum(w[..., 1] - p[..., 1], p[..., 1] - w[..., 3]), 0.0)
+    return np.asarray(np.sqrt(dx * dx + dy * dy))
+
+
+def _cells() -> np.ndarray:
+    """(PLAN_CELLS, PLAN_CELLS, 2) the centres of the planner's cells, indexed [x, y]."""
+    c = (np.arange(PLAN_CELLS) + 0.5) / PLAN_CELLS
+    return np.stack(np.meshgrid(c, c, indexing="ij"), axis=-1)
+
+
+@functools.lru_cache(maxsize=4096)  # a closed loop plays up to a few thousand scenes at once (~20 kB each)
+def _way_field(walls_key: bytes, gold_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The planner's cells the agent's centre may take (clear of the walls) and their distances
+    along the grid (8 neighbours) to a cell that eats the gold (inf where the gold cannot be
+    reached), float32."""
+    walls = np.frombuffer(walls_key).reshape(1, MAX_WALLS, 4)
+    gold = np.frombuffer(gold_key)
+    cells = _cells()
+    free = wall_distance(walls, cells.reshape(1, -1, 2)).reshape(PLAN_CELLS, PLAN_CELLS) >= AGENT_R
+    eats = free & (np.linalg.norm(cells - gold, axis=-1) < EAT)
+    if not eats.any():  # no cell's centre is that close (the grid is coarse): the nearest cells
+        near = np.linalg.norm(cells - gold, axis=-1)
+        eats = free & (near <= near[free].min() + 1.0 / PLAN_CELLS) if free.any() else free
+    h = 1.0 / PLAN_CELLS
+    dist = np.where(eats, 0.0, np.inf).astype(np.float32)
+    shifts = [(dx, dy, h * math.hypot(dx, dy)) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+    while True:
+        padded = np.pad(dist, 1, constant_values=np.inf)
+        best = dist
+        for dx, dy, step in shifts:
+            best = np.minimum(best, padded[1 + dx : 1 + dx + PLAN_CELLS, 1 + dy : 1 + dy + PLAN_CELLS] + step)
+        best = np.where(free, best, np.inf)
+        if np.array_equal(best, dist):
+            return free, dist
+        dist = best
+
+
+def plan(walls: np.ndarray, agent: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
+    """Where an agent at `agent` heads to go round the walls (MAX_WALLS, 4) to `gold`: of the
+    planner's cells it can reach in a straight line without touching a wall, the one whose
+    straight distance plus its way along the grid to the gold is shortest. None when no such cell
+    has a way to the gold."""
+    free, dist = _way_field(np.ascontiguousarray(walls, dtype=np.float64).tobytes(),
+                            np.ascontiguousarray(gold, dtype=np.float64).tobytes())
+    reach = free & np.isfinite(dist)
+    cells = _cells()[reach]
+    total = np.linalg.norm(cells - agent, axis=-1) + dist[reach]
+    order = np.argsort(total, kind="stable")
+    walls = walls[None, ~np.isnan(walls[:, 0])]
+    for start in range(0, len(order), 64):  # the first cell in order of length that the agent sees
+        chunk = cells[order[start : start + 64]]
+        seen = ~segment_hits(walls, np.broadcast_to(agent, chunk.shape)[None], chunk[None], AGENT_R)[0]
+        if seen.any():
+            return np.asarray(chunk[int(np.argmax(seen))])
+    return None
 
 
 def wall_distance(walls: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -322,11 +450,28 @@ def _clear_point(rng: np.random.Generator, walls: np.ndarray, radius: float, box
     raise RuntimeError("no clear point found")  # pragma: no cover - the board always has room
 
 
-def make_scenes(n: int, seed: int | np.random.Generator, kind: str = "bare", gold_near: float | None = None) -> Scenes:
+def make_scenes(
+    n: int, seed: int | np.random.Generator, kind: str = "bare", gold_near: float | None = None, solvable: bool = False
+) -> Scenes:
     """`n` seeded scenes. `bare`: side walls and one gold piece; `full`: side walls, one or two
     interior walls and one or two gold pieces. The agent is placed clear of the walls, each gold
     piece clear of the walls and not touching the agent (nor each other); `gold_near` keeps the
-    gold within that distance of the agent in each coordinate. The heading is uniform."""
+    gold within that distance of the agent in each coordinate. The heading is uniform. Interior
+    walls can wall the agent off from the gold (about 5% of full scenes); `solvable` draws such
+    scenes again (`Scenes.solvable`), as games to play need."""
+    scenes = _make_scenes(n, seed, kind, gold_near)
+    if not solvable:
+        return scenes
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng([seed, 1])
+    while not (ok := scenes.solvable()).all():
+        bad = np.nonzero(~ok)[0]
+        again = _make_scenes(len(bad), rng, kind, gold_near)
+        for name in ("agent", "heading", "walls", "gold"):
+            getattr(scenes, name)[bad] = getattr(again, name)
+    return scenes
+
+
+def _make_scenes(n: int, seed: int | np.random.Generator, kind: str, gold_near: float | None) -> Scenes:
     if kind not in ("bare", "full"):
         raise ValueError(f"unknown scene kind {kind!r}: expected 'bare' or 'full'")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -133,10 +133,10 @@ class AgentModel:
         return None if cls < 0 else question.moves[cls]
 
     def episode(self, seed: int, kind: str = "bare", steps: int = evaluate.DEFAULT_STEPS) -> evaluate.Episodes:
-        """Plays the scene `game.make_scenes(1, seed, kind)` with the model's best-move answers
+        """Plays the scene `game.make_scenes(1, seed, kind, solvable=True)` with the model's best-move answers
         until the agent eats the gold or `steps` moves have passed (recorded move by move)."""
         self.reset()
-        scenes = game.make_scenes(1, seed, kind)
+        scenes = game.make_scenes(1, seed, kind, solvable=True)
         return evaluate.play(self, scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), self.size, record=True)
 
     # --- batches (the harness) -------------------------------------------------------------
