@@ -181,6 +181,11 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
         assert!(started.elapsed() < Duration::from_secs(600), "training never finished an epoch");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // A second run on the folder meanwhile is refused, naming the first.
+    let second = run(&["train", "--config", cfg.to_str().unwrap(), "--resume"]);
+    assert_eq!(second.status.code(), Some(3), "{}", text(&second));
+    let said = text(&second);
+    assert!(said.contains("another run is writing this folder") && said.contains(&format!("process {}", child.id())), "{said}");
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
@@ -203,6 +208,10 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     assert!(text(&o).contains("resuming after epoch"), "{}", text(&o));
 
     std::fs::write(out.join("last/state.json"), "{ truncated").unwrap();
+    let o = run(&["generate", "--model", out.join("last").to_str().unwrap(), "--prompt", "red"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("state.json: the file changed after its checkpoint wrote it"), "{}", text(&o));
+    std::fs::remove_file(out.join("last/checksums.json")).unwrap();
     let o = run(&["generate", "--model", out.join("last").to_str().unwrap(), "--prompt", "red"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("state.json: checkpoint file is missing or corrupt"), "{}", text(&o));

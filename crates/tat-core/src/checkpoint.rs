@@ -7,9 +7,11 @@
 //! | `state.json` | [`TrainState`]: epoch, step, seed, best metric, partial-epoch sums |
 //! | `tokenizer.json` | the tokenizer the ids refer to (tasks with text only) |
 //! | `config.toml` | the full config the run used |
+//! | `checksums.json` | each file above: its length and CRC-32, checked when the checkpoint loads |
 //!
 //! A folder is written under a temporary name and renamed into place, so a crash or Ctrl-C
-//! mid-write never leaves a half-written checkpoint behind. Training writes checkpoints and
+//! mid-write never leaves a half-written checkpoint behind. A byte changed on disk since (a bad
+//! copy between machines, a failing disk) stops the load with the file's name. Training writes checkpoints and
 //! inference reads them through this module alone; it knows nothing of either.
 
 use std::fs;
@@ -27,6 +29,7 @@ pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const STATE_FILE: &str = "state.json";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const CONFIG_FILE: &str = "config.toml";
+pub const CHECKSUMS_FILE: &str = "checksums.json";
 pub const BEST: &str = "best";
 pub const LAST: &str = "last";
 const FORMAT_VERSION: u32 = 1;
@@ -133,12 +136,88 @@ pub fn save(dir: &Path, parts: &SaveParts) -> Result<()> {
         tokenizer.save(&tmp.join(TOKENIZER_FILE))?;
     }
     write(&tmp.join(CONFIG_FILE), &parts.config.to_toml_string())?;
+    let mut sums = std::collections::BTreeMap::new();
+    for name in [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE, CONFIG_FILE] {
+        let path = tmp.join(name);
+        if path.exists() {
+            sums.insert(name.to_string(), checksum(&path)?);
+        }
+    }
+    let sums = Checksums { files: sums };
+    write(&tmp.join(CHECKSUMS_FILE), &serde_json::to_string_pretty(&sums).expect("checksums serialise"))?;
     remove_dir_if_exists(&old)?;
     if dir.exists() {
         fs::rename(dir, &old).map_err(|e| TatError::io(dir, e))?;
     }
     fs::rename(&tmp, dir).map_err(|e| TatError::io(dir, e))?;
     remove_dir_if_exists(&old)
+}
+
+/// `checksums.json`: per file of the checkpoint, its length and CRC-32.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Checksums {
+    files: std::collections::BTreeMap<String, FileSum>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSum {
+    bytes: u64,
+    crc32: String,
+}
+
+fn checksum(path: &Path) -> Result<FileSum> {
+    use std::io::Read;
+    let mut file = fs::File::open(path).map_err(|e| TatError::io(path, e))?;
+    let mut crc = flate2::Crc::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| TatError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok(FileSum { bytes, crc32: format!("{:08x}", crc.sum()) })
+}
+
+/// Checks every file `checksums.json` lists against its length and CRC-32. A checkpoint written
+/// before checksums existed (no `checksums.json`) passes unchecked.
+pub fn verify(dir: &Path) -> Result<()> {
+    let path = dir.join(CHECKSUMS_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let sums: Checksums = serde_json::from_str(&read_existing(&path)?).map_err(|e| corrupt(&path, &e.to_string()))?;
+    for (name, want) in &sums.files {
+        let file = dir.join(name);
+        if !file.exists() {
+            return Err(corrupt(&file, "the file is gone"));
+        }
+        let got = checksum(&file)?;
+        if got.bytes != want.bytes {
+            return Err(altered(
+                &file,
+                &format!("it is {} bytes long, and was written {} bytes long", got.bytes, want.bytes),
+            ));
+        }
+        if got.crc32 != want.crc32 {
+            return Err(altered(&file, &format!("its CRC-32 is {}, and was written {}", got.crc32, want.crc32)));
+        }
+    }
+    Ok(())
+}
+
+fn altered(path: &Path, what: &str) -> TatError {
+    TatError::Checkpoint(format!(
+        "{}: the file changed after its checkpoint wrote it ({what}; {CHECKSUMS_FILE} holds what was written): \
+         a damaged disk or an incomplete copy. Fix: copy the checkpoint again, use another checkpoint of the run \
+         (best/, last/, epoch_*/) or train again.",
+        path.display()
+    ))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -178,6 +257,7 @@ pub fn existing(dir: &Path) -> Option<PathBuf> {
 
 /// Reads config, tokenizer and state of a checkpoint folder (weights are loaded by [`load_weights`]).
 pub fn load(dir: &Path) -> Result<Checkpoint> {
+    verify(dir)?;
     let config_path = dir.join(CONFIG_FILE);
     let text = read_existing(&config_path)?;
     let config =
@@ -319,9 +399,61 @@ fn corrupt(path: &Path, what: &str) -> TatError {
 
 #[cfg(test)]
 mod tests {
-    use super::{freezes, load_weights, MODEL_FILE};
-    use tch::nn::{Init, VarStore};
+    use super::*;
+    use tch::nn::Init;
     use tch::Device;
+
+    fn saved(dir: &Path) -> PathBuf {
+        let vs = VarStore::new(Device::Cpu);
+        let _ = vs.root().var("w", &[64], Init::Const(0.5));
+        let config = Config::from_toml_str(
+            "[task]\nname = \"t\"\n[model]\nd_model = 32\nnhead = 4\n[dataset]\npath = \"data.toml\"\n",
+            "cfg.toml",
+        )
+        .unwrap();
+        let state = TrainState::new(0);
+        let tokenizer = Tokenizer::build_words(["a b c"].into_iter(), 1);
+        let at = dir.join(LAST);
+        let parts =
+            SaveParts { vs: &vs, optimizer: vec![], state: &state, tokenizer: Some(&tokenizer), config: &config };
+        save(&at, &parts).unwrap();
+        at
+    }
+
+    #[test]
+    fn a_checkpoint_carries_checksums_and_an_altered_byte_stops_its_load_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = saved(dir.path());
+        assert!(at.join(CHECKSUMS_FILE).is_file());
+        load(&at).unwrap();
+        // One byte of the weights flipped in place, length unchanged.
+        let model = at.join(MODEL_FILE);
+        let mut bytes = fs::read(&model).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        fs::write(&model, &bytes).unwrap();
+        let err = load(&at).err().expect("an altered byte is found");
+        assert_eq!(err.exit_code(), crate::error::exit_code::CHECKPOINT);
+        let message = err.to_string();
+        assert!(message.contains(MODEL_FILE) && message.contains("CRC-32"), "{message}");
+        assert!(message.contains("Fix:"), "{message}");
+        // Cut short: the length says so.
+        bytes.truncate(last);
+        fs::write(&model, &bytes).unwrap();
+        let message = load(&at).err().unwrap().to_string();
+        assert!(message.contains("bytes long"), "{message}");
+        // The state file too.
+        let at = saved(&dir.path().join("again"));
+        let state = at.join(STATE_FILE);
+        let text = fs::read_to_string(&state).unwrap().replace("\"epoch\": 0", "\"epoch\": 9");
+        fs::write(&state, text).unwrap();
+        let message = load(&at).err().unwrap().to_string();
+        assert!(message.contains(STATE_FILE), "{message}");
+        // A checkpoint from before checksums (no checksums.json) loads unchecked.
+        let at = saved(&dir.path().join("old"));
+        fs::remove_file(at.join(CHECKSUMS_FILE)).unwrap();
+        load(&at).unwrap();
+    }
 
     #[test]
     fn weights_of_a_smaller_model_name_the_missing_variables_and_the_fix() {

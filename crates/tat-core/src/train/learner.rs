@@ -93,6 +93,8 @@ pub fn train_with(
     let device = device::resolve(config.training.device)?;
     let precision = precision::resolve(config.training.precision, device);
     let run_dir = config.output_dir();
+    // Held until training ends: no second run writes this folder meanwhile.
+    let _lock = super::lock::RunLock::acquire(&run_dir)?;
     let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
     let config = tasks::settle(config, &data)?;
     let init = match (&config.training.init_from, &resumed) {

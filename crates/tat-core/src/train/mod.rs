@@ -6,6 +6,7 @@
 //! bar, a Python callback) is the front's business.
 
 mod learner;
+pub mod lock;
 pub mod metrics;
 pub mod optim;
 pub mod schedule;
