@@ -185,7 +185,10 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     let second = run(&["train", "--config", cfg.to_str().unwrap(), "--resume"]);
     assert_eq!(second.status.code(), Some(3), "{}", text(&second));
     let said = text(&second);
-    assert!(said.contains("another run is writing this folder") && said.contains(&format!("process {}", child.id())), "{said}");
+    assert!(
+        said.contains("another run is writing this folder") && said.contains(&format!("process {}", child.id())),
+        "{said}"
+    );
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
@@ -215,6 +218,145 @@ fn ctrl_c_saves_last_exits_130_and_resume_continues() {
     let o = run(&["generate", "--model", out.join("last").to_str().unwrap(), "--prompt", "red"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("state.json: checkpoint file is missing or corrupt"), "{}", text(&o));
+}
+
+/// The per-epoch train and validation losses of a run folder.
+fn losses(out: &Path) -> Vec<(usize, f64, f64)> {
+    tat_core::train::metrics::read_jsonl(&out.join("metrics.jsonl"))
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.epoch, m.train_loss, m.val_loss))
+        .collect()
+}
+
+#[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
+fn killed_at_random_moments_a_run_always_keeps_a_loadable_last_and_resumes_to_the_same_losses() {
+    const EPOCHS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    let cfg = tiny_config(dir.path(), &reference, EPOCHS);
+    let o = run(&["train", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let want = losses(&reference);
+    assert_eq!(want.len(), EPOCHS);
+
+    let out = dir.path().join("killed");
+    let killed_dir = dir.path().join("k");
+    std::fs::create_dir_all(&killed_dir).unwrap();
+    let cfg = tiny_config(&killed_dir, &out, EPOCHS);
+    let last = out.join("last");
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (mut kills, mut during_saves) = (0, 0);
+    for attempt in 0..200 {
+        if kills >= 20 && during_saves >= 3 {
+            break;
+        }
+        let resume = tat_core::checkpoint::existing(&last).is_some();
+        // A folder a kill left mid-write is cleared by the next save; cleared here first, so that
+        // one that appears below is this try's.
+        for t in ["last.tmp", "best.tmp"] {
+            let _ = std::fs::remove_dir_all(out.join(t));
+        }
+        let stale_old: Vec<bool> = ["last.old", "best.old"].iter().map(|t| out.join(t).exists()).collect();
+        let mut args = vec!["train", "--config", cfg.to_str().unwrap()];
+        if resume {
+            args.push("--resume");
+        }
+        let mut child = bin().args(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let started = Instant::now();
+        // Every other try dies the moment a checkpoint is being written; the others at a random time.
+        let at_save = attempt % 2 == 1;
+        let deadline = Duration::from_secs_f64(0.3 + 3.0 * random());
+        let mut finished = false;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(0), "try {attempt} ended by itself but not well");
+                finished = true;
+                break;
+            }
+            let saving = ["last.tmp", "best.tmp"].iter().any(|t| out.join(t).exists());
+            if (at_save && saving) || (!at_save && started.elapsed() >= deadline) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(300), "try {attempt} ran for 5 minutes");
+            std::thread::sleep(Duration::from_micros(if at_save { 200 } else { 5000 }));
+        }
+        if finished {
+            // The run got through before a kill: start the folder again to keep killing.
+            std::fs::remove_dir_all(&out).unwrap();
+            continue;
+        }
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().unwrap();
+        kills += 1;
+        let olds = ["last.old", "best.old"].iter().zip(&stale_old).any(|(t, stale)| !stale && out.join(t).exists());
+        if olds || ["last.tmp", "best.tmp"].iter().any(|t| out.join(t).exists()) {
+            during_saves += 1;
+        }
+        // Whatever the moment, a checkpoint the run had written is still there and loads whole
+        // (its files' checksums included).
+        if let Some(found) = tat_core::checkpoint::existing(&last) {
+            tat_core::checkpoint::load(&found).unwrap_or_else(|e| panic!("kill {kills}: {e}"));
+        } else {
+            assert!(!resume, "kill {kills} lost the `last` the run had");
+        }
+    }
+    assert!(kills >= 20 && during_saves >= 3, "{kills} kills, {during_saves} while saving");
+    let mut args = vec!["train", "--config", cfg.to_str().unwrap()];
+    if tat_core::checkpoint::existing(&last).is_some() {
+        args.push("--resume");
+    }
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = losses(&out);
+    assert_eq!(got.len(), EPOCHS, "{got:?}");
+    for ((e, train, val), (_, want_train, want_val)) in got.iter().zip(&want) {
+        assert!((train - want_train).abs() < 1e-5 && (val - want_val).abs() < 1e-5, "epoch {e}: {got:?} vs {want:?}");
+    }
+}
+
+#[test]
+#[ignore = "trains a model: `make test` runs it (cargo test -- --include-ignored)"]
+fn a_save_that_fails_leaves_the_previous_checkpoint_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cfg = tiny_config(dir.path(), &out, 1);
+    let o = run(&["train", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let state = std::fs::read_to_string(out.join("last/state.json")).unwrap();
+    let model = std::fs::metadata(out.join("last/model.safetensors")).unwrap().len();
+    // A file-size limit below the model's size (in 512- or 1024-byte blocks, as the shell counts:
+    // a half or a quarter of it): the next save cannot be written.
+    let blocks = model / 1024 / 2;
+    assert!(blocks >= 16, "the tiny model is {model} bytes");
+    let script = format!(
+        "ulimit -f {blocks} && exec '{}' train --config '{}' --resume --epochs 2",
+        env!("CARGO_BIN_EXE_tiny-agent-trainer"),
+        cfg.display()
+    );
+    let o = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("could not save the checkpoint") && said.contains("is intact"), "{said}");
+    assert!(said.contains("--resume") && !said.contains("panicked"), "{said}");
+    assert_eq!(std::fs::read_to_string(out.join("last/state.json")).unwrap(), state, "last/ as it was");
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp") || name.ends_with(".old"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // With room again, --resume continues.
+    let o = run(&["train", "--config", cfg.to_str().unwrap(), "--resume", "--epochs", "2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(std::fs::read_to_string(out.join("last/state.json")).unwrap().contains("\"epoch\": 2"));
 }
 
 #[test]

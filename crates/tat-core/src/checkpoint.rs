@@ -120,12 +120,38 @@ pub struct SaveParts<'a> {
     pub config: &'a Config,
 }
 
-/// Writes a checkpoint folder atomically: into `<name>.tmp`, then renamed over `<name>`.
+/// Writes a checkpoint folder atomically: into `<name>.tmp`, then renamed over `<name>`. When a
+/// write fails (a full disk, a file-size limit) the temporary folder is removed, the checkpoint
+/// it was to replace stays as it was, and the error ([`TatError::Save`]) says so.
 pub fn save(dir: &Path, parts: &SaveParts) -> Result<()> {
     let tmp = dir.with_extension("tmp");
+    write_folder(&tmp, parts).map_err(|e| {
+        let _ = fs::remove_dir_all(&tmp);
+        let kept = match existing(dir) {
+            Some(previous) => format!("{} is intact, as it was before", previous.display()),
+            None => "no earlier checkpoint was there".to_string(),
+        };
+        TatError::Save(format!(
+            "could not save the checkpoint {}: {e}. Nothing half-written was left; {kept}. Fix: free disk space \
+             (or raise the file-size limit, `ulimit -f`), then continue with --resume.",
+            dir.display()
+        ))
+    })?;
+    // `<name>.old` is a stale copy while `<name>` exists; without `<name>` (a crash between the
+    // two renames) it is the checkpoint, and stays until the new one is in place.
     let old = dir.with_extension("old");
-    remove_dir_if_exists(&tmp)?;
-    fs::create_dir_all(&tmp).map_err(|e| TatError::io(&tmp, e))?;
+    if dir.exists() {
+        remove_dir_if_exists(&old)?;
+        fs::rename(dir, &old).map_err(|e| TatError::io(dir, e))?;
+    }
+    fs::rename(&tmp, dir).map_err(|e| TatError::io(dir, e))?;
+    remove_dir_if_exists(&old)
+}
+
+/// Every file of a checkpoint, into the folder `tmp` (made afresh).
+fn write_folder(tmp: &Path, parts: &SaveParts) -> Result<()> {
+    remove_dir_if_exists(tmp)?;
+    fs::create_dir_all(tmp).map_err(|e| TatError::io(tmp, e))?;
     let model_path = tmp.join(MODEL_FILE);
     parts.vs.save(&model_path).map_err(|e| TatError::io(&model_path, std::io::Error::other(e.to_string())))?;
     let optimizer_path = tmp.join(OPTIMIZER_FILE);
@@ -144,13 +170,7 @@ pub fn save(dir: &Path, parts: &SaveParts) -> Result<()> {
         }
     }
     let sums = Checksums { files: sums };
-    write(&tmp.join(CHECKSUMS_FILE), &serde_json::to_string_pretty(&sums).expect("checksums serialise"))?;
-    remove_dir_if_exists(&old)?;
-    if dir.exists() {
-        fs::rename(dir, &old).map_err(|e| TatError::io(dir, e))?;
-    }
-    fs::rename(&tmp, dir).map_err(|e| TatError::io(dir, e))?;
-    remove_dir_if_exists(&old)
+    write(&tmp.join(CHECKSUMS_FILE), &serde_json::to_string_pretty(&sums).expect("checksums serialise"))
 }
 
 /// `checksums.json`: per file of the checkpoint, its length and CRC-32.

@@ -32,6 +32,10 @@ pub enum TatError {
     /// Training produced a non-finite loss or gradient norm; the message names the step.
     #[error("{0}")]
     Diverged(String),
+    /// A checkpoint could not be written (a full disk, a file-size limit); the one it was to
+    /// replace is intact, and the message says so.
+    #[error("{0}")]
+    Save(String),
 }
 
 /// Exit codes shared by every front (documented in the README).
@@ -50,7 +54,7 @@ impl TatError {
             TatError::Checkpoint(_) => exit_code::CHECKPOINT,
             TatError::InvalidWgsl(_) => exit_code::INVALID_WGSL,
             TatError::Interrupted(_) => exit_code::INTERRUPTED,
-            TatError::Io { .. } | TatError::Torch(_) | TatError::Diverged(_) => exit_code::FAILURE,
+            TatError::Io { .. } | TatError::Torch(_) | TatError::Diverged(_) | TatError::Save(_) => exit_code::FAILURE,
         }
     }
 

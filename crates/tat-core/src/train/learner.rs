@@ -90,6 +90,10 @@ pub fn train_with(
 ) -> Result<TrainSummary> {
     device::set_threads(config.training.threads);
     device::keep_freed_memory();
+    // Past a file-size limit (`ulimit -f`) a write then fails with an error the save reports,
+    // where the signal's default would kill the process mid-save.
+    // SAFETY: setting a signal's disposition to "ignore" runs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let device = device::resolve(config.training.device)?;
     let precision = precision::resolve(config.training.precision, device);
     let run_dir = config.output_dir();
@@ -106,6 +110,7 @@ pub fn train_with(
     let init_from = init.map(|ckpt| checkpoint::load_matching(task.vs_mut(), &ckpt.dir)).transpose()?;
     let frozen = checkpoint::freeze(task.vs(), &config.training.freeze)?;
     let mut learner = Learner::open(config, task, device, precision, run_dir, resumed, &frozen)?;
+    learner.repair_best()?;
     learner.init_from = init_from;
     observer.on_start(&learner.info());
     learner.run(observer)
@@ -179,6 +184,23 @@ impl Learner {
             init_from: None,
             frozen_parameters,
         })
+    }
+
+    /// A run stopped between writing `last` and `best` (a kill, a failed save) left `best` an
+    /// epoch behind the state it resumes from, whose best epoch is the one `last` holds: `best`
+    /// is written again from it.
+    fn repair_best(&mut self) -> Result<()> {
+        let s = &self.state;
+        // Only a `last` written at the end of its epoch holds the best epoch's weights (a Ctrl-C
+        // save is mid-epoch).
+        if s.epoch == 0 || s.batch_in_epoch != 0 || s.best_epoch != s.epoch {
+            return Ok(());
+        }
+        let best = checkpoint::existing(&self.run_dir.join(BEST)).and_then(|dir| checkpoint::load(&dir).ok());
+        if best.is_some_and(|b| b.state.epoch == s.epoch) {
+            return Ok(());
+        }
+        self.save(BEST)
     }
 
     fn info(&self) -> RunInfo {
@@ -386,7 +408,7 @@ fn epoch_steps(task: &mut dyn Task, config: &Config, epoch: usize) -> Result<usi
 
 /// A new run must not overwrite a trained one.
 fn refuse_overwrite(run_dir: &Path) -> Result<Option<Checkpoint>> {
-    if run_dir.join(LAST).exists() || run_dir.join(BEST).exists() {
+    if checkpoint::existing(&run_dir.join(LAST)).is_some() || checkpoint::existing(&run_dir.join(BEST)).is_some() {
         return Err(TatError::Usage(format!(
             "{} already holds a trained run. Fix: add --resume to continue it, pass --out DIR for a new run, or delete the folder.",
             run_dir.display()

@@ -45,17 +45,29 @@ pub struct MetricsLog {
 impl MetricsLog {
     /// Opens the logs of `run_dir`, keeping only epochs `<= keep_through` (a resumed run rewrites
     /// the epochs after its checkpoint).
+    /// Both files are rewritten whole and renamed into place, so a run killed meanwhile leaves
+    /// either the old or the new ones; a line cut short by a kill mid-append is dropped.
     pub fn open(run_dir: &Path, keep_through: usize) -> Result<Self> {
         let log = Self { jsonl: run_dir.join(JSONL_FILE), csv: run_dir.join("metrics.csv") };
-        let kept: Vec<EpochMetrics> = log.read()?.into_iter().filter(|m| m.epoch <= keep_through).collect();
+        let text = match fs::read_to_string(&log.jsonl) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(TatError::io(&log.jsonl, e)),
+        };
+        let whole = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
+        let kept: Vec<EpochMetrics> =
+            parse_jsonl(whole, &log.jsonl)?.into_iter().filter(|m| m.epoch <= keep_through).collect();
         let mut jsonl = String::new();
         let mut csv = format!("{CSV_HEADER}\n");
         for m in &kept {
             jsonl.push_str(&json_line(m));
             csv.push_str(&csv_line(m));
         }
-        fs::write(&log.jsonl, jsonl).map_err(|e| TatError::io(&log.jsonl, e))?;
-        fs::write(&log.csv, csv).map_err(|e| TatError::io(&log.csv, e))?;
+        write_atomic(&log.jsonl, &jsonl)?;
+        write_atomic(&log.csv, &csv)?;
         Ok(log)
     }
 
@@ -76,6 +88,10 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(TatError::io(path, e)),
     };
+    parse_jsonl(&text, path)
+}
+
+fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<EpochMetrics>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
@@ -112,6 +128,15 @@ fn csv_line(m: &EpochMetrics) -> String {
     )
 }
 
+/// Writes `text` to `<path>.tmp` and renames it over `path`.
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, text).map_err(|e| TatError::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| TatError::io(path, e))
+}
+
 fn append(path: &Path, line: &str) -> Result<()> {
     let mut f = fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| TatError::io(path, e))?;
     f.write_all(line.as_bytes()).map_err(|e| TatError::io(path, e))
@@ -140,13 +165,17 @@ impl StepLog {
             Err(e) => return Err(TatError::io(&path, e)),
         };
         let mut text = format!("{STEPS_HEADER}\n");
-        for line in old.lines().skip(1) {
+        let whole = match old.rfind('\n') {
+            Some(end) => &old[..=end],
+            None => "",
+        };
+        for line in whole.lines().skip(1) {
             if line.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= keep_through) {
                 text.push_str(line);
                 text.push('\n');
             }
         }
-        fs::write(&path, text).map_err(|e| TatError::io(&path, e))?;
+        write_atomic(&path, &text)?;
         let file = fs::OpenOptions::new().append(true).open(&path).map_err(|e| TatError::io(&path, e))?;
         Ok(Self { path, out: std::io::BufWriter::new(file) })
     }
@@ -158,5 +187,54 @@ impl StepLog {
 
     pub fn flush(&mut self) -> Result<()> {
         self.out.flush().map_err(|e| TatError::io(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(n: usize) -> EpochMetrics {
+        EpochMetrics {
+            epoch: n,
+            step: 10 * n,
+            train_loss: 1.0 / n as f64,
+            val_loss: 2.0 / n as f64,
+            lr: 1e-3,
+            seconds: 1.0,
+            examples_per_sec: 1.0,
+            tokens_per_sec: 1.0,
+            best: true,
+            precision: "fp32".into(),
+            val_accuracy: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn reopening_keeps_the_epochs_asked_for_and_drops_a_line_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = MetricsLog::open(dir.path(), 0).unwrap();
+        for n in 1..=3 {
+            log.append(&epoch(n)).unwrap();
+        }
+        // A kill mid-append leaves half a line.
+        append(&dir.path().join(JSONL_FILE), &json_line(&epoch(4))[..20]).unwrap();
+        assert!(read_jsonl(&dir.path().join(JSONL_FILE)).is_err(), "a user's read names the torn line");
+        let log = MetricsLog::open(dir.path(), 2).unwrap();
+        assert_eq!(log.read().unwrap(), vec![epoch(1), epoch(2)]);
+        let csv = fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(!dir.path().join("metrics.jsonl.tmp").exists());
+
+        let mut steps = StepLog::open(dir.path(), 0).unwrap();
+        for step in 1..=5 {
+            steps.append(step, 1, 0.5, 1e-3).unwrap();
+        }
+        steps.flush().unwrap();
+        append(&dir.path().join(STEPS_FILE), "6,1,0.4").unwrap();
+        drop(StepLog::open(dir.path(), 3).unwrap());
+        let text = fs::read_to_string(dir.path().join(STEPS_FILE)).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 }
