@@ -173,7 +173,7 @@ class FrameworksConfig(BaseModel):
     "`[frameworks]`: which grid-world framework makes each training step's batch (drawn with probability proportional to its weight), a curriculum of stages, and the picture loss. The framework names are checked by the Python task module, which knows them."
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    changed_weight: float = Field(default=1.0, description='The picture loss weighs a pixel at least this many times more where the target differs from the input picture: what a framework asks the model to draw anew (the room without the gold changes about 7 of 9,216 pixels). 1 leaves only `foreground_weight`.')
+    changed_weight: float = Field(default=1.0, description='The picture loss weighs a pixel at least this many times more where the target differs from the input picture: what a framework asks the model to draw anew (the room without the gold changes about 12 of 9,216 pixels). 1 leaves only `foreground_weight`.')
     foreground_weight: float = Field(default=10.0, description='The picture loss weighs a pixel this many times more where the target or the input picture is not floor (the objects cover a few percent of a picture, the gold under 0.1%).')
     stage: list[FrameworkStage] = Field(default_factory=list, description="Stages in force before their `until_step` (and after the previous stage's); the top-level weights apply after the last.")
     weights: dict[str, float] = Field(description='Framework name -> weight (>= 0; 0 leaves it out), such as `{ position_qa = 2, control = 1 }`.')

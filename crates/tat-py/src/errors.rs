@@ -63,7 +63,7 @@ pub fn to_py(error: tat_core::TatError) -> PyErr {
         E::Usage(_) => UsageError::new_err(message),
         E::InvalidWgsl(_) => InvalidWgslError::new_err(message),
         E::Interrupted(_) => PyKeyboardInterrupt::new_err(message),
-        E::Io { .. } => FileError::new_err(message),
+        E::Io { .. } | E::Save(_) => FileError::new_err(message),
         E::Torch(_) => TorchError::new_err(message),
         E::Diverged(_) => DivergedError::new_err(message),
     }
