@@ -432,7 +432,7 @@ mod tests {
         )
         .unwrap();
         let state = TrainState::new(0);
-        let tokenizer = Tokenizer::build_words(["a b c"].into_iter(), 1);
+        let tokenizer = Tokenizer::build_words(["a b c"], 1);
         let at = dir.join(LAST);
         let parts =
             SaveParts { vs: &vs, optimizer: vec![], state: &state, tokenizer: Some(&tokenizer), config: &config };
