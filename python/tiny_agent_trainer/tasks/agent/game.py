@@ -171,15 +171,17 @@ class Scenes:
         target = self.aim()
         out = target.copy()
         blocked = np.nonzero(self.has_gold() & segment_hits(self.walls, self.agent, target, AGENT_R))[0]
+        distances = self.gold_distance()
         for i in blocked:
-            way = self._way(int(i))
+            way = self._way(int(i), distances[i])
             if way is not None:
                 out[i] = way
         return out
 
-    def _way(self, i: int) -> np.ndarray | None:
-        """`plan`'s point for scene i, to its gold pieces nearest first; None if none is reached."""
-        order = np.argsort(self.gold_distance()[i])
+    def _way(self, i: int, distances: np.ndarray) -> np.ndarray | None:
+        """`plan`'s point for scene i, to its gold pieces nearest first (`distances`: its row of
+        `gold_distance`); None if none is reached."""
+        order = np.argsort(distances)
         for g in self.gold[i][order]:
             if not np.isnan(g[0]):
                 way = plan(self.walls[i], self.agent[i], g)
@@ -190,8 +192,9 @@ class Scenes:
     def solvable(self) -> np.ndarray:
         """(B,) whether the agent can reach a gold piece: straight to `aim`, or round the walls."""
         out = self.has_gold() & ~segment_hits(self.walls, self.agent, self.aim(), AGENT_R)
+        distances = self.gold_distance()
         for i in np.nonzero(self.has_gold() & ~out)[0]:
-            out[i] = self._way(int(i)) is not None
+            out[i] = self._way(int(i), distances[i]) is not None
         return out
 
     def angle_to_aim(self) -> np.ndarray:
