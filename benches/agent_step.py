@@ -23,7 +23,8 @@ pictures, canvases, target and foreground mask, and texts of its prompts' and an
   (prompt, `<bos>`, answer and `<eos>`, then padding). The same loss
   (`crates/tat-core/src/tasks/agent/mod.rs`: text cross-entropy at the positions that predict the
   answer, plus the pixels' squared error weighing `frameworks.foreground_weight` where the
-  foreground mask is set and at least `frameworks.changed_weight` where the changed mask is),
+  foreground mask is set, at least `frameworks.changed_weight` where the changed mask is and at
+  least `frameworks.wrong_weight` where the colour is more than 0.5 from the target's),
   `clip_grad_norm_` and `torch.optim.AdamW` (default implementation) with
   the engine's groups and settings (decay on matrices only). Its learning rate stays at the
   config's peak, where the engine's warms up over `training.warmup_steps`: the eager loss falls
@@ -273,7 +274,9 @@ class AgentNet(nn.Module):
         features = torch.stack(parts, 2)
         return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id
 
-    def loss(self, batch: dict[str, Any], foreground_weight: float, changed_weight: float) -> torch.Tensor:
+    def loss(
+        self, batch: dict[str, Any], foreground_weight: float, changed_weight: float, wrong_weight: float
+    ) -> torch.Tensor:
         """The training loss of a batch (`eager_batch`), as the engine's `losses` computes it."""
         text, text_len = batch["text"], batch["text_len"]
         b, t = text.shape
@@ -328,6 +331,9 @@ class AgentNet(nn.Module):
         error = (picture - batch["target"].float() / 255.0).square().sum(-1)
         weights = batch["foreground"].float() * (foreground_weight - 1.0) + 1.0
         weights = torch.maximum(weights, batch["changed"].float() * (changed_weight - 1.0) + 1.0)
+        if wrong_weight > 1.0:
+            wrong = (error.detach() > 0.25).float()
+            weights = torch.maximum(weights, wrong * (wrong_weight - 1.0) + 1.0)
         image = (error * weights).sum() / (weights.sum() * 3.0)
         return total + image * batch["weight_image"]
 
@@ -392,11 +398,12 @@ def eager_steps(
     opt = torch.optim.AdamW(groups, lr=t.learning_rate, betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_eps)
     foreground_weight = config.frameworks.foreground_weight if config.frameworks else 1.0
     changed_weight = config.frameworks.changed_weight if config.frameworks else 1.0
+    wrong_weight = config.frameworks.wrong_weight if config.frameworks else 1.0
     times: list[float] = []
     losses: list[float] = []
     for _ in range(WARMUP + steps):
         start = time.perf_counter()
-        loss = net.loss(batch, foreground_weight, changed_weight)
+        loss = net.loss(batch, foreground_weight, changed_weight, wrong_weight)
         losses.append(loss.item())  # the engine reads each step's loss too (its finite check)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -177,6 +177,7 @@ class FrameworksConfig(BaseModel):
     foreground_weight: float = Field(default=10.0, description='The picture loss weighs a pixel this many times more where the target or the input picture is not floor (the objects cover a few percent of a picture, the gold under 0.1%).')
     stage: list[FrameworkStage] = Field(default_factory=list, description="Stages in force before their `until_step` (and after the previous stage's); the top-level weights apply after the last.")
     weights: dict[str, float] = Field(description='Framework name -> weight (>= 0; 0 leaves it out), such as `{ position_qa = 2, control = 1 }`.')
+    wrong_weight: float = Field(default=1.0, description="The picture loss weighs a pixel at least this many times more where the model's picture is more than 0.5 from the target's colour (RGB in [0, 1]; the game's colours lie at least 1 apart): a stroke painted where nothing changes, such as a flood of line colour over the floor, then costs as much as a missed object. 1 leaves it out.")
 
 
 class RecurrentConfig(BaseModel):

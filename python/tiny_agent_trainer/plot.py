@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ._core import CheckpointError, FileError, experiment_record, read_metrics
+from ._files import atomic_output
 
 PNG_NAME = "loss.png"
 """The file `plot_run` writes into the run folder unless told otherwise."""
@@ -149,7 +150,5 @@ def plot_binding(
 
 
 def _save(fig: Figure, png: Path) -> None:
-    try:
-        fig.savefig(png, dpi=110)
-    except OSError as e:
-        raise FileError(f"{png}: {e.strerror}. Fix: write the PNG into an existing, writable folder.") from None
+    with atomic_output(png, "PNG") as tmp:
+        fig.savefig(tmp, dpi=110)

@@ -31,6 +31,7 @@ import tomli
 import numpy.typing as npt
 
 from .. import _core
+from .._files import write_text
 from ..config import Config
 from . import binding
 
@@ -181,11 +182,7 @@ class BindingReport:
         }
 
     def save(self) -> Path:
-        path = self.run_dir / REPORT_NAME
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_text(self.run_dir / REPORT_NAME, json.dumps(self.to_dict(), indent=2) + "\n", "report")
 
 
 def _half_range(values: list[float]) -> float:

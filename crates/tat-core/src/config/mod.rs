@@ -95,6 +95,12 @@ pub struct FrameworksConfig {
     /// gold changes about 12 of 9,216 pixels). 1 leaves only `foreground_weight`.
     #[serde(default = "default_changed_weight")]
     pub changed_weight: f64,
+    /// The picture loss weighs a pixel at least this many times more where the model's picture
+    /// is more than 0.5 from the target's colour (RGB in [0, 1]; the game's colours lie at least
+    /// 1 apart): a stroke painted where nothing changes, such as a flood of line colour over the
+    /// floor, then costs as much as a missed object. 1 leaves it out.
+    #[serde(default = "default_changed_weight")]
+    pub wrong_weight: f64,
 }
 
 /// One `[[frameworks.stage]]` of the curriculum.
@@ -158,6 +164,12 @@ impl FrameworksConfig {
             "frameworks.changed_weight",
             self.changed_weight.to_string(),
             "a number >= 1, such as 30 (1 weighs changed pixels as foreground_weight does)",
+        );
+        check(
+            self.wrong_weight.is_finite() && self.wrong_weight >= 1.0,
+            "frameworks.wrong_weight",
+            self.wrong_weight.to_string(),
+            "a number >= 1, such as 10 (1 leaves it out)",
         );
     }
 }

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..._core import FileError
+from ..._files import atomic_output
 from .evaluate import Episodes
 from .frameworks.base import Batch, Framework
 from .game import MOVES
@@ -84,18 +85,14 @@ def episode_gif(
         images.append(frame.convert("P", palette=Image.Palette.ADAPTIVE))
     gif = Path(out)
     durations = [frame_ms] * (len(images) - 1) + [frame_ms * 10]
-    try:
-        images[0].save(gif, save_all=True, append_images=images[1:], duration=durations, loop=0)
-    except OSError as e:
-        raise FileError(f"{gif}: {e.strerror}. Fix: write the GIF into an existing, writable folder.") from None
+    with atomic_output(gif, "GIF") as tmp:
+        images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0)
     return gif
 
 
 def _save(fig: Any, out: Path, dpi: int = 80) -> Path:
-    try:
-        fig.savefig(out, dpi=dpi)
-    except OSError as e:
-        raise FileError(f"{out}: {e.strerror}. Fix: write the PNG into an existing, writable folder.") from None
+    with atomic_output(out, "PNG") as tmp:
+        fig.savefig(tmp, dpi=dpi)
     return out
 
 

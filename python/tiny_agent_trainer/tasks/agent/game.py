@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..._files import write_text
+
 AGENT_R = 0.05
 GOLD_R = 1 / 64
 WALL = 0.0625
@@ -81,9 +83,7 @@ class Scene:
 
 def save_scenes(scenes: Sequence[Scene], path: str | os.PathLike[str]) -> Path:
     """Writes scenes as a JSON list; `load_scenes` reads them back exactly."""
-    path = Path(path)
-    path.write_text(json.dumps([s.to_dict() for s in scenes], indent=1) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps([s.to_dict() for s in scenes], indent=1) + "\n", "scene list")
 
 
 def load_scenes(path: str | os.PathLike[str]) -> list[Scene]:

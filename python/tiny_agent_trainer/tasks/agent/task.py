@@ -34,6 +34,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ... import _core
+from ..._files import write_text
 from ..._config_models import AgentConfig
 from ...config import Config
 from . import evaluate as harness
@@ -207,8 +208,5 @@ def evaluate(
         policy_name=str(run_dir),
         on_progress=on_progress,
     )
-    path = Path(run_dir) / REPORT_NAME
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(report.to_json() + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(Path(run_dir) / REPORT_NAME, report.to_json() + "\n", "report")
     return report

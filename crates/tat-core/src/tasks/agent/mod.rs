@@ -16,8 +16,9 @@
 //! The loss is `weight_text` x the cross-entropy of the answer's tokens and `<eos>` (the prompt
 //! is not predicted) plus `weight_image` x the mean squared pixel error, each pixel weighing
 //! `frameworks.foreground_weight` where `foreground` is set, at least
-//! `frameworks.changed_weight` where `changed` is set and 1 elsewhere (normalised by the sum of
-//! the weights). Validation reports both per framework, and the share of answers
+//! `frameworks.changed_weight` where `changed` is set, at least `frameworks.wrong_weight` where
+//! the model's colour is more than 0.5 from the target's, and 1 elsewhere (normalised by the sum
+//! of the weights). Validation reports both per framework, and the share of answers
 //! predicted entirely right (teacher-forced) on frameworks that ask questions.
 //!
 //! A framework that judges pictures by the objects in them rather than by a target picture
@@ -297,24 +298,35 @@ pub struct Losses {
     pub answers_right: Option<Tensor>,
 }
 
-/// How much the picture loss weighs a pixel (see the module): `frameworks.foreground_weight` and
-/// `frameworks.changed_weight`.
+/// How much the picture loss weighs a pixel (see the module): `frameworks.foreground_weight`,
+/// `frameworks.changed_weight` and `frameworks.wrong_weight`.
 #[derive(Debug, Clone, Copy)]
 pub struct PixelWeights {
     pub foreground: f64,
     pub changed: f64,
+    pub wrong: f64,
 }
 
+/// A pixel is wrong where its squared colour error (summed over RGB in [0, 1]) is above this: a
+/// distance of 0.5, half the least distance between two of the game's colours.
+const WRONG_ERROR: f64 = 0.25;
+
 impl PixelWeights {
-    /// Per pixel, shaped as `like` (`[B, S, S]`): 1, `foreground` where the `foreground` mask is
-    /// set, and at least `changed` where the `changed` mask is.
-    fn of(&self, foreground: Option<&Tensor>, changed: Option<&Tensor>, like: &Tensor) -> Tensor {
-        let mut weights = like.ones_like().to_kind(Kind::Float);
+    /// Per pixel of `error` (`[B, S, S]`, the squared colour error summed over RGB): 1,
+    /// `foreground` where the `foreground` mask is set, at least `changed` where the `changed`
+    /// mask is, and at least `wrong` where the error is above [`WRONG_ERROR`]. The weights carry
+    /// no gradient.
+    fn of(&self, foreground: Option<&Tensor>, changed: Option<&Tensor>, error: &Tensor) -> Tensor {
+        let mut weights = error.ones_like().to_kind(Kind::Float);
         if let Some(f) = foreground {
             weights = f.to_kind(Kind::Float) * (self.foreground - 1.0) + 1.0;
         }
         if let Some(c) = changed {
             weights = weights.maximum(&(c.to_kind(Kind::Float) * (self.changed - 1.0) + 1.0));
+        }
+        if self.wrong > 1.0 {
+            let wrong = error.detach().gt(WRONG_ERROR).to_kind(Kind::Float);
+            weights = weights.maximum(&(wrong * (self.wrong - 1.0) + 1.0));
         }
         weights
     }
@@ -446,9 +458,10 @@ impl AgentTask {
             source,
             device: context.device,
             steps_per_epoch: config.training.steps_per_epoch,
-            pixels: config.frameworks.as_ref().map_or(PixelWeights { foreground: 1.0, changed: 1.0 }, |f| {
-                PixelWeights { foreground: f.foreground_weight, changed: f.changed_weight }
-            }),
+            pixels: config.frameworks.as_ref().map_or(
+                PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0 },
+                |f| PixelWeights { foreground: f.foreground_weight, changed: f.changed_weight, wrong: f.wrong_weight },
+            ),
             epoch: 0,
             seed: config.training.seed,
             validation,
@@ -635,7 +648,7 @@ mod tests {
 
     #[test]
     fn a_pixel_weighs_its_largest_weight() {
-        let pixels = PixelWeights { foreground: 10.0, changed: 30.0 };
+        let pixels = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 1.0 };
         let like = Tensor::zeros([1, 1, 4], (Kind::Float, Device::Cpu));
         let foreground = Tensor::from_slice(&[0u8, 1, 0, 1]).view([1, 1, 4]);
         let changed = Tensor::from_slice(&[0u8, 0, 1, 1]).view([1, 1, 4]);
@@ -646,9 +659,17 @@ mod tests {
         assert_eq!(got(Some(&foreground), None), [1.0, 10.0, 1.0, 10.0]);
         assert_eq!(got(None, Some(&changed)), [1.0, 1.0, 30.0, 30.0]);
         assert_eq!(got(None, None), [1.0; 4]);
-        let small = PixelWeights { foreground: 10.0, changed: 1.0 };
+        let small = PixelWeights { foreground: 10.0, changed: 1.0, wrong: 1.0 };
         let weights = Vec::<f32>::try_from(small.of(Some(&foreground), Some(&changed), &like).flatten(0, -1)).unwrap();
         assert_eq!(weights, [1.0, 10.0, 1.0, 10.0], "changed_weight 1 leaves foreground_weight alone");
+        // Errors of 0 / 0.3 / 0.2 / 1.0: the second and last pixels are wrong (above 0.25).
+        let error = Tensor::from_slice(&[0.0f32, 0.3, 0.2, 1.0]).view([1, 1, 4]).set_requires_grad(true);
+        let wrong = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 20.0 };
+        let weights = wrong.of(Some(&foreground), Some(&changed), &error);
+        assert!(!weights.requires_grad(), "the weights carry no gradient");
+        assert_eq!(Vec::<f32>::try_from(weights.flatten(0, -1)).unwrap(), [1.0, 20.0, 30.0, 30.0]);
+        let alone = Vec::<f32>::try_from(wrong.of(None, None, &error).flatten(0, -1)).unwrap();
+        assert_eq!(alone, [1.0, 20.0, 1.0, 20.0]);
     }
 
     #[test]
