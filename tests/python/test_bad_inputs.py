@@ -104,6 +104,7 @@ GENERATORS: dict[str, Callable[[Path], object]] = {
     "wgsl_parens": lambda p: p.write_text("fn f() -> f32 { return " + "(" * 100_000 + "1.0" + ")" * 100_000 + "; }\n"),
     "wgsl_blocks": lambda p: p.write_text("fn f() { " + "{" * 100_000 + "}" * 100_000 + " }\n"),
     "wgsl_chain": lambda p: p.write_text("fn f() -> f32 { return 1.0" + " + 1.0" * 30_000 + "; }\n"),
+    "wgsl_chain_long": lambda p: p.write_text("fn f() -> f32 { return 1.0" + " + 1.0" * 200_000 + "; }\n"),
     "wgsl_member_chain": lambda p: p.write_text(
         "fn f() -> f32 { let v = vec4<f32>(1.0); return v" + ".xxxx" * 30_000 + ".x; }\n"
     ),

@@ -24,6 +24,13 @@ pub fn run(command: Command) -> Result<i32> {
     match command {
         Command::Train { config_file, config, epochs, device, seed, out, resume, overrides } => {
             let path = config_file.or(config).expect("clap requires CONFIG or --config");
+            if epochs == Some(0) {
+                return Err(TatError::Usage(
+                    "--epochs 0: training.epochs must be at least 1. Fix: give --epochs a positive number, or \
+                     leave it out for the config's training.epochs."
+                        .into(),
+                ));
+            }
             if experiment::is_experiment(&path) {
                 let overrides = CommandOverrides { set: overrides, epochs, device, seed, out };
                 return experiment_command(&experiment::Plan::from_file(&path, &overrides)?, resume);
@@ -299,15 +306,26 @@ fn validate_command(files: &[String], snippet: bool, json: bool) -> Result<i32> 
 }
 
 fn read_source(file: &str) -> Result<(String, String)> {
+    use tat_core::error::{read_text, text_of, MAX_TEXT_BYTES};
     if file == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| TatError::io(Path::new("<stdin>"), e))?;
-        return Ok(("<stdin>".into(), text));
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(MAX_TEXT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| TatError::io(Path::new("<stdin>"), e))?;
+        if bytes.len() as u64 > MAX_TEXT_BYTES {
+            return Err(TatError::Usage(format!(
+                "<stdin>: too large: more than the {} GiB a text input may hold. Fix: validate a smaller shader.",
+                MAX_TEXT_BYTES >> 30
+            )));
+        }
+        return Ok(("<stdin>".into(), text_of(bytes, "<stdin>").map_err(TatError::Usage)?));
     }
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        TatError::Usage(format!(
-            "validate: cannot read {file}: {e}. Fix: pass an existing WGSL file, or - for standard input."
-        ))
+    let text = read_text(Path::new(file), TatError::Usage).map_err(|e| match e {
+        TatError::Io { source, .. } => TatError::Usage(format!(
+            "validate: cannot read {file}: {source}. Fix: pass an existing WGSL file, or - for standard input."
+        )),
+        other => other,
     })?;
     Ok((file.to_string(), text))
 }

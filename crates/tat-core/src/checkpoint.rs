@@ -305,9 +305,27 @@ pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
     let path = dir.join(MODEL_FILE);
     vs.load(&path).map_err(|e| {
         let Ok(stored) = tch::Tensor::read_safetensors(&path) else { return corrupt(&path, &e.to_string()) };
-        let stored: std::collections::HashSet<String> = stored.into_iter().map(|(name, _)| name).collect();
+        let stored: std::collections::HashMap<String, Vec<i64>> =
+            stored.into_iter().map(|(name, t)| (name, t.size())).collect();
         let variables = vs.variables();
-        let mut missing: Vec<&String> = variables.keys().filter(|name| !stored.contains(*name)).collect();
+        let mut missing: Vec<&String> = variables.keys().filter(|name| !stored.contains_key(*name)).collect();
+        let mut reshaped: Vec<(&String, &Vec<i64>, Vec<i64>)> = variables
+            .iter()
+            .filter_map(|(name, v)| stored.get(name).filter(|s| **s != v.size()).map(|s| (name, s, v.size())))
+            .collect();
+        reshaped.sort();
+        if let Some((name, stored, wanted)) = reshaped.first().filter(|_| missing.is_empty()) {
+            return TatError::Checkpoint(format!(
+                "{}: `{name}` has shape {stored:?}, where the model that {} and {} describe has {wanted:?} \
+                 ({} variables differ): the config or the tokenizer does not belong with these weights (its [model] \
+                 sizes, such as d_model, or the tokenizer's vocabulary). Fix: put back the run's own config.toml \
+                 and tokenizer.json, or train again.",
+                path.display(),
+                dir.join(CONFIG_FILE).display(),
+                dir.join(TOKENIZER_FILE).display(),
+                reshaped.len()
+            ));
+        }
         if missing.is_empty() {
             return corrupt(&path, &e.to_string());
         }
@@ -406,7 +424,7 @@ fn freezes(pattern: &str, name: &str) -> bool {
 }
 
 fn read_existing(path: &Path) -> Result<String> {
-    read_text(path).map_err(|e| corrupt(path, &e.to_string()))
+    read_text(path, TatError::Checkpoint).map_err(|e| corrupt(path, &e.to_string()))
 }
 
 fn corrupt(path: &Path, what: &str) -> TatError {

@@ -71,7 +71,42 @@ impl From<tch::TchError> for TatError {
 
 pub type Result<T, E = TatError> = std::result::Result<T, E>;
 
-/// Reads a whole text file, mapping the failure to [`TatError::Io`].
-pub fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| TatError::io(path, e))
+/// The most bytes a text input (a config, a dataset, a shader, a corpus file) may hold: a larger
+/// file is refused before it is read.
+pub const MAX_TEXT_BYTES: u64 = 1 << 30;
+
+/// Reads a whole text file. A missing file or another failure of the system is a
+/// [`TatError::Io`]; what the user can fix (a folder where a file belongs, bytes that are not
+/// UTF-8, a file over [`MAX_TEXT_BYTES`]) is `bad(message)`, the message naming the file, the
+/// place and the fix.
+pub fn read_text(path: &Path, bad: fn(String) -> TatError) -> Result<String> {
+    let file = path.display();
+    if path.is_dir() {
+        return Err(bad(format!("{file}: a folder, where a file belongs. Fix: name the file itself.")));
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_TEXT_BYTES {
+            return Err(bad(format!(
+                "{file}: too large: {:.1} GiB, more than the {} GiB a text input may hold. Fix: pass a smaller file \
+                 (split the data into several files).",
+                meta.len() as f64 / (1u64 << 30) as f64,
+                MAX_TEXT_BYTES >> 30
+            )));
+        }
+    }
+    let bytes = std::fs::read(path).map_err(|e| TatError::io(path, e))?;
+    text_of(bytes, &file.to_string()).map_err(bad)
+}
+
+/// `bytes` as UTF-8 text, or a message naming `file`, the line and column of the first byte that
+/// is not UTF-8, and the fix.
+pub fn text_of(bytes: Vec<u8>, file: &str) -> std::result::Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        format!("{file}:{line}:{column}: byte 0x{:02x} is not UTF-8 text. Fix: save the file as UTF-8.", bytes[at])
+    })
 }

@@ -162,7 +162,7 @@ pub struct CommandOverrides {
 impl Plan {
     /// Reads the experiment file and every config it names, with the overrides applied.
     pub fn from_file(path: &Path, overrides: &CommandOverrides) -> Result<Plan> {
-        let text = read_text(path)?;
+        let text = read_text(path, TatError::Config)?;
         let file = path.display().to_string();
         let parsed: ExperimentFile = crate::config::deserialize_toml(&text, &file)?;
         let section = parsed.experiment;
@@ -396,7 +396,7 @@ impl Record {
     /// The record in the experiment folder `dir`.
     pub fn load(dir: &Path) -> Result<Record> {
         let path = dir.join(RECORD_FILE);
-        let text = read_text(&path)?;
+        let text = read_text(&path, TatError::Checkpoint)?;
         serde_json::from_str(&text).map_err(|e| {
             TatError::Checkpoint(format!(
                 "{}: not an experiment record ({e}). Fix: pass the folder `train` wrote for an experiment file.",

@@ -338,6 +338,21 @@ impl DecodeRequest {
             }
             None => None,
         };
+        let vocab = generator.tokenizer().vocab_size();
+        if self.beam == 0 || self.beam > vocab {
+            return Err(TatError::Usage(format!(
+                "beam = {}: a beam search keeps 1 to {vocab} answers (the model's vocabulary). Fix: give --beam \
+                 (beam=) a number in that range, such as 4; 1 decodes greedily.",
+                self.beam
+            )));
+        }
+        if !self.length_penalty.is_finite() {
+            return Err(TatError::Usage(format!(
+                "length-penalty = {}: expected a finite number (NaN or infinity ranks beams arbitrarily). Fix: give \
+                 --length-penalty a number such as 1.0 (0 leaves lengths alone).",
+                if self.length_penalty.is_nan() { "NaN".to_string() } else { self.length_penalty.to_string() }
+            )));
+        }
         Ok(DecodeOptions {
             max_new_tokens: self.max_new_tokens.unwrap_or(generator.max_new_tokens()),
             sampling,

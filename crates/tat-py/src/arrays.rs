@@ -49,7 +49,8 @@ pub fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
     let kind = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
     let dtype = value.getattr("dtype").map(|d| d.to_string()).unwrap_or_default();
     Err(usage(format!(
-        "{what} is a {kind}{}, not a numpy array of float32/float64/int64/int32/uint8. Fix: pass e.g. np.asarray(values, dtype=np.float32).",
+        "{what} is a {kind}{}, not a numpy array of float32/float64/int64/int32/uint8. Fix: pass values as \
+         np.float32 and classes or ids as np.int64, e.g. np.asarray(values, dtype=np.int64).",
         if dtype.is_empty() { String::new() } else { format!(" of {dtype}") }
     )))
 }
@@ -76,7 +77,14 @@ pub fn task_data(data: &Bound<'_, PyAny>) -> PyResult<TaskData> {
     let mut fixed = ArraySplits::new();
     let mut stream = None;
     for (key, value) in data.iter() {
-        let split: String = key.extract().map_err(|_| usage("data has a key that is not a string.".into()))?;
+        let split: String = key.extract().map_err(|_| {
+            usage(format!(
+                "data has the key {} ({}), not a string. Fix: name the splits with strings: \"train\", \"val\" and \
+                 optionally \"test\".",
+                key.repr().map(|r| r.to_string()).unwrap_or_default(),
+                key.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
         if split == "train" && value.is_callable() {
             stream = Some(Box::new(PySource { make: value.unbind() }) as Box<dyn EpochSource>);
             continue;
@@ -98,13 +106,20 @@ impl EpochSource for PySource {
     fn epoch(&mut self, seed: u64, epoch: usize) -> tat_core::Result<NamedArrays> {
         Python::attach(|py| {
             let what = format!("data[\"train\"]({seed}, {epoch})");
-            let made = self
-                .make
-                .call1(py, (seed, epoch))
-                .map_err(|e| tat_core::TatError::Usage(format!("{what} raised {}", e.value(py))))?;
+            let made = self.make.call1(py, (seed, epoch)).map_err(|e| raised(py, &what, &e))?;
             named(made.bind(py), &what).map_err(|e| tat_core::TatError::Usage(e.value(py).to_string()))
         })
     }
+}
+
+/// What a user's function raised, with its type, as the error of the call `what`.
+fn raised(py: Python<'_>, what: &str, e: &PyErr) -> tat_core::TatError {
+    let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "an exception".into());
+    tat_core::TatError::Usage(format!(
+        "{what} raised {kind}: {}. Fix: correct the function (call it yourself with these arguments to see its \
+         traceback).",
+        e.value(py)
+    ))
 }
 
 /// The methods a batch source has.
@@ -157,10 +172,7 @@ impl PyBatches {
         convert: impl FnOnce(&Bound<'_, PyAny>) -> PyResult<T>,
     ) -> tat_core::Result<T> {
         Python::attach(|py| {
-            let made = self
-                .source
-                .call_method1(py, method, args)
-                .map_err(|e| tat_core::TatError::Usage(format!("{what} raised {}", e.value(py))))?;
+            let made = self.source.call_method1(py, method, args).map_err(|e| raised(py, &what, &e))?;
             convert(made.bind(py)).map_err(|e| tat_core::TatError::Usage(e.value(py).to_string()))
         })
     }

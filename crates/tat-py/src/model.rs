@@ -41,7 +41,7 @@ impl Model {
         py: Python<'_>,
         path: PathBuf,
         device: &str,
-        threads: Option<usize>,
+        threads: Option<i64>,
         precision: Option<&str>,
     ) -> PyResult<Self> {
         let (device, precision) = crate::device::load_options(device, threads, precision)?;
@@ -74,7 +74,7 @@ impl Model {
         &self,
         py: Python<'py>,
         prompt: Prompts,
-        max_new_tokens: Option<usize>,
+        max_new_tokens: Option<i64>,
         beam: usize,
         length_penalty: f64,
         prefer_valid: bool,
@@ -83,8 +83,20 @@ impl Model {
         top_p: f64,
         seed: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request =
-            DecodeRequest { max_new_tokens, beam, length_penalty, prefer_valid, temperature, top_k, top_p, seed };
+        let request = DecodeRequest {
+            max_new_tokens: crate::device::count(
+                max_new_tokens,
+                "max_new_tokens",
+                "leave it out for the model's longest",
+            )?,
+            beam,
+            length_penalty,
+            prefer_valid,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        };
         let (prompts, single) = match prompt {
             Prompts::One(p) => (vec![p], true),
             Prompts::Many(ps) => (ps, false),
@@ -120,7 +132,7 @@ impl Model {
         py: Python<'py>,
         split: Option<&str>,
         data: Option<PathBuf>,
-        max_new_tokens: Option<usize>,
+        max_new_tokens: Option<i64>,
         beam: usize,
         length_penalty: f64,
         prefer_valid: bool,
@@ -132,8 +144,20 @@ impl Model {
         on_progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, EvalReport>> {
         let split: Option<Split> = split.map(str::parse).transpose().py_err()?;
-        let request =
-            DecodeRequest { max_new_tokens, beam, length_penalty, prefer_valid, temperature, top_k, top_p, seed };
+        let request = DecodeRequest {
+            max_new_tokens: crate::device::count(
+                max_new_tokens,
+                "max_new_tokens",
+                "leave it out for the model's longest",
+            )?,
+            beam,
+            length_penalty,
+            prefer_valid,
+            temperature,
+            top_k,
+            top_p,
+            seed,
+        };
         // The first exception the callback raised: evaluation goes on, and it is raised at the end.
         let mut callback_error: Option<PyErr> = None;
         let result = py.detach(|| {

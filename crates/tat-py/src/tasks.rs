@@ -125,7 +125,7 @@ impl Completer {
     /// libtorch's CPU threads for the whole process.
     #[staticmethod]
     #[pyo3(signature = (path, device = "auto", threads = None))]
-    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<i64>) -> PyResult<Self> {
         let (device, _) = crate::device::load_options(device, threads, None)?;
         let inner = py.detach(|| tat_core::tasks::diffusion::sample::Completer::load(&path, device)).py_err()?;
         Ok(Self { inner: std::sync::Mutex::new(inner) })
@@ -181,7 +181,7 @@ impl Classifier {
     /// libtorch's CPU threads for the whole process.
     #[staticmethod]
     #[pyo3(signature = (path, device = "auto", threads = None))]
-    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<usize>) -> PyResult<Self> {
+    fn load(py: Python<'_>, path: PathBuf, device: &str, threads: Option<i64>) -> PyResult<Self> {
         let (device, _) = crate::device::load_options(device, threads, None)?;
         let inner = py.detach(|| tat_core::tasks::Classifier::load(&path, device)).py_err()?;
         Ok(Self { inner: std::sync::Mutex::new(inner) })

@@ -26,7 +26,7 @@ impl Transducer {
         py: Python<'_>,
         path: PathBuf,
         device: &str,
-        threads: Option<usize>,
+        threads: Option<i64>,
         precision: Option<&str>,
     ) -> PyResult<Self> {
         let (device, precision) = crate::device::load_options(device, threads, precision)?;

@@ -426,7 +426,7 @@ fn default_eval_size() -> usize {
 impl Config {
     /// Reads, parses and checks a config file.
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text = read_text(path).map_err(|e| match e {
+        let text = read_text(path, TatError::Config).map_err(|e| match e {
             TatError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => TatError::Config(format!(
                 "{}: config file not found. Fix: pass an existing file to --config \
                      (`tiny-agent-trainer list` shows the shipped ones).",

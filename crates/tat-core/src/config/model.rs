@@ -249,6 +249,13 @@ pub fn drop_foreign_model_keys(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The largest sizes a sequence model's config may ask for: beyond them a model of this tool
+/// would not fit a machine's memory, and the allocation would fail while the model is built.
+const MAX_WIDTH: i64 = 1 << 16;
+const MAX_LAYERS: i64 = 1024;
+const MAX_FEEDFORWARD: i64 = 1 << 20;
+const MAX_SEQ_LEN: i64 = 1 << 16;
+
 /// Checks shared by the sequence models, in field order.
 #[allow(clippy::too_many_arguments)]
 fn sequence_issues(
@@ -261,19 +268,29 @@ fn sequence_issues(
     max_seq_len: Option<i64>,
     check: &mut dyn FnMut(bool, &str, String, &str),
 ) {
-    check(d_model > 0, &format!("{section}.d_model"), d_model.to_string(), "a positive integer such as 512");
+    check(
+        d_model > 0 && d_model <= MAX_WIDTH,
+        &format!("{section}.d_model"),
+        d_model.to_string(),
+        &format!("a positive integer up to {MAX_WIDTH}, such as 512"),
+    );
     check(
         nhead > 0 && d_model % nhead.max(1) == 0,
         &format!("{section}.nhead"),
         nhead.to_string(),
         &format!("a positive divisor of {section}.d_model ({d_model})"),
     );
-    check(num_layers > 0, &format!("{section}.num_layers"), num_layers.to_string(), "a positive integer such as 6");
     check(
-        dim_feedforward > 0,
+        num_layers > 0 && num_layers <= MAX_LAYERS,
+        &format!("{section}.num_layers"),
+        num_layers.to_string(),
+        &format!("a positive integer up to {MAX_LAYERS}, such as 6"),
+    );
+    check(
+        dim_feedforward > 0 && dim_feedforward <= MAX_FEEDFORWARD,
         &format!("{section}.dim_feedforward"),
         dim_feedforward.to_string(),
-        "a positive integer such as 2048",
+        &format!("a positive integer up to {MAX_FEEDFORWARD}, such as 2048"),
     );
     check(
         (0.0..1.0).contains(&dropout),
@@ -283,10 +300,10 @@ fn sequence_issues(
     );
     if let Some(max_seq_len) = max_seq_len {
         check(
-            max_seq_len >= 4,
+            (4..=MAX_SEQ_LEN).contains(&max_seq_len),
             &format!("{section}.max_seq_len"),
             max_seq_len.to_string(),
-            "an integer >= 4, such as 512",
+            &format!("an integer from 4 to {MAX_SEQ_LEN}, such as 512"),
         );
     }
 }

@@ -85,10 +85,21 @@ const SCHEMA: &str = "each [[examples]] table holds three strings, natural_langu
 
 /// Reads and checks the shape of a dataset file (not its WGSL: see [`check_examples`]).
 pub fn load_examples(path: &Path) -> Result<Vec<Example>> {
-    let text = read_text(path)?;
+    let text = read_text(path, TatError::Dataset)?;
     let file = path.display();
     let deserializer = toml::Deserializer::parse(&text).map_err(|e| {
-        TatError::Dataset(format!("{file}{}: invalid TOML: {}", at(&text, e.span()), e.message().trim()))
+        // What stands at the place (a duplicate key names no key), on one line and short.
+        let quoted = e
+            .span()
+            .and_then(|span| text.get(span))
+            .map(|s| s.lines().next().unwrap_or("").trim())
+            .filter(|s| !s.is_empty())
+            .map_or(String::new(), |s| format!(" at `{}`", s.chars().take(40).collect::<String>()));
+        TatError::Dataset(format!(
+            "{file}{}: invalid TOML{quoted}: {}. Fix: correct the TOML syntax at that position ({SCHEMA}).",
+            at(&text, e.span()),
+            e.message().trim().trim_end_matches('.')
+        ))
     })?;
     let raw: RawFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let field = match field_path(e.path()) {

@@ -52,9 +52,11 @@ pub fn dataset_splits(config: &Config) -> Result<Splits> {
     }
     let path = config.dataset_path();
     if !path.is_file() {
-        let config_file = config.source.as_ref().map_or("the config".into(), |p| p.display().to_string());
+        // A settled config (absolute paths) no longer knows its file: the field names the place.
+        let config_file = config.source.as_ref().map_or(String::new(), |p| format!("{}: ", p.display()));
+        let what = if path.is_dir() { "a folder, not a file" } else { "which does not exist" };
         return Err(TatError::Dataset(format!(
-            "{config_file}: dataset.path = {:?} names {}, which does not exist. Fix: point dataset.path at a \
+            "{config_file}dataset.path = {:?} names {}, {what}. Fix: point dataset.path at a \
              [[examples]] TOML file (relative paths resolve against the config file's folder).",
             config.dataset.path.as_deref().unwrap_or_else(|| std::path::Path::new("")).display().to_string(),
             path.display()

@@ -256,6 +256,14 @@ impl Learner {
             self.planned = (self.state.epoch, steps);
         }
         let steps = self.planned.1;
+        if self.state.batch_in_epoch > steps {
+            return Err(TatError::Checkpoint(format!(
+                "{}: batch_in_epoch = {} is past the epoch's {steps} batches: the state does not belong with \
+                 this run's data. Fix: resume with the data and config the run was trained with, or train again.",
+                self.run_dir.join(crate::checkpoint::LAST).join(crate::checkpoint::STATE_FILE).display(),
+                self.state.batch_in_epoch,
+            )));
+        }
         let started = Instant::now();
         let (mut examples, mut tokens) = (0, 0);
         for index in self.state.batch_in_epoch..steps {

@@ -86,6 +86,12 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<EpochMetrics>> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(_) if path.parent().is_some_and(Path::is_file) => {
+            return Err(TatError::Checkpoint(format!(
+                "{}: a file, where a run folder belongs. Fix: pass the folder a training run wrote.",
+                path.parent().map(Path::display).expect("checked")
+            )))
+        }
         Err(e) => return Err(TatError::io(path, e)),
     };
     parse_jsonl(&text, path)

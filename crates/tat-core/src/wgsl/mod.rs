@@ -9,7 +9,6 @@ mod snippet;
 pub use snippet::validate_snippet;
 
 use std::ops::Range;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use naga::front::wgsl::ParseError;
 use naga::valid::{Capabilities, ValidationError, ValidationFlags, Validator};
@@ -83,7 +82,27 @@ fn validate(module: &naga::Module) -> Result<(), Failure> {
     })?
 }
 
+/// The longest text handed to naga: a shader of the corpus is a few kilobytes.
+pub const MAX_SHADER_BYTES: usize = 1 << 20;
+
+/// The stack naga runs on: its front end and validator recurse once per term of a long chain
+/// (`1.0 + 1.0 + ...`, `v.x.x...`), which overflowed the main thread's 8 MiB at some 30,000
+/// terms; a text of [`MAX_SHADER_BYTES`] holds at most ~200,000.
+const NAGA_STACK_BYTES: usize = 512 << 20;
+
 fn parse(source: &str) -> Result<naga::Module, Failure> {
+    if source.len() > MAX_SHADER_BYTES {
+        return Err(Failure {
+            message: format!(
+                "the text is {} bytes, more than the {} KiB a shader may be here",
+                source.len(),
+                MAX_SHADER_BYTES >> 10
+            ),
+            spans: Vec::new(),
+            unknown_identifier: false,
+            parsed: false,
+        });
+    }
     guarded(|| naga::front::wgsl::parse_str(source).map_err(|e| parse_failure(&e)))?
 }
 
@@ -123,13 +142,16 @@ fn parse_failure(error: &ParseError) -> Failure {
     }
 }
 
-/// naga is a third-party parser fed with whatever a model writes: a panic in it becomes a
-/// diagnostic rather than taking down a training run.
-fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Failure> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| Failure {
-        message: "naga panicked on this input (a naga bug); treat it as invalid".to_string(),
-        spans: Vec::new(),
-        unknown_identifier: false,
-        parsed: false,
+/// naga is a third-party parser fed with whatever a model writes: it runs on a thread with a
+/// large stack ([`NAGA_STACK_BYTES`]), and a panic in it becomes a diagnostic rather than taking
+/// down a training run.
+fn guarded<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
+    let failure = |message: String| Failure { message, spans: Vec::new(), unknown_identifier: false, parsed: false };
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .stack_size(NAGA_STACK_BYTES)
+            .spawn_scoped(scope, f)
+            .map_err(|e| failure(format!("no thread to run naga on ({e})")))?;
+        handle.join().map_err(|_| failure("naga panicked on this input (a naga bug); treat it as invalid".into()))
     })
 }

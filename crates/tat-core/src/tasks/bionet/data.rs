@@ -11,6 +11,9 @@ use crate::error::{Result, TatError};
 use crate::rng::SplitMix64;
 use crate::tasks::{ArraySplits, NamedArrays};
 
+/// The most bytes an IDX file may hold, unpacked (MNIST's training images are 47 MB).
+const MAX_IDX_BYTES: u64 = 4 << 30;
+
 /// Inputs `[N, D]` (f32) and class ids `[N]` (i64), on the CPU.
 pub struct Examples {
     pub x: Tensor,
@@ -110,6 +113,15 @@ pub fn split_from_arrays(arrays: &NamedArrays, what: &str, width: i64, classes: 
             "{what}: `labels` has shape {:?}, expected [{}] (one per row of `x`). {fix}",
             labels.size(),
             x.size()[0]
+        )));
+    }
+    if x.size()[0] == 0 {
+        return Err(TatError::Usage(format!("{what} is empty: `x` has no rows. {fix}")));
+    }
+    if labels.is_floating_point() {
+        return Err(TatError::Usage(format!(
+            "{what}: `labels` is an array of floats ({:?}), where classes are whole numbers: int64. {fix}",
+            labels.kind()
         )));
     }
     if labels.numel() > 0 {
@@ -251,14 +263,26 @@ struct Idx {
 fn read_idx(dir: &Path, name: &str) -> Result<Idx> {
     let plain = dir.join(name);
     let gz = dir.join(format!("{name}.gz"));
+    let too_large = |path: &Path| {
+        bad(path, &format!("more than {} GiB of data, more than any IDX data set here holds", MAX_IDX_BYTES >> 30))
+    };
     let (path, bytes) = if plain.is_file() {
+        if std::fs::metadata(&plain).is_ok_and(|m| m.len() > MAX_IDX_BYTES) {
+            return Err(too_large(&plain));
+        }
         (plain.clone(), std::fs::read(&plain).map_err(|e| TatError::io(&plain, e))?)
     } else if gz.is_file() {
         let raw = std::fs::read(&gz).map_err(|e| TatError::io(&gz, e))?;
         let mut out = Vec::new();
+        // At most one byte past the limit is unpacked: a small file that unpacks to gigabytes is
+        // refused without them.
         flate2::read::GzDecoder::new(raw.as_slice())
+            .take(MAX_IDX_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| bad(&gz, &format!("not a gzip file ({e})")))?;
+        if out.len() as u64 > MAX_IDX_BYTES {
+            return Err(too_large(&gz));
+        }
         (gz, out)
     } else {
         return Err(TatError::Dataset(format!(
@@ -278,7 +302,9 @@ fn read_idx(dir: &Path, name: &str) -> Result<Idx> {
     }
     let dims: Vec<usize> =
         (0..ndim).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
-    let expected: usize = dims.iter().product();
+    let Some(expected) = dims.iter().try_fold(1usize, |product, &d| product.checked_mul(d)) else {
+        return Err(bad(&path, &format!("the header promises {dims:?} bytes of data, more than any file holds")));
+    };
     if bytes.len() - header != expected {
         return Err(bad(
             &path,
@@ -292,7 +318,22 @@ fn read_idx(dir: &Path, name: &str) -> Result<Idx> {
 }
 
 fn examples_from(images: &Idx, labels: &Idx) -> Result<Examples> {
-    if images.dims.len() < 2 || labels.dims.len() != 1 || images.dims[0] != labels.dims[0] {
+    if images.dims.len() < 2 {
+        return Err(bad(
+            &images.path,
+            &format!("images of dimensions {:?}; an image file holds [count, rows, columns]", images.dims),
+        ));
+    }
+    if labels.dims.len() != 1 {
+        return Err(bad(&labels.path, &format!("labels of dimensions {:?}; a label file holds [count]", labels.dims)));
+    }
+    if images.dims[0] == 0 {
+        return Err(bad(&images.path, "no images (its dimensions are [0, ...])"));
+    }
+    if images.dims[1..].contains(&0) {
+        return Err(bad(&images.path, &format!("images of dimensions {:?} have no pixels", images.dims)));
+    }
+    if images.dims[0] != labels.dims[0] {
         return Err(bad(
             &labels.path,
             &format!("{:?} labels do not match {:?} images in {}", labels.dims, images.dims, images.path.display()),

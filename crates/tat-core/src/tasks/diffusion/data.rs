@@ -47,7 +47,7 @@ pub fn files(source: DataSource, dir: &Path) -> Result<(PathBuf, PathBuf)> {
 /// The documents of one file as text: a gsm8k problem is `Question: {question}\nAnswer: {answer}`;
 /// a wikitext document is one line, newline included, blank lines left out.
 pub fn documents(source: DataSource, file: &Path) -> Result<Vec<String>> {
-    let text = crate::error::read_text(file)?;
+    let text = crate::error::read_text(file, TatError::Dataset)?;
     let mut docs = Vec::new();
     match source {
         DataSource::Gsm8k => {
@@ -79,6 +79,13 @@ pub fn documents(source: DataSource, file: &Path) -> Result<Vec<String>> {
             }
         }
         other => unreachable!("the masked-diffusion task reads gsm8k or wikitext, not {other:?} (checked)"),
+    }
+    if docs.is_empty() {
+        return Err(TatError::Dataset(format!(
+            "{}: empty: no document in it (blank lines are left out). Fix: point dataset.path at the corpus's \
+             folder with its files as published (../shared/data holds gsm8k and wikitext-2).",
+            file.display()
+        )));
     }
     Ok(docs)
 }

@@ -83,10 +83,14 @@ pub fn encode_examples(
             tgt.push(EOS_ID);
             let longest = src.len().max(tgt.len());
             if longest as i64 > max_len {
+                // The prompt's start names the example; a whole prompt may be megabytes.
+                let mut quoted: String = ex.natural_language.chars().take(60).collect();
+                if quoted.len() < ex.natural_language.len() {
+                    quoted.push_str("...");
+                }
                 return Err(TatError::Dataset(format!(
-                    "{dataset}: the example \"{}\" is {longest} tokens long, more than model.max_seq_len = {max_len}. \
-                     Fix: raise model.max_seq_len to at least {longest}, or shorten the example.",
-                    ex.natural_language
+                    "{dataset}: the example \"{quoted}\" is {longest} tokens long, more than model.max_seq_len = \
+                     {max_len}. Fix: raise model.max_seq_len to at least {longest}, or shorten the example.",
                 )));
             }
             Ok(EncodedPair { src, tgt, src_identities })
