@@ -434,8 +434,6 @@ PY_CASES = [
         train(with_train(labels=Y + 0.5)),
         tat.UsageError,
         ['data["train"]', "`labels`", "int64", "Fix"],
-        defect="float64 labels 0.5, 1.5, ... are accepted and truncated to classes (training runs): tat-py arrays.rs "
-        "tensor() takes any float array, tasks/bionet/data.rs split_from_arrays casts labels with to_kind(Int64)",
     ),
     PyCase(
         "data_x_of_bools", "python", train(with_train(x=X > 0)), tat.UsageError, ['data["train"]["x"]', "bool", "Fix:"]
@@ -453,8 +451,6 @@ PY_CASES = [
         train(with_train(labels=Y.astype(np.uint64))),
         tat.UsageError,
         ['data["train"]["labels"]', "uint64", "np.int64"],
-        defect="refused, but the fix for a labels array says `np.asarray(values, dtype=np.float32)`: tat-py arrays.rs "
-        "tensor() words one fix for every array",
     ),
     PyCase(
         "data_x_rank_3",
@@ -493,8 +489,6 @@ PY_CASES = [
         train(with_train(x=X[:0], labels=Y[:0])),
         tat.UsageError,
         ['data["train"]', "empty", "Fix"],
-        defect="a training set of 0 rows is accepted and trains 0 steps: tasks/bionet/data.rs split_from_arrays "
-        "checks shapes but not N > 0",
     ),
     PyCase(
         "data_extra_array",
@@ -523,8 +517,6 @@ PY_CASES = [
         train({"train": raises, **VAL}),
         tat.UsageError,
         ['data["train"](0, 0)', "ZeroDivisionError"],
-        defect="the callable's exception becomes `UsageError: data[\"train\"](0, 0) raised the user's own bug`: its "
-        "type and traceback are lost (no __cause__); tat-py arrays.rs PySource::epoch keeps only e.value()",
     ),
     PyCase("data_without_train", "python", train(dict(VAL)), tat.UsageError, ['"train"', "Fix:"]),
     PyCase("data_without_val", "python", train({"train": {"x": X, "labels": Y}}), tat.UsageError, ['"val"', "Fix:"]),
@@ -541,7 +533,6 @@ PY_CASES = [
         train({1: {"x": X, "labels": Y}, **VAL}),
         tat.UsageError,
         ["data", "not a string", "Fix"],
-        defect="`data has a key that is not a string.`: no key shown and no fix; tat-py arrays.rs task_data",
     ),
     PyCase(
         "data_arrays_for_a_text_task",
@@ -593,8 +584,6 @@ PY_CASES = [
         lambda c: tat.load(c.run, threads=-1),
         tat.UsageError,
         ["threads", "Fix"],
-        defect="OverflowError `can't convert negative int to unsigned`, naming no argument: pyo3's conversion of "
-        "threads to usize",
     ),
     PyCase(
         "evaluate_unknown_split",
@@ -609,8 +598,6 @@ PY_CASES = [
         lambda c: tat.Model.load(c.run).generate("hi", max_new_tokens=-1),
         tat.UsageError,
         ["max_new_tokens", "Fix"],
-        defect="OverflowError `can't convert negative int to unsigned`, naming no argument: pyo3's conversion of "
-        "max_new_tokens to usize",
     ),
     PyCase(
         "generate_beam_larger_than_vocabulary",
@@ -618,8 +605,6 @@ PY_CASES = [
         lambda c: tat.Model.load(c.run).generate("hi", beam=100_000),
         tat.UsageError,
         ["beam", "Fix"],
-        defect="pyo3_runtime.PanicException (a BaseException) with the Rust panic on stderr: generate.rs beam_search "
-        "(see cli_beam_larger_than_vocabulary)",
     ),
 ]
 

@@ -58,9 +58,12 @@ def test_a_killed_writer_leaves_no_partial_output(tmp_path: Path) -> None:
     neither the output file nor anything under its name."""
     out = tmp_path / "scenes.json"
     started = tmp_path / "started"
+    # Ctrl-C as a user's terminal sends it (a background job starts with SIGINT ignored).
     program = f"""
+import signal
 import time
 from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from tiny_agent_trainer._files import atomic_output
 with atomic_output({str(out)!r}) as tmp:
     with open(tmp, "w") as f:
