@@ -172,7 +172,7 @@ impl PyBatches {
         convert: impl FnOnce(&Bound<'_, PyAny>) -> PyResult<T>,
     ) -> tat_core::Result<T> {
         Python::attach(|py| {
-            let made = self.source.call_method1(py, method, args).map_err(|e| raised(py, &what, &e))?;
+            let made = self.source.call_method1(py, method, args).map_err(|e| raised(py, what, &e))?;
             convert(made.bind(py)).map_err(|e| tat_core::TatError::Usage(e.value(py).to_string()))
         })
     }
