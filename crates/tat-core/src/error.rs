@@ -81,10 +81,10 @@ pub const MAX_TEXT_BYTES: u64 = 1 << 30;
 /// place and the fix.
 pub fn read_text(path: &Path, bad: fn(String) -> TatError) -> Result<String> {
     let file = path.display();
-    if path.is_dir() {
-        return Err(bad(format!("{file}: a folder, where a file belongs. Fix: name the file itself.")));
-    }
     if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            return Err(bad(format!("{file}: a folder, where a file belongs. Fix: name the file itself.")));
+        }
         if meta.len() > MAX_TEXT_BYTES {
             return Err(bad(format!(
                 "{file}: too large: {:.1} GiB, more than the {} GiB a text input may hold. Fix: pass a smaller file \

@@ -84,11 +84,7 @@ impl Model {
         seed: u64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = DecodeRequest {
-            max_new_tokens: crate::device::count(
-                max_new_tokens,
-                "max_new_tokens",
-                "leave it out for the model's longest",
-            )?,
+            max_new_tokens: max_new(max_new_tokens)?,
             beam,
             length_penalty,
             prefer_valid,
@@ -145,11 +141,7 @@ impl Model {
     ) -> PyResult<Bound<'py, EvalReport>> {
         let split: Option<Split> = split.map(str::parse).transpose().py_err()?;
         let request = DecodeRequest {
-            max_new_tokens: crate::device::count(
-                max_new_tokens,
-                "max_new_tokens",
-                "leave it out for the model's longest",
-            )?,
+            max_new_tokens: max_new(max_new_tokens)?,
             beam,
             length_penalty,
             prefer_valid,
@@ -211,4 +203,9 @@ impl Model {
         // A panic mid-decode leaves no half-updated state in the generator: its weights are frozen.
         self.generator.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The `max_new_tokens` argument, checked (a negative one names the argument).
+fn max_new(max_new_tokens: Option<i64>) -> PyResult<Option<usize>> {
+    crate::device::count(max_new_tokens, "max_new_tokens", "leave it out for the model's longest")
 }
