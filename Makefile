@@ -12,6 +12,9 @@ CONFIG ?= config/wgsl_generation.toml
 RUN ?= runs/wgsl_generation
 # Extra flags for `make run`'s train, e.g. TRAIN_FLAGS="--epochs 20".
 TRAIN_FLAGS ?=
+# Seconds each fuzz target runs under `make fuzz`; `make test` runs each for FUZZ_TEST_SECONDS.
+SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 10
 # Passed to benches/compare.py, e.g. BENCH_FLAGS="--steps 50 --configs config/wgsl_small.toml".
 BENCH_FLAGS ?=
 
@@ -22,7 +25,7 @@ export CARGO_TARGET_DIR
 
 PYTEST_FLAGS ?= -m ""
 
-.PHONY: help setup build develop test test-rust test-python run train-small curve bench fmt lint clean
+.PHONY: help setup build develop test test-rust test-python test-fuzz fuzz run train-small curve bench fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,10 +44,17 @@ build: setup ## Build the release binary
 develop: setup ## Build the Python extension and install the package into the venv (maturin develop)
 	$(VENV)/bin/maturin develop --release --quiet
 
-test: setup test-rust test-python ## Set up, then run every test (Rust, then Python with the wheel install)
+test: setup test-rust test-fuzz test-python ## Set up, then run every test (Rust, a short fuzz of each parser, then Python with the wheel install)
 
 test-rust: setup
 	TAT_REQUIRE_DATA=1 cargo test --workspace --release -- --include-ignored
+
+# A short libFuzzer run of every target (the replay of seeds and past crashes is in test-rust).
+test-fuzz: setup
+	$(VENV)/bin/python crates/tat-fuzz/fuzz.py --seconds $(FUZZ_TEST_SECONDS)
+
+fuzz: setup ## Fuzz every parser that reads user bytes for SECONDS each (default 60); counts in target/fuzz/results.json
+	$(VENV)/bin/python crates/tat-fuzz/fuzz.py --seconds $(SECONDS)
 
 # All Python tests, the slow ones (wheel install, Ctrl-C) included; pytest exits 5 when it
 # collects nothing, which fails the target.

@@ -90,6 +90,9 @@ pub const MAX_SHADER_BYTES: usize = 1 << 20;
 /// terms; a text of [`MAX_SHADER_BYTES`] holds at most ~200,000.
 const NAGA_STACK_BYTES: usize = 512 << 20;
 
+/// The name of the thread naga runs on (the fuzzer lets a panic there through: it is caught).
+pub const NAGA_THREAD: &str = "naga";
+
 fn parse(source: &str) -> Result<naga::Module, Failure> {
     if source.len() > MAX_SHADER_BYTES {
         return Err(Failure {
@@ -149,6 +152,7 @@ fn guarded<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
     let failure = |message: String| Failure { message, spans: Vec::new(), unknown_identifier: false, parsed: false };
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
+            .name(NAGA_THREAD.into())
             .stack_size(NAGA_STACK_BYTES)
             .spawn_scoped(scope, f)
             .map_err(|e| failure(format!("no thread to run naga on ({e})")))?;

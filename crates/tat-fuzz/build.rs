@@ -1,0 +1,3 @@
+fn main() {
+    tat_build::link_libtorch();
+}
