@@ -607,6 +607,19 @@ impl Config {
         if let Some(frameworks) = &self.frameworks {
             frameworks.issues(&mut check);
         }
+        // serde reads whole numbers up to u64's largest into u64 and usize fields, but a TOML
+        // integer is an i64 and a config is written back as TOML (each checkpoint keeps its
+        // config.toml): a larger one is refused here, not when the first checkpoint is saved.
+        let mut large = Vec::new();
+        past_toml_integers(&serde_json::to_value(self).expect("a Config serialises"), String::new(), &mut large);
+        for (field, number) in large {
+            check(
+                false,
+                &field,
+                number.to_string(),
+                &format!("a whole number up to {} (TOML's largest integer)", i64::MAX),
+            );
+        }
         out
     }
 
@@ -634,6 +647,29 @@ impl Config {
     /// The run in one line: task name, size and length (what `list` shows after the path).
     pub fn summary(&self) -> String {
         format!("{:<20} {}, {} epochs", self.task.name, self.model.size(), self.training.epochs)
+    }
+}
+
+/// The field paths (`training.seed`, `task.seeds[1]`) of whole numbers past `i64::MAX` in `value`.
+fn past_toml_integers(value: &serde_json::Value, path: String, out: &mut Vec<(String, u64)>) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(big) = n.as_u64().filter(|&v| v > i64::MAX as u64) {
+                out.push((path, big));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                past_toml_integers(item, format!("{path}[{i}]"), out);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let inner = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                past_toml_integers(item, inner, out);
+            }
+        }
+        _ => {}
     }
 }
 
