@@ -455,6 +455,13 @@ pub struct AgentConfig {
     /// gate times the difference to that canvas's, so recalling a picture seen before is one
     /// gate per patch, where otherwise the decoder had to write the canvas's pixels from its state.
     pub decoder_copy: bool,
+    /// Each pixel of the decoder's pixel head (`pixel_decoder` > 0) also reads its place in the
+    /// egocentric frame (`object_frame`) of every object token of the input picture: along and
+    /// across the direction from the anchor to that token, past the token along it, and the
+    /// fraction of the way there; the pixel MLP is then gated (SwiGLU). A line from the agent to
+    /// the gold, the agent one step ahead or halfway there, the gold erased are rules over these
+    /// numbers, which a patch's query does not hold.
+    pub pixel_frame: bool,
 }
 
 impl Default for AgentConfig {
@@ -477,6 +484,7 @@ impl Default for AgentConfig {
             decoder_prompt: false,
             gated_feedforward: false,
             decoder_copy: false,
+            pixel_frame: false,
         }
     }
 }
@@ -554,6 +562,13 @@ impl AgentConfig {
             format!("{:?}", self.object_frame),
             "[] (no frame) or two RGB colours of 0 to 255, anchor then pointer, such as [[0, 255, 0], [255, 0, 0]]; \
              the frame needs object_tokens > 0",
+        );
+        check(
+            !self.pixel_frame || (self.object_frame.len() == 2 && self.pixel_decoder > 0),
+            &format!("{section}.pixel_frame"),
+            self.pixel_frame.to_string(),
+            "false, or true with an object_frame and pixel_decoder > 0 (the places are in the frame's, and the pixel \
+             head reads them)",
         );
     }
 }

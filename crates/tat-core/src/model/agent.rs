@@ -195,6 +195,8 @@ pub struct States {
     /// `[B]`: each example's `<bos>` position in the sequence (the text's start where it has
     /// none).
     bos: Tensor,
+    /// The input picture's object features `[B, K, F]`, where the model has object tokens.
+    objects: Option<Tensor>,
 }
 
 #[derive(Debug)]
@@ -237,6 +239,13 @@ const OBJECT_FEATURES: i64 = 5;
 const FRAME_FEATURES: i64 = 7;
 /// Hidden width of the decoder's per-pixel MLP (`pixel_decoder`).
 const PIXEL_HIDDEN: i64 = 32;
+/// Per pixel and object token, with `pixel_frame`: along and across the direction from the
+/// anchor to the token, past the token along it, and the fraction of the way to it.
+const PIXEL_FRAME_FEATURES: i64 = 4;
+/// The shortest anchor-to-token distance a pixel's fraction of the way divides by ([-1, 1]
+/// picture units: 2.4 pixels at 96 px), and the fraction's bound either way.
+const FRAME_MIN_DISTANCE: f64 = 0.05;
+const FRAME_MAX_FRACTION: f64 = 4.0;
 
 #[derive(Debug)]
 struct Objects {
@@ -284,9 +293,12 @@ impl AgentNet {
                     let _guard = tch::no_grad_guard();
                     let _ = out.weight.shallow_clone().zero_();
                 }
+                // With `pixel_frame`, each pixel also reads its place relative to every object
+                // token, and the hidden layer is gated: twice the units, one half gating the other.
+                let (frame, gated) = if c.pixel_frame { (PIXEL_FRAME_FEATURES * c.object_tokens, 2) } else { (0, 1) };
                 (
                     Linear::new(&q / "channels", d, c.patch_size * c.patch_size * k, true, compute),
-                    Linear::new(&q / "hidden", k + 3, PIXEL_HIDDEN, true, compute),
+                    Linear::new(&q / "hidden", k + 3 + frame, gated * PIXEL_HIDDEN, true, compute),
                     out,
                 )
             }),
@@ -415,12 +427,46 @@ impl AgentNet {
         Tensor::stack(&features, 2)
     }
 
-    /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), where the
-    /// model has them.
-    fn object_tokens(&self, images: &Tensor) -> Option<Tensor> {
+    /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), with their
+    /// features `[B, K, F]`, where the model has them.
+    fn object_tokens(&self, images: &Tensor) -> Option<(Tensor, Tensor)> {
         let objects = self.objects.as_ref()?;
         let features = self.object_features(objects, images);
-        Some(features.unsqueeze(2).matmul(&objects.embed.unsqueeze(0)).squeeze_dim(2) + &objects.id)
+        let tokens = features.unsqueeze(2).matmul(&objects.embed.unsqueeze(0)).squeeze_dim(2) + &objects.id;
+        Some((tokens, features))
+    }
+
+    /// Every pixel's place in the egocentric frame of each object token, `[B, P, patch * patch,
+    /// 4 K]` in the decoder's patch order (see `pixel_frame`): along and across the direction
+    /// from the anchor to token k, past the token along it, and the fraction of the way to it.
+    fn pixel_frame(&self, features: &Tensor) -> Tensor {
+        let objects = self.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
+        let (anchor, _) = objects.frame.expect("pixel_frame needs an object_frame (checked)");
+        let (b, k) = (features.size()[0], features.size()[1]);
+        let (s, p) = (self.config.image_size, self.config.patch_size);
+        let device = features.device();
+        // Pixel centres in [-1, 1] (x right, y up), as the object features place them.
+        let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
+        let x = centres.view([1, s]).expand([s, s], false);
+        let y = centres.flip([0]).view([s, 1]).expand([s, s], false);
+        let places = Tensor::stack(&[x, y], 2).view([1, s / p, p, s / p, p, 2]).permute([0, 1, 3, 2, 4, 5]);
+        let places = places.reshape([1, s * s, 2]);
+        let token = features.narrow(2, 0, 2);
+        let anchor_at = token.narrow(1, anchor, 1);
+        let to_token = &token - &anchor_at;
+        let distance = to_token.square().sum_dim_intlist(2, true, Kind::Float).sqrt().clamp_min(FRAME_MIN_DISTANCE);
+        let unit = &to_token / &distance;
+        // [B, 2, K]: each token's direction, and the direction a quarter turn anticlockwise of it.
+        let along_axes = unit.transpose(1, 2);
+        let across_axes = Tensor::stack(&[-unit.select(2, 1), unit.select(2, 0)], 1);
+        let from_anchor = places - anchor_at;
+        let along = from_anchor.matmul(&along_axes);
+        let across = from_anchor.matmul(&across_axes);
+        let distance = distance.transpose(1, 2);
+        let past = &along - &distance;
+        let fraction = (&along / &distance).clamp(-FRAME_MAX_FRACTION, FRAME_MAX_FRACTION);
+        let n = self.config.patches();
+        Tensor::cat(&[along, across, past, fraction], 2).view([b, n, p * p, PIXEL_FRAME_FEATURES * k])
     }
 
     /// Patch tokens of pictures in `slot` (`[B, P, d]`), from their patches.
@@ -439,14 +485,14 @@ impl AgentNet {
         let queries = self.picture_tokens(&patches, 0);
         let mut parts = Vec::with_capacity(2 * canvases as usize + 3);
         let object_tokens = |picture: &Tensor, slot: i64| {
-            self.object_tokens(picture).map(|t| (t + self.slot.get(slot)).to_kind(queries.kind()))
+            self.object_tokens(picture).map(|(t, f)| ((t + self.slot.get(slot)).to_kind(queries.kind()), f))
         };
         let mut canvas_patches = Vec::with_capacity(canvases as usize);
         for k in 0..canvases {
             let canvas = inputs.canvases.select(1, k);
             canvas_patches.push(self.patchify(&canvas));
             parts.push(self.picture_tokens(&canvas_patches[k as usize], canvases - k));
-            parts.extend(object_tokens(&canvas, canvases - k));
+            parts.extend(object_tokens(&canvas, canvases - k).map(|(t, _)| t));
         }
         let canvas_patches = if canvas_patches.is_empty() {
             patches.unsqueeze(1).narrow(1, 0, 0)
@@ -454,7 +500,11 @@ impl AgentNet {
             Tensor::stack(&canvas_patches, 1)
         };
         parts.push(queries.shallow_clone());
-        parts.extend(object_tokens(inputs.image, 0));
+        let mut objects = None;
+        if let Some((tokens, features)) = object_tokens(inputs.image, 0) {
+            parts.push(tokens);
+            objects = Some(features);
+        }
         let text_start = c.text_start(canvases);
         parts.push(Tensor::embedding(&self.embed, inputs.text, -1, false, false) + self.text_pos.narrow(0, 0, t));
         let mut x = dropout(&Tensor::cat(&parts, 1), c.dropout, train);
@@ -468,7 +518,7 @@ impl AgentNet {
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
         let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
         let bos = inputs.text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
-        States { hidden, text_start, real, queries, patches, canvas_patches, bos }
+        States { hidden, text_start, real, queries, patches, canvas_patches, bos, objects }
     }
 
     /// Next-token logits `[N, vocab]` from `N` rows of final states `[N, d]`.
@@ -512,7 +562,15 @@ impl AgentNet {
                 let (k, pixels) = (self.config.pixel_decoder, self.config.patch_size * self.config.patch_size);
                 let written = channels.forward(&x).view([b, n, pixels, k]);
                 let colour = base.view([b, n, pixels, 3]) - 0.5;
-                let h = hidden.forward(&Tensor::cat(&[written, colour], 3)).gelu("none");
+                let h = if self.config.pixel_frame {
+                    let objects = states.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
+                    let frame = self.pixel_frame(objects).to_kind(written.kind());
+                    let both = hidden.forward(&Tensor::cat(&[written, colour.to_kind(frame.kind()), frame], 3));
+                    let halves = both.chunk(2, 3);
+                    halves[0].silu() * &halves[1]
+                } else {
+                    hidden.forward(&Tensor::cat(&[written, colour], 3)).gelu("none")
+                };
                 linear + out.forward(&h).view([b, n, pixels * 3])
             }
             None => linear,
@@ -546,6 +604,7 @@ mod tests {
             decoder_prompt: true,
             gated_feedforward: false,
             decoder_copy: true,
+            pixel_frame: false,
         }
     }
 
@@ -728,12 +787,12 @@ mod tests {
         assert!(at(&x, 7).abs() < 0.1 && at(&y, 7).abs() < 0.1);
         // The model's tokens: the gold's token changes when the gold moves, and sits after the
         // picture's patches, before the text.
-        let tokens = net.object_tokens(&picture).unwrap();
+        let (tokens, _) = net.object_tokens(&picture).unwrap();
         assert_eq!(tokens.size(), [1, 8, 16]);
         let moved = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
         moved.get(0).get(20).get(3).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
         let _ = moved.get(0).narrow(0, 18, 4).narrow(1, 2, 4).fill_(0);
-        let other = net.object_tokens(&moved).unwrap();
+        let (other, _) = net.object_tokens(&moved).unwrap();
         assert!(!other.get(0).get(6).allclose(&tokens.get(0).get(6), 1e-3, 1e-3, false));
         assert!(other.get(0).get(0).allclose(&tokens.get(0).get(0), 1e-4, 1e-4, false));
         assert_eq!(config.text_start(1), 2 * (9 + 8));
@@ -779,5 +838,61 @@ mod tests {
         assert!(along > 0.5 && across.abs() < 0.1, "{up}");
         // The anchor's own place relative to itself is zero.
         assert!(at(&up, 2, 5).abs() < 1e-6 && at(&up, 2, 6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_pixel_frame_places_every_pixel_on_the_way_from_the_anchor_to_each_token() {
+        tch::manual_seed(0);
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let config = AgentConfig {
+            image_size: 24,
+            patch_size: 8,
+            object_frame: frame,
+            pixel_decoder: 2,
+            pixel_frame: true,
+            ..small()
+        };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        // A green square (rows and columns 10..14) facing up (its red eye on the top edge), and a
+        // gold pixel straight ahead at row 2, column 12.
+        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+        let green = Tensor::from_slice(&[0u8, 255, 0]);
+        picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
+        let _ =
+            picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]));
+        picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
+        let places = net.pixel_frame(&features);
+        let k = 8;
+        assert_eq!(places.size(), [1, 9, 64, 4 * k]);
+        // Pixel (row, col) sits in patch (row / 8) * 3 + col / 8 at (row % 8) * 8 + col % 8.
+        let at = |row: i64, col: i64, feature: i64, token: i64| {
+            places.double_value(&[0, (row / 8) * 3 + col / 8, (row % 8) * 8 + col % 8, feature * k + token])
+        };
+        let gold = 6;
+        // At the gold: on the line to it, at its end.
+        let (across, past, fraction) = (at(2, 12, 1, gold), at(2, 12, 2, gold), at(2, 12, 3, gold));
+        assert!(
+            across.abs() < 0.05 && past.abs() < 0.05 && (fraction - 1.0).abs() < 0.05,
+            "{across} {past} {fraction}"
+        );
+        // Halfway up: half the way there, on the line; to the side of it: across, not along.
+        let (across, fraction) = (at(7, 12, 1, gold), at(7, 12, 3, gold));
+        assert!(across.abs() < 0.1 && (fraction - 0.5).abs() < 0.1, "{across} {fraction}");
+        assert!(at(7, 20, 1, gold) < -0.5 && (at(7, 20, 3, gold) - 0.5).abs() < 0.15);
+        // Past the gold, above it: past > 0, and the fraction is bounded however near the anchor
+        // a token lies (the anchor's own direction is no direction).
+        assert!(at(0, 12, 2, gold) > 0.1);
+        assert!(places.abs().max().double_value(&[]) <= FRAME_MAX_FRACTION.max(3.0));
+        // The decoder reads the places, and a fresh one still copies its input.
+        let text = Tensor::from_slice(&[BOS_ID, 4]).view([1, 2]);
+        let canvases = Tensor::zeros([1, 0, 24, 24, 3], (Kind::Uint8, Device::Cpu));
+        let inputs =
+            Inputs { image: &picture, canvases: &canvases, text: &text, text_len: &Tensor::from_slice(&[2i64]) };
+        let drawn = net.picture(&net.states(&inputs, false), false);
+        assert!(drawn.allclose(&(picture.to_kind(Kind::Float) / 255.0), 1e-5, 1e-5, false));
+        let hidden = vs.variables()["pixel_head.hidden.weight"].size();
+        assert_eq!(hidden, [2 * PIXEL_HIDDEN, 2 + 3 + 4 * k]);
     }
 }
