@@ -859,8 +859,8 @@ mod tests {
         let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
         let green = Tensor::from_slice(&[0u8, 255, 0]);
         picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
-        let _ =
-            picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]));
+        let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
+        picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&red);
         picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
         let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
         let places = net.pixel_frame(&features);
