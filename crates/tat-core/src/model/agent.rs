@@ -454,7 +454,9 @@ impl AgentNet {
         let token = features.narrow(2, 0, 2);
         let anchor_at = token.narrow(1, anchor, 1);
         let to_token = &token - &anchor_at;
-        let distance = to_token.square().sum_dim_intlist(2, true, Kind::Float).sqrt().clamp_min(FRAME_MIN_DISTANCE);
+        // Clamped before the root: the anchor's own distance is zero, where a root's gradient is not finite.
+        let distance =
+            to_token.square().sum_dim_intlist(2, true, Kind::Float).clamp_min(FRAME_MIN_DISTANCE.powi(2)).sqrt();
         let unit = &to_token / &distance;
         // [B, 2, K]: each token's direction, and the direction a quarter turn anticlockwise of it.
         let along_axes = unit.transpose(1, 2);
@@ -892,6 +894,13 @@ mod tests {
             Inputs { image: &picture, canvases: &canvases, text: &text, text_len: &Tensor::from_slice(&[2i64]) };
         let drawn = net.picture(&net.states(&inputs, false), false);
         assert!(drawn.allclose(&(picture.to_kind(Kind::Float) / 255.0), 1e-5, 1e-5, false));
+        // Every gradient through the places is finite (the anchor's own distance is zero).
+        let _ = net.pixel_head.as_ref().unwrap().2.weight.shallow_clone().requires_grad_(false).fill_(0.1);
+        let loss = net.picture(&net.states(&inputs, true), true).square().mean(Kind::Float);
+        loss.backward();
+        let gradient = vs.variables()["objects.prototype"].grad();
+        assert!(gradient.defined() && gradient.isfinite().all().int64_value(&[]) == 1, "{gradient}");
+        assert!(gradient.abs().sum(Kind::Float).double_value(&[]) > 0.0);
         let hidden = vs.variables()["pixel_head.hidden.weight"].size();
         assert_eq!(hidden, [2 * PIXEL_HIDDEN, 2 + 3 + 4 * k]);
     }
