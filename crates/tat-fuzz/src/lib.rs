@@ -155,10 +155,15 @@ pub fn join(flags: u8, files: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// This process's scratch folder (under `TMPDIR`, which `make fuzz` points into the target dir).
-fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::Builder::new().prefix("tat-fuzz-").tempdir().expect("a scratch folder").keep())
+/// This thread's scratch folder (under `TMPDIR`, which `make fuzz` points into the target dir),
+/// removed when the thread ends (the replay test's threads; libFuzzer's process leaves it to
+/// `make fuzz`, which removes the target's `TMPDIR`).
+fn scratch() -> PathBuf {
+    thread_local! {
+        static DIR: tempfile::TempDir =
+            tempfile::Builder::new().prefix("tat-fuzz-").tempdir().expect("a scratch folder");
+    }
+    DIR.with(|dir| dir.path().to_path_buf())
 }
 
 fn write(path: &Path, bytes: &[u8]) {
