@@ -162,15 +162,20 @@ fn write_folder(tmp: &Path, parts: &SaveParts) -> Result<()> {
         tokenizer.save(&tmp.join(TOKENIZER_FILE))?;
     }
     write(&tmp.join(CONFIG_FILE), &parts.config.to_toml_string())?;
+    write_checksums(tmp)
+}
+
+/// Writes `checksums.json` for the checkpoint files `dir` holds ([`verify`] checks them).
+pub fn write_checksums(dir: &Path) -> Result<()> {
     let mut sums = std::collections::BTreeMap::new();
     for name in [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE, TOKENIZER_FILE, CONFIG_FILE] {
-        let path = tmp.join(name);
+        let path = dir.join(name);
         if path.exists() {
             sums.insert(name.to_string(), checksum(&path)?);
         }
     }
     let sums = Checksums { files: sums };
-    write(&tmp.join(CHECKSUMS_FILE), &serde_json::to_string_pretty(&sums).expect("checksums serialise"))
+    write(&dir.join(CHECKSUMS_FILE), &serde_json::to_string_pretty(&sums).expect("checksums serialise"))
 }
 
 /// `checksums.json`: per file of the checkpoint, its length and CRC-32.

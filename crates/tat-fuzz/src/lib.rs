@@ -385,21 +385,12 @@ pub fn checkpoint_files(data: &[u8]) {
     let chosen = usize::from(pick) % parts.len();
     let dir = scratch().join("checkpoint");
     std::fs::create_dir_all(&dir).expect("the checkpoint folder");
-    let mut sums = serde_json::Map::new();
     for (i, (name, text)) in parts.iter().enumerate().skip(1) {
-        let content = if i == chosen { bytes } else { text.as_bytes() };
-        write(&dir.join(name), content);
-        if *name != "metrics.jsonl" {
-            let mut crc = flate2::Crc::new();
-            crc.update(content);
-            let sum = serde_json::json!({ "bytes": content.len(), "crc32": format!("{:08x}", crc.sum()) });
-            sums.insert((*name).to_string(), sum);
-        }
+        write(&dir.join(name), if i == chosen { bytes } else { text.as_bytes() });
     }
-    let checksums = dir.join(checkpoint::CHECKSUMS_FILE);
     match chosen {
-        0 => write(&checksums, bytes),
-        _ => write(&checksums, serde_json::json!({ "files": sums }).to_string().as_bytes()),
+        0 => write(&dir.join(checkpoint::CHECKSUMS_FILE), bytes),
+        _ => checkpoint::write_checksums(&dir).expect("the checkpoint's checksums"),
     }
     if parts[chosen].0 == "metrics.jsonl" {
         let path = dir.join("metrics.jsonl");
