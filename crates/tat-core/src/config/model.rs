@@ -457,8 +457,9 @@ pub struct AgentConfig {
     pub decoder_copy: bool,
     /// Each pixel of the decoder's pixel head (`pixel_decoder` > 0) also reads its place in the
     /// egocentric frame (`object_frame`) of every object token of the input picture: along and
-    /// across the direction from the anchor to that token, past the token along it, and the
-    /// fraction of the way there; the pixel MLP is then gated (SwiGLU). A line from the agent to
+    /// across the direction from the anchor to that token, past the token along it, past the
+    /// midpoint (these in pixels, squashed by a tanh), and the fraction of the way there, each
+    /// times a gain, with weights that start at zero; the pixel MLP is then gated (SwiGLU). A line from the agent to
     /// the gold, the agent one step ahead or halfway there, the gold erased are rules over these
     /// numbers, which a patch's query does not hold.
     pub pixel_frame: bool,
