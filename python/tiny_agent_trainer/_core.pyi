@@ -183,6 +183,7 @@ def train(
     overrides: list[str] = ...,
     examples: dict[str, list[tuple[str, str]]] | None = None,
     data: Any = None,
+    collective: Any = None,
 ) -> dict[str, Any]: ...
 def read_metrics(run_dir: str | os.PathLike[str]) -> dict[str, npt.NDArray[Any]]: ...
 def train_experiment(

@@ -130,6 +130,7 @@ def train(
     threads: int | None = None,
     out: str | os.PathLike[str] | None = None,
     data: dict[str, Any] | None = None,
+    collective: Any = None,
 ) -> Run:
     """Trains `config` (a `Config` or a config file's path) like `tiny-agent-trainer train`.
 
@@ -139,6 +140,11 @@ def train(
     int64 [N]}`. `train` may instead be a callable `(seed, epoch) -> arrays` that the learner
     calls for a fresh training set every epoch; it must be a pure function of its arguments, so a
     resumed run sees the data an uninterrupted one saw.
+
+    Under `torchrun` every process calls `train` with the same arguments and they train one
+    model together (`tiny_agent_trainer.distributed`): each takes its share of every batch, and
+    rank 0 writes the run. `collective` names the process group to use instead of torchrun's
+    (a `distributed.TorchCollective`).
 
     `device`, `threads` and `out` override `training.device`, `training.threads` and
     `training.output_dir`; `resume` continues the run from its `last` checkpoint. Ctrl-C saves
@@ -152,6 +158,10 @@ def train(
     else:
         # The file it was read from: relative dataset paths resolve against its folder.
         text, source = config.to_toml(), config.source
+    if collective is None:
+        from . import distributed
+
+        collective = distributed.from_environment(device)
     summary = _core.train(
         text,
         source,
@@ -162,6 +172,7 @@ def train(
         threads=threads,
         out=out,
         data=data,
+        collective=collective,
     )
     run_dir = Path(summary.pop("run_dir"))
     return Run(run_dir=run_dir, metrics=_core.read_metrics(run_dir), **summary)

@@ -103,14 +103,23 @@ def train(
 ) -> None:
     """Train the model a config describes (checkpoints and metrics go to the run folder), or
     every run of an experiment file (a file with an [experiment] section), then print its table."""
+    from . import distributed
+
     config = _one_path(config_file, config, "CONFIG", "--config")
     if _core.is_experiment(config):
         _train_experiment(config, epochs, device, seed, out, resume, overrides)
         return
     task = registry.module_for_config(config)
     if task is not None:
+        if distributed.world_size() > 1:
+            raise click.UsageError(
+                f"{config}: its task trains on one process (its data comes from {task.__name__}); "
+                "run it without torchrun"
+            )
         _train_python(task, config, epochs, device, seed, out, resume, overrides)
         return
+    collective = distributed.from_environment(device)
+    writer = distributed.is_writer(collective)
     progress = _TrainProgress()
     with _interrupt_saves_last():
         try:
@@ -118,17 +127,20 @@ def train(
                 None,
                 config,
                 resume=resume,
-                on_start=progress.start,
-                on_step=progress.step,
-                on_epoch=progress.epoch,
+                on_start=progress.start if writer else None,
+                on_step=progress.step if writer else None,
+                on_epoch=progress.epoch if writer else None,
                 device=device,
                 out=out,
                 epochs=epochs,
                 seed=seed,
                 overrides=list(overrides),
+                collective=collective,
             )
         finally:
             progress.clear()
+    if not writer:
+        return
     best = "n/a" if summary["best_val_loss"] is None else f"{summary['best_val_loss']:.4f}"
     early = " (early stopping)" if summary["stopped_early"] else ""
     click.echo(

@@ -4,6 +4,7 @@
 // returns their message through `err`, so none unwinds into Rust.
 
 #include <ATen/ATen.h>
+#include <ATen/DLConvertor.h>
 #include <ATen/Version.h>
 #include <ATen/cpu/Utils.h>
 
@@ -94,6 +95,27 @@ int tat_clear_grads(at::Tensor** tensors, size_t n, char* err, size_t cap) {
   return guarded(err, cap, [&] {
     for (size_t i = 0; i < n; ++i) tensors[i]->mutable_grad().reset();
   });
+}
+
+// Sets each tensor's gradient to the matching one of `grads` (the same memory, not a copy).
+int tat_set_grads(at::Tensor** tensors, at::Tensor** grads, size_t n, char* err, size_t cap) {
+  return guarded(err, cap, [&] {
+    for (size_t i = 0; i < n; ++i) tensors[i]->mutable_grad() = *grads[i];
+  });
+}
+
+// A DLPack view of a tensor (its memory, shared, kept alive until the view's deleter runs): how
+// a front hands an engine tensor to another library in the same process (torch.distributed).
+void* tat_to_dlpack(at::Tensor* tensor, char* err, size_t cap) {
+  void* out = nullptr;
+  guarded(err, cap, [&] { out = at::toDLPack(*tensor); });
+  return out;
+}
+
+// Releases a DLPack view no library took.
+void tat_dlpack_release(void* view) {
+  auto managed = static_cast<DLManagedTensor*>(view);
+  if (managed != nullptr && managed->deleter != nullptr) managed->deleter(managed);
 }
 
 }  // extern "C"

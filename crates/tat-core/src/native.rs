@@ -35,6 +35,9 @@ extern "C" {
         cap: usize,
     ) -> i32;
     fn tat_clear_grads(tensors: *const Handle, n: usize, err: *mut c_char, cap: usize) -> i32;
+    fn tat_set_grads(tensors: *const Handle, grads: *const Handle, n: usize, err: *mut c_char, cap: usize) -> i32;
+    fn tat_to_dlpack(tensor: Handle, err: *mut c_char, cap: usize) -> *mut std::ffi::c_void;
+    fn tat_dlpack_release(view: *mut std::ffi::c_void);
 }
 
 const TEXT_CAP: usize = 4096;
@@ -150,4 +153,36 @@ pub fn clear_grads(tensors: &[&Tensor]) -> Result<()> {
         // SAFETY: live tensors borrowed for the call.
         unsafe { tat_clear_grads(h.as_ptr(), h.len(), err, cap) }
     })
+}
+
+/// Sets the gradient of each of `tensors` to the matching tensor of `grads` (shared, not copied).
+pub fn set_grads(tensors: &[&Tensor], grads: &[&Tensor]) -> Result<()> {
+    assert_eq!(tensors.len(), grads.len(), "one gradient per tensor");
+    let (t, g) = (handles(tensors), handles(grads));
+    checked("setting gradients", |err, cap| {
+        // SAFETY: live tensors borrowed for the call; the gradients are reference-counted copies.
+        unsafe { tat_set_grads(t.as_ptr(), g.as_ptr(), t.len(), err, cap) }
+    })
+}
+
+/// A DLPack view of `tensor` (a `DLManagedTensor*` sharing its memory): a consumer such as
+/// `torch.from_dlpack` takes ownership; one that is not consumed must go to [`dlpack_release`].
+pub fn to_dlpack(tensor: &Tensor) -> Result<*mut std::ffi::c_void> {
+    let h = handles(&[tensor]);
+    let mut view = std::ptr::null_mut();
+    checked("a DLPack view", |err, cap| {
+        // SAFETY: a live tensor borrowed for the call; the view holds its own reference.
+        view = unsafe { tat_to_dlpack(h[0], err, cap) };
+        i32::from(view.is_null())
+    })?;
+    Ok(view)
+}
+
+/// Releases a DLPack view from [`to_dlpack`] that no consumer took.
+///
+/// # Safety
+/// `view` must come from [`to_dlpack`] and be neither consumed nor released before.
+pub unsafe fn dlpack_release(view: *mut std::ffi::c_void) {
+    // SAFETY: the caller's contract.
+    unsafe { tat_dlpack_release(view) }
 }

@@ -120,7 +120,7 @@ fn check_case(name: &str) {
         TOLERANCE,
         true,
     );
-    let updates: BTreeMap<String, Tensor> = net.updates(&s).into_iter().collect();
+    let updates: BTreeMap<String, Tensor> = net.updates(&s, None).into_iter().collect();
     let trainable: BTreeSet<String> = at(train, &["trainable_params"])
         .as_array()
         .unwrap_or_else(|| panic!("{name}: train.trainable_params is a list"))

@@ -5,6 +5,7 @@ mod agent;
 mod arrays;
 mod config;
 mod device;
+mod distributed;
 mod errors;
 mod eval;
 mod model;

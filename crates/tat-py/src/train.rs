@@ -41,12 +41,13 @@ const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// learner calls for a fresh training set every epoch (it must be a pure function of its
 /// arguments for a resumed run to see the same data); or an object with `vocabulary()`,
 /// `batch(seed, step)` and `validation()` that makes every training step's batch (the agent task's
-/// `Source`).
+/// `Source`). `collective` makes this process one of a data-parallel run
+/// (`tiny_agent_trainer.distributed.TorchCollective`, see `train_distributed` in the engine).
 #[pyfunction]
 #[pyo3(signature = (
     config_toml = None, config_path = None, *, resume = false, on_start = None, on_epoch = None,
     on_step = None, device = None, threads = None, out = None, epochs = None, seed = None,
-    overrides = Vec::new(), examples = None, data = None,
+    overrides = Vec::new(), examples = None, data = None, collective = None,
 ))]
 #[allow(clippy::too_many_arguments)] // one per keyword of the Python `train` and the CLI's flags
 pub fn train<'py>(
@@ -65,6 +66,7 @@ pub fn train<'py>(
     overrides: Vec<String>,
     examples: Option<HashMap<String, Vec<(String, String)>>>,
     data: Option<Bound<'py, PyAny>>,
+    collective: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut config = read_config(config_toml, config_path).and_then(|c| c.with_overrides(&overrides)).py_err()?;
     let t = &mut config.training;
@@ -89,9 +91,13 @@ pub fn train<'py>(
         (None, None) => TaskData::FromConfig,
     };
     let options = TrainOptions { resume };
+    let collective = collective.map(|c| crate::distributed::PyCollective::new(&c)).transpose()?;
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
-        tat_core::train::train_with(&config, task_data, &options, &mut observer)
+        match collective {
+            Some(c) => tat_core::train::train_distributed(&config, task_data, &options, &mut observer, Box::new(c)),
+            None => tat_core::train::train_with(&config, task_data, &options, &mut observer),
+        }
     });
     outcome(py, result, observer.error).and_then(|summary| summary_dict(py, &summary))
 }

@@ -8,7 +8,7 @@ use tch::Device;
 use super::metrics::{EpochMetrics, MetricsLog, StepLog};
 use super::optim::Optimizer;
 use super::schedule::LrSchedule;
-use super::{Task, Update};
+use super::{Collective, Task, Update};
 use crate::checkpoint::{self, Checkpoint, SaveParts, TrainState, BEST, LAST};
 use crate::config::Config;
 use crate::device;
@@ -88,6 +88,32 @@ pub fn train_with(
     options: &TrainOptions,
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainSummary> {
+    train_inner(config, data, options, observer, None)
+}
+
+/// [`train_with`] as one process of a data-parallel run: every process runs this with the same
+/// config and data, takes its share of every global batch (where its task shards them: see
+/// [`super::Shard`]), and `collective` sums the gradients, so the processes keep equal weights
+/// and train as one process would on the whole batch. Rank 0 alone writes the run folder; a
+/// stop (Ctrl-C, a callback's error) on any process stops all of them at the same step.
+pub fn train_distributed(
+    config: &Config,
+    data: TaskData,
+    options: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+    collective: Box<dyn Collective>,
+) -> Result<TrainSummary> {
+    train_inner(config, data, options, observer, Some(collective))
+}
+
+fn train_inner(
+    config: &Config,
+    data: TaskData,
+    options: &TrainOptions,
+    observer: &mut dyn TrainObserver,
+    collective: Option<Box<dyn Collective>>,
+) -> Result<TrainSummary> {
+    let writer = collective.as_ref().is_none_or(|c| c.rank() == 0);
     device::set_threads(config.training.threads);
     device::keep_freed_memory();
     // Past a file-size limit (`ulimit -f`) a write then fails with an error the save reports,
@@ -97,8 +123,8 @@ pub fn train_with(
     let device = device::resolve(config.training.device)?;
     let precision = precision::resolve(config.training.precision, device);
     let run_dir = config.output_dir();
-    // Held until training ends: no second run writes this folder meanwhile.
-    let _lock = super::lock::RunLock::acquire(&run_dir)?;
+    // Held until training ends: no second run writes this folder meanwhile (the writing process's).
+    let _lock = if writer { Some(super::lock::RunLock::acquire(&run_dir)?) } else { None };
     let resumed = if options.resume { Some(resume_point(&run_dir, config)?) } else { refuse_overwrite(&run_dir)? };
     let config = tasks::settle(config, &data)?;
     let init = match (&config.training.init_from, &resumed) {
@@ -109,7 +135,8 @@ pub fn train_with(
     let mut task = tasks::open(&config, data, &context)?;
     let init_from = init.map(|ckpt| checkpoint::load_matching(task.vs_mut(), &ckpt.dir)).transpose()?;
     let frozen = checkpoint::freeze(task.vs(), &config.training.freeze)?;
-    let mut learner = Learner::open(config, task, device, precision, run_dir, resumed, &frozen)?;
+    let mut learner = Learner::open(config, task, device, precision, run_dir, resumed, &frozen, collective)?;
+    learner.share_weights()?;
     learner.repair_best()?;
     learner.init_from = init_from;
     observer.on_start(&learner.info());
@@ -125,8 +152,11 @@ struct Learner {
     schedule: LrSchedule,
     state: TrainState,
     run_dir: PathBuf,
-    metrics: MetricsLog,
-    steps: StepLog,
+    /// The run's metrics files: the writing process's (rank 0, or the only one).
+    metrics: Option<MetricsLog>,
+    steps: Option<StepLog>,
+    /// The other processes of a data-parallel run.
+    collective: Option<Box<dyn Collective>>,
     /// The epoch the task has planned, and its number of steps.
     planned: (usize, usize),
     /// Where a new run's weights came from, in words (`training.init_from`).
@@ -144,6 +174,7 @@ impl Learner {
         run_dir: PathBuf,
         resumed: Option<Checkpoint>,
         frozen: &[(String, i64)],
+        collective: Option<Box<dyn Collective>>,
     ) -> Result<Self> {
         let mut optimizer = task.optimizer(&config.training);
         optimizer.retain(|name| !frozen.iter().any(|(f, _)| f == name));
@@ -165,9 +196,13 @@ impl Learner {
         };
         state.precision = Some(precision.compute.name().to_string());
         state.precision_reason = Some(precision.reason.clone());
-        std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
-        let metrics = MetricsLog::open(&run_dir, state.epoch)?;
-        let steps = StepLog::open(&run_dir, state.step)?;
+        let writer = collective.as_ref().is_none_or(|c| c.rank() == 0);
+        let (metrics, steps) = if writer {
+            std::fs::create_dir_all(&run_dir).map_err(|e| TatError::io(&run_dir, e))?;
+            (Some(MetricsLog::open(&run_dir, state.epoch)?), Some(StepLog::open(&run_dir, state.step)?))
+        } else {
+            (None, None)
+        };
         let frozen_parameters = frozen.iter().map(|(_, n)| n).sum();
         Ok(Self {
             config,
@@ -183,13 +218,44 @@ impl Learner {
             planned,
             init_from: None,
             frozen_parameters,
+            collective,
         })
+    }
+
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    fn writer(&self) -> bool {
+        self.collective.as_ref().is_none_or(|c| c.rank() == 0)
+    }
+
+    /// Every process of a data-parallel run starts from rank 0's weights (a fresh model's
+    /// initialisation need not agree between processes).
+    fn share_weights(&mut self) -> Result<()> {
+        let Some(collective) = self.collective.as_deref_mut() else { return Ok(()) };
+        let mut named: Vec<(String, tch::Tensor)> = self.task.vs().variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let _guard = tch::no_grad_guard();
+        for (_, value) in named {
+            // A contiguous view of the variable: the broadcast writes its memory.
+            collective.broadcast(&value.view([-1]))?;
+        }
+        Ok(())
+    }
+
+    /// Whether any process asks to stop (all of them then stop at this step).
+    fn any_stops(&mut self, stop: bool) -> Result<bool> {
+        let Some(collective) = self.collective.as_deref_mut() else { return Ok(stop) };
+        let flag = tch::Tensor::from_slice(&[f64::from(u8::from(stop))]);
+        collective.all_reduce_sum(&flag)?;
+        Ok(flag.double_value(&[0]) > 0.0)
     }
 
     /// A run stopped between writing `last` and `best` (a kill, a failed save) left `best` an
     /// epoch behind the state it resumes from, whose best epoch is the one `last` holds: `best`
     /// is written again from it.
     fn repair_best(&mut self) -> Result<()> {
+        if !self.writer() {
+            return Ok(());
+        }
         let s = &self.state;
         // Only a `last` written at the end of its epoch holds the best epoch's weights (a Ctrl-C
         // save is mid-epoch).
@@ -237,6 +303,8 @@ impl Learner {
             let metrics = self.finish_epoch(examples, tokens, seconds)?;
             observer.on_epoch(&metrics);
         }
+        // The other processes wait for rank 0's last writes before they return and read them.
+        self.any_stops(false)?;
         Ok(TrainSummary {
             run_dir: self.run_dir.clone(),
             epochs_completed: self.state.epoch,
@@ -267,13 +335,15 @@ impl Learner {
         let started = Instant::now();
         let (mut examples, mut tokens) = (0, 0);
         for index in self.state.batch_in_epoch..steps {
-            if observer.should_stop() {
+            let stop = observer.should_stop();
+            if self.any_stops(stop)? {
                 return Err(self.interrupt());
             }
             tch::manual_seed(step_seed(seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
             let t = &self.config.training;
-            let mut update = Update { optimizer: &mut self.optimizer, lr, clip: t.gradient_clip_norm };
+            let collective = self.collective.as_deref_mut().map(|c| c as &mut dyn Collective);
+            let mut update = Update { optimizer: &mut self.optimizer, collective, lr, clip: t.gradient_clip_norm };
             let out = self.task.step(index, &mut update).map_err(|e| match e {
                 TatError::Diverged(what) => self.diverged(&what),
                 other => other,
@@ -281,7 +351,9 @@ impl Learner {
             self.state.step += 1;
             self.state.batch_in_epoch = index + 1;
             let logged = if out.skipped { f64::NAN } else { out.loss };
-            self.steps.append(self.state.step, self.state.epoch + 1, logged, lr)?;
+            if let Some(steps) = &mut self.steps {
+                steps.append(self.state.step, self.state.epoch + 1, logged, lr)?;
+            }
             if out.skipped {
                 self.state.skipped_steps += 1;
             } else {
@@ -351,12 +423,20 @@ impl Learner {
         if self.state.skipped_steps > 0 {
             metrics.extra.insert("skipped_steps".to_string(), self.state.skipped_steps as f64);
         }
-        self.metrics.append(&metrics)?;
+        if let Some(log) = &mut self.metrics {
+            log.append(&metrics)?;
+        }
         Ok(metrics)
     }
 
+    /// Writes checkpoint `name` (the writing process alone; the others return at once).
     fn save(&mut self, name: &str) -> Result<()> {
-        self.steps.flush()?;
+        if !self.writer() {
+            return Ok(());
+        }
+        if let Some(steps) = &mut self.steps {
+            steps.flush()?;
+        }
         let parts = SaveParts {
             vs: self.task.vs(),
             optimizer: self.optimizer.state(),

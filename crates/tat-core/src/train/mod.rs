@@ -18,7 +18,9 @@ use crate::config::TrainingConfig;
 use crate::error::{Result, TatError};
 use crate::tokenizer::Tokenizer;
 
-pub use learner::{train, train_with, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary};
+pub use learner::{
+    train, train_distributed, train_with, RunInfo, StepProgress, TrainObserver, TrainOptions, TrainSummary,
+};
 pub use metrics::EpochMetrics;
 use optim::Optimizer;
 
@@ -82,46 +84,147 @@ pub struct Validation {
     pub extra: std::collections::BTreeMap<String, f64>,
 }
 
-/// The update a step makes: the single place where weights change, so that a data-parallel
-/// all-reduce has one place to plug in.
+/// The processes of a data-parallel run (torch.distributed's process group, which the Python
+/// front holds). Each process computes the gradient of its share of every global batch; the
+/// learner sums them through these calls, so every process takes the same update. A run on one
+/// process has none.
+pub trait Collective {
+    /// This process's rank: rank 0 alone writes checkpoints and metrics.
+    fn rank(&self) -> usize;
+    /// The number of processes.
+    fn world(&self) -> usize;
+    /// Sums a contiguous 1-D tensor over every process, in place.
+    fn all_reduce_sum(&mut self, buffer: &Tensor) -> Result<()>;
+    /// Overwrites a contiguous 1-D tensor on every process with rank 0's, in place.
+    fn broadcast(&mut self, buffer: &Tensor) -> Result<()>;
+}
+
+/// A process's share of every global batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub rank: usize,
+    pub world: usize,
+}
+
+impl Shard {
+    /// The whole batch: a run on one process.
+    pub const WHOLE: Shard = Shard { rank: 0, world: 1 };
+
+    /// This process's contiguous share of `n` items in order: `n / world` each, and one more for
+    /// each of the first `n % world` ranks.
+    pub fn range(&self, n: usize) -> std::ops::Range<usize> {
+        let (base, extra) = (n / self.world, n % self.world);
+        let start = self.rank * base + self.rank.min(extra);
+        start..start + base + usize::from(self.rank < extra)
+    }
+}
+
+/// The update a step makes: the single place where weights change, and where a data-parallel
+/// run sums its processes' gradients.
 pub struct Update<'a> {
     optimizer: &'a mut Optimizer,
+    collective: Option<&'a mut dyn Collective>,
     lr: f64,
     clip: f64,
 }
 
+/// A data-parallel step's loss and weight over every process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shared {
+    /// The weighted mean of the processes' losses.
+    pub loss: f64,
+    /// The sum of their weights.
+    pub weight: f64,
+}
+
 impl Update<'_> {
+    /// This process's share of the step's global batch ([`Shard::WHOLE`] on one process). A task
+    /// that takes only its share makes a data-parallel run faster; one that takes the whole
+    /// batch on every process still trains as on one process.
+    pub fn shard(&self) -> Shard {
+        self.collective.as_ref().map_or(Shard::WHOLE, |c| Shard { rank: c.rank(), world: c.world() })
+    }
+
     /// The gradient step every gradient task takes: backward from `loss`, global-norm clip
     /// (`training.gradient_clip_norm`), AdamW. A non-finite loss or gradient norm is
-    /// [`TatError::Diverged`], and then nothing is updated.
+    /// [`TatError::Diverged`], and then nothing is updated. On several processes the
+    /// processes' losses (and gradients) weigh alike: the mean over examples, when every
+    /// process takes as many ([`Update::gradient_step_weighted`] otherwise).
     pub fn gradient_step(&mut self, loss: &Tensor) -> Result<f64> {
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return Err(TatError::Diverged(format!("the loss is {value}")));
+        match self.collective.as_deref_mut() {
+            None => {
+                let value = loss.double_value(&[]);
+                if !value.is_finite() {
+                    return Err(TatError::Diverged(format!("the loss is {value}")));
+                }
+                self.optimizer.backward_step(loss, self.clip, self.lr)?;
+                Ok(value)
+            }
+            Some(c) => {
+                let shared = self.optimizer.backward_step_shared(loss, 1.0, self.clip, self.lr, c, false)?;
+                Ok(shared.expect("a shared step stops rather than skips").loss)
+            }
         }
-        self.optimizer.backward_step(loss, self.clip, self.lr)?;
-        Ok(value)
+    }
+
+    /// [`Update::gradient_step`] for a loss that is a mean over `weight` items (target tokens,
+    /// examples) of this process's share: on several processes the gradient is then that of the
+    /// mean over every process's items, as one process would compute it from the whole batch.
+    /// Returns the loss and weight over every process (this process's on one). A share may be
+    /// empty (`weight` 0; its loss is not read).
+    pub fn gradient_step_weighted(&mut self, loss: &Tensor, weight: f64) -> Result<Shared> {
+        match self.collective.as_deref_mut() {
+            None => Ok(Shared { loss: self.gradient_step(loss)?, weight }),
+            Some(c) => {
+                let shared = self.optimizer.backward_step_shared(loss, weight, self.clip, self.lr, c, false)?;
+                Ok(shared.expect("a shared step stops rather than skips"))
+            }
+        }
     }
 
     /// [`Update::gradient_step`] for tasks that skip a bad step instead of stopping: a non-finite
-    /// loss or gradient norm changes no weight and returns None (the learner counts it).
+    /// loss or gradient norm changes no weight and returns None (the learner counts it). On
+    /// several processes a bad step on any of them is skipped by all.
     pub fn gradient_step_or_skip(&mut self, loss: &Tensor) -> Result<Option<f64>> {
-        let value = loss.double_value(&[]);
-        if !value.is_finite() {
-            return Ok(None);
+        match self.collective.as_deref_mut() {
+            None => {
+                let value = loss.double_value(&[]);
+                if !value.is_finite() {
+                    return Ok(None);
+                }
+                Ok(self.optimizer.backward_step_or_skip(loss, self.clip, self.lr)?.then_some(value))
+            }
+            Some(c) => Ok(self.optimizer.backward_step_shared(loss, 1.0, self.clip, self.lr, c, true)?.map(|s| s.loss)),
         }
-        Ok(self.optimizer.backward_step_or_skip(loss, self.clip, self.lr)?.then_some(value))
     }
 
     /// An update from gradients the task computed itself (a local learning rule), one per
-    /// optimizer parameter in [`Optimizer::names`] order.
+    /// optimizer parameter in [`Optimizer::names`] order. On several processes the update is
+    /// the sum of theirs: each process computes its share's part of the whole batch's update.
     pub fn apply(&mut self, grads: &[Tensor]) -> Result<()> {
+        let summed;
+        let grads = match self.collective.as_deref_mut() {
+            None => grads,
+            Some(c) => {
+                summed = optim::sum_over_processes(c, grads)?;
+                &summed[..]
+            }
+        };
         for (name, g) in self.optimizer.names().zip(grads) {
             if g.defined() && g.isfinite().all().int64_value(&[]) == 0 {
                 return Err(TatError::Diverged(format!("the update of `{name}` is not finite")));
             }
         }
         self.optimizer.apply(grads, self.lr)
+    }
+
+    /// Numbers summed over the processes (`values` itself on one): counts a step reports over
+    /// the whole batch.
+    pub fn sum_over_processes(&mut self, values: &[f64]) -> Result<Vec<f64>> {
+        match self.collective.as_deref_mut() {
+            None => Ok(values.to_vec()),
+            Some(c) => optim::sum_scalars(c, values),
+        }
     }
 
     /// The optimizer's parameter names, the order [`Update::apply`] takes.

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use tch::{nn::VarStore, Tensor};
+use tch::{nn::VarStore, Kind, Tensor};
 
+use super::{Collective, Shared};
 use crate::config::{OptimizerKind, TrainingConfig};
 use crate::error::{Result, TatError};
 use crate::native::{self, AdamWGroup, AdamWStep};
@@ -110,6 +111,63 @@ impl Optimizer {
         }
         self.step(lr)?;
         Ok(true)
+    }
+
+    /// The gradient step of a data-parallel run: backward from this process's `loss` (a mean
+    /// over `weight` items; 0 for an empty share, whose loss is not read), the gradients times
+    /// their weights summed over the processes and divided by the summed weight, then the clip
+    /// and the update, the same on every process. A non-finite loss or gradient norm on any
+    /// process stops every one ([`TatError::Diverged`]), or with `skip_bad` skips the step on
+    /// every one (None). Returns the loss and weight over every process.
+    pub fn backward_step_shared(
+        &mut self,
+        loss: &Tensor,
+        weight: f64,
+        clip: f64,
+        lr: f64,
+        collective: &mut dyn Collective,
+        skip_bad: bool,
+    ) -> Result<Option<Shared>> {
+        self.zero_grad()?;
+        let value = if weight > 0.0 { loss.double_value(&[]) } else { 0.0 };
+        if weight > 0.0 && value.is_finite() {
+            (loss * weight).backward();
+        }
+        let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
+        // One small sum first: the weighted loss, the weight, and which gradients exist (a part
+        // of the model one process's share did not reach has none there).
+        let mut scalars = vec![value * weight, weight];
+        scalars.extend(grads.iter().map(|g| f64::from(u8::from(g.defined()))));
+        let summed = sum_scalars(collective, &scalars)?;
+        let total = summed[1];
+        let global = summed[0] / total;
+        let bad = |what: String, optimizer: &mut Self| {
+            optimizer.zero_grad()?;
+            if skip_bad {
+                Ok(None)
+            } else {
+                Err(TatError::Diverged(what))
+            }
+        };
+        if !global.is_finite() {
+            return bad(format!("the loss over the run's processes is {global}"), self);
+        }
+        let values: Vec<&Tensor> = self.params.iter().map(|p| &p.value).collect();
+        let reduced = sum_gradients(collective, &values, &grads, weight, &summed[2..])?;
+        let (mut targets, mut sums) = (Vec::new(), Vec::new());
+        for (value, sum) in values.iter().zip(reduced) {
+            if let Some(sum) = sum {
+                targets.push(*value);
+                sums.push(sum / total);
+            }
+        }
+        native::set_grads(&targets, &sums.iter().collect::<Vec<_>>())?;
+        let norm = self.clip_grad_norm(clip)?;
+        if !norm.is_finite() {
+            return bad(format!("the gradient norm is {norm}"), self);
+        }
+        self.step(lr)?;
+        Ok(Some(Shared { loss: global, weight: total }))
     }
 
     /// Drops every gradient, as PyTorch's `zero_grad()` does: backward then writes fresh ones.
@@ -265,4 +323,71 @@ fn corrupt(path: &Path, what: &str) -> TatError {
         "{}: optimizer state is unreadable ({what}). Fix: resume from another checkpoint, or start again without --resume.",
         path.display()
     ))
+}
+
+/// `values` summed over the processes (a small fp64 tensor on the CPU).
+pub(super) fn sum_scalars(collective: &mut dyn Collective, values: &[f64]) -> Result<Vec<f64>> {
+    let buffer = Tensor::from_slice(values);
+    collective.all_reduce_sum(&buffer)?;
+    Ok(Vec::<f64>::try_from(&buffer)?)
+}
+
+/// Each of `grads` (one per parameter of `values`, undefined where this process has none) times
+/// `weight`, summed over the processes in one buffer; None where no process had one (`counts`:
+/// how many did, summed before).
+fn sum_gradients(
+    collective: &mut dyn Collective,
+    values: &[&Tensor],
+    grads: &[Tensor],
+    weight: f64,
+    counts: &[f64],
+) -> Result<Vec<Option<Tensor>>> {
+    let Some(first) = values.first() else { return Ok(Vec::new()) };
+    let options = (Kind::Float, first.device());
+    let parts: Vec<Tensor> = values
+        .iter()
+        .zip(grads)
+        .map(|(v, g)| {
+            if g.defined() {
+                (g.to_kind(Kind::Float) * weight).reshape([-1])
+            } else {
+                Tensor::zeros([v.numel() as i64], options)
+            }
+        })
+        .collect();
+    let bucket = tch::no_grad(|| Tensor::cat(&parts, 0));
+    collective.all_reduce_sum(&bucket)?;
+    let mut offset = 0;
+    Ok(values
+        .iter()
+        .zip(counts)
+        .map(|(v, &count)| {
+            let n = v.numel() as i64;
+            let part = (count > 0.0).then(|| bucket.narrow(0, offset, n).view_as(v).to_kind(v.kind()));
+            offset += n;
+            part
+        })
+        .collect())
+}
+
+/// Updates a task computed itself, summed over the processes (undefined where no process had
+/// one; every process must hand over the same set).
+pub(super) fn sum_over_processes(collective: &mut dyn Collective, grads: &[Tensor]) -> Result<Vec<Tensor>> {
+    let counts = sum_scalars(collective, &grads.iter().map(|g| f64::from(u8::from(g.defined()))).collect::<Vec<_>>())?;
+    // The shapes come from this process's updates: one missing here but present on another
+    // process cannot be placed.
+    if counts.iter().zip(grads).any(|(&c, g)| c > 0.0 && !g.defined()) {
+        return Err(TatError::Torch(
+            "a local update is missing on this process but present on another: every process must update the \
+             same parameters"
+                .into(),
+        ));
+    }
+    let defined: Vec<Tensor> = grads.iter().filter(|g| g.defined()).map(Tensor::shallow_clone).collect();
+    let shapes: Vec<&Tensor> = defined.iter().collect();
+    let mut summed = sum_gradients(collective, &shapes, &defined, 1.0, &vec![1.0; defined.len()])?.into_iter();
+    Ok(grads
+        .iter()
+        .map(|g| if g.defined() { summed.next().flatten().unwrap_or_else(Tensor::new) } else { Tensor::new() })
+        .collect())
 }

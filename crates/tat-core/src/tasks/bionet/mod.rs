@@ -228,8 +228,12 @@ impl Task for BionetTask {
         Ok(self.batches.len())
     }
 
+    /// One step of the local rule on this process's share of the batch; the processes' updates
+    /// sum to the whole batch's, and the errors are counted over all of them.
     fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput> {
-        let ids = &self.batches[index];
+        let whole = self.batches[index].size()[0] as usize;
+        let mine = update.shard().range(whole);
+        let ids = &self.batches[index].narrow(0, mine.start as i64, mine.len() as i64);
         let x = self.splits.train.x.index_select(0, ids);
         let targets = self.train_targets.index_select(0, ids);
         let labels = self.splits.train.labels.index_select(0, ids);
@@ -241,14 +245,14 @@ impl Task for BionetTask {
             self.net.run(&mut s, d.clamped_steps, Filter::All);
             self.net.run(&mut s, d.free_steps, Filter::Forward);
             let errors = self.net.predict(&s).argmax(-1, false).ne_tensor(&labels).sum(Kind::Int64).int64_value(&[]);
-            let by_name: HashMap<String, Tensor> = self.net.updates(&s).into_iter().collect();
+            let by_name: HashMap<String, Tensor> = self.net.updates(&s, Some(whole)).into_iter().collect();
             let grads: Vec<Tensor> = trained.iter().map(|n| by_name[n].shallow_clone()).collect();
             (grads, errors)
         });
         update.apply(&grads)?;
         self.net.decay(|name| trained.iter().any(|t| t == name));
-        let batch = ids.size()[0] as usize;
-        Ok(StepOutput { loss: errors as f64 / batch as f64, weight: batch, examples: batch, tokens: 0, skipped: false })
+        let errors = update.sum_over_processes(&[errors as f64])?[0];
+        Ok(StepOutput { loss: errors / whole as f64, weight: whole, examples: mine.len(), tokens: 0, skipped: false })
     }
 
     /// The validation split's error rate (the loss) and accuracy.

@@ -200,10 +200,12 @@ impl Network {
     /// The local rule's updates from the state after the dynamics, as pseudo-gradients (to be
     /// subtracted) keyed by variable name: for each trained edge into row i, with y = row i's
     /// state, ŷ = its forward field and x = the sender's state, `-(xᵀ ((y ŷ <= threshold) y)) /
-    /// sqrt(B · fan-in)`, masked where the edge is sparse or recurrent.
-    pub fn updates(&self, s: &State) -> Vec<(String, Tensor)> {
+    /// sqrt(B · fan-in)`, masked where the edge is sparse or recurrent. `whole` is B, the
+    /// whole batch's size: a data-parallel process's state holds its share of the batch, and
+    /// the processes' updates sum to the whole batch's (None: the state's rows are the batch).
+    pub fn updates(&self, s: &State, whole: Option<usize>) -> Vec<(String, Tensor)> {
         let last = self.last();
-        let batch = s.rows[0].size()[0] as f64;
+        let batch = whole.map_or(s.rows[0].size()[0] as f64, |b| b as f64);
         let rule = |x: &Tensor, y: &Tensor, field: &Tensor, threshold: f64| {
             let mistakes = (y * field).le(threshold).to_kind(Kind::Float) * y;
             let fan_in = x.size()[1] as f64;

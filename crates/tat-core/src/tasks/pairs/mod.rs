@@ -102,13 +102,29 @@ impl Task for PairsTask {
         Ok(self.batches.len())
     }
 
+    /// One step on this process's share of the batch (all of it on one process), the loss
+    /// weighted by its own denominator so that a data-parallel run's gradient is the whole
+    /// batch's.
     fn step(&mut self, index: usize, update: &mut Update) -> Result<StepOutput> {
-        let pairs: Vec<&EncodedPair> = self.batches[index].iter().map(|&i| &self.train[i]).collect();
+        let all = &self.batches[index];
+        let mine = &all[update.shard().range(all.len())];
+        if mine.is_empty() {
+            // A share of nothing (a batch smaller than the number of processes) still joins the sum.
+            let shared = update.gradient_step_weighted(&tch::Tensor::from(0.0f32), 0.0)?;
+            let weight = self.global_weight(shared.weight, all.len());
+            return Ok(StepOutput { loss: shared.loss, weight, examples: 0, tokens: 0, skipped: false });
+        }
+        let pairs: Vec<&EncodedPair> = mine.iter().map(|&i| &self.train[i]).collect();
         let batch = collate(&pairs, self.device);
-        let loss = update.gradient_step(&batch_loss(&self.model, &batch, true))?;
+        let denominator = match &self.model {
+            Network::Transformer(_) => batch.target_tokens,
+            // The binder's loss is per word: its targets are the words without `<eos>`.
+            Network::Binder(_) => batch.target_tokens - batch.examples,
+        };
+        let shared = update.gradient_step_weighted(&batch_loss(&self.model, &batch, true), denominator as f64)?;
         Ok(StepOutput {
-            loss,
-            weight: batch.target_tokens,
+            loss: shared.loss,
+            weight: self.global_weight(shared.weight, all.len()),
             examples: batch.examples,
             tokens: batch.target_tokens + pairs.iter().map(|p| p.src.len()).sum::<usize>(),
             skipped: false,
@@ -125,6 +141,19 @@ impl Task for PairsTask {
             count += batch.target_tokens;
         }
         Ok(Validation { loss: sum / count.max(1) as f64, ..Validation::default() })
+    }
+}
+
+impl PairsTask {
+    /// The target tokens of a whole batch of `examples` whose losses' denominators summed to
+    /// `denominator` over the processes: the epoch's mean weighs each step by these, as on one
+    /// process.
+    fn global_weight(&self, denominator: f64, examples: usize) -> usize {
+        let denominator = denominator.round() as usize;
+        match &self.model {
+            Network::Transformer(_) => denominator,
+            Network::Binder(_) => denominator + examples,
+        }
     }
 }
 

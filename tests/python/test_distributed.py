@@ -1,0 +1,105 @@
+"""Data-parallel training on torch.distributed: two processes under torchrun (gloo, CPU) at a
+global batch B train as one process at batch B does (dropout off), and rank 0 alone writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_tiny_config
+
+pytest.importorskip("torch.distributed")
+
+# fp32: bf16 products of a half batch round otherwise than of the whole one.
+SETS = ["--set", "model.dropout=0.0", "--set", "training.threads=1", "--set", 'training.precision="fp32"']
+# The processes' gradients are summed in another order than one process sums them, and AdamW
+# carries such float differences into the weights: 5e-5 to 8e-5 of the loss over three epochs here.
+CLOSE = 1e-4
+
+
+def _train(config: Path, out: Path, processes: int) -> subprocess.CompletedProcess[str]:
+    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    command = [sys.executable, *launcher, "-m", "tiny_agent_trainer", "train", str(config), "--out", str(out), *SETS]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    # One thread per process: two processes on two cores.
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+
+def _losses(run: Path) -> list[tuple[float, float]]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [(r["train_loss"], r["val_loss"]) for r in rows]
+
+
+def test_two_processes_train_as_one_on_the_whole_batch(tmp_path: Path) -> None:
+    config = write_tiny_config(tmp_path, epochs=3)
+    one = _train(config, tmp_path / "one", 1)
+    assert one.returncode == 0, one.stderr
+    two = _train(config, tmp_path / "two", 2)
+    assert two.returncode == 0, two.stderr
+    single, shared = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(single) == len(shared) == 3
+    for (train1, val1), (train2, val2) in zip(single, shared):
+        assert train2 == pytest.approx(train1, rel=CLOSE)
+        assert val2 == pytest.approx(val1, rel=CLOSE)
+    # Rank 0 alone reported: one "done" line, one metrics row per epoch.
+    assert two.stdout.count("done:") == 1, two.stdout
+    # The run continues exactly: one more epoch on two processes.
+    more = subprocess.run(
+        [
+            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+            "-m", "tiny_agent_trainer", "train", str(config), "--out", str(tmp_path / "two"), "--resume",
+            "--epochs", "4", *SETS,
+        ],
+        capture_output=True, text=True, timeout=600,
+        env={**{k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}, "OMP_NUM_THREADS": "1"},
+    )
+    assert more.returncode == 0, more.stderr
+    assert len(_losses(tmp_path / "two")) == 4
+
+
+def test_a_task_that_makes_its_data_in_python_refuses_torchrun(tmp_path: Path) -> None:
+    agent = Path(__file__).resolve().parents[2] / "config" / "agent.toml"
+    env = {**os.environ, "WORLD_SIZE": "2"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tiny_agent_trainer", "train", str(agent), "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert done.returncode != 0
+    assert "run it without torchrun" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+BIONET_SCRIPT = """\
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, {tests!r})
+import tiny_agent_trainer as tat
+from test_data_seam import config, fixed, noisy
+
+data = {{"train": noisy(np.random.default_rng(3), 1000), **fixed()}}
+tat.train(config(Path(sys.argv[1]), epochs=3).with_overrides(["training.threads=1"]), data=data)
+"""
+
+
+def test_a_python_fed_bionet_trains_on_two_processes_as_on_one(tmp_path: Path) -> None:
+    script = tmp_path / "bionet.py"
+    script.write_text(BIONET_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
+    env = {**{k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    for out, prefix in ((tmp_path / "one", [sys.executable]), (tmp_path / "two", launch)):
+        done = subprocess.run([*prefix, str(script), str(out)], capture_output=True, text=True, timeout=600, env=env)
+        assert done.returncode == 0, done.stderr
+    single, shared = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(single) == len(shared) == 3
+    for (train1, val1), (train2, val2) in zip(single, shared):
+        assert train2 == pytest.approx(train1, rel=CLOSE)
+        assert val2 == pytest.approx(val1, rel=CLOSE)
