@@ -165,3 +165,14 @@ fn a_non_finite_loss_on_one_process_stops_every_process() {
     });
     assert_eq!(outcomes, [true, true]);
 }
+
+#[test]
+fn one_process_through_the_collective_takes_the_plain_step() {
+    let problem = Problem::new();
+    let alone = train(problem.copy(), Shard::WHOLE, None, true);
+    let mut group = Threads::group(1);
+    let shared = train(problem.copy(), Shard::WHOLE, Some(&mut group[0]), true);
+    for (a, b) in alone.iter().zip(&shared) {
+        assert!((a - b).abs() < 1e-6, "{alone:?} vs {shared:?}");
+    }
+}

@@ -166,6 +166,7 @@ struct Learner {
 }
 
 impl Learner {
+    #[allow(clippy::too_many_arguments)] // what a run is made of, gathered once by `train_inner`
     fn open(
         config: Config,
         mut task: Box<dyn Task>,

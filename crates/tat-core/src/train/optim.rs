@@ -131,7 +131,8 @@ impl Optimizer {
         self.zero_grad()?;
         let value = if weight > 0.0 { loss.double_value(&[]) } else { 0.0 };
         if weight > 0.0 && value.is_finite() {
-            (loss * weight).backward();
+            // The gradient of this share's mean; it is weighted when it joins the sum.
+            loss.backward();
         }
         let grads: Vec<Tensor> = self.params.iter().map(|p| p.value.grad()).collect();
         // One small sum first: the weighted loss, the weight, and which gradients exist (a part
