@@ -22,18 +22,38 @@ SETS = ["--set", "model.dropout=0.0", "--set", "training.threads=1", "--set", 't
 CLOSE = 1e-4
 
 
-def _train(config: Path, out: Path, processes: int) -> subprocess.CompletedProcess[str]:
-    launcher = [] if processes == 1 else ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-    command = [sys.executable, *launcher, "-m", "tiny_agent_trainer", "train", str(config), "--out", str(out), *SETS]
+LAUNCH = ["-m", "torch.distributed.run", "--standalone"]
+
+
+def _env() -> dict[str, str]:
+    """This environment without a launcher's rank variables, one thread per process (two
+    processes on two cores)."""
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    # One thread per process: two processes on two cores.
     env["OMP_NUM_THREADS"] = "1"
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    return env
+
+
+def _run(processes: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` on one process, or under torchrun on `processes`."""
+    launcher = [] if processes == 1 else [*LAUNCH, f"--nproc-per-node={processes}"]
+    return subprocess.run([sys.executable, *launcher, *args], capture_output=True, text=True, timeout=600, env=_env())
+
+
+def _train(config: Path, out: Path, processes: int, *more: str) -> subprocess.CompletedProcess[str]:
+    return _run(processes, "-m", "tiny_agent_trainer", "train", str(config), "--out", str(out), *SETS, *more)
 
 
 def _losses(run: Path) -> list[tuple[float, float]]:
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return [(r["train_loss"], r["val_loss"]) for r in rows]
+
+
+def _assert_same_losses(one: Path, two: Path, epochs: int) -> None:
+    single, shared = _losses(one), _losses(two)
+    assert len(single) == len(shared) == epochs
+    for (train1, val1), (train2, val2) in zip(single, shared):
+        assert train2 == pytest.approx(train1, abs=CLOSE)
+        assert val2 == pytest.approx(val1, abs=CLOSE)
 
 
 def test_two_processes_train_as_one_on_the_whole_batch(tmp_path: Path) -> None:
@@ -42,23 +62,11 @@ def test_two_processes_train_as_one_on_the_whole_batch(tmp_path: Path) -> None:
     assert one.returncode == 0, one.stderr
     two = _train(config, tmp_path / "two", 2)
     assert two.returncode == 0, two.stderr
-    single, shared = _losses(tmp_path / "one"), _losses(tmp_path / "two")
-    assert len(single) == len(shared) == 3
-    for (train1, val1), (train2, val2) in zip(single, shared):
-        assert train2 == pytest.approx(train1, abs=CLOSE)
-        assert val2 == pytest.approx(val1, abs=CLOSE)
+    _assert_same_losses(tmp_path / "one", tmp_path / "two", 3)
     # Rank 0 alone reported: one "done" line, one metrics row per epoch.
     assert two.stdout.count("done:") == 1, two.stdout
     # The run continues exactly: one more epoch on two processes.
-    more = subprocess.run(
-        [
-            sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-            "-m", "tiny_agent_trainer", "train", str(config), "--out", str(tmp_path / "two"), "--resume",
-            "--epochs", "4", *SETS,
-        ],
-        capture_output=True, text=True, timeout=600,
-        env={**{k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}, "OMP_NUM_THREADS": "1"},
-    )
+    more = _train(config, tmp_path / "two", 2, "--resume", "--epochs", "4")
     assert more.returncode == 0, more.stderr
     assert len(_losses(tmp_path / "two")) == 4
 
@@ -93,13 +101,7 @@ tat.train(config(Path(sys.argv[1]), epochs=3).with_overrides(["training.threads=
 def test_a_python_fed_bionet_trains_on_two_processes_as_on_one(tmp_path: Path) -> None:
     script = tmp_path / "bionet.py"
     script.write_text(BIONET_SCRIPT.format(tests=str(Path(__file__).resolve().parent)))
-    env = {**{k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    for out, prefix in ((tmp_path / "one", [sys.executable]), (tmp_path / "two", launch)):
-        done = subprocess.run([*prefix, str(script), str(out)], capture_output=True, text=True, timeout=600, env=env)
+    for out, processes in ((tmp_path / "one", 1), (tmp_path / "two", 2)):
+        done = _run(processes, str(script), str(out))
         assert done.returncode == 0, done.stderr
-    single, shared = _losses(tmp_path / "one"), _losses(tmp_path / "two")
-    assert len(single) == len(shared) == 3
-    for (train1, val1), (train2, val2) in zip(single, shared):
-        assert train2 == pytest.approx(train1, abs=CLOSE)
-        assert val2 == pytest.approx(val1, abs=CLOSE)
+    _assert_same_losses(tmp_path / "one", tmp_path / "two", 3)
