@@ -14,6 +14,7 @@ the same memory, so the collectives run in place on the engine's gradients and w
 
 from __future__ import annotations
 
+import atexit
 import os
 from datetime import timedelta
 from typing import Any, Callable
@@ -80,7 +81,16 @@ def from_environment(device: str | None = None) -> TorchCollective | None:
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=TIMEOUT)
+        # A gloo group still alive when the interpreter shuts down aborts the process
+        # ("terminate called without an active exception"), and torchrun then stops the others.
+        atexit.register(_leave)
     return TorchCollective()
+
+
+def _leave() -> None:
+    """Leave the process group this module joined (a no-op once it is gone)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_writer(collective: TorchCollective | None) -> bool:
