@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +108,54 @@ def test_a_python_fed_bionet_trains_on_two_processes_as_on_one(tmp_path: Path) -
         done = _run(processes, str(script), str(out))
         assert done.returncode == 0, done.stderr
     _assert_same_losses(tmp_path / "one", tmp_path / "two", 3)
+
+
+def _launch_until_an_epoch(config: Path, run: Path) -> subprocess.Popen[str]:
+    """A long two-process run in its own session (a terminal's process group), once rank 0 has
+    written two epochs' metrics."""
+    launch = [sys.executable, *LAUNCH, "--nproc-per-node=2", "-m", "tiny_agent_trainer", "train", str(config)]
+    process = subprocess.Popen(
+        [*launch, "--out", str(run), *SETS],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), start_new_session=True,
+    )
+    waited = 0.0
+    while not ((run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text().count("\n") >= 2):
+        if process.poll() is not None or waited > 300:
+            process.kill()
+            pytest.fail(f"the run did not reach its second epoch: {process.communicate()[1]}")
+        time.sleep(0.2)
+        waited += 0.2
+    return process
+
+
+def test_ctrl_c_stops_every_process_at_one_step_and_the_run_resumes(tmp_path: Path) -> None:
+    config, run = write_tiny_config(tmp_path, epochs=1000), tmp_path / "run"
+    process = _launch_until_an_epoch(config, run)
+    # Ctrl-C in a terminal reaches every process of its group: torchrun, which forwards it to
+    # the workers again, and both workers.
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    steps = {int(s) for s in re.findall(r"interrupted in epoch \d+ after step (\d+); saved", err)}
+    assert len(steps) == 1, err
+    state = json.loads((run / "last" / "state.json").read_text())
+    assert state["step"] == steps.pop()
+    more = _train(config, run, 2, "--resume", "--epochs", str(state["epoch"] + 1))
+    assert more.returncode == 0, more.stderr
+    assert len(_losses(run)) == state["epoch"] + 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds torchrun's workers through /proc")
+def test_a_process_that_dies_stops_the_others_with_a_message(tmp_path: Path) -> None:
+    config, run = write_tiny_config(tmp_path, epochs=1000), tmp_path / "run"
+    process = _launch_until_an_epoch(config, run)
+    workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    assert len(workers) == 2
+    started = time.monotonic()
+    os.kill(int(workers[1]), signal.SIGKILL)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    # The survivor's collective fails at once (not after the 10-minute timeout) and says so.
+    assert time.monotonic() - started < 60
+    assert re.search(r"rank \d of 2: the process group's \w+ failed", err), err
+    assert (run / "last" / "state.json").is_file()

@@ -4,6 +4,7 @@
 //! nothing is copied).
 
 use std::ffi::CStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -112,4 +113,57 @@ impl Collective for PyCollective {
     fn broadcast(&mut self, buffer: &Tensor) -> tat_core::Result<()> {
         self.call("broadcast", buffer)
     }
+}
+
+/// Set by [`SigintGuard`]'s handler: Ctrl-C reached this process during a data-parallel run.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn note_sigint(_signal: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Takes SIGINT from Python for a data-parallel run's length, and gives it back when dropped.
+///
+/// Python runs its SIGINT handler at the next bytecode of the main thread, and during a run that
+/// is most often inside a collective (`TorchCollective.all_reduce` is Python): the
+/// KeyboardInterrupt would break the collective on this process alone, and the others would fail
+/// in theirs without saving. Under torchrun every process gets Ctrl-C twice (the terminal's, then
+/// torchrun's forward). With this guard a SIGINT only raises a flag that the learner reads
+/// between steps ([`interrupted`]); the processes agree to stop at the same step and rank 0 saves
+/// `last`.
+pub struct SigintGuard {
+    previous: libc::sigaction,
+}
+
+impl SigintGuard {
+    pub fn install() -> std::io::Result<Self> {
+        INTERRUPTED.store(false, Ordering::SeqCst);
+        // SAFETY: a zeroed sigaction is a valid value to fill; the handler only stores to an
+        // atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = note_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGINT, &action, &mut previous) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Self { previous })
+        }
+    }
+}
+
+impl Drop for SigintGuard {
+    fn drop(&mut self) {
+        // SAFETY: restores the handler `install` replaced (Python's own).
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Whether Ctrl-C reached this process while a [`SigintGuard`] was installed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
 }

@@ -92,6 +92,13 @@ pub fn train<'py>(
     };
     let options = TrainOptions { resume };
     let collective = collective.map(|c| crate::distributed::PyCollective::new(&c)).transpose()?;
+    let _sigint = match collective {
+        Some(_) => Some(
+            crate::distributed::SigintGuard::install()
+                .map_err(|e| to_py(tat_core::TatError::Io { path: "SIGINT handler".into(), source: e }))?,
+        ),
+        None => None,
+    };
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         match collective {
@@ -227,6 +234,9 @@ impl TrainObserver for PyObserver {
     }
 
     fn should_stop(&mut self) -> bool {
+        if self.error.is_none() && crate::distributed::interrupted() {
+            self.error = Some(PyKeyboardInterrupt::new_err("interrupted"));
+        }
         if self.last_signal_check.elapsed() >= SIGNAL_CHECK_INTERVAL {
             self.last_signal_check = Instant::now();
             // Runs Python's signal handlers: the default SIGINT handler raises KeyboardInterrupt.
