@@ -12,7 +12,10 @@ extension runs since both share one libtorch. Ops are sorted into categories by 
 making the data, waiting). The matrix products' FLOPs are the profiler's count for `mm`, `addmm`,
 `bmm` and `baddbmm`, plus 4·B·H·L·S·D per fused attention forward and twice that backward; MFU
 divides them by the step's wall time and by the peak measured in the same run (a large square
-product, best of several) for the dtype that carries most of those FLOPs. Needs `make develop`.
+product, best of several) for the precision the run trains in (`auto`'s choice, from the run's
+state). The categories come from a recording without shapes, where the profiler's own cost per op
+is smallest; it still makes a recorded step slower than a plain one, most where ops are small
+and many, so read the shares, and the plain step time for MFU. Needs `make develop`.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ CATEGORIES = [
     ("casts and copies", lambda n: n in {"aten::_to_copy", "aten::copy_", "aten::to", "aten::clone",
                                          "aten::contiguous", "aten::_copy_from"}),
     ("optimizer and clipping", lambda n: "adam" in n or n.startswith("aten::_foreach") or "clip" in n),
-    ("dropout masks", lambda n: n in {"aten::random_", "aten::bernoulli_", "aten::ge", "aten::where"}),
+    ("masks and selects (dropout, signs)", lambda n: n in {"aten::random_", "aten::bernoulli_", "aten::ge", "aten::where"}),
     ("allocation and fills", lambda n: n in {"aten::empty", "aten::empty_strided", "aten::empty_like", "aten::zeros",
                                              "aten::zeros_like", "aten::zero_", "aten::fill_", "aten::resize_",
                                              "aten::new_empty", "aten::new_zeros", "aten::ones", "aten::full"}),
@@ -85,16 +88,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def peak(dtype: torch.dtype, n: int = 2048, repeats: int = 6) -> float:
-    """GFLOP/s of the best of `repeats` n x n x n products in `dtype` on this machine."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    torch.mm(a, b)
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+def peak(dtype: torch.dtype, sizes: tuple[int, ...] = (512, 1024, 2048), repeats: int = 6) -> float:
+    """The machine's matrix-product peak in `dtype`, GFLOP/s: the best of `repeats` n x n x n
+    products (`torch.nn.functional.linear`, as the models call them) over the sizes."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        torch.nn.functional.linear(a, b)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.nn.functional.linear(a, b)
+            best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def train_steps(path: Path, overrides: list[str], out: Path, steps: int, on_step) -> None:
@@ -121,11 +126,15 @@ def train_steps(path: Path, overrides: list[str], out: Path, steps: int, on_step
     raise SystemExit(f"error: {path} finished after {taken} steps; ask for fewer than {taken - SKIP}")
 
 
-def step_seconds(path: Path, overrides: list[str], steps: int) -> list[float]:
+def step_seconds(path: Path, overrides: list[str], steps: int) -> tuple[list[float], str]:
+    """The wall times of `steps` training steps, and the precision the run trained in."""
     stamps: list[float] = []
     with tempfile.TemporaryDirectory() as out:
         train_steps(path, overrides, Path(out) / "run", SKIP + steps, lambda: stamps.append(time.perf_counter()))
-    return [b - a for a, b in zip(stamps[SKIP - 1 :], stamps[SKIP:])]
+        # The stop saved `last`, whose state names the precision `auto` chose.
+        states = sorted(Path(out).glob("**/last/state.json"))
+        precision = json.loads(states[0].read_text())["precision"] if states else "fp32"
+    return [b - a for a, b in zip(stamps[SKIP - 1 :], stamps[SKIP:])], precision
 
 
 def attention_flops(shapes: list[list[int]]) -> float:
@@ -134,20 +143,23 @@ def attention_flops(shapes: list[list[int]]) -> float:
     return 4.0 * q[0] * q[1] * q[2] * k[2] * q[3]
 
 
-def profiled(
-    path: Path, overrides: list[str], steps: int
-) -> tuple[float, dict[str, tuple[float, float]], dict[str, float]]:
-    """(wall ms of a recorded step, {op: (calls, self ms)} per step, {dtype: matrix-product
-    FLOPs} per step)."""
+def record(path: Path, overrides: list[str], steps: int, shapes: bool) -> profile:
     recorder = profile(
         activities=[ProfilerActivity.CPU],
         schedule=schedule(wait=0, warmup=SKIP, active=steps, repeat=1),
-        record_shapes=True,
-        with_flops=True,
+        record_shapes=shapes,
+        with_flops=shapes,
     )
     with tempfile.TemporaryDirectory() as out, recorder as prof:
         # One step more than recorded: the profiler closes its window on that step's call.
         train_steps(path, overrides, Path(out) / "run", SKIP + steps + 1, prof.step)
+    return prof
+
+
+def op_times(path: Path, overrides: list[str], steps: int) -> tuple[float, dict[str, tuple[float, float]]]:
+    """(wall ms of a recorded step, {op: (calls, self ms)} per step), recorded without shapes
+    (the profiler's cost per op is then smallest)."""
+    prof = record(path, overrides, steps, shapes=False)
     ops: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
     wall = 0.0
     for event in prof.key_averages():
@@ -156,6 +168,12 @@ def profiled(
             continue
         ops[event.key][0] += event.count / steps
         ops[event.key][1] += event.self_cpu_time_total / 1e3 / steps
+    return wall, {k: (c, ms) for k, (c, ms) in ops.items()}
+
+
+def matmul_flops(path: Path, overrides: list[str], steps: int) -> dict[str, float]:
+    """{dtype: matrix-product FLOPs} per step, from a recording with shapes."""
+    prof = record(path, overrides, steps, shapes=True)
     flops: dict[str, float] = defaultdict(float)
     for event in prof.profiler.kineto_results.events():
         name = event.name()
@@ -169,7 +187,7 @@ def profiled(
             continue
         dtype = (event.dtypes() or ["?"])[0].replace("c10::", "").replace("BFloat16", "bf16").replace("float", "fp32")
         flops[dtype] += count / steps
-    return wall, {k: (c, ms) for k, (c, ms) in ops.items()}, dict(flops)
+    return dict(flops)
 
 
 def categorise(ops: dict[str, tuple[float, float]], wall_ms: float) -> dict[str, float]:
@@ -182,18 +200,13 @@ def categorise(ops: dict[str, tuple[float, float]], wall_ms: float) -> dict[str,
     return table
 
 
-def median(values: list[float]) -> float:
-    values = sorted(values)
-    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
-
-
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     paths = args.config or [ROOT / "config" / f"{name}.toml" for name in SHIPPED]
     capability = torch.backends.cpu.get_cpu_capability()
     peaks = {"fp32": peak(torch.float32), "bf16": peak(torch.bfloat16)}
-    print(f"{args.threads} threads, CPU capability {capability}; measured peaks (2048^3 product, best of 6): "
+    print(f"{args.threads} threads, CPU capability {capability}; measured peaks (n^3 products, n 512-2048, best of 6 each): "
           f"fp32 {peaks['fp32']:,.0f} GFLOP/s, bf16 {peaks['bf16']:,.0f} GFLOP/s\n")
     results = {"threads": args.threads, "capability": capability, "peaks_gflops": peaks, "configs": {}}
     with tempfile.TemporaryDirectory() as starts:
@@ -206,22 +219,25 @@ def main() -> None:
                 if not start.exists():
                     train_steps(path.parent / f"{base}.toml", overrides, start, 1, lambda: None)
                 overrides.append(f"training.init_from={json.dumps(str(start))}")
-            seconds = step_seconds(path, overrides, args.steps)
-            wall_ms = median(seconds) * 1e3
-            recorded_ms, ops, flops = profiled(path, overrides, args.steps)
+            seconds, dtype = step_seconds(path, overrides, args.steps)
+            # The mean: the steps' batches differ in length, and the FLOPs are their mean.
+            wall_ms = sum(seconds) / len(seconds) * 1e3
+            recorded_ms, ops = op_times(path, overrides, args.steps)
+            flops = matmul_flops(path, overrides, args.steps)
             table = categorise(ops, recorded_ms)
-            dtype = max(flops, key=flops.get) if flops else "fp32"
             total = sum(flops.values())
-            mfu = total / (wall_ms / 1e3) / (peaks.get(dtype, peaks["fp32"]) * 1e9) if total else 0.0
+            # Against the peak of the precision the run trains in (fp32 products in a bf16 run
+            # count against the bf16 peak).
+            mfu = total / (wall_ms / 1e3) / (peaks[dtype] * 1e9) if total else 0.0
             results["configs"][path.stem] = {
                 "step_ms": wall_ms, "recorded_step_ms": recorded_ms, "step_ms_all": [s * 1e3 for s in seconds], "categories_ms": table,
                 "matmul_gflop": {k: v / 1e9 for k, v in flops.items()}, "dtype": dtype, "mfu": mfu,
                 "ops": {k: {"calls": c, "ms": ms} for k, (c, ms) in sorted(ops.items(), key=lambda kv: -kv[1][1])[:25]},
             }
             shares = ", ".join(f"{v / 1e9:,.2f} in {k}" for k, v in sorted(flops.items(), key=lambda kv: -kv[1]))
-            print(f"### {path.name}: {wall_ms:,.1f} ms per step (median of {len(seconds)}), matrix products "
+            print(f"### {path.name}: {wall_ms:,.1f} ms per step (mean of {len(seconds)}), matrix products "
                   f"{total / 1e9:,.2f} GFLOP ({shares}), {total / 1e6 / wall_ms:,.1f} GFLOP/s, "
-                  f"MFU {mfu:.1%} of the {dtype} peak\n")
+                  f"MFU {mfu:.1%} of the {dtype} peak (the precision it trains in)\n")
             print(f"Under the profiler a step took {recorded_ms:,.1f} ms:\n")
             print("| category | ms per step | share |")
             print("|---|---:|---:|")
