@@ -18,7 +18,8 @@ pictures, canvases, target and foreground mask, and texts of its prompts' and an
   summary multiplied into every block, tied text head,
   picture decoder whose queries are the picture's patch tokens and whose layers attend among
   themselves, then to the transformer's final states with padding left out, and draw the change to
-  the input's pixels), initialised like the engine's and checked to have its parameter count. The
+  the input's pixels, each pixel reading its places relative to the object tokens where
+  `pixel_frame` is on), initialised like the engine's and checked to have its parameter count. The
   same batch's pictures; random token ids laid out as the engine lays out the batch's texts
   (prompt, `<bos>`, answer and `<eos>`, then padding). The same loss
   (`crates/tat-core/src/tasks/agent/mod.rs`: text cross-entropy at the positions that predict the
@@ -66,6 +67,10 @@ from tiny_agent_trainer.tasks.agent.frameworks import base
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "agent.toml"
 WARMUP = 3
+# The engine's pixel frame (crates/tat-core/src/model/agent.rs): five places per pixel and token,
+# lengths in pixels squashed by tanh(v / FRAME_PIXEL_SCALE), all times FRAME_GAIN.
+FRAME_FEATURES, FRAME_PIXEL_SCALE, FRAME_GAIN = 5, 4.0, 8.0
+FRAME_MIN_DISTANCE, FRAME_MAX_FRACTION = 0.05, 4.0
 PAD, BOS, EOS = 0, 2, 3
 """The word tokenizer's special ids (crates/tat-core/src/tokenizer/mod.rs); words come after."""
 
@@ -181,10 +186,14 @@ class AgentNet(nn.Module):
         self.decoder_prompt = nn.Linear(d, d) if m.decoder_prompt else None
         # The copy gates: per query, one per canvas slot on the canvas's patch at its place.
         self.copy = nn.Linear(d, max(m.max_canvases, 1)) if m.decoder_copy else None
+        # With `pixel_frame` each pixel also reads its place relative to every object token
+        # (`pixel_frame` below), and the hidden layer is gated (twice the units).
+        self.pixel_frame_on = bool(getattr(m, "pixel_frame", False))
+        frame = FRAME_FEATURES * m.object_tokens if self.pixel_frame_on else 0
         self.pixel_head = (
             nn.ModuleDict({
                 "channels": nn.Linear(d, m.patch_size**2 * c),
-                "hidden": nn.Linear(c + 3, 32),
+                "hidden": nn.Linear(c + 3 + frame, (2 if frame else 1) * 32),
                 "out": nn.Linear(32, 3),
             })
             if c > 0
@@ -220,6 +229,9 @@ class AgentNet(nn.Module):
             nn.init.zeros_(self.copy.weight)
         if self.pixel_head is not None:
             nn.init.zeros_(self.pixel_head["out"].weight)
+            if self.pixel_frame_on:  # the places' weights start at zero
+                with torch.no_grad():
+                    self.pixel_head["hidden"].weight[:, c + 3 :] = 0.0
 
     def patchify(self, images: torch.Tensor) -> torch.Tensor:
         """`[B, S, S, 3]` pictures -> `[B, P, patch * patch * 3]` patches in [0, 1], row by row."""
@@ -272,7 +284,34 @@ class AgentNet(nn.Module):
             distance_to_anchor = (rx.square() + ry.square()).clamp_min(1e-10).sqrt()
             parts += [rx, ry, rx * ux + ry * uy, ry * ux - rx * uy, distance_to_anchor, ux.expand_as(mx), uy.expand_as(mx)]
         features = torch.stack(parts, 2)
+        self.places = features[..., :2]  # the last picture's token places, for `pixel_frame`
         return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id
+
+    def pixel_frame(self, xy: torch.Tensor) -> torch.Tensor:
+        """Every pixel's place relative to each object token `[B, P, patch * patch, 5 K]`, as the
+        engine's `pixel_frame`: along and across the way from the anchor to the token, past the
+        token, past the midpoint (in pixels, squashed) and the fraction of the way."""
+        assert self.frame is not None
+        b, k = xy.shape[:2]
+        s, p = self.size, self.patch
+        centres = (torch.arange(s, dtype=torch.float32) + 0.5) * (2.0 / s) - 1.0
+        x, y = centres.view(1, s).expand(s, s), centres.flip(0).view(s, 1).expand(s, s)
+        places = torch.stack([x, y], 2).view(1, s // p, p, s // p, p, 2).permute(0, 1, 3, 2, 4, 5).reshape(1, s * s, 2)
+        anchor_at = xy[:, self.frame[0] : self.frame[0] + 1]
+        to_token = xy - anchor_at
+        distance = to_token.square().sum(2, keepdim=True).clamp_min(FRAME_MIN_DISTANCE**2).sqrt()
+        unit = to_token / distance
+        along_axes, across_axes = unit.transpose(1, 2), torch.stack([-unit[..., 1], unit[..., 0]], 1)
+        from_anchor = places - anchor_at
+        along, across = from_anchor @ along_axes, from_anchor @ across_axes
+        distance = distance.transpose(1, 2)
+        fraction = (along / distance).clamp(-FRAME_MAX_FRACTION, FRAME_MAX_FRACTION)
+
+        def squash(v: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(v * (s / 2.0 / FRAME_PIXEL_SCALE)) * FRAME_GAIN
+
+        parts = [squash(along), squash(across), squash(along - distance), squash(along - distance * 0.5)]
+        return torch.cat([*parts, fraction * FRAME_GAIN], 2).view(b, (s // p) ** 2, p * p, FRAME_FEATURES * k)
 
     def loss(
         self, batch: dict[str, Any], foreground_weight: float, changed_weight: float, wrong_weight: float
@@ -292,6 +331,7 @@ class AgentNet(nn.Module):
             objects = self.object_tokens(canvas)
             parts += [] if objects is None else [objects + self.slot[canvases - k]]
         objects = self.object_tokens(batch["image"])
+        places = getattr(self, "places", None)
         parts += [queries] + ([] if objects is None else [objects + self.slot[0]])
         parts += [F.embedding(text, self.embed) + self.text_pos[:t]]
         x = torch.cat(parts, 1)
@@ -325,7 +365,13 @@ class AgentNet(nn.Module):
             n, pixels = x.shape[1], self.patch**2
             written = self.pixel_head["channels"](x).view(b, n, pixels, -1)
             colour = base.view(b, n, pixels, 3) - 0.5
-            h = F.gelu(self.pixel_head["hidden"](torch.cat([written, colour], 3)))
+            if self.pixel_frame_on:
+                assert places is not None
+                both = self.pixel_head["hidden"](torch.cat([written, colour, self.pixel_frame(places)], 3))
+                gate, value = both.chunk(2, 3)
+                h = F.silu(gate) * value
+            else:
+                h = F.gelu(self.pixel_head["hidden"](torch.cat([written, colour], 3)))
             change = change + self.pixel_head["out"](h).view(b, n, pixels * 3)
         picture = self.unpatchify(base + change)
         error = (picture - batch["target"].float() / 255.0).square().sum(-1)
