@@ -178,6 +178,20 @@ pub struct Inputs<'a> {
     pub text_len: &'a Tensor,
 }
 
+/// A batch's pictures as the transformer reads them (see [`AgentNet::pictures`]).
+pub struct Pictures {
+    /// The tokens before the text: each canvas's patch and object tokens, oldest first, then
+    /// the input picture's.
+    tokens: Tensor,
+    text_start: i64,
+    queries: Tensor,
+    patches: Tensor,
+    canvas_patches: Tensor,
+    objects: Option<Tensor>,
+    /// The pixel summary `[B, C]`, where the model has one.
+    summary: Option<Tensor>,
+}
+
 /// What a forward pass makes: the transformer's final states over the whole sequence, where the
 /// text starts in it, and the padding mask the decoder uses.
 pub struct States {
@@ -499,23 +513,27 @@ impl AgentNet {
 
     /// The transformer's final states for a batch (see the module).
     pub fn states(&self, inputs: &Inputs, train: bool) -> States {
+        self.states_after(&self.pictures(inputs.image, inputs.canvases), inputs.text, inputs.text_len, train)
+    }
+
+    /// What a batch's pictures contribute, which does not change while an answer is written
+    /// token by token: their patches, patch and object tokens, and the pixel summary.
+    pub fn pictures(&self, image: &Tensor, canvases: &Tensor) -> Pictures {
         let c = &self.config;
-        let (b, t) = inputs.text.size2().expect("text is [B, T]");
-        let canvases = inputs.canvases.size()[1];
-        assert!(canvases <= c.max_canvases, "{canvases} canvases, the model reads at most {}", c.max_canvases);
-        assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
-        let patches = self.patchify(inputs.image);
+        let count = canvases.size()[1];
+        assert!(count <= c.max_canvases, "{count} canvases, the model reads at most {}", c.max_canvases);
+        let patches = self.patchify(image);
         let queries = self.picture_tokens(&patches, 0);
-        let mut parts = Vec::with_capacity(2 * canvases as usize + 3);
+        let mut parts = Vec::with_capacity(2 * count as usize + 2);
         let object_tokens = |picture: &Tensor, slot: i64| {
             self.object_tokens(picture).map(|(t, f)| ((t + self.slot.get(slot)).to_kind(queries.kind()), f))
         };
-        let mut canvas_patches = Vec::with_capacity(canvases as usize);
-        for k in 0..canvases {
-            let canvas = inputs.canvases.select(1, k);
+        let mut canvas_patches = Vec::with_capacity(count as usize);
+        for k in 0..count {
+            let canvas = canvases.select(1, k);
             canvas_patches.push(self.patchify(&canvas));
-            parts.push(self.picture_tokens(&canvas_patches[k as usize], canvases - k));
-            parts.extend(object_tokens(&canvas, canvases - k).map(|(t, _)| t));
+            parts.push(self.picture_tokens(&canvas_patches[k as usize], count - k));
+            parts.extend(object_tokens(&canvas, count - k).map(|(t, _)| t));
         }
         let canvas_patches = if canvas_patches.is_empty() {
             patches.unsqueeze(1).narrow(1, 0, 0)
@@ -524,24 +542,50 @@ impl AgentNet {
         };
         parts.push(queries.shallow_clone());
         let mut objects = None;
-        if let Some((tokens, features)) = object_tokens(inputs.image, 0) {
+        if let Some((tokens, features)) = object_tokens(image, 0) {
             parts.push(tokens);
             objects = Some(features);
         }
-        let text_start = c.text_start(canvases);
-        parts.push(Tensor::embedding(&self.embed, inputs.text, -1, false, false) + self.text_pos.narrow(0, 0, t));
-        let mut x = dropout(&Tensor::cat(&parts, 1), c.dropout, train);
-        let z = self.summary(inputs.image);
+        let summary = self.summary(image);
+        Pictures {
+            tokens: Tensor::cat(&parts, 1),
+            text_start: c.text_start(count),
+            queries,
+            patches,
+            canvas_patches,
+            objects,
+            summary,
+        }
+    }
+
+    /// [`AgentNet::states`] from the batch's [`Pictures`] and its text `[B, T]` (`text_len` real
+    /// tokens per row).
+    pub fn states_after(&self, pictures: &Pictures, text: &Tensor, text_len: &Tensor, train: bool) -> States {
+        let c = &self.config;
+        let (b, t) = text.size2().expect("text is [B, T]");
+        assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
+        let text_start = pictures.text_start;
+        let words = Tensor::embedding(&self.embed, text, -1, false, false) + self.text_pos.narrow(0, 0, t);
+        let mut x = dropout(&Tensor::cat(&[&pictures.tokens, &words], 1), c.dropout, train);
         for block in &self.blocks {
-            x = block.forward(&x, true, z.as_ref(), None, train);
+            x = block.forward(&x, true, pictures.summary.as_ref(), None, train);
         }
         let hidden = self.norm.forward(&x);
         let device = hidden.device();
-        let text_real = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&inputs.text_len.unsqueeze(1));
+        let text_real = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&text_len.unsqueeze(1));
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
         let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
-        let bos = inputs.text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
-        States { hidden, text_start, real, queries, patches, canvas_patches, bos, objects }
+        let bos = text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
+        States {
+            hidden,
+            text_start,
+            real,
+            queries: pictures.queries.shallow_clone(),
+            patches: pictures.patches.shallow_clone(),
+            canvas_patches: pictures.canvas_patches.shallow_clone(),
+            bos,
+            objects: pictures.objects.as_ref().map(Tensor::shallow_clone),
+        }
     }
 
     /// Next-token logits `[N, vocab]` from `N` rows of final states `[N, d]`.

@@ -8,7 +8,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::config::{AgentConfig, DeviceChoice, Precision};
 use crate::error::{Result, TatError};
-use crate::model::agent::{AgentNet, Inputs};
+use crate::model::agent::AgentNet;
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
 
 /// Answer tokens (with `<eos>`) the runner writes at most.
@@ -97,10 +97,14 @@ impl Agent {
         let starts: Vec<usize> = rows.iter().map(Vec::len).collect();
         let mut done = vec![false; rows.len()];
         let mut last_states = None;
+        // The pictures' tokens once; only the text grows from one token to the next.
+        let seen = self.net.pictures(&image, &canvases);
         for _ in 0..MAX_ANSWER {
+            if !pictures && done.iter().all(|&d| d) {
+                break;
+            }
             let (text, lens) = self.collate(&rows);
-            let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &lens };
-            let states = self.net.states(&inputs, false);
+            let states = self.net.states_after(&seen, &text, &lens, false);
             if done.iter().all(|&d| d) {
                 last_states = Some(states);
                 break;
@@ -129,8 +133,7 @@ impl Agent {
                 Some(states) => states,
                 None => {
                     let (text, lens) = self.collate(&rows);
-                    let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &lens };
-                    self.net.states(&inputs, false)
+                    self.net.states_after(&seen, &text, &lens, false)
                 }
             };
             let picture = self.net.picture(&states, false);
