@@ -155,7 +155,10 @@ def test_a_process_that_dies_stops_the_others_with_a_message(tmp_path: Path) -> 
     os.kill(int(workers[1]), signal.SIGKILL)
     _, err = process.communicate(timeout=120)
     assert process.returncode != 0
-    # The survivor's collective fails at once (not after the 10-minute timeout) and says so.
+    # The launch ends at once (not after the collectives' 10-minute timeout), with a message:
+    # the survivor's, when its collective fails before torchrun stops it, else torchrun's report
+    # naming the process that died.
     assert time.monotonic() - started < 60
-    assert re.search(r"rank \d of 2: the process group's \w+ failed", err), err
+    survivor = re.search(r"rank \d of 2: the process group's \w+ failed", err)
+    assert survivor or re.search(r"Root Cause[\s\S]*exitcode\s*: -9", err), err
     assert (run / "last" / "state.json").is_file()

@@ -53,7 +53,7 @@
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-use super::attention::MultiHeadAttention;
+use super::attention::{KeysValues, MultiHeadAttention};
 use super::layers::{dropout, layer_norm, FeedForward, Linear};
 use crate::config::AgentConfig;
 use crate::tokenizer::BOS_ID;
@@ -146,6 +146,33 @@ impl Block {
         let h = self.norm_ff.forward(&x);
         &x + dropout(&self.ff.forward(&h, train), self.dropout, train)
     }
+
+    /// [`Block::forward`] of a transformer block at inference over the leading positions of a
+    /// causal sequence, with their keys and values for [`Block::forward_after`].
+    fn forward_prefix(&self, x: &Tensor, z: Option<&Tensor>) -> (Tensor, KeysValues) {
+        let h = self.norm_attn.forward(x);
+        let kv = self.attn.keys_values(&h);
+        let x = x + self.attn.attend(&h, &kv, None, true, false);
+        (self.finish(x, z), kv)
+    }
+
+    /// The positions after a prefix: they attend to the prefix's keys and values (`prefix`)
+    /// and causally among themselves (`mask` `[1, 1, T, P + T]`).
+    fn forward_after(&self, x: &Tensor, prefix: &KeysValues, mask: &Tensor, z: Option<&Tensor>) -> Tensor {
+        let h = self.norm_attn.forward(x);
+        let kv = prefix.extended(&self.attn.keys_values(&h));
+        let x = x + self.attn.attend(&h, &kv, Some(mask), false, false);
+        self.finish(x, z)
+    }
+
+    /// The pixel summary and the feed-forward of a transformer block at inference.
+    fn finish(&self, mut x: Tensor, z: Option<&Tensor>) -> Tensor {
+        if let (Some(film), Some(z)) = (&self.film, z) {
+            x = &x + film.forward(&x, z);
+        }
+        let h = self.norm_ff.forward(&x);
+        &x + self.ff.forward(&h, false)
+    }
 }
 
 /// `k` colours in [-0.5, 0.5]^3, the first `k` points (red slowest, blue fastest) of the
@@ -190,6 +217,14 @@ pub struct Pictures {
     objects: Option<Tensor>,
     /// The pixel summary `[B, C]`, where the model has one.
     summary: Option<Tensor>,
+}
+
+/// The transformer's pass over a batch's pictures (see [`AgentNet::prefix`]).
+pub struct Prefix {
+    /// Per transformer block, the pictures' keys and values.
+    kv: Vec<KeysValues>,
+    /// The pictures' final states (after the last norm).
+    hidden: Tensor,
 }
 
 /// What a forward pass makes: the transformer's final states over the whole sequence, where the
@@ -562,15 +597,51 @@ impl AgentNet {
     /// tokens per row).
     pub fn states_after(&self, pictures: &Pictures, text: &Tensor, text_len: &Tensor, train: bool) -> States {
         let c = &self.config;
-        let (b, t) = text.size2().expect("text is [B, T]");
+        let t = text.size2().expect("text is [B, T]").1;
         assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
-        let text_start = pictures.text_start;
         let words = Tensor::embedding(&self.embed, text, -1, false, false) + self.text_pos.narrow(0, 0, t);
         let mut x = dropout(&Tensor::cat(&[&pictures.tokens, &words], 1), c.dropout, train);
         for block in &self.blocks {
             x = block.forward(&x, true, pictures.summary.as_ref(), None, train);
         }
-        let hidden = self.norm.forward(&x);
+        self.finish_states(pictures, self.norm.forward(&x), text, text_len)
+    }
+
+    /// The transformer's pass over the pictures alone, at inference: the text after them is
+    /// then run by [`AgentNet::states_cached`] without running the pictures again (the pass is
+    /// causal, so the pictures' states do not depend on the text).
+    pub fn prefix(&self, pictures: &Pictures) -> Prefix {
+        let mut x = pictures.tokens.shallow_clone();
+        let mut kv = Vec::with_capacity(self.blocks.len());
+        for block in &self.blocks {
+            let (next, keys_values) = block.forward_prefix(&x, pictures.summary.as_ref());
+            x = next;
+            kv.push(keys_values);
+        }
+        Prefix { kv, hidden: self.norm.forward(&x) }
+    }
+
+    /// [`AgentNet::states`] at inference from the pictures' [`Prefix`]: only the text runs
+    /// through the transformer, attending to the pictures' cached keys and values.
+    pub fn states_cached(&self, pictures: &Pictures, prefix: &Prefix, text: &Tensor, text_len: &Tensor) -> States {
+        let c = &self.config;
+        let t = text.size2().expect("text is [B, T]").1;
+        assert!(t <= c.max_text_len, "{t} text tokens, the model reads at most {}", c.max_text_len);
+        let p = pictures.text_start;
+        let mut x = Tensor::embedding(&self.embed, text, -1, false, false) + self.text_pos.narrow(0, 0, t);
+        // Text position i sees every picture position and the text up to itself.
+        let mask = Tensor::ones([t, p + t], (Kind::Bool, x.device())).tril(p).view([1, 1, t, p + t]);
+        for (block, kv) in self.blocks.iter().zip(&prefix.kv) {
+            x = block.forward_after(&x, kv, &mask, pictures.summary.as_ref());
+        }
+        let hidden = Tensor::cat(&[&prefix.hidden, &self.norm.forward(&x)], 1);
+        self.finish_states(pictures, hidden, text, text_len)
+    }
+
+    /// [`States`] from the final states over pictures and text.
+    fn finish_states(&self, pictures: &Pictures, hidden: Tensor, text: &Tensor, text_len: &Tensor) -> States {
+        let (b, t) = text.size2().expect("text is [B, T]");
+        let text_start = pictures.text_start;
         let device = hidden.device();
         let text_real = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&text_len.unsqueeze(1));
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
@@ -715,6 +786,26 @@ mod tests {
         let before = states.hidden.narrow(1, 0, 28);
         assert!(changed.hidden.narrow(1, 0, 28).allclose(&before, 1e-6, 1e-6, false));
         assert!(!changed.hidden.narrow(1, 28, 1).allclose(&states.hidden.narrow(1, 28, 1), 1e-6, 1e-6, false));
+    }
+
+    #[test]
+    fn the_text_after_cached_pictures_gets_the_states_of_the_whole_pass() {
+        tch::manual_seed(0);
+        let vs = VarStore::new(Device::Cpu);
+        let config = AgentConfig { gated_feedforward: true, ..small() };
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        let image = Tensor::randint(256, [2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let canvases = Tensor::randint(256, [2, 2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text = Tensor::from_slice(&[4i64, 5, 2, 6, 3, 5, 2, 7, 3, 0]).view([2, 5]);
+        let text_len = Tensor::from_slice(&[5i64, 4]);
+        let _guard = tch::no_grad_guard();
+        let pictures = net.pictures(&image, &canvases);
+        let whole = net.states_after(&pictures, &text, &text_len, false);
+        let cached = net.states_cached(&pictures, &net.prefix(&pictures), &text, &text_len);
+        assert_eq!(cached.hidden.size(), whole.hidden.size());
+        assert!(cached.hidden.allclose(&whole.hidden, 1e-5, 1e-5, false));
+        assert!(cached.bos.equal(&whole.bos) && cached.real.equal(&whole.real));
+        assert!(net.picture(&cached, false).allclose(&net.picture(&whole, false), 1e-5, 1e-5, false));
     }
 
     #[test]

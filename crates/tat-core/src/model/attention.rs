@@ -129,6 +129,14 @@ impl KeysValues {
         Self { keys, values }
     }
 
+    /// These positions followed by `more`'s.
+    pub fn extended(&self, more: &KeysValues) -> KeysValues {
+        KeysValues {
+            keys: Tensor::cat(&[&self.keys, &more.keys], 2),
+            values: Tensor::cat(&[&self.values, &more.values], 2),
+        }
+    }
+
     /// The rows `rows` (`[N]` int64) of the batch, e.g. the surviving beams of a beam search.
     pub fn select_rows(&self, rows: &Tensor) -> KeysValues {
         KeysValues { keys: self.keys.index_select(0, rows), values: self.values.index_select(0, rows) }

@@ -97,14 +97,16 @@ impl Agent {
         let starts: Vec<usize> = rows.iter().map(Vec::len).collect();
         let mut done = vec![false; rows.len()];
         let mut last_states = None;
-        // The pictures' tokens once; only the text grows from one token to the next.
+        // The pictures once, through the transformer too; only the text grows from one token
+        // to the next.
         let seen = self.net.pictures(&image, &canvases);
+        let prefix = self.net.prefix(&seen);
         for _ in 0..MAX_ANSWER {
             if !pictures && done.iter().all(|&d| d) {
                 break;
             }
             let (text, lens) = self.collate(&rows);
-            let states = self.net.states_after(&seen, &text, &lens, false);
+            let states = self.net.states_cached(&seen, &prefix, &text, &lens);
             if done.iter().all(|&d| d) {
                 last_states = Some(states);
                 break;
@@ -133,7 +135,7 @@ impl Agent {
                 Some(states) => states,
                 None => {
                     let (text, lens) = self.collate(&rows);
-                    self.net.states_after(&seen, &text, &lens, false)
+                    self.net.states_cached(&seen, &prefix, &text, &lens)
                 }
             };
             let picture = self.net.picture(&states, false);
