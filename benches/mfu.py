@@ -34,10 +34,10 @@ import torch
 from torch.profiler import ProfilerActivity, profile, schedule
 
 import tiny_agent_trainer as tat
+from op_profile import SKIP, per_op  # benches/, the script's folder
 from tiny_agent_trainer.tasks import registry
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = 2  # steps before timing or recording: allocator and kernel warm-up
 
 SHIPPED = [
     "wgsl_generation",
@@ -160,15 +160,8 @@ def op_times(path: Path, overrides: list[str], steps: int) -> tuple[float, dict[
     """(wall ms of a recorded step, {op: (calls, self ms)} per step), recorded without shapes
     (the profiler's cost per op is then smallest)."""
     prof = record(path, overrides, steps, shapes=False)
-    ops: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    wall = 0.0
-    for event in prof.key_averages():
-        if event.key.startswith("ProfilerStep"):
-            wall += event.cpu_time_total / 1e3 / steps
-            continue
-        ops[event.key][0] += event.count / steps
-        ops[event.key][1] += event.self_cpu_time_total / 1e3 / steps
-    return wall, {k: (c, ms) for k, (c, ms) in ops.items()}
+    wall = sum(e.cpu_time_total for e in prof.key_averages() if e.key.startswith("ProfilerStep")) / 1e3 / steps
+    return wall, per_op(prof, steps)
 
 
 def matmul_flops(path: Path, overrides: list[str], steps: int) -> dict[str, float]:

@@ -92,13 +92,11 @@ pub fn train<'py>(
     };
     let options = TrainOptions { resume };
     let collective = collective.map(|c| crate::distributed::PyCollective::new(&c)).transpose()?;
-    let _sigint = match collective {
-        Some(_) => Some(
-            crate::distributed::SigintGuard::install()
-                .map_err(|e| to_py(tat_core::TatError::Io { path: "SIGINT handler".into(), source: e }))?,
-        ),
-        None => None,
-    };
+    let _sigint = collective
+        .is_some()
+        .then(crate::distributed::SigintGuard::install)
+        .transpose()
+        .map_err(|e| to_py(tat_core::TatError::Io { path: "SIGINT handler".into(), source: e }))?;
     let result = py.detach(|| {
         let _only_run = TRAINING.lock().unwrap_or_else(PoisonError::into_inner);
         match collective {
