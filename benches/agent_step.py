@@ -256,7 +256,7 @@ class AgentNet(nn.Module):
         y = centres.flip(0).view(1, s, 1, 1).expand(b, s, s, 1)
         return self.pixels(torch.cat([images.float() / 255.0 - 0.5, x, y], 3)).amax((1, 2))
 
-    def object_tokens(self, images: torch.Tensor) -> torch.Tensor | None:
+    def object_tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """The object tokens `[B, K, d]`: each prototype's softmax over the pixels (minus the
         squared colour distance times the sharpness) gives the expected x and y, their spreads, and
         the presence `exp(-10 d^2)` of the nearest pixel."""
@@ -284,8 +284,8 @@ class AgentNet(nn.Module):
             distance_to_anchor = (rx.square() + ry.square()).clamp_min(1e-10).sqrt()
             parts += [rx, ry, rx * ux + ry * uy, ry * ux - rx * uy, distance_to_anchor, ux.expand_as(mx), uy.expand_as(mx)]
         features = torch.stack(parts, 2)
-        self.places = features[..., :2]  # the last picture's token places, for `pixel_frame`
-        return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id
+        # The tokens, and their places (x, y) for `pixel_frame`.
+        return torch.einsum("bkf,kfd->bkd", features, self.object_embed) + self.object_id, features[..., :2]
 
     def pixel_frame(self, xy: torch.Tensor) -> torch.Tensor:
         """Every pixel's place relative to each object token `[B, P, patch * patch, 5 K]`, as the
@@ -329,10 +329,10 @@ class AgentNet(nn.Module):
             canvas_patches.append(self.patchify(canvas))
             parts.append(self.picture_tokens(canvas_patches[-1], canvases - k))
             objects = self.object_tokens(canvas)
-            parts += [] if objects is None else [objects + self.slot[canvases - k]]
+            parts += [] if objects is None else [objects[0] + self.slot[canvases - k]]
         objects = self.object_tokens(batch["image"])
-        places = getattr(self, "places", None)
-        parts += [queries] + ([] if objects is None else [objects + self.slot[0]])
+        places = None if objects is None else objects[1]
+        parts += [queries] + ([] if objects is None else [objects[0] + self.slot[0]])
         parts += [F.embedding(text, self.embed) + self.text_pos[:t]]
         x = torch.cat(parts, 1)
         z = self.summary(batch["image"])
