@@ -140,6 +140,7 @@ class Model:
         split: str | None = None,
         data: str | os.PathLike[str] | None = None,
         *,
+        requests: str | os.PathLike[str] | None = None,
         max_new_tokens: int | None = None,
         beam: int = 1,
         length_penalty: float = 1.0,

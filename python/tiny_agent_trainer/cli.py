@@ -444,12 +444,21 @@ def _report(name: str, diagnostics: list[Diagnostic]) -> None:
     type=click.Path(path_type=Path),
     help="Evaluate the examples of this dataset file instead of the run's dataset.",
 )
+@click.option(
+    "--requests",
+    type=click.Path(path_type=Path),
+    help="Judge the answers to a file of requests in free phrasing instead (e.g. "
+    "config/wgsl_free_requests.toml): valid as the kind asked for, and right, per category and kind.",
+)
 @_decode_options
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the report as JSON (with every example) instead of the table."
 )
 @click.option(
-    "--show-misses", is_flag=True, help="Also list each example that is not an exact match, with naga's verdict."
+    "--show-misses",
+    is_flag=True,
+    help="Also list each example that is not an exact match, with naga's verdict (with --requests: each "
+    "answer that is not right, and why).",
 )
 @click.option(
     "--set",
@@ -464,6 +473,7 @@ def eval_command(
     model: Path | None,
     split: str | None,
     data: Path | None,
+    requests: Path | None,
     device: str,
     precision: str | None,
     as_json: bool,
@@ -472,7 +482,8 @@ def eval_command(
     **decode: Any,
 ) -> None:
     """Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
-    overall and per category; the report is also written to the run folder as JSON. For a binding
+    overall and per category (with --requests: requests in free phrasing, judged); the report is
+    also written to the run folder as JSON. For a binding
     run: exact match per split for the binder and the baseline, mean and spread over seeds. For a
     classifier (bionet): accuracy on the train, val and test splits. For a masked-diffusion run: its
     validation losses, recomputed. For an experiment's folder: the table of its runs."""
@@ -494,6 +505,8 @@ def eval_command(
         return
     if overrides:
         raise click.UsageError("--set changes the config of a run scored by its validation numbers; this run is scored otherwise.")
+    if requests is not None and (split is not None or data is not None):
+        raise click.UsageError("--requests judges a request file; it takes no --split or --data.")
     with _sigint_kills():
         loaded = Model.load(model, device=device, precision=precision)
         bar: ProgressBar[str] | None = None
@@ -505,7 +518,7 @@ def eval_command(
             bar.update(done - bar.pos)
 
         try:
-            report = loaded.evaluate(split, data, save=True, on_progress=on_progress, **decode)
+            report = loaded.evaluate(split, data, requests=requests, save=True, on_progress=on_progress, **decode)
         finally:
             if bar is not None:
                 _clear(bar)
@@ -514,7 +527,8 @@ def eval_command(
         return
     if show_misses:
         click.echo(report.misses())
-    click.echo(f"{report['model']} on `{report['set']}` ({report['overall']['examples']} examples)\n")
+    count = f"{report['overall']['requests']} requests" if requests else f"{report['overall']['examples']} examples"
+    click.echo(f"{report['model']} on `{report['set']}` ({count})\n")
     click.echo(report.table(), nl=False)
     click.echo(f"\nreport: {report.saved}")
 

@@ -176,6 +176,15 @@ def test_evaluate_returns_the_cli_report(model: tat.Model) -> None:
     assert report.saved is None
 
 
+def test_evaluate_judges_a_request_file(model: tat.Model) -> None:
+    requests = ROOT / "config" / "wgsl_free_requests.toml"
+    report = model.evaluate(requests=requests, max_new_tokens=20, save=False)
+    assert report["set"] == "wgsl_free_requests" and report["overall"]["requests"] == len(report["results"])
+    assert "(module)" in report.table() and json.loads(report.to_json()) == report
+    with pytest.raises(tat.TatError, match="no `split` or `data`"):
+        model.evaluate("test", requests=requests)
+
+
 @pytest.mark.parametrize(
     ("flags", "keywords"),
     [

@@ -178,6 +178,29 @@ def test_eval_prints_what_the_binary_prints(tiny_run: tat.Run, flags: list[str])
     assert (tiny_run.run_dir / "eval_best_val.json").is_file()
 
 
+@pytest.mark.parametrize("flags", [[], ["--json"], ["--show-misses"]], ids=["table", "json", "misses"])
+def test_eval_of_free_requests_prints_what_the_binary_prints(tiny_run: tat.Run, flags: list[str]) -> None:
+    requests = ROOT / "config" / "wgsl_free_requests.toml"
+    args = ["eval", tiny_run.run_dir, "--requests", requests, "--max-new-tokens", "20", "--device", "cpu", *flags]
+    theirs = binary(*args)
+    assert theirs.returncode == 0, theirs.stderr
+    assert_same(tat_cli(*args), theirs)
+    report = json.loads((tiny_run.run_dir / "eval_best_wgsl_free_requests.json").read_text())
+    assert report["overall"]["requests"] == len(report["results"]) >= 150
+    assert set(report["per_kind"]) == {"expression", "statement", "function", "module"}
+    # A two-epoch model gets few right; whatever it writes, each verdict is whole.
+    assert all(r["right"] == (r["why"] is None) for r in report["results"])
+
+
+def test_eval_of_free_requests_refuses_a_split(tiny_run: tat.Run) -> None:
+    requests = ROOT / "config" / "wgsl_free_requests.toml"
+    args = ["eval", tiny_run.run_dir, "--requests", requests, "--split", "val"]
+    theirs = binary(*args)
+    ours = tat_cli(*args)
+    assert theirs.returncode == ours.exit_code == 2
+    assert "--split" in theirs.stderr and "--split" in ours.output
+
+
 # --- validate ---------------------------------------------------------------------------------
 
 

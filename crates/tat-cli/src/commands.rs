@@ -60,7 +60,7 @@ pub fn run(command: Command) -> Result<i32> {
             let options = decode_options(&decode, &generator)?;
             generate_command(&generator, &prompt, &options, validate)
         }
-        Command::Eval { run_dir, model, split, data, decode, json, show_misses, overrides } => {
+        Command::Eval { run_dir, model, split, data, requests, decode, json, show_misses, overrides } => {
             let model = run_dir.or(model).expect("clap requires RUN_DIR or --model");
             if model.join(experiment::RECORD_FILE).exists() {
                 print!("{}", experiment::Record::load(&model)?.table());
@@ -90,7 +90,10 @@ pub fn run(command: Command) -> Result<i32> {
             }
             let generator = load(&model, &decode)?;
             let options = decode_options(&decode, &generator)?;
-            eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses)
+            match requests {
+                Some(file) => requests_command(&generator, &model, &file, &options, json, show_misses),
+                None => eval_command(&generator, &model, split, data.as_deref(), &options, json, show_misses),
+            }
         }
         Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
         Command::Init { dir, force } => init_command(&dir, force),
@@ -233,6 +236,36 @@ fn eval_command(
         println!("{}", report.misses());
     }
     println!("{} on `{}` ({} examples)\n", model.display(), report.set, report.overall.examples);
+    print!("{}", report.table());
+    println!("\nreport: {}", saved.display());
+    Ok(0)
+}
+
+/// `eval --requests FILE`: the answers to requests in free phrasing, judged.
+fn requests_command(
+    generator: &Generator,
+    model: &Path,
+    file: &Path,
+    options: &DecodeOptions,
+    json: bool,
+    show_misses: bool,
+) -> Result<i32> {
+    let requests = tat_core::data::requests::load_requests(file)?;
+    let set = file.file_stem().map_or("requests".into(), |s| s.to_string_lossy().into_owned());
+    let bar = crate::progress::count_bar(requests.len(), "answering");
+    let report = eval::requests::evaluate_requests(generator, model, &set, &requests, options, |done, _| {
+        bar.set_position(done as u64)
+    })?;
+    bar.finish_and_clear();
+    let saved = report.save(&tat_core::checkpoint::resolve(model)?)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+        return Ok(0);
+    }
+    if show_misses {
+        println!("{}", report.misses());
+    }
+    println!("{} on `{}` ({} requests)\n", model.display(), report.set, report.overall.requests);
     print!("{}", report.table());
     println!("\nreport: {}", saved.display());
     Ok(0)

@@ -65,8 +65,9 @@ enum Command {
         validate: bool,
     },
     /// Score a trained model on a split: token accuracy, exact match, chrF and naga pass rate,
-    /// overall and per category; the report is also written to the run folder as JSON. For an
-    /// experiment's folder: the table of its runs.
+    /// overall and per category (with --requests: requests in free phrasing, judged); the report
+    /// is also written to the run folder as JSON. For an experiment's folder: the table of its
+    /// runs.
     Eval {
         /// The run folder (or pass it as --model).
         #[arg(value_name = "RUN_DIR", required_unless_present = "model", conflicts_with = "model")]
@@ -80,12 +81,18 @@ enum Command {
         /// Evaluate the examples of this dataset file instead of the run's dataset.
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Judge the answers to a file of requests in free phrasing instead (e.g.
+        /// config/wgsl_free_requests.toml): valid as the kind asked for, and right, per category
+        /// and kind.
+        #[arg(long, conflicts_with_all = ["split", "data"])]
+        requests: Option<PathBuf>,
         #[command(flatten)]
         decode: DecodeArgs,
         /// Print the report as JSON (with every example) instead of the table.
         #[arg(long)]
         json: bool,
-        /// Also list each example that is not an exact match, with naga's verdict.
+        /// Also list each example that is not an exact match, with naga's verdict (with
+        /// --requests: each answer that is not right, and why).
         #[arg(long)]
         show_misses: bool,
         /// A run scored by its validation numbers (masked diffusion): change its config first, e.g.

@@ -51,6 +51,9 @@ fn the_harness_accepts_snippets_with_free_names() {
         "normalize(v) // a comment is no statement;",
         "// return is only a word here\nlet a = v;",
         "color = color * 0.5;",
+        // Parses as a module (a global with no address space), means a function's variable.
+        "var speed = 2.5;",
+        "var counter: u32 = 0u;\ncounter = counter + 1u;",
     ] {
         assert_eq!(validate_snippet(code), vec![], "{code:?}");
     }

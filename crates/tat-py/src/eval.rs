@@ -10,25 +10,29 @@ use pyo3::types::PyDict;
 /// edits to the dict.
 #[pyclass(module = "tiny_agent_trainer._core", frozen, extends = PyDict)]
 pub struct EvalReport {
-    report: tat_core::eval::EvalReport,
+    table: String,
+    misses: String,
+    json: String,
     saved: Option<PathBuf>,
 }
 
 #[pymethods]
 impl EvalReport {
-    /// The table `eval` prints: one row per category, then the full shaders and the total.
+    /// The table `eval` prints: one row per category, then the full shaders (for requests: each
+    /// kind) and the total.
     fn table(&self) -> String {
-        self.report.table()
+        self.table.clone()
     }
 
-    /// What `eval --show-misses` lists: each example that is not an exact match.
+    /// What `eval --show-misses` lists: each example that is not an exact match (each request
+    /// whose answer is not right).
     fn misses(&self) -> String {
-        self.report.misses()
+        self.misses.clone()
     }
 
     /// The report as `eval --json` prints it.
     fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&self.report).expect("reports serialise")
+        self.json.clone()
     }
 
     /// The JSON file the report was saved to (None when `evaluate` ran with `save=False`).
@@ -38,15 +42,21 @@ impl EvalReport {
     }
 }
 
+/// The engine's reports this class carries: a split's examples, or requests in free phrasing.
+pub enum Scored {
+    Examples(tat_core::eval::EvalReport),
+    Requests(tat_core::eval::requests::RequestReport),
+}
+
 impl EvalReport {
-    pub fn new(
-        py: Python<'_>,
-        report: tat_core::eval::EvalReport,
-        saved: Option<PathBuf>,
-    ) -> PyResult<Bound<'_, Self>> {
-        let json = serde_json::to_string(&report).expect("reports serialise");
-        let fields = py.import("json")?.call_method1("loads", (json,))?;
-        let this = Bound::new(py, Self { report, saved })?;
+    pub fn new(py: Python<'_>, report: Scored, saved: Option<PathBuf>) -> PyResult<Bound<'_, Self>> {
+        let (table, misses, json) = match &report {
+            Scored::Examples(r) => (r.table(), r.misses(), serde_json::to_string_pretty(r)),
+            Scored::Requests(r) => (r.table(), r.misses(), serde_json::to_string_pretty(r)),
+        };
+        let json = json.expect("reports serialise");
+        let fields = py.import("json")?.call_method1("loads", (json.as_str(),))?;
+        let this = Bound::new(py, Self { table, misses, json, saved })?;
         this.call_method1("update", (fields,))?;
         Ok(this)
     }

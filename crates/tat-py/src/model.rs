@@ -11,7 +11,7 @@ use tat_core::eval;
 use tat_core::generate::{DecodeRequest, Generator};
 
 use crate::errors::ToPyResult;
-use crate::eval::EvalReport;
+use crate::eval::{EvalReport, Scored};
 
 /// A checkpoint ready to answer prompts.
 #[pyclass(module = "tiny_agent_trainer._core", frozen)]
@@ -114,13 +114,14 @@ impl Model {
 
     /// Scores the model like the CLI's `eval` and returns its report: a dict of the JSON report
     /// that also renders the CLI's table. `split` picks a split of the run's dataset (default
-    /// `test`), or of the dataset file `data` (all of it by default). `on_progress(done, total)`
-    /// is called after each batch of examples. `save` also writes the report beside the
-    /// checkpoint, as the CLI does.
+    /// `test`), or of the dataset file `data` (all of it by default); `requests` judges the
+    /// answers to a file of requests in free phrasing instead. `on_progress(done, total)` is
+    /// called after each batch. `save` also writes the report beside the checkpoint, as the CLI
+    /// does.
     #[pyo3(signature = (
-        split = None, data = None, *, max_new_tokens = None, beam = 1, length_penalty = 1.0,
-        prefer_valid = false, temperature = None, top_k = 0, top_p = 1.0, seed = 0, save = true,
-        on_progress = None,
+        split = None, data = None, *, requests = None, max_new_tokens = None, beam = 1,
+        length_penalty = 1.0, prefer_valid = false, temperature = None, top_k = 0, top_p = 1.0,
+        seed = 0, save = true, on_progress = None,
     ))]
     #[allow(clippy::too_many_arguments)] // the decoding keywords of `generate`, plus what to score
     fn evaluate<'py>(
@@ -128,6 +129,7 @@ impl Model {
         py: Python<'py>,
         split: Option<&str>,
         data: Option<PathBuf>,
+        requests: Option<PathBuf>,
         max_new_tokens: Option<i64>,
         beam: usize,
         length_penalty: f64,
@@ -155,14 +157,29 @@ impl Model {
         let result = py.detach(|| {
             let generator = self.generator();
             let options = request.resolve(&generator)?;
-            let set = eval::eval_set(generator.config(), data.as_deref(), split)?;
-            let report = eval::evaluate(&generator, &self.path, &set, &options, |done, total| {
+            let progress = |done: usize, total: usize| {
                 if let (Some(f), None) = (&on_progress, &callback_error) {
                     callback_error = Python::attach(|py| f.call1(py, (done, total)).err());
                 }
-            })?;
-            let saved = if save { Some(report.save(&checkpoint::resolve(&self.path)?)?) } else { None };
-            Ok((report, saved))
+            };
+            let checkpoint_dir = checkpoint::resolve(&self.path)?;
+            if let Some(file) = &requests {
+                if split.is_some() || data.is_some() {
+                    return Err(tat_core::TatError::Usage(
+                        "evaluate: `requests` judges a request file; it takes no `split` or `data`".into(),
+                    ));
+                }
+                let list = tat_core::data::requests::load_requests(file)?;
+                let set = file.file_stem().map_or("requests".into(), |s| s.to_string_lossy().into_owned());
+                let report =
+                    eval::requests::evaluate_requests(&generator, &self.path, &set, &list, &options, progress)?;
+                let saved = if save { Some(report.save(&checkpoint_dir)?) } else { None };
+                return Ok((Scored::Requests(report), saved));
+            }
+            let set = eval::eval_set(generator.config(), data.as_deref(), split)?;
+            let report = eval::evaluate(&generator, &self.path, &set, &options, progress)?;
+            let saved = if save { Some(report.save(&checkpoint_dir)?) } else { None };
+            Ok((Scored::Examples(report), saved))
         });
         if let Some(error) = callback_error {
             return Err(error);

@@ -87,29 +87,7 @@ const SCHEMA: &str = "each [[examples]] table holds three strings, natural_langu
 pub fn load_examples(path: &Path) -> Result<Vec<Example>> {
     let text = read_text(path, TatError::Dataset)?;
     let file = path.display();
-    let deserializer = toml::Deserializer::parse(&text).map_err(|e| {
-        // What stands at the place (a duplicate key names no key), on one line and short.
-        let quoted = e
-            .span()
-            .and_then(|span| text.get(span))
-            .map(|s| s.lines().next().unwrap_or("").trim())
-            .filter(|s| !s.is_empty())
-            .map_or(String::new(), |s| format!(" at `{}`", s.chars().take(40).collect::<String>()));
-        TatError::Dataset(format!(
-            "{file}{}: invalid TOML{quoted}: {}. Fix: correct the TOML syntax at that position ({SCHEMA}).",
-            at(&text, e.span()),
-            e.message().trim().trim_end_matches('.')
-        ))
-    })?;
-    let raw: RawFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let field = match field_path(e.path()) {
-            path if path.is_empty() => String::new(),
-            path => format!(" {path}:"),
-        };
-        let message = e.inner().message().trim();
-        let hint = if message.contains("expected") { String::new() } else { format!("; {SCHEMA}") };
-        TatError::Dataset(format!("{file}{}:{field} {message}{hint}", at(&text, e.inner().span())))
-    })?;
+    let raw: RawFile = deserialize_toml(path, &text, SCHEMA)?;
     if raw.examples.is_empty() {
         return Err(TatError::Dataset(format!("{file}: no [[examples]] tables; {SCHEMA}")));
     }
@@ -180,6 +158,35 @@ fn shape_problems(examples: &[RawExample], text: &str) -> Vec<String> {
     problems
 }
 
+/// A TOML file's text as `T`; an error names the file, line, column and field path, quotes what
+/// stands there when the TOML itself is broken, and ends with `schema` (what the file must hold).
+pub(crate) fn deserialize_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str, schema: &str) -> Result<T> {
+    let file = path.display();
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| {
+        // What stands at the place (a duplicate key names no key), on one line and short.
+        let quoted = e
+            .span()
+            .and_then(|span| text.get(span))
+            .map(|s| s.lines().next().unwrap_or("").trim())
+            .filter(|s| !s.is_empty())
+            .map_or(String::new(), |s| format!(" at `{}`", s.chars().take(40).collect::<String>()));
+        TatError::Dataset(format!(
+            "{file}{}: invalid TOML{quoted}: {}. Fix: correct the TOML syntax at that position ({schema}).",
+            at(text, e.span()),
+            e.message().trim().trim_end_matches('.')
+        ))
+    })?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = match field_path(e.path()) {
+            path if path.is_empty() => String::new(),
+            path => format!(" {path}:"),
+        };
+        let message = e.inner().message().trim();
+        let hint = if message.contains("expected") { String::new() } else { format!("; {schema}") };
+        TatError::Dataset(format!("{file}{}:{field} {message}{hint}", at(text, e.inner().span())))
+    })
+}
+
 /// `examples[3].category`: serde_path_to_error's path without the private key through which
 /// `toml::Spanned` reaches its value.
 fn field_path(path: &serde_path_to_error::Path) -> String {
@@ -200,7 +207,7 @@ fn field_path(path: &serde_path_to_error::Path) -> String {
 }
 
 /// `:line:col` for a span's start, or nothing when the error has no span.
-fn at(text: &str, span: Option<Range<usize>>) -> String {
+pub(crate) fn at(text: &str, span: Option<Range<usize>>) -> String {
     span.map_or(String::new(), |span| {
         let (line, column) = line_col(text, span.start);
         format!(":{line}:{column}")

@@ -6,7 +6,7 @@
 
 mod snippet;
 
-pub use snippet::validate_snippet;
+pub use snippet::{snippet_shape, validate_snippet, SnippetShape};
 
 use std::ops::Range;
 
@@ -43,6 +43,23 @@ pub fn validate_module(source: &str) -> Vec<Diagnostic> {
 /// entry point. It need not validate: that is [`validate_snippet`]'s job.
 pub fn is_full_shader(code: &str) -> bool {
     parse(code).is_ok_and(|module| !module.entry_points.is_empty())
+}
+
+/// The entry points' stages (`"vertex"`, `"fragment"`, `"compute"`, else `"other"`; in the module's order) and the
+/// number of other functions of code that parses as a module; None when it does not parse.
+pub fn module_outline(code: &str) -> Option<(Vec<&'static str>, usize)> {
+    let module = parse(code).ok()?;
+    let stages = module
+        .entry_points
+        .iter()
+        .map(|e| match e.stage {
+            naga::ShaderStage::Vertex => "vertex",
+            naga::ShaderStage::Fragment => "fragment",
+            naga::ShaderStage::Compute => "compute",
+            _ => "other",
+        })
+        .collect();
+    Some((stages, module.functions.len()))
 }
 
 /// Why naga rejected a text, with byte spans into that text.

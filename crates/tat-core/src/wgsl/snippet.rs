@@ -3,8 +3,10 @@
 //!
 //! The harness rules, in order:
 //!
-//! 1. Code that parses as a module is validated as one, and nothing else is tried. So is code
-//!    that declares an entry point (`@vertex`, `@fragment`, `@compute`): a whole shader must
+//! 1. Code that parses as a module is validated as one, and nothing else is tried, except that
+//!    statements (rule 2) that fail as a module are tried as a function body: `var x = 1.0;` is
+//!    a global with no address space at module scope. Code that declares an entry point
+//!    (`@vertex`, `@fragment`, `@compute`) is validated as a module only: a whole shader must
 //!    stand alone, and an undeclared name in it is an error, not a free name.
 //! 2. The shape is read from the code with its comments removed:
 //!    - module-level declarations start with `fn`, `struct`, `alias`, `override`, `enable`,
@@ -51,10 +53,39 @@ pub fn validate_snippet(code: &str) -> Vec<Diagnostic> {
     let shape = Shape::of(&bare);
     if shape != Shape::Module {
         if let Ok(module) = parse(code) {
-            return validate(&module).err().map(|f| f.diagnostic(code, 0..code.len())).into_iter().collect();
+            let failure = validate(&module).err();
+            // `var x = 1.0;` parses as a module, where it is a global with no address space;
+            // as statements it is a function's variable, which is what it means.
+            if shape == Shape::Statements && failure.is_some() {
+                return search(code, shape, returns_value(&bare));
+            }
+            return failure.map(|f| f.diagnostic(code, 0..code.len())).into_iter().collect();
         }
     }
     search(code, shape, shape == Shape::Statements && returns_value(&bare))
+}
+
+/// What a piece of code is, read as [`validate_snippet`] reads it (rule 2 of the module doc): a
+/// whole shader or module-level declarations, statements, or one expression. It says nothing of
+/// whether the code is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnippetShape {
+    Declarations,
+    Statements,
+    Expression,
+}
+
+pub fn snippet_shape(code: &str) -> SnippetShape {
+    let bare = without_comments(code);
+    if ["@vertex", "@fragment", "@compute"].iter().any(|stage| bare.contains(stage)) {
+        return SnippetShape::Declarations;
+    }
+    match Shape::of(&bare) {
+        Shape::Module => SnippetShape::Declarations,
+        Shape::Statements => SnippetShape::Statements,
+        Shape::Expression => SnippetShape::Expression,
+    }
 }
 
 /// The candidate types for free names, most common in shader snippets first.

@@ -1,6 +1,9 @@
 //! How good a WGSL model is on a set of examples: token accuracy under teacher forcing, exact
 //! match (whitespace-normalised), chrF, and the share of generated outputs that naga accepts,
-//! overall, per category and over the examples whose reference is a whole shader.
+//! overall, per category and over the examples whose reference is a whole shader. The requests
+//! in free phrasing are scored by [`requests`].
+
+pub mod requests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -199,15 +202,21 @@ impl EvalReport {
 
     /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`.
     pub fn save(&self, checkpoint_dir: &Path) -> Result<PathBuf> {
-        let name = checkpoint_dir.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
-        let run_dir = checkpoint_dir.parent().unwrap_or(checkpoint_dir);
-        let path = run_dir.join(format!("eval_{name}_{}.json", self.set));
-        let text = serde_json::to_string_pretty(self).expect("reports serialise");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(|e| TatError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| TatError::io(&path, e))?;
-        Ok(path)
+        save_report(self, checkpoint_dir, &self.set)
     }
+}
+
+/// Writes a report as JSON beside the checkpoint, `<run>/eval_<checkpoint>_<set>.json`, through a
+/// temporary file so that a report is never half written.
+pub(crate) fn save_report(report: &impl Serialize, checkpoint_dir: &Path, set: &str) -> Result<PathBuf> {
+    let name = checkpoint_dir.file_name().map_or("model".into(), |n| n.to_string_lossy().into_owned());
+    let run_dir = checkpoint_dir.parent().unwrap_or(checkpoint_dir);
+    let path = run_dir.join(format!("eval_{name}_{set}.json"));
+    let text = serde_json::to_string_pretty(report).expect("reports serialise");
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| TatError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| TatError::io(&path, e))?;
+    Ok(path)
 }
 
 pub fn normalise_whitespace(s: &str) -> String {
