@@ -228,15 +228,41 @@ fn eval_command(
     let report = eval::evaluate(generator, model, &set, options, |done, _| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let saved = report.save(&tat_core::checkpoint::resolve(model)?)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
+    let count = format!("{} examples", report.overall.examples);
+    print_report(
+        json.then(|| serde_json::to_string_pretty(&report).expect("reports serialise")),
+        model,
+        &report.set,
+        &count,
+        &report.table(),
+        &report.misses(),
+        &saved,
+        show_misses,
+    )
+}
+
+/// What `eval` prints of a report: its JSON (when given), or the misses (when asked for), a heading, the table
+/// and where the report was saved.
+#[allow(clippy::too_many_arguments)] // the report's renderings and the two flags
+fn print_report(
+    json: Option<String>,
+    model: &Path,
+    set: &str,
+    count: &str,
+    table: &str,
+    misses: &str,
+    saved: &Path,
+    show_misses: bool,
+) -> Result<i32> {
+    if let Some(json) = json {
+        println!("{json}");
         return Ok(0);
     }
     if show_misses {
-        println!("{}", report.misses());
+        println!("{misses}");
     }
-    println!("{} on `{}` ({} examples)\n", model.display(), report.set, report.overall.examples);
-    print!("{}", report.table());
+    println!("{} on `{set}` ({count})\n", model.display());
+    print!("{table}");
     println!("\nreport: {}", saved.display());
     Ok(0)
 }
@@ -250,25 +276,24 @@ fn requests_command(
     json: bool,
     show_misses: bool,
 ) -> Result<i32> {
-    let requests = tat_core::data::requests::load_requests(file)?;
-    let set = file.file_stem().map_or("requests".into(), |s| s.to_string_lossy().into_owned());
-    let bar = crate::progress::count_bar(requests.len(), "answering");
-    let report = eval::requests::evaluate_requests(generator, model, &set, &requests, options, |done, _| {
+    let bar = crate::progress::count_bar(0, "answering");
+    let report = eval::requests::evaluate_request_file(generator, model, file, options, |done, total| {
+        bar.set_length(total as u64);
         bar.set_position(done as u64)
     })?;
     bar.finish_and_clear();
     let saved = report.save(&tat_core::checkpoint::resolve(model)?)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise"));
-        return Ok(0);
-    }
-    if show_misses {
-        println!("{}", report.misses());
-    }
-    println!("{} on `{}` ({} requests)\n", model.display(), report.set, report.overall.requests);
-    print!("{}", report.table());
-    println!("\nreport: {}", saved.display());
-    Ok(0)
+    let count = format!("{} requests", report.overall.requests);
+    print_report(
+        json.then(|| serde_json::to_string_pretty(&report).expect("reports serialise")),
+        model,
+        &report.set,
+        &count,
+        &report.table(),
+        &report.misses(),
+        &saved,
+        show_misses,
+    )
 }
 
 /// `eval` of a classification run: accuracy on each split of its data.

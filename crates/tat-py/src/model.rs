@@ -169,10 +169,7 @@ impl Model {
                         "evaluate: `requests` judges a request file; it takes no `split` or `data`".into(),
                     ));
                 }
-                let list = tat_core::data::requests::load_requests(file)?;
-                let set = file.file_stem().map_or("requests".into(), |s| s.to_string_lossy().into_owned());
-                let report =
-                    eval::requests::evaluate_requests(&generator, &self.path, &set, &list, &options, progress)?;
+                let report = eval::requests::evaluate_request_file(&generator, &self.path, file, &options, progress)?;
                 let saved = if save { Some(report.save(&checkpoint_dir)?) } else { None };
                 return Ok((Scored::Requests(report), saved));
             }

@@ -97,6 +97,20 @@ pub fn evaluate_requests(
     })
 }
 
+/// [`evaluate_requests`] on the requests of `file` ([`crate::data::requests::load_requests`]), the
+/// report named after the file's stem (`eval_<checkpoint>_wgsl_free_requests.json`).
+pub fn evaluate_request_file(
+    generator: &Generator,
+    model: &Path,
+    file: &Path,
+    options: &DecodeOptions,
+    on_progress: impl FnMut(usize, usize),
+) -> Result<RequestReport> {
+    let requests = crate::data::requests::load_requests(file)?;
+    let set = file.file_stem().map_or("requests".into(), |s| s.to_string_lossy().into_owned());
+    evaluate_requests(generator, model, &set, &requests, options, on_progress)
+}
+
 fn tally(results: &[&RequestResult]) -> Tally {
     let share = |test: fn(&Verdict) -> bool| {
         100.0 * results.iter().filter(|r| test(&r.verdict)).count() as f64 / results.len().max(1) as f64
