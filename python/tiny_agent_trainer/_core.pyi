@@ -120,6 +120,7 @@ class Model:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int = 0,
+        constrain: str | None = None,
     ) -> str: ...
     @overload
     def generate(
@@ -134,6 +135,7 @@ class Model:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int = 0,
+        constrain: str | None = None,
     ) -> list[str]: ...
     def evaluate(
         self,
@@ -149,6 +151,7 @@ class Model:
         top_k: int = 0,
         top_p: float = 1.0,
         seed: int = 0,
+        constrain: str | None = None,
         save: bool = True,
         on_progress: Callable[[int, int], object] | None = None,
     ) -> EvalReport: ...

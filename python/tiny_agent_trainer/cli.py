@@ -333,6 +333,13 @@ def _decode_options(command: F) -> F:
             help="Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).",
         ),
         click.option(
+            "--constrain",
+            metavar="KIND",
+            help="Constrained decoding: only answers that stay completable into valid WGSL of this kind "
+            "(expression, statement, function, module; with eval: requested, each request's own kind and stage); "
+            "a beam search of 4 beams unless --beam.",
+        ),
+        click.option(
             "--temperature",
             type=float,
             help="Sample instead of taking the most likely token: logits are divided by this (e.g. 0.8).",

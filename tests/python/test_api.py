@@ -176,6 +176,13 @@ def test_evaluate_returns_the_cli_report(model: tat.Model) -> None:
     assert report.saved is None
 
 
+def test_constrain_names_a_kind(model: tat.Model) -> None:
+    with pytest.raises(tat.TatError, match="expected expression, statement, function, module, or requested"):
+        model.generate("red", constrain="modul")
+    with pytest.raises(tat.TatError, match="a prompt has none"):
+        model.generate("red", constrain="requested")
+
+
 def test_evaluate_judges_a_request_file(model: tat.Model) -> None:
     requests = ROOT / "config" / "wgsl_free_requests.toml"
     report = model.evaluate(requests=requests, max_new_tokens=20, save=False)
@@ -191,6 +198,8 @@ def test_evaluate_judges_a_request_file(model: tat.Model) -> None:
         ([], {}),
         (["--beam", "3"], {"beam": 3}),
         (["--temperature", "0.9", "--top-k", "8", "--seed", "5"], {"temperature": 0.9, "top_k": 8, "seed": 5}),
+        (["--constrain", "expression"], {"constrain": "expression"}),
+        (["--constrain", "module", "--temperature", "0.9", "--seed", "3"], {"constrain": "module", "temperature": 0.9, "seed": 3}),
     ],
 )
 def test_generate_matches_the_cli(tiny_run: tat.Run, model: tat.Model, flags: list[str], keywords: dict) -> None:

@@ -192,6 +192,25 @@ def test_eval_of_free_requests_prints_what_the_binary_prints(tiny_run: tat.Run, 
     assert all(r["right"] == (r["why"] is None) for r in report["results"])
 
 
+def test_constrained_eval_of_free_requests_prints_what_the_binary_prints(tiny_run: tat.Run) -> None:
+    requests = ROOT / "config" / "wgsl_free_requests.toml"
+    args = ["eval", tiny_run.run_dir, "--requests", requests, "--max-new-tokens", "12", "--device", "cpu"]
+    theirs = binary(*args, "--constrain", "requested", "--json")
+    assert theirs.returncode == 0, theirs.stderr
+    assert_same(tat_cli(*args, "--constrain", "requested", "--json"), theirs)
+    report = json.loads(theirs.stdout)
+    assert report["constrain"] == "requested" and report["beam"] == 4
+    assert report["overall"]["requests"] == len(report["results"]) >= 150
+
+
+def test_generate_refuses_to_constrain_a_prompt_to_its_requested_kind(tiny_run: tat.Run) -> None:
+    args = ["generate", "--model", tiny_run.run_dir, "--prompt", "red", "--constrain", "requested"]
+    theirs = binary(*args)
+    ours = tat_cli(*args)
+    assert theirs.returncode == ours.exit_code == 2
+    assert "a prompt has none" in theirs.stderr and "a prompt has none" in ours.output
+
+
 def test_eval_of_free_requests_refuses_a_split(tiny_run: tat.Run) -> None:
     requests = ROOT / "config" / "wgsl_free_requests.toml"
     args = ["eval", tiny_run.run_dir, "--requests", requests, "--split", "val"]

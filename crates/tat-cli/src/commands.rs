@@ -11,7 +11,7 @@ use tat_core::data::wgsl::Split;
 use tat_core::error::{exit_code, Result, TatError};
 use tat_core::eval;
 use tat_core::experiment::{self, CommandOverrides};
-use tat_core::generate::{DecodeOptions, DecodeRequest, Generator};
+use tat_core::generate::{Constrain, DecodeOptions, DecodeRequest, Generator};
 use tat_core::tasks::diffusion::sample::{Completer, Unmasking};
 use tat_core::tasks::{self, Classifier, Completion, Evaluator};
 use tat_core::train::{self, TrainOptions};
@@ -57,7 +57,7 @@ pub fn run(command: Command) -> Result<i32> {
                 }
             }
             let generator = load(&model, &decode)?;
-            let options = decode_options(&decode, &generator)?;
+            let options = decode_options(&decode, &generator)?.for_prompts()?;
             generate_command(&generator, &prompt, &options, validate)
         }
         Command::Eval { run_dir, model, split, data, requests, decode, json, show_misses, overrides } => {
@@ -97,7 +97,7 @@ pub fn run(command: Command) -> Result<i32> {
         }
         Command::Validate { files, snippet, json } => validate_command(&files, snippet, json),
         Command::Init { dir, force } => init_command(&dir, force),
-        Command::GenerateData { out, seed } => generate_data_command(&out, seed),
+        Command::GenerateData { out, seed, broad } => generate_data_command(&out, seed, broad),
         Command::List { dir } => list_command(&dir),
         Command::Show { config } => {
             print!("{}", Config::from_file(&config)?.to_toml_string());
@@ -207,6 +207,7 @@ fn decode_options(args: &DecodeArgs, generator: &Generator) -> Result<DecodeOpti
         length_penalty: args.length_penalty,
         prefer_valid: args.prefer_valid,
         temperature: args.temperature,
+        constrain: args.constrain.as_deref().map(Constrain::from_name).transpose()?,
         top_k: args.top_k,
         top_p: args.top_p,
         seed: args.seed,
@@ -395,12 +396,13 @@ fn init_command(dir: &Path, force: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn generate_data_command(out: &Path, seed: u64) -> Result<i32> {
+fn generate_data_command(out: &Path, seed: u64, broad: bool) -> Result<i32> {
     use tat_core::data::wgsl::Split;
-    use tat_core::data::wgsl_generator::{generate, write_dataset};
+    use tat_core::data::wgsl_generator::{generate_with, write_dataset, Variety};
 
-    let examples = generate(seed);
-    write_dataset(out, &examples, seed)?;
+    let variety = if broad { Variety::Broad } else { Variety::Templates };
+    let examples = generate_with(seed, variety);
+    write_dataset(out, &examples, seed, variety)?;
     println!("wrote {} examples to {} (seed {seed})", examples.len(), out.display());
     // Categories in the order the file has them; columns train, val, test.
     let mut rows: Vec<(&str, [usize; 3])> = Vec::new();

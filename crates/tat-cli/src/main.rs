@@ -118,7 +118,7 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Write the generated natural-language/WGSL dataset, whose val and test splits hold out
+    /// Write a generated natural-language/WGSL dataset, whose val and test splits hold out
     /// whole template combinations (each checked with naga; the file is replaced atomically).
     GenerateData {
         /// The dataset file to write, e.g. config/wgsl_generalise_data.toml.
@@ -127,6 +127,11 @@ enum Command {
         /// Seed of the held-out split.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// The broad dataset (config/wgsl_broad_data.toml): the template intents plus functions,
+        /// structs, bindings, statements and wrapped snippets, every prompt also rewritten the
+        /// way people type.
+        #[arg(long)]
+        broad: bool,
     },
     /// List the configs and experiment files in a folder.
     List {
@@ -163,6 +168,11 @@ struct DecodeArgs {
     /// Return the best-scoring beam that passes naga (implies a beam search, 4 beams unless --beam).
     #[arg(long)]
     prefer_valid: bool,
+    /// Constrained decoding: only answers that stay completable into valid WGSL of this kind
+    /// (expression, statement, function, module; with eval: requested, each request's own kind and
+    /// stage); a beam search of 4 beams unless --beam.
+    #[arg(long, value_name = "KIND")]
+    constrain: Option<String>,
     /// Sample instead of taking the most likely token: logits are divided by this (e.g. 0.8).
     #[arg(long, conflicts_with_all = ["beam", "prefer_valid"])]
     temperature: Option<f64>,

@@ -8,6 +8,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint;
 use crate::config::{Config, DeviceChoice, ModelConfig, Precision};
+use crate::data::requests::{valid_as, Kind as AnswerKind, Stage};
 use crate::data::wgsl::Example;
 use crate::device;
 use crate::error::{Result, TatError};
@@ -16,6 +17,7 @@ use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
 use crate::tasks::pairs::batch::{collate, encode_examples, encode_prompt};
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
+use crate::wgsl::prefix::{check_prefix, Goal, Viability};
 
 /// A trained model ready to answer prompts.
 pub struct Generator {
@@ -141,6 +143,16 @@ impl Generator {
     /// Answers each prompt as `options` say: batched greedy or sampled decoding when `beam` is 1,
     /// else a beam search per prompt, optionally taking the best candidate that passes naga.
     pub fn answer(&self, prompts: &[&str], options: &DecodeOptions) -> Vec<String> {
+        if let Some(constrain) = options.constrain {
+            // `AsRequested` needs the requests' kinds, which only `eval --requests` has (it calls
+            // `answer_constrained` itself); the fronts refuse it elsewhere, so a module it is.
+            let kind = match constrain {
+                Constrain::To(kind) => kind,
+                Constrain::AsRequested => AnswerKind::Module,
+            };
+            let constraints = vec![Constraint { kind, stage: None }; prompts.len()];
+            return self.answer_constrained(prompts, &constraints, options);
+        }
         if options.beam <= 1 && !options.prefer_valid {
             return self.sample_batch(prompts, options.max_new_tokens, options.sampling.as_ref());
         }
@@ -156,6 +168,230 @@ impl Generator {
                 valid.unwrap_or(&candidates[0]).text.clone()
             })
             .collect()
+    }
+
+    /// Answers prompt `i` by [`Generator::constrained_search`] under `constraints[i]`: the best
+    /// answer valid as its kind, or (where the search finds none) the best unfinished beam.
+    pub fn answer_constrained(
+        &self,
+        prompts: &[&str],
+        constraints: &[Constraint],
+        options: &DecodeOptions,
+    ) -> Vec<String> {
+        prompts
+            .iter()
+            .zip(constraints)
+            .enumerate()
+            .map(|(i, (prompt, constraint))| {
+                if let Some(sampling) = &options.sampling {
+                    let mut stream = SplitMix64::derived(sampling.seed, i as u64);
+                    for _ in 0..CONSTRAINED_SAMPLES {
+                        if let Some(text) =
+                            self.constrained_sample(prompt, *constraint, sampling, &mut stream, options.max_new_tokens)
+                        {
+                            return text;
+                        }
+                    }
+                }
+                let width = options.beam.max(CONSTRAINED_BEAMS);
+                let (limit, penalty) = (options.max_new_tokens, options.length_penalty);
+                let mut answer = self.constrained_search(prompt, *constraint, width, limit, penalty, true);
+                if !answer.complete {
+                    // Every beam was given up or ran out of tokens: search again, twice as wide,
+                    // keeping beams whose favourite continuation fails.
+                    answer = self.constrained_search(prompt, *constraint, 2 * width, limit, penalty, false);
+                }
+                answer.candidates.into_iter().next().map(|c| c.text).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// One seeded draw under `constraint`: at each step a token is drawn as [`Sampling`] says from
+    /// the continuations still alive ([`check_prefix`], [`fails_so_far`]; a dead draw is taken
+    /// out and the draw repeated, at most [`CONSTRAINED_TRIES`] times), `<eos>` only where the
+    /// answer is valid as asked ([`valid_as`]). None when a step has no live continuation, a draw
+    /// ends a statement or the answer that naga rejects, or the answer reaches `max_new_tokens`
+    /// unfinished.
+    pub fn constrained_sample(
+        &self,
+        prompt: &str,
+        constraint: Constraint,
+        sampling: &Sampling,
+        stream: &mut SplitMix64,
+        max_new_tokens: usize,
+    ) -> Option<String> {
+        let _guard = tch::no_grad_guard();
+        let goal = goal_of(constraint.kind);
+        let limit = max_new_tokens.min(self.max_new_tokens());
+        let encoded = self.model.encode(&self.encode_prompts(&[prompt]), false);
+        let mut cache = self.model.start_decoding(&encoded);
+        let mut ids: Vec<i64> = Vec::new();
+        let mut last = Tensor::full([1, 1], BOS_ID, (tch::Kind::Int64, self.device));
+        for _ in 0..limit {
+            let logits = self.model.decode_step(&encoded, &mut cache, &last);
+            let scaled = (logits.to_kind(tch::Kind::Float) / sampling.temperature).softmax(-1, tch::Kind::Float);
+            let mut probs =
+                Vec::<f32>::try_from(scaled.to_device(Device::Cpu).view([-1])).expect("probabilities are f32");
+            let text = self.tokenizer.decode(&ids);
+            let mut chosen = None;
+            for _ in 0..CONSTRAINED_TRIES {
+                if probs.iter().all(|&p| p <= 0.0) {
+                    break;
+                }
+                let token = sampling.draw_row(&probs, stream);
+                match self.continuation(&ids, &text, token, goal, constraint) {
+                    Continuation::Alive => {
+                        chosen = Some(token);
+                        break;
+                    }
+                    Continuation::Dead => probs[token as usize] = 0.0,
+                    // The draw ended a statement or the answer, and naga rejects it: start over.
+                    Continuation::Failing => return None,
+                }
+            }
+            match chosen? {
+                EOS_ID => return Some(text),
+                token => {
+                    ids.push(token);
+                    last = Tensor::from_slice(&[token]).view([1, 1]).to_device(self.device);
+                }
+            }
+        }
+        None
+    }
+
+    /// What appending `token` to the answer `ids` (whose text is `text`) does under `constraint`.
+    fn continuation(&self, ids: &[i64], text: &str, token: i64, goal: Goal, constraint: Constraint) -> Continuation {
+        if token == EOS_ID {
+            return match check_prefix(text, goal) {
+                Viability::Complete if valid_as(constraint.kind, constraint.stage, text) => Continuation::Alive,
+                Viability::Complete => Continuation::Failing,
+                _ => Continuation::Dead,
+            };
+        }
+        if token == BOS_ID || token == PAD_ID {
+            return Continuation::Dead;
+        }
+        let extended = self.tokenizer.decode(&[ids, &[token]].concat());
+        if check_prefix(&extended, goal) == Viability::Dead {
+            Continuation::Dead
+        } else if fails_so_far(&extended, goal) {
+            Continuation::Failing
+        } else {
+            Continuation::Alive
+        }
+    }
+
+    /// Beam search in which every beam can still be completed into valid WGSL of the constraint's
+    /// kind: at each step a beam's continuations are tried most likely first, and one whose text
+    /// [`check_prefix`] finds dead is skipped (at most [`CONSTRAINED_TRIES`] tried per beam);
+    /// `<eos>` is taken only where the text is complete and passes naga as the kind (and stage)
+    /// asked for ([`valid_as`]). A statement or declaration that naga rejects once ended
+    /// ([`fails_so_far`]) is not taken, and with `give_up` a beam whose most likely continuation is
+    /// such an ending is given up ([`Continuation::Failing`]), so the width goes to beams still on
+    /// track.
+    pub fn constrained_search(
+        &self,
+        prompt: &str,
+        constraint: Constraint,
+        beam: usize,
+        max_new_tokens: usize,
+        length_penalty: f64,
+        give_up: bool,
+    ) -> ConstrainedAnswer {
+        let _guard = tch::no_grad_guard();
+        let goal = goal_of(constraint.kind);
+        let width = beam.max(1);
+        let limit = max_new_tokens.min(self.max_new_tokens());
+        let rows = Tensor::zeros([width as i64], (tch::Kind::Int64, self.device));
+        let encoded = self.model.encode(&self.encode_prompts(&[prompt]), false).select_rows(&rows);
+        let mut cache = self.model.start_decoding(&encoded);
+        let mut beams: Vec<(f64, Vec<i64>)> =
+            (0..width).map(|i| (if i == 0 { 0.0 } else { f64::NEG_INFINITY }, vec![])).collect();
+        let mut last = Tensor::full([width as i64, 1], BOS_ID, (tch::Kind::Int64, self.device));
+        let mut finished: Vec<Candidate> = Vec::new();
+        let mut checks = 0;
+        let normalised = |score: f64, len: usize| score / (len as f64).powf(length_penalty);
+        for _ in 0..limit {
+            let logp = self.model.decode_step(&encoded, &mut cache, &last).log_softmax(-1, tch::Kind::Float);
+            let vocab = logp.size()[1] as usize;
+            let logp = Vec::<f32>::try_from(logp.to_device(Device::Cpu).view([-1])).expect("log-probs are f32");
+            let mut options: Vec<(f64, usize, i64)> = Vec::new();
+            for (b, (score, ids)) in beams.iter().enumerate().filter(|(_, (score, _))| score.is_finite()) {
+                let row = &logp[b * vocab..(b + 1) * vocab];
+                let mut order: Vec<usize> = (0..vocab).collect();
+                order.sort_unstable_by(|&x, &y| row[y].total_cmp(&row[x]));
+                let text = self.tokenizer.decode(ids);
+                let mut kept = 0;
+                for &t in order.iter().take(CONSTRAINED_TRIES) {
+                    let token = t as i64;
+                    checks += 1;
+                    let alive = match self.continuation(ids, &text, token, goal, constraint) {
+                        Continuation::Alive => true,
+                        Continuation::Dead => false,
+                        // What the beam most wants next fails naga: give up on the beam.
+                        Continuation::Failing if give_up && kept == 0 => break,
+                        Continuation::Failing => false,
+                    };
+                    if alive {
+                        options.push((score + f64::from(row[t]), b, token));
+                        kept += 1;
+                        if kept == width {
+                            break;
+                        }
+                    }
+                }
+            }
+            options.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut next: Vec<(f64, usize, i64)> = Vec::with_capacity(width);
+            for (rank, (score, b, token)) in options.into_iter().enumerate() {
+                if token == EOS_ID {
+                    if rank < width {
+                        let ids = beams[b].1.clone();
+                        finished.push(Candidate {
+                            score: normalised(score, ids.len() + 1),
+                            text: self.tokenizer.decode(&ids),
+                            ids,
+                        });
+                    }
+                } else if next.len() < width {
+                    next.push((score, b, token));
+                }
+            }
+            if finished.len() >= width || next.is_empty() {
+                break;
+            }
+            // Dead rows stay in the cache as copies of a live one, with a score that drops them.
+            let mut parents: Vec<i64> = next.iter().map(|&(_, b, _)| b as i64).collect();
+            let mut tokens: Vec<i64> = next.iter().map(|&(_, _, t)| t).collect();
+            let mut scores: Vec<(f64, Vec<i64>)> =
+                next.iter().map(|&(score, b, t)| (score, [beams[b].1.as_slice(), &[t]].concat())).collect();
+            while parents.len() < width {
+                parents.push(parents[0]);
+                tokens.push(tokens[0]);
+                scores.push((f64::NEG_INFINITY, Vec::new()));
+            }
+            cache.reorder(&Tensor::from_slice(&parents).to_device(self.device));
+            beams = scores;
+            last = Tensor::from_slice(&tokens).view([-1, 1]).to_device(self.device);
+        }
+        let complete = !finished.is_empty();
+        if !complete {
+            finished = beams
+                .into_iter()
+                .filter(|(score, _)| score.is_finite())
+                .map(|(score, ids)| Candidate {
+                    score: normalised(score, ids.len()),
+                    text: self.tokenizer.decode(&ids),
+                    ids,
+                })
+                .collect();
+        }
+        finished.sort_by(|a, b| b.score.total_cmp(&a.score));
+        if finished.is_empty() {
+            finished.push(Candidate { text: String::new(), ids: Vec::new(), score: f64::NEG_INFINITY });
+        }
+        ConstrainedAnswer { candidates: finished, complete, checks }
     }
 
     /// Beam search for one prompt: the finished candidates, best first, scored by total
@@ -262,6 +498,128 @@ impl Generator {
     }
 }
 
+/// How many beams a constrained search keeps at least, and how many continuations of a beam it
+/// tries per step (most likely first) before giving up on the beam.
+pub const CONSTRAINED_BEAMS: usize = 4;
+pub const CONSTRAINED_TRIES: usize = 64;
+/// How many seeded draws a constrained sampling makes before it falls back to the constrained
+/// beam search.
+pub const CONSTRAINED_SAMPLES: usize = 4;
+
+/// What a constrained search must finish with: valid WGSL of `kind`, with an entry point of
+/// `stage` where one is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Constraint {
+    pub kind: AnswerKind,
+    pub stage: Option<Stage>,
+}
+
+/// The result of [`Generator::constrained_search`].
+#[derive(Debug, Clone)]
+pub struct ConstrainedAnswer {
+    /// Best first: the finished candidates, each valid as the constraint asks; or, when none
+    /// finished within the token limit, the unfinished beams.
+    pub candidates: Vec<Candidate>,
+    /// Whether `candidates` are finished (and valid).
+    pub complete: bool,
+    /// Prefix checks made, `<eos>` checks (which run naga) included.
+    pub checks: usize,
+}
+
+/// What a continuation does to a constrained answer.
+enum Continuation {
+    /// It can still become valid.
+    Alive,
+    /// It breaks the grammar (or names what is not declared).
+    Dead,
+    /// It ends a statement, a declaration or the answer, and naga rejects what it ended: the
+    /// answer might still be mended by what follows, but the model is lost. A beam (or a draw)
+    /// whose most likely continuation this is, is given up.
+    Failing,
+}
+
+/// The grammar an answer of `kind` is checked against.
+fn goal_of(kind: AnswerKind) -> Goal {
+    match kind {
+        AnswerKind::Expression => Goal::Expression,
+        AnswerKind::Statement => Goal::Statements,
+        AnswerKind::Function | AnswerKind::Module => Goal::Module,
+    }
+}
+
+/// Whether a prefix that ends a declaration or a statement already fails naga, so that no
+/// continuation can make it valid. Checked where that is cheap to decide: a module at its top
+/// level (the prefix is a module as it stands) or after a statement of a function body (closed
+/// with a zero value of the function's return type: `return vec4<f32>();` `}`), and statements at
+/// their top level. This assumes what the constrained mode assumes of a module: every name is
+/// declared before it is used.
+pub fn fails_so_far(text: &str, goal: Goal) -> bool {
+    let text = text.trim_end();
+    if !(text.ends_with(';') || text.ends_with('}')) || goal == Goal::Expression {
+        return false;
+    }
+    let (mut braces, mut parens) = (0i32, 0i32);
+    // Where the item that opened the current function body starts, and where its `{` is.
+    let (mut item_start, mut header) = (0usize, None);
+    let pieces = crate::tokenizer::pieces(text);
+    let mut offset = 0;
+    for piece in pieces {
+        match piece {
+            "{" => {
+                if braces == 0 && parens == 0 {
+                    header = Some(&text[item_start..offset]);
+                }
+                braces += 1;
+            }
+            "}" => {
+                braces -= 1;
+                if braces == 0 && parens == 0 {
+                    item_start = offset + 1;
+                }
+            }
+            "(" | "[" => parens += 1,
+            ")" | "]" => parens -= 1,
+            ";" if braces == 0 && parens == 0 => item_start = offset + 1,
+            _ => {}
+        }
+        offset += piece.len();
+    }
+    if parens != 0 {
+        return false;
+    }
+    match (goal, braces) {
+        (Goal::Module, 0) => !crate::wgsl::validate_module(text).is_empty(),
+        (Goal::Module, 1) if text.ends_with(';') => {
+            let Some(header) = header.filter(|h| h.split_whitespace().any(|w| w == "fn" || w.starts_with("fn(")))
+            else {
+                return false;
+            };
+            let closing = match header.split_once("->") {
+                Some((_, returned)) => format!("\n    return {}();\n}}", without_attributes(returned)),
+                None => "\n}".to_string(),
+            };
+            !crate::wgsl::validate_module(&format!("{text}{closing}")).is_empty()
+        }
+        (Goal::Statements, 0) => !crate::wgsl::validate_snippet(text).is_empty(),
+        _ => false,
+    }
+}
+
+/// A return type as written after `->`, without its attributes (`@location(0) vec4<f32>`).
+fn without_attributes(returned: &str) -> String {
+    let mut out = String::new();
+    let mut rest = returned.trim();
+    while let Some(after) = rest.strip_prefix('@') {
+        let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+        rest = after[name_end..].trim_start();
+        if rest.starts_with('(') {
+            rest = rest.find(')').map_or("", |close| &rest[close + 1..]).trim_start();
+        }
+    }
+    out.push_str(rest.trim());
+    out
+}
+
 /// One answer of a beam search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -283,6 +641,63 @@ pub struct DecodeOptions {
     pub length_penalty: f64,
     /// Return the best beam that passes naga (the best beam when none does).
     pub prefer_valid: bool,
+    /// Decode under a constraint ([`Generator::constrained_search`]), with at least
+    /// [`CONSTRAINED_BEAMS`] beams.
+    pub constrain: Option<Constrain>,
+}
+
+impl DecodeOptions {
+    /// These options for bare prompts, which have no kind of their own: refuses
+    /// `constrain = requested`.
+    pub fn for_prompts(self) -> Result<DecodeOptions> {
+        if self.constrain == Some(Constrain::AsRequested) {
+            return Err(TatError::Usage(
+                "constrain = requested takes each request's kind, and a prompt has none. Fix: name the kind \
+                 (expression, statement, function or module), or judge a request file with `eval --requests`."
+                    .into(),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// What answers a constrained decoding must give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constrain {
+    /// Valid WGSL of this kind.
+    To(AnswerKind),
+    /// Each request's own kind and stage (`eval --requests`).
+    AsRequested,
+}
+
+impl Constrain {
+    /// As the fronts spell it: `expression`, `statement`, `function`, `module` or `requested`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Constrain::To(kind) => kind.name(),
+            Constrain::AsRequested => "requested",
+        }
+    }
+
+    /// Reads [`Constrain::name`]; the error lists the choices.
+    pub fn from_name(name: &str) -> Result<Constrain> {
+        use AnswerKind::*;
+        [
+            Constrain::To(Expression),
+            Constrain::To(Statement),
+            Constrain::To(Function),
+            Constrain::To(Module),
+            Constrain::AsRequested,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| {
+            TatError::Usage(format!(
+                "constrain = {name:?}: expected expression, statement, function, module, or requested (each \
+                     request's own kind, with eval's request file)"
+            ))
+        })
+    }
 }
 
 /// Decoding as a front asks for it: the CLI's flags, the Python keywords. [`DecodeRequest::resolve`]
@@ -297,6 +712,8 @@ pub struct DecodeRequest {
     pub prefer_valid: bool,
     /// `Some`: seeded sampling at this temperature instead of taking the most likely token.
     pub temperature: Option<f64>,
+    /// Constrained decoding (a beam search of at least [`CONSTRAINED_BEAMS`]).
+    pub constrain: Option<Constrain>,
     pub top_k: usize,
     pub top_p: f64,
     pub seed: u64,
@@ -310,6 +727,7 @@ impl Default for DecodeRequest {
             length_penalty: 1.0,
             prefer_valid: false,
             temperature: None,
+            constrain: None,
             top_k: 0,
             top_p: 1.0,
             seed: 0,
@@ -356,9 +774,15 @@ impl DecodeRequest {
         Ok(DecodeOptions {
             max_new_tokens: self.max_new_tokens.unwrap_or(generator.max_new_tokens()),
             sampling,
-            beam: if self.prefer_valid && self.beam == 1 { 4 } else { self.beam },
+            beam: match (self.constrain, self.prefer_valid) {
+                // A constrained sampling falls back to a constrained beam search of this width.
+                (Some(_), _) => self.beam.max(CONSTRAINED_BEAMS),
+                (None, true) if self.beam == 1 => 4,
+                _ => self.beam,
+            },
             length_penalty: self.length_penalty,
             prefer_valid: self.prefer_valid,
+            constrain: self.constrain,
         })
     }
 }

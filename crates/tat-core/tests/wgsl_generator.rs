@@ -5,19 +5,33 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use tat_core::data::wgsl::{check_examples, load_examples, Example, Split};
-use tat_core::data::wgsl_generator::{generate, generate_pairs, render_toml, write_dataset, Pair};
+use tat_core::data::wgsl_generator::{
+    generate, generate_pairs, generate_pairs_with, generate_with, render_toml, write_dataset, Pair, Variety,
+};
 use tat_core::tokenizer::pieces;
 use tat_core::wgsl::is_full_shader;
 
 const SEED: u64 = 7;
 
-fn shipped_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_generalise_data.toml")
+const BOTH: [Variety; 2] = [Variety::Templates, Variety::Broad];
+
+fn shipped_path(variety: Variety) -> PathBuf {
+    let name = match variety {
+        Variety::Templates => "wgsl_generalise_data.toml",
+        Variety::Broad => "wgsl_broad_data.toml",
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config").join(name)
 }
 
 #[test]
 fn the_same_seed_gives_the_same_dataset_and_another_seed_other_splits() {
-    let (a, b, other) = (generate(SEED), generate(SEED), generate(SEED + 1));
+    for variety in BOTH {
+        same_seed_same_dataset(variety);
+    }
+}
+
+fn same_seed_same_dataset(variety: Variety) {
+    let (a, b, other) = (generate_with(SEED, variety), generate_with(SEED, variety), generate_with(SEED + 1, variety));
     assert_eq!(a, b);
     let without_split = |examples: &[Example]| -> Vec<(String, String)> {
         examples.iter().map(|e| (e.natural_language.clone(), e.wgsl_code.clone())).collect()
@@ -29,32 +43,51 @@ fn the_same_seed_gives_the_same_dataset_and_another_seed_other_splits() {
 
 #[test]
 fn prompts_are_unique_plentiful_filled_in_and_cover_every_category() {
-    let examples = generate(SEED);
+    let template_categories =
+        ["color", "vector", "builtin", "color_operation", "fragment_shader", "vertex_shader", "compute_shader"];
+    let broad_categories = ["function", "struct", "binding", "statement", "wrapped_shader"];
+    check_prompts(&generate(SEED), 2000, template_categories.into_iter().collect());
+    check_prompts(
+        &generate_with(SEED, Variety::Broad),
+        10000,
+        template_categories.into_iter().chain(broad_categories).collect(),
+    );
+}
+
+fn check_prompts(examples: &[Example], at_least: usize, expected: HashSet<&str>) {
     let unique: HashSet<&str> = examples.iter().map(|e| e.natural_language.as_str()).collect();
     assert_eq!(unique.len(), examples.len(), "some prompt repeats");
-    assert!(unique.len() >= 2000, "only {} prompts", unique.len());
-    for e in &examples {
+    assert!(unique.len() >= at_least, "only {} prompts", unique.len());
+    for e in examples {
         assert!(!e.natural_language.contains(['{', '}']), "unfilled placeholder in {:?}", e.natural_language);
         assert!(e.split.is_some(), "{:?} has no split", e.natural_language);
     }
     let categories: HashSet<&str> = examples.iter().map(|e| e.category.as_str()).collect();
-    let expected =
-        ["color", "vector", "builtin", "color_operation", "fragment_shader", "vertex_shader", "compute_shader"];
-    assert_eq!(categories, expected.into_iter().collect());
+    assert_eq!(categories, expected);
 }
 
 #[test]
 fn every_generated_example_is_valid_wgsl() {
-    let examples = generate(SEED);
+    // The broad set holds every example of the template set (see below).
+    let examples = generate_with(SEED, Variety::Broad);
     check_examples(Path::new("generated"), &examples).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
-fn shaders_are_whole_modules_and_everything_stays_short() {
+fn the_broad_set_holds_the_template_set_with_its_splits() {
+    let broad: HashMap<String, Example> =
+        generate_with(SEED, Variety::Broad).into_iter().map(|e| (e.natural_language.clone(), e)).collect();
     for e in generate(SEED) {
+        assert_eq!(broad.get(&e.natural_language), Some(&e), "the broad set changes or lacks {:?}", e.natural_language);
+    }
+}
+
+#[test]
+fn shaders_are_whole_modules_and_everything_stays_short() {
+    for e in generate_with(SEED, Variety::Broad) {
         let code_tokens = pieces(&e.wgsl_code).len();
         let prompt_tokens = pieces(&e.natural_language).len();
-        assert!(prompt_tokens <= 64, "{prompt_tokens} tokens in the prompt {:?}", e.natural_language);
+        assert!(prompt_tokens <= 80, "{prompt_tokens} tokens in the prompt {:?}", e.natural_language);
         if e.category.ends_with("_shader") {
             assert!(
                 is_full_shader(&e.wgsl_code),
@@ -63,6 +96,9 @@ fn shaders_are_whole_modules_and_everything_stays_short() {
             );
             // The target sequence adds <bos> and <eos>; 180 leaves room under max_seq_len 256.
             assert!(code_tokens <= 180, "{code_tokens} tokens of code for {:?}", e.natural_language);
+        } else if ["function", "struct", "binding"].contains(&e.category.as_str()) {
+            // Declarations: a few lines each.
+            assert!(code_tokens <= 120, "{code_tokens} tokens of code for {:?}", e.natural_language);
         } else {
             assert!(code_tokens <= 60, "{code_tokens} tokens of code for {:?}", e.natural_language);
         }
@@ -74,6 +110,9 @@ fn held_out_combinations_are_new_and_made_of_trained_parts() {
     // Several seeds: a split that loses a value only now and then should still be caught.
     for seed in [SEED, 0, 1, 2, 3, 4, 5, 6, 8, 9] {
         check_held_out(&generate_pairs(seed));
+    }
+    for seed in [SEED, 0, 1] {
+        check_held_out(&generate_pairs_with(seed, Variety::Broad));
     }
 }
 
@@ -105,7 +144,7 @@ fn check_held_out(pairs: &[Pair]) {
 #[test]
 fn paraphrases_of_a_combination_share_its_code_and_split() {
     let mut seen: HashMap<String, (String, Option<Split>, usize)> = HashMap::new();
-    for p in generate_pairs(SEED) {
+    for p in generate_pairs_with(SEED, Variety::Broad) {
         let entry = seen.entry(p.combination()).or_insert((p.example.wgsl_code.clone(), p.example.split, 0));
         assert_eq!((&entry.0, entry.1), (&p.example.wgsl_code, p.example.split), "{}", p.combination());
         entry.2 += 1;
@@ -116,7 +155,7 @@ fn paraphrases_of_a_combination_share_its_code_and_split() {
 
 #[test]
 fn numbers_in_the_slots_are_stated_in_every_prompt() {
-    for p in generate_pairs(SEED) {
+    for p in generate_pairs_with(SEED, Variety::Broad) {
         for (slot, value) in p.slots.iter().filter(|(_, value)| value.parse::<f64>().is_ok()) {
             assert!(
                 p.example.natural_language.contains(value.as_str()),
@@ -129,7 +168,12 @@ fn numbers_in_the_slots_are_stated_in_every_prompt() {
 
 #[test]
 fn about_a_tenth_is_test_and_a_twentieth_val() {
-    let examples = generate(SEED);
+    for variety in BOTH {
+        check_shares(&generate_with(SEED, variety));
+    }
+}
+
+fn check_shares(examples: &[Example]) {
     let share = |split| examples.iter().filter(|e| e.split == Some(split)).count() as f64 / examples.len() as f64;
     let (test, val) = (share(Split::Test), share(Split::Val));
     assert!((0.07..=0.12).contains(&test), "test share {test:.3}");
@@ -139,22 +183,28 @@ fn about_a_tenth_is_test_and_a_twentieth_val() {
 #[test]
 fn the_rendered_file_loads_back_unchanged() {
     let examples = generate(SEED);
-    let text = render_toml(&examples, SEED);
+    let text = render_toml(&examples, SEED, Variety::Templates);
     assert!(text.starts_with("# Generated by `tiny-agent-trainer generate-data") && text.contains("--seed 7`"));
+    assert!(render_toml(&examples, SEED, Variety::Broad).contains("--seed 7 --broad`"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("generated.toml");
-    write_dataset(&path, &examples, SEED).unwrap();
+    write_dataset(&path, &examples, SEED, Variety::Templates).unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
     assert!(!dir.path().join("generated.toml.tmp").exists(), "the temporary file was left behind");
     assert_eq!(load_examples(&path).unwrap(), examples);
 }
 
 #[test]
-fn the_shipped_generated_dataset_is_up_to_date() {
-    let shipped = std::fs::read_to_string(shipped_path()).expect("config/wgsl_generalise_data.toml exists");
-    assert!(
-        shipped == render_toml(&generate(SEED), SEED),
-        "config/wgsl_generalise_data.toml is stale: run `tiny-agent-trainer generate-data --out \
-         config/wgsl_generalise_data.toml --seed 7`"
-    );
+fn the_shipped_generated_datasets_are_up_to_date() {
+    for variety in BOTH {
+        let path = shipped_path(variety);
+        let shipped = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            shipped == render_toml(&generate_with(SEED, variety), SEED, variety),
+            "{} is stale: run `tiny-agent-trainer generate-data --out {} --seed 7{}`",
+            path.display(),
+            path.display(),
+            variety.flag()
+        );
+    }
 }

@@ -65,6 +65,12 @@ pub const TARGETS: &[Target] = &[
         also: &["tests/bad_inputs/datasets", "config/wgsl_training_data.toml"],
     },
     Target {
+        name: "wgsl_requests",
+        reads: "a file of WGSL requests in free phrasing (eval --requests)",
+        run: wgsl_requests,
+        also: &["config/wgsl_free_requests.toml"],
+    },
+    Target {
         name: "dataset_jsonl",
         reads: "a gsm8k JSONL file",
         run: dataset_jsonl,
@@ -282,6 +288,27 @@ pub fn dataset_toml(data: &[u8]) {
         Ok(examples) => {
             if let Err(e) = tat_core::data::wgsl::check_examples(&path, &examples) {
                 names(&e, &path);
+            }
+        }
+        Err(e) => names(&e, &path),
+    }
+}
+
+pub fn wgsl_requests(data: &[u8]) {
+    use tat_core::data::requests::{judge, load_requests};
+    let path = scratch().join("requests.toml");
+    write(&path, data);
+    match load_requests(&path) {
+        // The loader checks each accepted answer; judging it again must agree.
+        Ok(requests) => {
+            for request in &requests {
+                for answer in &request.accepted {
+                    assert!(
+                        judge(request, answer).right,
+                        "{:?}: its accepted answer {answer:?} is judged wrong",
+                        request.request
+                    );
+                }
             }
         }
         Err(e) => names(&e, &path),

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use tat_core::checkpoint;
 use tat_core::data::wgsl::Split;
 use tat_core::eval;
-use tat_core::generate::{DecodeRequest, Generator};
+use tat_core::generate::{Constrain, DecodeRequest, Generator};
 
 use crate::errors::ToPyResult;
 use crate::eval::{EvalReport, Scored};
@@ -67,7 +67,7 @@ impl Model {
     /// Answers a prompt (a string) or a batch of prompts (a list), with the CLI's `generate` rules.
     #[pyo3(signature = (
         prompt, *, max_new_tokens = None, beam = 1, length_penalty = 1.0, prefer_valid = false,
-        temperature = None, top_k = 0, top_p = 1.0, seed = 0,
+        temperature = None, top_k = 0, top_p = 1.0, seed = 0, constrain = None,
     ))]
     #[allow(clippy::too_many_arguments)] // one per keyword, as the CLI has one per flag
     fn generate<'py>(
@@ -82,6 +82,7 @@ impl Model {
         top_k: usize,
         top_p: f64,
         seed: u64,
+        constrain: Option<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = DecodeRequest {
             max_new_tokens: max_new(max_new_tokens)?,
@@ -92,6 +93,7 @@ impl Model {
             top_k,
             top_p,
             seed,
+            constrain: constrain.map(Constrain::from_name).transpose().py_err()?,
         };
         let (prompts, single) = match prompt {
             Prompts::One(p) => (vec![p], true),
@@ -100,7 +102,7 @@ impl Model {
         let mut answers = py
             .detach(|| {
                 let generator = self.generator();
-                let options = request.resolve(&generator)?;
+                let options = request.resolve(&generator)?.for_prompts()?;
                 let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
                 Ok(generator.answer(&refs, &options))
             })
@@ -121,7 +123,7 @@ impl Model {
     #[pyo3(signature = (
         split = None, data = None, *, requests = None, max_new_tokens = None, beam = 1,
         length_penalty = 1.0, prefer_valid = false, temperature = None, top_k = 0, top_p = 1.0,
-        seed = 0, save = true, on_progress = None,
+        seed = 0, constrain = None, save = true, on_progress = None,
     ))]
     #[allow(clippy::too_many_arguments)] // the decoding keywords of `generate`, plus what to score
     fn evaluate<'py>(
@@ -138,6 +140,7 @@ impl Model {
         top_k: usize,
         top_p: f64,
         seed: u64,
+        constrain: Option<&str>,
         save: bool,
         on_progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, EvalReport>> {
@@ -151,6 +154,7 @@ impl Model {
             top_k,
             top_p,
             seed,
+            constrain: constrain.map(Constrain::from_name).transpose().py_err()?,
         };
         // The first exception the callback raised: evaluation goes on, and it is raised at the end.
         let mut callback_error: Option<PyErr> = None;

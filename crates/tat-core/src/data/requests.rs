@@ -56,6 +56,11 @@ impl Stage {
             Stage::Compute => "compute",
         }
     }
+
+    /// The stage [`Stage::name`] spells `name`.
+    pub fn from_name(name: &str) -> Option<Stage> {
+        [Stage::Vertex, Stage::Fragment, Stage::Compute].into_iter().find(|s| s.name() == name)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -187,7 +192,7 @@ pub fn judge(request: &Request, answer: &str) -> Verdict {
     let wrong_kind = if !valid {
         Some(format!("naga rejects it: {}", diagnostics.first().map_or("", |d| d.message.as_str())))
     } else {
-        kind_problem(request, answer)
+        kind_problem(request.kind, request.stage, answer)
     };
     let exact = request.accepted.iter().any(|a| normalise_whitespace(a) == normalise_whitespace(answer));
     let squeezed: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
@@ -210,10 +215,20 @@ pub fn judge(request: &Request, answer: &str) -> Verdict {
     Verdict { valid, right_kind: wrong_kind.is_none(), exact, right: why.is_none(), why, diagnostics }
 }
 
-/// Why valid code is not of the kind (or stage) the request asks for; None when it is.
-fn kind_problem(request: &Request, answer: &str) -> Option<String> {
+/// Whether `answer` is valid WGSL of `kind` (and has an entry point of `stage`, when given), as
+/// [`judge`] decides it: what constrained decoding finishes on.
+pub fn valid_as(kind: Kind, stage: Option<Stage>, answer: &str) -> bool {
+    let diagnostics = match kind {
+        Kind::Expression | Kind::Statement => validate_snippet(answer),
+        Kind::Function | Kind::Module => validate_module(answer),
+    };
+    diagnostics.is_empty() && kind_problem(kind, stage, answer).is_none()
+}
+
+/// Why valid code is not of the kind (or stage) asked for; None when it is.
+fn kind_problem(kind: Kind, stage: Option<Stage>, answer: &str) -> Option<String> {
     let shape = snippet_shape(answer);
-    match request.kind {
+    match kind {
         Kind::Expression if shape != SnippetShape::Expression => {
             Some(format!("an expression was asked for, not {}", shape_name(shape)))
         }
@@ -228,7 +243,7 @@ fn kind_problem(request: &Request, answer: &str) -> Option<String> {
             Some(_) => None,
         },
         Kind::Module => {
-            let stage = request.stage?;
+            let stage = stage?;
             let (stages, _) = module_outline(answer)?;
             (!stages.contains(&stage.name())).then(|| {
                 let found = if stages.is_empty() { "no entry point".to_string() } else { stages.join(", ") };
@@ -307,13 +322,18 @@ mod tests {
         assert!(requests.len() >= 150, "{} requests", requests.len());
         let modules = requests.iter().filter(|r| r.kind == Kind::Module).count();
         assert!(modules >= 50, "{modules} module requests");
-        // Never trained on: no request is a prompt of a shipped dataset.
-        for data in ["wgsl_training_data.toml", "wgsl_generalise_data.toml"] {
+        // Never trained on: no request is a prompt of a shipped dataset, up to case, spaces and
+        // punctuation.
+        let bare = |text: &str| -> String {
+            let text = text.to_lowercase().replace(|c: char| c.is_ascii_punctuation() && c != '<' && c != '>', " ");
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        for data in ["wgsl_training_data.toml", "wgsl_generalise_data.toml", "wgsl_broad_data.toml"] {
             let examples = crate::data::wgsl::load_examples(&path.with_file_name(data)).expect("a shipped dataset");
             let prompts: std::collections::HashSet<String> =
-                examples.iter().map(|e| e.natural_language.to_lowercase()).collect();
+                examples.iter().map(|e| bare(&e.natural_language)).collect();
             for r in &requests {
-                assert!(!prompts.contains(&r.request.to_lowercase()), "{:?} is a prompt of {data}", r.request);
+                assert!(!prompts.contains(&bare(&r.request)), "{:?} is a prompt of {data}", r.request);
             }
         }
     }

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::data::requests::{Kind as AnswerKind, Stage};
 use crate::data::wgsl::{assign_splits, load_examples, Example, Split};
 use crate::error::{Result, TatError};
-use crate::generate::{DecodeOptions, Generator};
-use crate::wgsl::{is_full_shader, validate_snippet, Diagnostic};
+use crate::generate::{Constrain, Constraint, DecodeOptions, Generator};
+use crate::wgsl::{is_full_shader, module_outline, snippet_shape, validate_snippet, Diagnostic, SnippetShape};
 
 /// Which examples to evaluate, and the name that goes into the report file.
 #[derive(Debug, Clone)]
@@ -80,11 +81,32 @@ pub struct EvalReport {
     pub set: String,
     pub beam: usize,
     pub prefer_valid: bool,
+    /// The kind answers were constrained to (`requested`: each reference's), if any.
+    pub constrain: Option<String>,
     pub overall: Scores,
     /// Examples whose reference is a whole shader (fragment, vertex, compute).
     pub full_shaders: Scores,
     pub per_category: BTreeMap<String, Scores>,
     pub results: Vec<ExampleResult>,
+}
+
+/// What a request for `reference` asks for, read from the reference: its kind (declarations are a
+/// module, or functions when they have no entry point) and, for a shader, its one stage.
+fn reference_constraint(reference: &str) -> Constraint {
+    let outline = module_outline(reference);
+    let kind = match snippet_shape(reference) {
+        SnippetShape::Expression => AnswerKind::Expression,
+        SnippetShape::Statements => AnswerKind::Statement,
+        SnippetShape::Declarations => match &outline {
+            Some((stages, functions)) if stages.is_empty() && *functions > 0 => AnswerKind::Function,
+            _ => AnswerKind::Module,
+        },
+    };
+    let stage = match outline {
+        Some((stages, _)) if stages.len() == 1 => Stage::from_name(stages[0]),
+        _ => None,
+    };
+    Constraint { kind, stage }
 }
 
 /// Answers every example (in batches of 16) and scores the answers.
@@ -104,7 +126,13 @@ pub fn evaluate(
     let mut results = Vec::with_capacity(set.examples.len());
     for chunk in set.examples.chunks(16) {
         let prompts: Vec<&str> = chunk.iter().map(|e| e.natural_language.as_str()).collect();
-        let outputs = generator.answer(&prompts, options);
+        let outputs = match options.constrain {
+            Some(Constrain::AsRequested) => {
+                let constraints: Vec<Constraint> = chunk.iter().map(|e| reference_constraint(&e.wgsl_code)).collect();
+                generator.answer_constrained(&prompts, &constraints, options)
+            }
+            _ => generator.answer(&prompts, options),
+        };
         let hits = generator.token_hits(chunk)?;
         for ((example, output), (tokens_correct, tokens)) in chunk.iter().zip(outputs).zip(hits) {
             let ngrams = CharNgrams::compare(&output, &example.wgsl_code);
@@ -136,6 +164,7 @@ pub fn evaluate(
         set: set.label.clone(),
         beam: options.beam,
         prefer_valid: options.prefer_valid,
+        constrain: options.constrain.map(|c| c.name().to_string()),
         overall: scores(&all),
         full_shaders: scores(&shaders),
         per_category,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{normalise_whitespace, save_report};
 use crate::data::requests::{judge, Kind, Request, Verdict};
 use crate::error::{Result, TatError};
-use crate::generate::{DecodeOptions, Generator};
+use crate::generate::{Constrain, Constraint, DecodeOptions, Generator};
 
 /// One request, answered and judged.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +43,8 @@ pub struct RequestReport {
     pub set: String,
     pub beam: usize,
     pub prefer_valid: bool,
+    /// The kind answers were constrained to (`requested`: each request's), if any.
+    pub constrain: Option<String>,
     pub overall: Tally,
     pub per_kind: BTreeMap<String, Tally>,
     pub per_category: BTreeMap<String, Tally>,
@@ -65,7 +67,15 @@ pub fn evaluate_requests(
     let mut results = Vec::with_capacity(requests.len());
     for chunk in requests.chunks(16) {
         let prompts: Vec<&str> = chunk.iter().map(|r| r.request.as_str()).collect();
-        for (request, output) in chunk.iter().zip(generator.answer(&prompts, options)) {
+        let outputs = match options.constrain {
+            Some(Constrain::AsRequested) => {
+                let constraints: Vec<Constraint> =
+                    chunk.iter().map(|r| Constraint { kind: r.kind, stage: r.stage }).collect();
+                generator.answer_constrained(&prompts, &constraints, options)
+            }
+            _ => generator.answer(&prompts, options),
+        };
+        for (request, output) in chunk.iter().zip(outputs) {
             results.push(RequestResult {
                 category: request.category.clone(),
                 kind: request.kind,
@@ -90,6 +100,7 @@ pub fn evaluate_requests(
         set: set.to_string(),
         beam: options.beam,
         prefer_valid: options.prefer_valid,
+        constrain: options.constrain.map(|c| c.name().to_string()),
         overall: tally(&results.iter().collect::<Vec<_>>()),
         per_kind,
         per_category,

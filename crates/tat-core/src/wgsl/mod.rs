@@ -4,6 +4,7 @@
 //! Diagnostics are 1-based and always point into the text the caller gave, never into a harness.
 //! naga stops at its first error, so a failing input yields exactly one diagnostic.
 
+pub mod prefix;
 mod snippet;
 
 pub use snippet::{snippet_shape, validate_snippet, SnippetShape};

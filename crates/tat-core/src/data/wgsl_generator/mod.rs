@@ -20,16 +20,22 @@
 //! (teal in other shaders, radius 0.3 in other circles, each template with other values).
 //! [`generate_pairs`] exposes each pair's intent, slot values and template so tests can check this.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::data::wgsl::{check_examples, load_examples, Example, Split};
 use crate::error::{Result, TatError};
 use crate::rng::SplitMix64;
 
+mod broad;
+mod phrasing;
+
 /// The share of each intent's combinations held out for `test`, and for `val`.
 const TEST_SHARE: f64 = 0.10;
 const VAL_SHARE: f64 = 0.05;
+/// The stream the broad dataset's rewrites are drawn from (with each intent's name), fixed so
+/// that the split seed moves only the split.
+const REPHRASE_SEED: u64 = 0x7068_7261_7365;
 
 /// A generated example with where it came from.
 #[derive(Debug, Clone)]
@@ -51,19 +57,66 @@ impl Pair {
     }
 }
 
-/// Every generated example, each with its split; the same seed gives the same list.
+/// Which dataset the generator makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variety {
+    /// The template intents with a few fixed paraphrases each (`config/wgsl_generalise_data.toml`).
+    Templates,
+    /// The template intents and the [`broad`] ones (functions, structs, bindings, statements,
+    /// modules around a quoted snippet, shaders asked for without every detail), each prompt
+    /// also rewritten [`REWRITES`] times the way people type ([`phrasing`]):
+    /// `config/wgsl_broad_data.toml`. The template intents keep their splits, so the template
+    /// set's test split is part of this one's test split and never trained on.
+    Broad,
+}
+
+impl Variety {
+    /// The `generate-data` flag that selects it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Variety::Templates => "",
+            Variety::Broad => " --broad",
+        }
+    }
+}
+
+/// How many rewrites of each templated prompt the broad dataset adds.
+pub const REWRITES: usize = 2;
+
+/// Every generated example of the template set, each with its split; the same seed gives the
+/// same list.
 pub fn generate(seed: u64) -> Vec<Example> {
-    generate_pairs(seed).into_iter().map(|pair| pair.example).collect()
+    generate_with(seed, Variety::Templates)
 }
 
 /// [`generate`] with each example's intent, slot values and template.
 pub fn generate_pairs(seed: u64) -> Vec<Pair> {
-    intents().iter().flat_map(|intent| intent.pairs(seed)).collect()
+    generate_pairs_with(seed, Variety::Templates)
+}
+
+/// The examples of either dataset.
+pub fn generate_with(seed: u64, variety: Variety) -> Vec<Example> {
+    generate_pairs_with(seed, variety).into_iter().map(|pair| pair.example).collect()
+}
+
+/// [`generate_with`] with each example's intent, slot values and template (a rewrite keeps the
+/// template it was rewritten from).
+pub fn generate_pairs_with(seed: u64, variety: Variety) -> Vec<Pair> {
+    let mut all = intents();
+    if variety == Variety::Broad {
+        all.extend(broad::intents());
+        let mut seen: HashSet<String> =
+            all.iter().flat_map(|i| &i.combinations).flat_map(|c| &c.prompts).map(|(_, p)| p.clone()).collect();
+        for intent in &mut all {
+            intent.rephrase(&mut seen);
+        }
+    }
+    all.iter().flat_map(|intent| intent.pairs(seed)).collect()
 }
 
 /// The examples as a dataset file that [`load_examples`] reads back unchanged.
-pub fn render_toml(examples: &[Example], seed: u64) -> String {
-    let mut out = header(examples, seed);
+pub fn render_toml(examples: &[Example], seed: u64, variety: Variety) -> String {
+    let mut out = header(examples, seed, variety);
     let mut category = "";
     for example in examples {
         if example.category != category {
@@ -84,7 +137,7 @@ pub fn render_toml(examples: &[Example], seed: u64) -> String {
 /// Writes [`render_toml`] to `path` atomically: every example is checked with naga, the text goes
 /// into `<path>.tmp`, is checked to load back as `examples`, and is renamed over `path`; so a
 /// failure never leaves half a dataset, or one that training would reject.
-pub fn write_dataset(path: &Path, examples: &[Example], seed: u64) -> Result<()> {
+pub fn write_dataset(path: &Path, examples: &[Example], seed: u64, variety: Variety) -> Result<()> {
     check_examples(path, examples)?;
     let mut name = path
         .file_name()
@@ -92,7 +145,7 @@ pub fn write_dataset(path: &Path, examples: &[Example], seed: u64) -> Result<()>
         .to_os_string();
     name.push(".tmp");
     let tmp = path.with_file_name(name);
-    std::fs::write(&tmp, render_toml(examples, seed)).map_err(|e| TatError::io(path, e))?;
+    std::fs::write(&tmp, render_toml(examples, seed, variety)).map_err(|e| TatError::io(path, e))?;
     let problem = match load_examples(&tmp) {
         Ok(loaded) if loaded == examples => None,
         Ok(_) => Some("it loads back as different examples".to_string()),
@@ -109,10 +162,11 @@ pub fn write_dataset(path: &Path, examples: &[Example], seed: u64) -> Result<()>
     std::fs::rename(&tmp, path).map_err(|e| TatError::io(path, e))
 }
 
-fn header(examples: &[Example], seed: u64) -> String {
+fn header(examples: &[Example], seed: u64, variety: Variety) -> String {
     let count = |split| examples.iter().filter(|e| e.split == Some(split)).count();
+    let flag = variety.flag();
     format!(
-        "# Generated by `tiny-agent-trainer generate-data --out <this file> --seed {seed}`\n\
+        "# Generated by `tiny-agent-trainer generate-data --out <this file> --seed {seed}{flag}`\n\
          # (crates/tat-core/src/data/wgsl_generator.rs): change the generator and regenerate, do not edit.\n\
          #\n\
          # {} natural-language/WGSL pairs: {} train, {} val, {} test. Each intent (e.g. a solid-color\n\
@@ -207,6 +261,27 @@ impl Intent {
             }
         }
         pairs
+    }
+
+    /// Adds [`REWRITES`] rewrites of each prompt ([`phrasing::rephrase`]) that are not in
+    /// `seen`, keeping the slot values as they are; the rewrites depend on the intent's name, not
+    /// on the split's seed.
+    fn rephrase(&mut self, seen: &mut HashSet<String>) {
+        let mut rng = SplitMix64::derived(REPHRASE_SEED, name_stream(self.name));
+        for combination in &mut self.combinations {
+            let keep: Vec<String> =
+                combination.values.iter().flat_map(|v| v.split_whitespace()).map(String::from).collect();
+            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+            let mut rewrites = Vec::new();
+            for (template, prompt) in &combination.prompts {
+                for rewrite in phrasing::rephrase(prompt, &keep, REWRITES, &mut rng) {
+                    if seen.insert(rewrite.clone()) {
+                        rewrites.push((*template, rewrite));
+                    }
+                }
+            }
+            combination.prompts.extend(rewrites);
+        }
     }
 
     /// The split of each combination (see the module doc).
@@ -1103,14 +1178,10 @@ fn main(@location(0) uv: vec2<f32>) -> @location(0) vec4<f32> {
 /// (texture, sampler) bindings.
 const TEXTURE_BINDINGS: [(&str, &str); 4] = [("0", "1"), ("1", "2"), ("2", "3"), ("1", "0")];
 
-fn texture_fragments() -> Intent {
-    const TEMPLATES: [&str; 3] = [
-        "Write a fragment shader that {effect}, with the texture at group {g} binding {t} and the sampler at binding {s}",
-        "Create a fragment shader that {effect} using texture binding {t} and sampler binding {s} in group {g}",
-        "Make a fragment shader that {effect}; bind the texture at @group({g}) @binding({t}) and the sampler at @binding({s})",
-    ];
+/// What a texture-sampling fragment shader does: (effect, its indented body).
+fn texture_effects() -> Vec<(&'static str, String)> {
     const SAMPLE: &str = "textureSample(t_diffuse, s_diffuse, uv)";
-    let effects = [
+    vec![
         ("samples a texture", format!("    return {SAMPLE};")),
         (
             "shows a texture in grayscale",
@@ -1131,7 +1202,16 @@ fn texture_fragments() -> Intent {
             "samples a texture flipped vertically",
             "    return textureSample(t_diffuse, s_diffuse, vec2<f32>(uv.x, 1.0 - uv.y));".to_string(),
         ),
+    ]
+}
+
+fn texture_fragments() -> Intent {
+    const TEMPLATES: [&str; 3] = [
+        "Write a fragment shader that {effect}, with the texture at group {g} binding {t} and the sampler at binding {s}",
+        "Create a fragment shader that {effect} using texture binding {t} and sampler binding {s} in group {g}",
+        "Make a fragment shader that {effect}; bind the texture at @group({g}) @binding({t}) and the sampler at @binding({s})",
     ];
+    let effects = texture_effects();
     let mut intent = Intent::new("fragment_texture", "fragment_shader", &["effect", "group", "bindings"]);
     for (effect, body) in &effects {
         for g in ["0", "1"] {
@@ -1321,13 +1401,8 @@ fn vertex_colors() -> Intent {
 
 const WORKGROUP_SIZES: [&str; 4] = ["32", "64", "128", "256"];
 
-fn compute_maps() -> Intent {
-    const TEMPLATES: [&str; 3] = [
-        "Write a compute shader with workgroup size {wg} that {action}",
-        "Create a compute shader that {action}, using workgroups of {wg}",
-        "Make a compute shader (workgroup size {wg}) that {action}",
-    ];
-    const CODE: &str = "\
+/// A compute shader that sets every element of the storage buffer `data` to `{value}`.
+const COMPUTE_MAP: &str = "\
 @group(0) @binding({b}) var<storage, read_write> data: array<f32>;
 @compute @workgroup_size({wg})
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -1335,13 +1410,20 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
         data[id.x] = {value};
     }
 }";
+
+fn compute_maps() -> Intent {
+    const TEMPLATES: [&str; 3] = [
+        "Write a compute shader with workgroup size {wg} that {action}",
+        "Create a compute shader that {action}, using workgroups of {wg}",
+        "Make a compute shader (workgroup size {wg}) that {action}",
+    ];
     let mut intent = Intent::new("compute_map", "compute_shader", &["operation", "workgroup_size", "binding"]);
     for (operation, action, value) in compute_operations() {
         for wg in WORKGROUP_SIZES {
             for b in ["0", "1"] {
                 let vars = [("action", action.as_str()), ("buffer", "the storage buffer at binding {b}")];
                 let vars = [&vars[..], &[("value", value.as_str()), ("wg", wg), ("b", b)]].concat();
-                intent.add(&[&operation, wg, b], &TEMPLATES, CODE, &vars);
+                intent.add(&[&operation, wg, b], &TEMPLATES, COMPUTE_MAP, &vars);
             }
         }
     }
