@@ -65,6 +65,12 @@ pub const TARGETS: &[Target] = &[
         also: &["tests/bad_inputs/datasets", "config/wgsl_training_data.toml"],
     },
     Target {
+        name: "wgsl_prefix",
+        reads: "a decoder's answer so far, for the constrained-decoding prefix checker",
+        run: wgsl_prefix,
+        also: &["tests/bad_inputs/wgsl", "../shared/data/wgsl-corpus"],
+    },
+    Target {
         name: "wgsl_requests",
         reads: "a file of WGSL requests in free phrasing (eval --requests)",
         run: wgsl_requests,
@@ -291,6 +297,18 @@ pub fn dataset_toml(data: &[u8]) {
             }
         }
         Err(e) => names(&e, &path),
+    }
+}
+
+pub fn wgsl_prefix(data: &[u8]) {
+    use tat_core::wgsl::prefix::{check_prefix, check_prefix_free, Goal, Viability};
+    let text = String::from_utf8_lossy(data);
+    for goal in [Goal::Module, Goal::Statements, Goal::Expression] {
+        let scoped = check_prefix(&text, goal);
+        // The scope check only ever narrows what the syntax allows.
+        if scoped != Viability::Dead {
+            assert_ne!(check_prefix_free(&text, goal), Viability::Dead, "{goal:?}: scoped alive, unscoped dead");
+        }
     }
 }
 
