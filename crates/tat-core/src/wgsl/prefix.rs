@@ -1688,6 +1688,77 @@ fn predeclared() -> &'static Predeclared {
     })
 }
 
+/// Whether a prefix that ends a declaration or a statement already fails naga, so that no
+/// continuation can make it valid. Checked where that is cheap to decide: a module at its top
+/// level (the prefix is a module as it stands) or after a statement of a function body (closed
+/// with a zero value of the function's return type: `return vec4<f32>();` `}`), and statements at
+/// their top level. This assumes what the constrained mode assumes of a module: every name is
+/// declared before it is used.
+pub fn fails_so_far(text: &str, goal: Goal) -> bool {
+    let text = text.trim_end();
+    if !(text.ends_with(';') || text.ends_with('}')) || goal == Goal::Expression {
+        return false;
+    }
+    let (mut braces, mut parens) = (0i32, 0i32);
+    // Where the item that opened the current function body starts, and where its `{` is.
+    let (mut item_start, mut header) = (0usize, None);
+    let pieces = crate::tokenizer::pieces(text);
+    let mut offset = 0;
+    for piece in pieces {
+        match piece {
+            "{" => {
+                if braces == 0 && parens == 0 {
+                    header = Some(&text[item_start..offset]);
+                }
+                braces += 1;
+            }
+            "}" => {
+                braces -= 1;
+                if braces == 0 && parens == 0 {
+                    item_start = offset + 1;
+                }
+            }
+            "(" | "[" => parens += 1,
+            ")" | "]" => parens -= 1,
+            ";" if braces == 0 && parens == 0 => item_start = offset + 1,
+            _ => {}
+        }
+        offset += piece.len();
+    }
+    if parens != 0 {
+        return false;
+    }
+    match (goal, braces) {
+        (Goal::Module, 0) => !crate::wgsl::validate_module(text).is_empty(),
+        (Goal::Module, 1) if text.ends_with(';') => {
+            let Some(header) = header.filter(|h| h.split_whitespace().any(|w| w == "fn" || w.starts_with("fn(")))
+            else {
+                return false;
+            };
+            let closing = match header.split_once("->") {
+                Some((_, returned)) => format!("\n    return {}();\n}}", without_attributes(returned)),
+                None => "\n}".to_string(),
+            };
+            !crate::wgsl::validate_module(&format!("{text}{closing}")).is_empty()
+        }
+        (Goal::Statements, 0) => !crate::wgsl::validate_snippet(text).is_empty(),
+        _ => false,
+    }
+}
+
+/// A return type as written after `->`, without its attributes (`@location(0) vec4<f32>`).
+fn without_attributes(returned: &str) -> &str {
+    let mut rest = returned.trim();
+    while let Some(after) = rest.strip_prefix('@') {
+        let name_end = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+        rest = after[name_end..].trim_start();
+        if rest.starts_with('(') {
+            rest = rest.find(')').map_or("", |close| &rest[close + 1..]).trim_start();
+        }
+    }
+    rest
+}
+
 #[cfg(test)]
 mod tests {
     use super::Viability::{Complete, Dead, Open};
