@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
 
-DataSource = Literal['prototypes', 'idx', 'python', 'gsm8k', 'wikitext']
+DataSource = Literal['prototypes', 'idx', 'python', 'gsm8k', 'wikitext', 'wgsl_corpus']
 
 DeviceChoice = Literal['cpu', 'cuda', 'auto']
 
@@ -205,6 +205,7 @@ class TaskConfig(BaseModel):
 class TokenizerConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    also_learn: Optional[str] = Field(default=None, description="`wgsl` and `words`: an `[[examples]]` file whose training split the vocabulary also learns, so that a later run on that file which starts from this one (`training.init_from`, which keeps this tokenizer) reads its prompts in whole pieces; relative paths resolve against the config file's folder.")
     min_freq: int = Field(default=1, description='Pieces seen fewer times in the training split fall back to characters or bytes.')
     path: Optional[str] = Field(default=None, description="`bpe`: the `tokenizer.json` (or its folder); relative paths resolve against the config file's folder.")
     kind: TokenizerKind = Field(default='wgsl', alias='type')

@@ -285,7 +285,7 @@ def test_json_schema_describes_the_file():
     sections = schema["$defs"]
     objects = [section for section in sections.values() if section.get("type") == "object"]
     assert objects and all(section["additionalProperties"] is False for section in objects)
-    assert set(sections["TokenizerConfig"]["properties"]) == {"type", "min_freq", "path"}
+    assert set(sections["TokenizerConfig"]["properties"]) == {"type", "min_freq", "path", "also_learn"}
     assert set(_choices(sections["DeviceChoice"])) == {"auto", "cpu", "cuda"}
     assert sections["TrainingConfig"]["properties"]["epochs"]["minimum"] == 0
     variants = sections["ModelConfig"]["oneOf"]

@@ -334,11 +334,17 @@ pub struct TokenizerConfig {
     /// file's folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// `wgsl` and `words`: an `[[examples]]` file whose training split the vocabulary also learns,
+    /// so that a later run on that file which starts from this one (`training.init_from`, which
+    /// keeps this tokenizer) reads its prompts in whole pieces; relative paths resolve against the
+    /// config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also_learn: Option<PathBuf>,
 }
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        Self { kind: TokenizerKind::Wgsl, min_freq: 1, path: None }
+        Self { kind: TokenizerKind::Wgsl, min_freq: 1, path: None, also_learn: None }
     }
 }
 
@@ -408,6 +414,10 @@ pub enum DataSource {
     Gsm8k,
     /// wikitext-2's raw lines: `train.txt` (else `test.txt`) and `valid.txt` in the folder `dataset.path`.
     Wikitext,
+    /// Real shaders: the `.wgsl` files under the folder `dataset.path`, split by file, as pairs of a
+    /// stretch of code and the lines after it (at most `block_size` tokens each), to pretrain a
+    /// WGSL model on.
+    WgslCorpus,
 }
 
 fn default_train_ratio() -> f64 {
@@ -631,6 +641,11 @@ impl Config {
     /// `tokenizer.path`, resolved against the config file's folder (empty when unset).
     pub fn tokenizer_path(&self) -> PathBuf {
         self.resolve(self.tokenizer.path.as_deref())
+    }
+
+    /// `tokenizer.also_learn`, resolved against the config file's folder.
+    pub fn also_learn_path(&self) -> Option<PathBuf> {
+        self.tokenizer.also_learn.as_deref().map(|p| self.resolve(Some(p)))
     }
 
     fn resolve(&self, path: Option<&Path>) -> PathBuf {

@@ -169,7 +169,7 @@ pub struct TaskContext<'a> {
 }
 
 /// The config as the run's checkpoints record it: the dataset and tokenizer paths the config
-/// names made absolute, so the record does not depend on the config file's folder.
+/// names (`tokenizer.also_learn` too) made absolute, so the record does not depend on the config file's folder.
 pub fn settle(config: &Config, data: &TaskData) -> Result<Config> {
     let mut settled = config.clone();
     let mut changed = false;
@@ -185,8 +185,14 @@ pub fn settle(config: &Config, data: &TaskData) -> Result<Config> {
             changed = true;
         }
     }
+    if let Some(absolute) = config.also_learn_path().and_then(|p| p.canonicalize().ok()) {
+        settled.tokenizer.also_learn = Some(absolute);
+        changed = true;
+    }
     let relative = |p: &Option<std::path::PathBuf>| p.as_ref().is_some_and(|p| p.is_relative());
-    if changed && !relative(&settled.dataset.path) && !relative(&settled.tokenizer.path) {
+    let relative_left =
+        relative(&settled.dataset.path) || relative(&settled.tokenizer.path) || relative(&settled.tokenizer.also_learn);
+    if changed && !relative_left {
         settled.source = None;
     }
     Ok(settled)

@@ -7,7 +7,7 @@
 pub mod prefix;
 mod snippet;
 
-pub use snippet::{snippet_shape, validate_snippet, SnippetShape};
+pub use snippet::{snippet_shape, validate_snippet, without_comments, SnippetShape};
 
 use std::ops::Range;
 

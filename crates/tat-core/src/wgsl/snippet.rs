@@ -194,8 +194,9 @@ impl Shape {
     }
 }
 
-/// The code with its comments removed, so that words in them do not decide its shape.
-fn without_comments(code: &str) -> String {
+/// The code with each comment's characters turned into spaces (its line breaks kept), so that
+/// words in comments do not decide a snippet's shape and line numbers stay as they were.
+pub fn without_comments(code: &str) -> String {
     let mut out = String::with_capacity(code.len());
     let mut chars = code.chars().peekable();
     let (mut block_depth, mut in_line_comment) = (0, false);
@@ -217,7 +218,7 @@ fn without_comments(code: &str) -> String {
             out.push(c);
             continue;
         }
-        out.push(' ');
+        out.push(if c == '\n' { '\n' } else { ' ' });
     }
     out
 }

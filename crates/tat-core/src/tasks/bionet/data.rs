@@ -64,7 +64,9 @@ pub fn load(config: &Config) -> Result<Splits> {
              `tat.train(config, data=...)`, and score it with `Classifier.predict` on your own arrays.",
             config.task.name
         ))),
-        DataSource::Gsm8k | DataSource::Wikitext => unreachable!("a bionet's dataset.source is checked"),
+        DataSource::Gsm8k | DataSource::Wikitext | DataSource::WgslCorpus => {
+            unreachable!("a bionet's dataset.source is checked")
+        }
     }
 }
 

@@ -79,9 +79,9 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
     );
     let d = &config.dataset;
     check(
-        !matches!(d.source, Some(DataSource::Gsm8k | DataSource::Wikitext)),
+        !matches!(d.source, Some(DataSource::Gsm8k | DataSource::Wikitext | DataSource::WgslCorpus)),
         "dataset.source",
-        format!("{:?}", d.source.map(|s| format!("{s:?}").to_lowercase()).unwrap_or_default()),
+        d.source.map_or(String::new(), |s| serde_json::to_string(&s).unwrap_or_default()),
         "\"prototypes\", \"idx\" or \"python\"",
     );
     let idx = d.source == Some(DataSource::Idx);

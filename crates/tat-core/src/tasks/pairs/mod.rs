@@ -47,8 +47,18 @@ impl PairsTask {
     pub fn open(config: &Config, splits: Splits, context: &TaskContext) -> Result<Self> {
         let tokenizer = match context.resumed.or(context.init) {
             Some(ckpt) => ckpt.tokenizer()?.clone(),
-            None => super::wgsl_generation::build_tokenizer(config, &splits),
+            None => super::wgsl_generation::build_tokenizer(config, &splits)?,
         };
+        Self::with_tokenizer(config, splits, tokenizer, context)
+    }
+
+    /// Encodes the splits with `tokenizer` and builds the model.
+    pub fn with_tokenizer(
+        config: &Config,
+        splits: Splits,
+        tokenizer: Tokenizer,
+        context: &TaskContext,
+    ) -> Result<Self> {
         let dataset_name = match &config.dataset.path {
             Some(path) => path.display().to_string(),
             None => format!("the {} task's examples", config.task.name),
