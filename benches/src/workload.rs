@@ -49,7 +49,7 @@ impl Workload {
             Compute::Bf16 => Precision::Bf16,
         };
         let splits = tat_core::tasks::wgsl_generation::dataset_splits(&config)?;
-        let tokenizer = tat_core::tasks::wgsl_generation::build_tokenizer(&config, &splits);
+        let tokenizer = tat_core::tasks::wgsl_generation::build_tokenizer(&config, &splits)?;
         let dataset = config.dataset_path().display().to_string();
         let train = encode_examples(&tokenizer, &splits.train, model_config.max_seq_len, &dataset)?;
         let pairs = typical_batch(&train, config.training.batch_size, config.training.seed)?;
