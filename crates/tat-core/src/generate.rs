@@ -17,7 +17,7 @@ use crate::precision::{self, Resolved};
 use crate::rng::SplitMix64;
 use crate::tasks::pairs::batch::{collate, encode_examples, encode_prompt};
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
-use crate::wgsl::prefix::{check_prefix, fails_so_far, Goal, Viability};
+use crate::wgsl::prefix::{check_prefix, closings, fails_so_far, Goal, Viability};
 
 /// A trained model ready to answer prompts.
 pub struct Generator {
@@ -200,6 +200,18 @@ impl Generator {
                     // Every beam was given up or ran out of tokens: search again, twice as wide,
                     // keeping beams whose favourite continuation fails.
                     answer = self.constrained_search(prompt, *constraint, 2 * width, limit, penalty, false);
+                }
+                if !answer.complete {
+                    // Still nothing finished: the most of a beam that closes into an answer valid as asked.
+                    let goal = goal_of(constraint.kind);
+                    let closed = answer
+                        .candidates
+                        .iter()
+                        .flat_map(|c| closings(&c.text, goal))
+                        .find(|text| valid_as(constraint.kind, constraint.stage, text));
+                    if let Some(text) = closed {
+                        return text;
+                    }
                 }
                 answer.candidates.into_iter().next().map(|c| c.text).unwrap_or_default()
             })

@@ -1735,15 +1735,74 @@ pub fn fails_so_far(text: &str, goal: Goal) -> bool {
             else {
                 return false;
             };
-            let closing = match header.split_once("->") {
-                Some((_, returned)) => format!("\n    return {}();\n}}", without_attributes(returned)),
-                None => "\n}".to_string(),
-            };
-            !crate::wgsl::validate_module(&format!("{text}{closing}")).is_empty()
+            !crate::wgsl::validate_module(&format!("{text}{}", function_closing(header))).is_empty()
         }
         (Goal::Statements, 0) => !crate::wgsl::validate_snippet(text).is_empty(),
         _ => false,
     }
+}
+
+/// What ends the body of the function whose header (from `fn` to its `{`) is `header`: a return
+/// of a zero value of its return type, if it has one, and `}`.
+fn function_closing(header: &str) -> String {
+    match header.split_once("->") {
+        Some((_, returned)) => format!("\n    return {}();\n}}", without_attributes(returned)),
+        None => "\n}".to_string(),
+    }
+}
+
+/// The unfinished `text` cut back to where a declaration or a statement ended and closed there,
+/// longest first: for a module, at the end of a top-level item as it stands, or after a statement
+/// of a function body (or at its `{`) with that function closed by [`function_closing`]; for
+/// statements, at the end of a top-level statement. What a constrained search falls back on when
+/// no beam finishes: the most of the model's own answer that still closes. The closings are not
+/// checked here (the caller validates them as it asks).
+pub fn closings(text: &str, goal: Goal) -> Vec<String> {
+    if goal == Goal::Expression {
+        return Vec::new();
+    }
+    let (mut braces, mut parens) = (0i32, 0i32);
+    let (mut item_start, mut header): (usize, Option<(usize, usize)>) = (0, None);
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for piece in crate::tokenizer::pieces(text) {
+        let end = offset + piece.len();
+        match piece {
+            "{" => {
+                if braces == 0 && parens == 0 {
+                    header = Some((item_start, offset));
+                }
+                braces += 1;
+            }
+            "}" => {
+                braces -= 1;
+                if braces == 0 && parens == 0 {
+                    item_start = end;
+                }
+            }
+            "(" | "[" => parens += 1,
+            ")" | "]" => parens -= 1,
+            ";" if braces == 0 && parens == 0 => item_start = end,
+            _ => {}
+        }
+        let at_end = matches!(piece, ";" | "}") || (piece == "{" && braces == 1);
+        if at_end && parens == 0 {
+            let cut = &text[..end];
+            match (goal, braces) {
+                (_, 0) if piece != "{" => out.push(cut.to_string()),
+                (Goal::Module, 1) if piece != "}" => {
+                    let head = header.map_or("", |(from, to)| &text[from..to]);
+                    if head.split_whitespace().any(|w| w == "fn" || w.starts_with("fn(")) {
+                        out.push(format!("{cut}{}", function_closing(head)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        offset = end;
+    }
+    out.reverse();
+    out
 }
 
 /// A return type as written after `->`, without its attributes (`@location(0) vec4<f32>`).
@@ -1964,5 +2023,20 @@ mod tests {
         assert_eq!(module("let x = 1.0;"), Dead);
         assert_eq!(module("x = 1.0;"), Dead);
         assert_eq!(module("@fragment struct S { x: f32 }"), Dead);
+    }
+
+    #[test]
+    fn an_unfinished_answer_closes_where_a_statement_or_declaration_ended() {
+        let text = "struct S { a: f32, }\n@fragment\nfn main() -> @location(0) vec4<f32> {\n    let c = 0.5;\n    let d = vec4<f32>(c, ";
+        let closed = closings(text, Goal::Module);
+        assert_eq!(
+            closed[0],
+            "struct S { a: f32, }\n@fragment\nfn main() -> @location(0) vec4<f32> {\n    let c = 0.5;\n    return vec4<f32>();\n}"
+        );
+        assert!(crate::wgsl::validate_module(&closed[0]).is_empty(), "{}", closed[0]);
+        assert!(closed.iter().any(|c| c.ends_with("vec4<f32> {\n    return vec4<f32>();\n}")), "{closed:?}");
+        assert_eq!(closed.last().unwrap(), "struct S { a: f32, }");
+        assert_eq!(closings("let a = 1.0;\nlet b = (a", Goal::Statements), vec!["let a = 1.0;".to_string()]);
+        assert!(closings("vec4<f32>(1.0, ", Goal::Expression).is_empty());
     }
 }
