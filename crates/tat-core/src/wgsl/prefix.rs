@@ -1699,42 +1699,14 @@ pub fn fails_so_far(text: &str, goal: Goal) -> bool {
     if !(text.ends_with(';') || text.ends_with('}')) || goal == Goal::Expression {
         return false;
     }
-    let (mut braces, mut parens) = (0i32, 0i32);
-    // Where the item that opened the current function body starts, and where its `{` is.
-    let (mut item_start, mut header) = (0usize, None);
-    let pieces = crate::tokenizer::pieces(text);
-    let mut offset = 0;
-    for piece in pieces {
-        match piece {
-            "{" => {
-                if braces == 0 && parens == 0 {
-                    header = Some(&text[item_start..offset]);
-                }
-                braces += 1;
-            }
-            "}" => {
-                braces -= 1;
-                if braces == 0 && parens == 0 {
-                    item_start = offset + 1;
-                }
-            }
-            "(" | "[" => parens += 1,
-            ")" | "]" => parens -= 1,
-            ";" if braces == 0 && parens == 0 => item_start = offset + 1,
-            _ => {}
-        }
-        offset += piece.len();
-    }
+    let (mut braces, mut parens, mut header) = (0, 0, "");
+    walk_items(text, |step| (braces, parens, header) = (step.braces, step.parens, step.header));
     if parens != 0 {
         return false;
     }
     match (goal, braces) {
         (Goal::Module, 0) => !crate::wgsl::validate_module(text).is_empty(),
-        (Goal::Module, 1) if text.ends_with(';') => {
-            let Some(header) = header.filter(|h| h.split_whitespace().any(|w| w == "fn" || w.starts_with("fn(")))
-            else {
-                return false;
-            };
+        (Goal::Module, 1) if text.ends_with(';') && is_function(header) => {
             !crate::wgsl::validate_module(&format!("{text}{}", function_closing(header))).is_empty()
         }
         (Goal::Statements, 0) => !crate::wgsl::validate_snippet(text).is_empty(),
@@ -1761,16 +1733,49 @@ pub fn closings(text: &str, goal: Goal) -> Vec<String> {
     if goal == Goal::Expression {
         return Vec::new();
     }
-    let (mut braces, mut parens) = (0i32, 0i32);
-    let (mut item_start, mut header): (usize, Option<(usize, usize)>) = (0, None);
     let mut out = Vec::new();
+    walk_items(text, |step| {
+        let at_end = matches!(step.piece, ";" | "}") || (step.piece == "{" && step.braces == 1);
+        if !at_end || step.parens != 0 {
+            return;
+        }
+        let cut = &text[..step.end];
+        match (goal, step.braces) {
+            (_, 0) if step.piece != "{" => out.push(cut.to_string()),
+            (Goal::Module, 1) if step.piece != "}" && is_function(step.header) => {
+                out.push(format!("{cut}{}", function_closing(step.header)))
+            }
+            _ => {}
+        }
+    });
+    out.reverse();
+    out
+}
+
+/// Where a prefix stands after one of its pieces.
+struct ItemStep<'a> {
+    piece: &'a str,
+    /// Byte offset just past the piece.
+    end: usize,
+    /// Open `{` and open `(` or `[`.
+    braces: i32,
+    parens: i32,
+    /// The header (from the item's start to its `{`) of the top-level item whose body is open,
+    /// else of the last such item; empty before the first.
+    header: &'a str,
+}
+
+/// Calls `visit` after each piece of `text` with the nesting so far.
+fn walk_items<'a>(text: &'a str, mut visit: impl FnMut(&ItemStep<'a>)) {
+    let (mut braces, mut parens) = (0i32, 0i32);
+    let (mut item_start, mut header) = (0usize, "");
     let mut offset = 0;
     for piece in crate::tokenizer::pieces(text) {
         let end = offset + piece.len();
         match piece {
             "{" => {
                 if braces == 0 && parens == 0 {
-                    header = Some((item_start, offset));
+                    header = &text[item_start..offset];
                 }
                 braces += 1;
             }
@@ -1785,24 +1790,14 @@ pub fn closings(text: &str, goal: Goal) -> Vec<String> {
             ";" if braces == 0 && parens == 0 => item_start = end,
             _ => {}
         }
-        let at_end = matches!(piece, ";" | "}") || (piece == "{" && braces == 1);
-        if at_end && parens == 0 {
-            let cut = &text[..end];
-            match (goal, braces) {
-                (_, 0) if piece != "{" => out.push(cut.to_string()),
-                (Goal::Module, 1) if piece != "}" => {
-                    let head = header.map_or("", |(from, to)| &text[from..to]);
-                    if head.split_whitespace().any(|w| w == "fn" || w.starts_with("fn(")) {
-                        out.push(format!("{cut}{}", function_closing(head)));
-                    }
-                }
-                _ => {}
-            }
-        }
+        visit(&ItemStep { piece, end, braces, parens, header });
         offset = end;
     }
-    out.reverse();
-    out
+}
+
+/// Whether an item's header declares a function.
+fn is_function(header: &str) -> bool {
+    header.split_whitespace().any(|w| w == "fn" || w.starts_with("fn("))
 }
 
 /// A return type as written after `->`, without its attributes (`@location(0) vec4<f32>`).
