@@ -193,27 +193,29 @@ impl Generator {
                         }
                     }
                 }
-                let width = options.beam.max(CONSTRAINED_BEAMS);
-                let (limit, penalty) = (options.max_new_tokens, options.length_penalty);
-                let mut answer = self.constrained_search(prompt, *constraint, width, limit, penalty, true);
+                let search = Search {
+                    beam: options.beam.max(CONSTRAINED_BEAMS),
+                    max_new_tokens: options.max_new_tokens,
+                    length_penalty: options.length_penalty,
+                    give_up: true,
+                };
+                let mut answer = self.constrained_search(prompt, *constraint, &[], search);
                 if !answer.complete {
                     // Every beam was given up or ran out of tokens: search again, twice as wide,
                     // keeping beams whose favourite continuation fails.
-                    answer = self.constrained_search(prompt, *constraint, 2 * width, limit, penalty, false);
+                    answer = self.constrained_search(prompt, *constraint, &[], search.wider());
                 }
-                if !answer.complete {
-                    // Still nothing finished: the most of a beam that closes into an answer valid as asked.
-                    let goal = goal_of(constraint.kind);
-                    let closed = answer
-                        .candidates
-                        .iter()
-                        .flat_map(|c| closings(&c.text, goal))
-                        .find(|text| valid_as(constraint.kind, constraint.stage, text));
-                    if let Some(text) = closed {
-                        return text;
-                    }
+                if answer.complete {
+                    return answer.candidates.swap_remove(0).text;
                 }
-                answer.candidates.into_iter().next().map(|c| c.text).unwrap_or_default()
+                // Still nothing finished: the most of a beam that closes into an answer valid as asked.
+                if let Some(text) = closed_answer(&answer, *constraint) {
+                    return text;
+                }
+                match constraint.kind {
+                    AnswerKind::Module => self.with_entry_point(prompt, *constraint, &answer, search.wider()),
+                    _ => answer.candidates.swap_remove(0).text,
+                }
             })
             .collect()
     }
@@ -302,25 +304,31 @@ impl Generator {
     /// ([`fails_so_far`]) is not taken, and with `give_up` a beam whose most likely continuation is
     /// such an ending is given up ([`Continuation::Failing`]), so the width goes to beams still on
     /// track.
+    ///
+    /// The answer starts with the ids `start` (none, or a forced beginning), which the decoder
+    /// reads before the search and which add nothing to a beam's score.
     pub fn constrained_search(
         &self,
         prompt: &str,
         constraint: Constraint,
-        beam: usize,
-        max_new_tokens: usize,
-        length_penalty: f64,
-        give_up: bool,
+        start: &[i64],
+        search: Search,
     ) -> ConstrainedAnswer {
         let _guard = tch::no_grad_guard();
+        let Search { beam, max_new_tokens, length_penalty, give_up } = search;
         let goal = goal_of(constraint.kind);
         let width = beam.max(1);
-        let limit = max_new_tokens.min(self.max_new_tokens());
+        let limit = max_new_tokens.min(self.max_new_tokens()).saturating_sub(start.len());
         let rows = Tensor::zeros([width as i64], (tch::Kind::Int64, self.device));
         let encoded = self.model.encode(&self.encode_prompts(&[prompt]), false).select_rows(&rows);
         let mut cache = self.model.start_decoding(&encoded);
         let mut beams: Vec<(f64, Vec<i64>)> =
-            (0..width).map(|i| (if i == 0 { 0.0 } else { f64::NEG_INFINITY }, vec![])).collect();
+            (0..width).map(|i| (if i == 0 { 0.0 } else { f64::NEG_INFINITY }, start.to_vec())).collect();
         let mut last = Tensor::full([width as i64, 1], BOS_ID, (tch::Kind::Int64, self.device));
+        for &token in start {
+            let _ = self.model.decode_step(&encoded, &mut cache, &last);
+            last = Tensor::full([width as i64, 1], token, (tch::Kind::Int64, self.device));
+        }
         let mut finished: Vec<Candidate> = Vec::new();
         let mut checks = 0;
         let normalised = |score: f64, len: usize| score / (len as f64).powf(length_penalty);
@@ -396,6 +404,41 @@ impl Generator {
             finished.push(Candidate { text: String::new(), ids: Vec::new(), score: f64::NEG_INFINITY });
         }
         ConstrainedAnswer { candidates: finished, complete, checks }
+    }
+
+    /// A module request whose search found no module with the entry point asked for: the
+    /// longest closing of the search's beams that is a module as it stands (or nothing), then
+    /// the stage's attribute, and the model goes on from there under the constraint. When that
+    /// finishes nothing either, its closings are tried, and last the stage's commonest header
+    /// closed at once (`return vec4<f32>();`), so that a module request always ends in a module
+    /// naga accepts with an entry point of the stage asked for (fragment when none is).
+    fn with_entry_point(
+        &self,
+        prompt: &str,
+        constraint: Constraint,
+        answer: &ConstrainedAnswer,
+        search: Search,
+    ) -> String {
+        let base = answer
+            .candidates
+            .iter()
+            .flat_map(|c| closings(&c.text, Goal::Module))
+            .find(|text| crate::wgsl::validate_module(text).is_empty())
+            .unwrap_or_default();
+        let stage = constraint.stage.unwrap_or(Stage::Fragment);
+        let join = |rest: &str| if base.is_empty() { rest.to_string() } else { format!("{base}\n{rest}") };
+        let start = self.tokenizer.encode(&join(entry_attribute(stage)));
+        let answer = self.constrained_search(prompt, constraint, &start, search);
+        if answer.complete {
+            return answer.candidates[0].text.clone();
+        }
+        if let Some(text) = closed_answer(&answer, constraint) {
+            return text;
+        }
+        let taken = crate::tokenizer::pieces(&base).contains(&"main");
+        let header = entry_header(stage, if taken { entry_name(stage) } else { "main" });
+        let closing = crate::wgsl::prefix::function_closing(header.trim_end_matches('{'));
+        join(&format!("{header}{closing}"))
     }
 
     /// Beam search for one prompt: the finished candidates, best first, scored by total
@@ -516,6 +559,67 @@ pub const CONSTRAINED_TRIES: usize = 64;
 /// beam search.
 pub const CONSTRAINED_SAMPLES: usize = 4;
 
+/// How a constrained search runs: its width, its token limit, its length penalty, and whether a
+/// beam whose favourite continuation fails is given up ([`Generator::constrained_search`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Search {
+    pub beam: usize,
+    pub max_new_tokens: usize,
+    pub length_penalty: f64,
+    pub give_up: bool,
+}
+
+impl Search {
+    /// Twice as wide, keeping the beams whose favourite continuation fails.
+    pub fn wider(self) -> Search {
+        Search { beam: 2 * self.beam, give_up: false, ..self }
+    }
+}
+
+/// The most of an unfinished search's beams that closes into an answer valid as `constraint`
+/// asks ([`closings`]), best beam first.
+fn closed_answer(answer: &ConstrainedAnswer, constraint: Constraint) -> Option<String> {
+    let goal = goal_of(constraint.kind);
+    answer
+        .candidates
+        .iter()
+        .flat_map(|c| closings(&c.text, goal))
+        .find(|text| valid_as(constraint.kind, constraint.stage, text))
+}
+
+/// The attribute that opens an entry point of `stage`, as the training data writes it.
+fn entry_attribute(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Vertex => "@vertex\n",
+        Stage::Fragment => "@fragment\n",
+        Stage::Compute => "@compute ",
+    }
+}
+
+/// The commonest header of the training data's entry points of `stage`, for a function `name`.
+fn entry_header(stage: Stage, name: &str) -> String {
+    match stage {
+        Stage::Vertex => {
+            format!("@vertex\nfn {name}(@location(0) position: vec3<f32>) -> @builtin(position) vec4<f32> {{")
+        }
+        Stage::Fragment => {
+            format!("@fragment\nfn {name}(@location(0) uv: vec2<f32>) -> @location(0) vec4<f32> {{")
+        }
+        Stage::Compute => {
+            format!("@compute @workgroup_size(64)\nfn {name}(@builtin(global_invocation_id) id: vec3<u32>) {{")
+        }
+    }
+}
+
+/// An entry point's name for when the module already has a `main`.
+fn entry_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Vertex => "vs_main",
+        Stage::Fragment => "fs_main",
+        Stage::Compute => "cs_main",
+    }
+}
+
 /// What a constrained search must finish with: valid WGSL of `kind`, with an entry point of
 /// `stage` where one is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -553,7 +657,8 @@ fn goal_of(kind: AnswerKind) -> Goal {
     match kind {
         AnswerKind::Expression => Goal::Expression,
         AnswerKind::Statement => Goal::Statements,
-        AnswerKind::Function | AnswerKind::Module => Goal::Module,
+        AnswerKind::Function => Goal::Functions,
+        AnswerKind::Module => Goal::Module,
     }
 }
 

@@ -303,7 +303,7 @@ pub fn dataset_toml(data: &[u8]) {
 pub fn wgsl_prefix(data: &[u8]) {
     use tat_core::wgsl::prefix::{check_prefix, check_prefix_free, Goal, Viability};
     let text = String::from_utf8_lossy(data);
-    for goal in [Goal::Module, Goal::Statements, Goal::Expression] {
+    for goal in [Goal::Module, Goal::Functions, Goal::Statements, Goal::Expression] {
         let scoped = check_prefix(&text, goal);
         // The scope check only ever narrows what the syntax allows.
         if scoped != Viability::Dead {

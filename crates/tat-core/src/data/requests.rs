@@ -12,7 +12,9 @@ use super::wgsl::{at, deserialize_toml};
 use crate::error::{read_text, Result, TatError};
 use crate::eval::normalise_whitespace;
 use crate::text::line_col;
-use crate::wgsl::{module_outline, snippet_shape, validate_module, validate_snippet, Diagnostic, SnippetShape};
+use crate::wgsl::{
+    declares_nothing, module_outline, snippet_shape, validate_module, validate_snippet, Diagnostic, SnippetShape,
+};
 
 /// The shape of a right answer, which decides how an answer is validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -242,6 +244,7 @@ fn kind_problem(kind: Kind, stage: Option<Stage>, answer: &str) -> Option<String
             Some((_, 0)) | None => Some("a function was asked for, and the module declares none".into()),
             Some(_) => None,
         },
+        Kind::Module if declares_nothing(answer) => Some("a module was asked for, and this declares nothing".into()),
         Kind::Module => {
             let stage = stage?;
             let (stages, _) = module_outline(answer)?;
@@ -294,6 +297,14 @@ mod tests {
         assert_eq!(verdict.why.as_deref(), Some("a compute shader was asked for; the module has fragment"));
         let verdict = judge(&blue, "return vec4<f32>(0.0, 0.0, 1.0, 1.0);");
         assert!(!verdict.valid && !verdict.right, "a statement is no module: {verdict:?}");
+        let any = request(Kind::Module, None, &[], &[]);
+        for empty in [";", "  ;\n;", "// nothing\n"] {
+            let verdict = judge(&any, empty);
+            assert!(verdict.valid && !verdict.right_kind, "{empty:?}: {verdict:?}");
+        }
+        for something in ["const x = 1.0;", "struct S { a: f32 }", "alias F = f32;", "fn f() {}"] {
+            assert!(judge(&any, something).right, "{something:?}");
+        }
     }
 
     #[test]

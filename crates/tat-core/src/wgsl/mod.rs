@@ -63,6 +63,14 @@ pub fn module_outline(code: &str) -> Option<(Vec<&'static str>, usize)> {
     Some((stages, module.functions.len()))
 }
 
+/// Whether code that parses as a module declares nothing at all (only `;`, directives and
+/// comments). Told by its words: naga keeps no trace of an unused `const` or `alias`.
+pub fn declares_nothing(code: &str) -> bool {
+    const DECLARATIONS: [&str; 7] = ["fn", "var", "const", "override", "struct", "alias", "const_assert"];
+    parse(code).is_ok()
+        && !crate::tokenizer::pieces(&without_comments(code)).iter().any(|piece| DECLARATIONS.contains(piece))
+}
+
 /// Why naga rejected a text, with byte spans into that text.
 struct Failure {
     message: String,

@@ -46,6 +46,8 @@
 //! - **Unsound by design:** WGSL lets module-scope declarations come in any order, but here a
 //!   `var`/`const`/`override` used as a value in a function body must be declared *before* that
 //!   function. A module that declares its globals after the functions using them is Dead.
+//! - [`Goal::Functions`] is checked as [`Goal::Module`], and an entry-point attribute
+//!   (`@vertex`, `@fragment`, `@compute`) is Dead in it.
 //! - [`Goal::Statements`] and [`Goal::Expression`] have no module around them: their free names
 //!   are declared by a harness, so only the syntax is checked. [`check_prefix_free`] checks a
 //!   module the same way (the view of the snippet harness, which declares free names).
@@ -63,6 +65,19 @@
 //! access, indexing, calls and templated calls (`vec3<f32>(..)`, `bitcast<u32>(x)`); decimal and
 //! hex literals with their suffixes; nested `/* */` and `//` comments.
 //!
+//! # Values and calls (every goal)
+//!
+//! - A predeclared type or built-in function that no declaration of the text shadows is a value
+//!   only when called or as a template argument: `vec4<f32>(1.0) < f32 > (x)` and `min(a, sqrt)`
+//!   are Dead at the token after the name.
+//! - A call of a built-in function or of a scalar, vector or matrix constructor takes as many
+//!   arguments as WGSL allows ([`arity`]: `sqrt` one, `clamp` three, `textureSample` three to five,
+//!   `vec3` at most three, `mat4x4` at most sixteen): a further argument is Dead where it starts,
+//!   and a `)` that closes the call with too few is Dead. Calls of anything else are not counted.
+//! - The operand of a unary `*` or `&` must be a pointer or a reference: a literal, `true`,
+//!   `false` or a call is Dead there, and so are `**`, `* -` and the like (only `*&x` and `&*p`
+//!   nest).
+//!
 //! `ident<` starts a template list exactly when `ident` is one of a fixed list of predeclared
 //! generators (`vec2`..`vec4`, `mat2x2`..`mat4x4`, `array`, `ptr`, `atomic`, `bitcast`,
 //! `binding_array`, `texture_*` with a sampled or storage type...); everywhere else `<` is a
@@ -71,7 +86,7 @@
 //! Known gaps (texts that naga accepts and that are reported Dead): a global used as a value in a
 //! function body above its declaration (see Scope; of the 176 naga-valid shaders of the project's
 //! WGSL corpus only naga's own `module-scope.wgsl` test does this, and it is the one that fails);
-//! nesting deeper than [`MAX_DEPTH`] brackets, blocks or prefix operators; identifiers with chars
+//! nesting deeper than [`MAX_DEPTH`] brackets, blocks or prefix operators (a call counts twice); identifiers with chars
 //! outside Unicode's alphabetic and numeric classes.
 
 use std::collections::HashSet;
@@ -82,8 +97,18 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Goal {
     Module,
+    /// A module without an entry point (functions, structs, constants): a `@vertex`,
+    /// `@fragment` or `@compute` attribute is Dead.
+    Functions,
     Statements,
     Expression,
+}
+
+impl Goal {
+    /// Module or Functions: a text of module-scope declarations.
+    pub fn is_module(self) -> bool {
+        matches!(self, Goal::Module | Goal::Functions)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,10 +459,17 @@ struct Parser<'a> {
     marks: Vec<usize>,
     /// Global declarations (Module) or statements (Statements) finished.
     items: usize,
+    /// `@vertex`, `@fragment` and `@compute` may appear (not for [`Goal::Functions`]).
+    entry_points: bool,
+    /// Inside an attribute's arguments, where words are not values (`@builtin(position)`).
+    attribute_args: bool,
+    /// The unary `*` or `&` whose operand comes next: it must be a pointer or a reference, so
+    /// not a call, a literal or `true`/`false`.
+    reference: Option<&'a str>,
 }
 
 fn parse(toks: Vec<Tok<'_>>, goal: Goal, scoped: bool) -> Viability {
-    let scoped = scoped && goal == Goal::Module;
+    let scoped = scoped && goal.is_module();
     let mut p = Parser {
         toks,
         pos: 0,
@@ -450,9 +482,12 @@ fn parse(toks: Vec<Tok<'_>>, goal: Goal, scoped: bool) -> Viability {
         locals: Vec::new(),
         marks: Vec::new(),
         items: 0,
+        entry_points: goal != Goal::Functions,
+        attribute_args: false,
+        reference: None,
     };
     let result = match goal {
-        Goal::Module => p.module(),
+        Goal::Module | Goal::Functions => p.module(),
         Goal::Statements => p.statements(),
         Goal::Expression => p.expression(),
     };
@@ -461,7 +496,7 @@ fn parse(toks: Vec<Tok<'_>>, goal: Goal, scoped: bool) -> Viability {
         Err(Stop::Dead) => Viability::Dead,
         Ok(()) => {
             let complete = match goal {
-                Goal::Module => p.items > 0 && p.pending.iter().all(|n| p.globals.contains(n)),
+                Goal::Module | Goal::Functions => p.items > 0 && p.pending.iter().all(|n| p.globals.contains(n)),
                 Goal::Statements => p.items > 0,
                 Goal::Expression => true,
             };
@@ -689,7 +724,9 @@ impl<'a> Parser<'a> {
             }
             "diagnostic" => {
                 self.bump();
-                self.arguments(Names::Free)?;
+                let outer = std::mem::replace(&mut self.attribute_args, true);
+                self.arguments(Names::Free, usize::MAX)?;
+                self.attribute_args = outer;
                 self.expect(";")
             }
             _ => Err(Stop::Dead),
@@ -816,28 +853,39 @@ impl<'a> Parser<'a> {
     fn attributes(&mut self) -> P<usize> {
         let mut count = 0;
         while self.eat(AT) {
-            self.any_ident()?;
+            let name = self.any_ident()?;
+            if !self.entry_points && !name.wild && matches!(name.text, "vertex" | "fragment" | "compute") {
+                return Err(Stop::Dead);
+            }
             if self.is("(") {
-                self.arguments(Names::Free)?;
+                let outer = std::mem::replace(&mut self.attribute_args, true);
+                self.arguments(Names::Free, usize::MAX)?;
+                self.attribute_args = outer;
             }
             count += 1;
         }
         Ok(count)
     }
 
-    /// `( expr, ... )` with an optional trailing comma, names checked as `names` says.
-    fn arguments(&mut self, names: Names) -> P<()> {
+    /// `( expr, ... )` with an optional trailing comma, names checked as `names` says, at most
+    /// `most` of them; returns how many.
+    fn arguments(&mut self, names: Names, most: usize) -> P<usize> {
         self.expect("(")?;
         let (outer_names, outer_template) = (self.names, self.in_template);
         if names == Names::Free {
             self.names = Names::Free;
         }
         self.in_template = false;
+        let mut count = 0;
         loop {
             if self.eat(")") {
                 break;
             }
+            if count == most {
+                return Err(self.fail());
+            }
             self.expr()?;
+            count += 1;
             if !self.eat(",") {
                 self.expect(")")?;
                 break;
@@ -845,7 +893,32 @@ impl<'a> Parser<'a> {
         }
         self.names = outer_names;
         self.in_template = outer_template;
+        Ok(count)
+    }
+
+    /// A call of `callee` (its `(` next): its arguments, as many as a predeclared function or
+    /// constructor takes ([`arity`]) unless a declaration of the text shadows it.
+    fn call(&mut self, callee: Tok<'a>) -> P<()> {
+        let (fewest, most) = if callee.wild || self.shadowed(callee.text) {
+            (0, usize::MAX)
+        } else {
+            arity(callee.text).unwrap_or((0, usize::MAX))
+        };
+        // A call costs two levels of depth: its frames are the deepest of the parser's.
+        self.deeper()?;
+        let count = self.arguments(self.names, most)?;
+        self.depth -= 1;
+        if count < fewest {
+            // The `)` that closed the call too early.
+            return Err(Stop::Dead);
+        }
         Ok(())
+    }
+
+    /// Whether the text declares `name` (a local in scope or a module-scope name so far), hiding
+    /// a predeclared name of the same spelling.
+    fn shadowed(&self, name: &str) -> bool {
+        self.is_local(name) || self.globals.contains(&name)
     }
 
     // --- types ---
@@ -1161,8 +1234,16 @@ impl<'a> Parser<'a> {
 
     /// A unary expression; true when it is a bare call (which may stand as a statement).
     fn unary(&mut self) -> P<bool> {
-        if self.tok().is_some_and(|t| t.kind == Kind::Punct && matches!(t.text, "-" | "!" | "~" | "*" | "&")) {
+        if let Some(op) = self.tok().filter(|t| t.kind == Kind::Punct && matches!(t.text, "-" | "!" | "~" | "*" | "&"))
+        {
+            if let Some(outer) = self.reference {
+                // `*-x`, `**p`, `& &x`: only `*&x` and `&*p` give a pointer or a reference.
+                if !matches!((outer, op.text), ("*", "&") | ("&", "*")) {
+                    return Err(Stop::Dead);
+                }
+            }
             self.bump();
+            self.reference = matches!(op.text, "*" | "&").then_some(op.text);
             self.deeper()?;
             self.unary()?;
             self.depth -= 1;
@@ -1190,7 +1271,10 @@ impl<'a> Parser<'a> {
         let Some(t) = self.tok() else {
             return Err(Stop::Eof);
         };
+        // After a unary `*` or `&`: neither a literal nor a call gives a pointer or a reference.
+        let reference = self.reference.take().is_some();
         match t.kind {
+            Kind::Number if reference => Err(Stop::Dead),
             Kind::Number => {
                 self.bump();
                 Ok(false)
@@ -1207,6 +1291,9 @@ impl<'a> Parser<'a> {
             Kind::Punct => Err(Stop::Dead),
             Kind::Ident => {
                 if !t.wild && matches!(t.text, "true" | "false") {
+                    if reference {
+                        return Err(Stop::Dead);
+                    }
                     self.bump();
                     return Ok(false);
                 }
@@ -1217,16 +1304,32 @@ impl<'a> Parser<'a> {
                 if !t.wild && is_generator(t.text) && self.is("<") {
                     self.template_list()?;
                     if self.is("(") {
-                        self.arguments(self.names)?;
+                        if reference {
+                            return Err(Stop::Dead);
+                        }
+                        self.call(t)?;
                         return Ok(true);
                     }
                     // A type is a value only as a template argument (`array<vec4<f32>, 2>`).
                     return if self.in_template { Ok(false) } else { Err(self.fail()) };
                 }
                 if self.is("(") {
+                    if reference {
+                        return Err(Stop::Dead);
+                    }
                     self.use_callee(t);
-                    self.arguments(self.names)?;
+                    self.call(t)?;
                     return Ok(true);
+                }
+                // A predeclared type or function is a value only when called (or as a template
+                // argument): `vec4<f32>(..) < f32 > (x)`, `min(a, sqrt)` are not WGSL.
+                if !t.wild
+                    && !self.in_template
+                    && !self.attribute_args
+                    && !self.shadowed(t.text)
+                    && (predeclared().types.contains(t.text) || predeclared().functions.contains(t.text))
+                {
+                    return Err(self.fail());
                 }
                 self.use_value(t)?;
                 Ok(false)
@@ -1321,6 +1424,132 @@ const ADDRESS_SPACES: [&str; 11] = [
 ];
 
 const ACCESS_MODES: [&str; 4] = ["read", "write", "read_write", "atomic"];
+
+/// The fewest and most arguments a call of a predeclared function or constructor takes, where
+/// the WGSL spec fixes them (texture functions by their overloads; vectors and matrices at most
+/// one argument per component); None where it is not checked (arrays, structs, the extensions).
+fn arity(name: &str) -> Option<(usize, usize)> {
+    let exactly = match name {
+        "bool" | "f16" | "f32" | "f64" | "i32" | "u32" | "i64" | "u64" => return Some((0, 1)),
+        "textureDimensions" => return Some((1, 2)),
+        "textureGather" => return Some((3, 6)),
+        "textureGatherCompare"
+        | "textureSampleBias"
+        | "textureSampleCompare"
+        | "textureSampleCompareLevel"
+        | "textureSampleLevel" => return Some((4, 6)),
+        "textureLoad" => return Some((2, 4)),
+        "textureSample" => return Some((3, 5)),
+        "textureSampleGrad" => return Some((5, 7)),
+        "textureStore" => return Some((3, 4)),
+        "storageBarrier" | "textureBarrier" | "workgroupBarrier" => 0,
+        "abs"
+        | "acos"
+        | "acosh"
+        | "all"
+        | "any"
+        | "arrayLength"
+        | "asin"
+        | "asinh"
+        | "atan"
+        | "atanh"
+        | "atomicLoad"
+        | "bitcast"
+        | "ceil"
+        | "cos"
+        | "cosh"
+        | "countLeadingZeros"
+        | "countOneBits"
+        | "countTrailingZeros"
+        | "degrees"
+        | "determinant"
+        | "dpdx"
+        | "dpdxCoarse"
+        | "dpdxFine"
+        | "dpdy"
+        | "dpdyCoarse"
+        | "dpdyFine"
+        | "exp"
+        | "exp2"
+        | "firstLeadingBit"
+        | "firstTrailingBit"
+        | "floor"
+        | "fract"
+        | "frexp"
+        | "fwidth"
+        | "fwidthCoarse"
+        | "fwidthFine"
+        | "inverseSqrt"
+        | "length"
+        | "log"
+        | "log2"
+        | "modf"
+        | "normalize"
+        | "pack2x16float"
+        | "pack2x16snorm"
+        | "pack2x16unorm"
+        | "pack4x8snorm"
+        | "pack4x8unorm"
+        | "pack4xI8"
+        | "pack4xI8Clamp"
+        | "pack4xU8"
+        | "pack4xU8Clamp"
+        | "quantizeToF16"
+        | "radians"
+        | "reverseBits"
+        | "round"
+        | "saturate"
+        | "sign"
+        | "sin"
+        | "sinh"
+        | "sqrt"
+        | "tan"
+        | "tanh"
+        | "textureNumLayers"
+        | "textureNumLevels"
+        | "textureNumSamples"
+        | "transpose"
+        | "trunc"
+        | "unpack2x16float"
+        | "unpack2x16snorm"
+        | "unpack2x16unorm"
+        | "unpack4x8snorm"
+        | "unpack4x8unorm"
+        | "unpack4xI8"
+        | "unpack4xU8"
+        | "workgroupUniformLoad" => 1,
+        "atan2" | "atomicAdd" | "atomicAnd" | "atomicExchange" | "atomicMax" | "atomicMin" | "atomicOr"
+        | "atomicStore" | "atomicSub" | "atomicXor" | "cross" | "distance" | "dot" | "dot4I8Packed"
+        | "dot4U8Packed" | "ldexp" | "max" | "min" | "pow" | "reflect" | "step" => 2,
+        "atomicCompareExchangeWeak"
+        | "clamp"
+        | "extractBits"
+        | "faceForward"
+        | "fma"
+        | "mix"
+        | "refract"
+        | "select"
+        | "smoothstep" => 3,
+        "insertBits" => 4,
+        _ => return components(name).map(|n| (0, n)),
+    };
+    Some((exactly, exactly))
+}
+
+/// How many components a vector or matrix type has (`vec3f`: 3, `mat4x3`: 12).
+fn components(name: &str) -> Option<usize> {
+    let b = name.as_bytes();
+    let digit = |i: usize| b.get(i).filter(|c| (b'2'..=b'4').contains(c)).map(|c| usize::from(c - b'0'));
+    let suffix_ok = |i: usize| b.len() == i || (b.len() == i + 1 && matches!(b[i], b'f' | b'h' | b'i' | b'u'));
+    if name.starts_with("vec") {
+        return digit(3).filter(|_| suffix_ok(4));
+    }
+    if name.starts_with("mat") && b.get(4) == Some(&b'x') {
+        let (c, r) = (digit(3)?, digit(5)?);
+        return (suffix_ok(6) && !name.ends_with('i') && !name.ends_with('u')).then_some(c * r);
+    }
+    None
+}
 
 /// Predeclared names that take a template list: `ident<` starts one exactly for these.
 fn is_generator(word: &str) -> bool {
@@ -1667,6 +1896,8 @@ struct Predeclared {
     values: NameSet,
     /// Template-list-only words.
     enumerants: NameSet,
+    /// Built-in functions.
+    functions: NameSet,
 }
 
 fn predeclared() -> &'static Predeclared {
@@ -1684,7 +1915,8 @@ fn predeclared() -> &'static Predeclared {
         let types: NameSet = SCALAR_AND_OTHER_TYPES.iter().chain(&VECTORS).chain(&MATRICES).copied().collect();
         let values = types.iter().chain(BUILTIN_FUNCTIONS).chain(BUILTIN_CONSTANTS).copied().collect();
         let enumerants = ADDRESS_SPACES.iter().chain(&ACCESS_MODES).chain(TEXEL_FORMATS).copied().collect();
-        Predeclared { types, values, enumerants }
+        let functions = BUILTIN_FUNCTIONS.iter().copied().collect();
+        Predeclared { types, values, enumerants, functions }
     })
 }
 
@@ -1705,8 +1937,8 @@ pub fn fails_so_far(text: &str, goal: Goal) -> bool {
         return false;
     }
     match (goal, braces) {
-        (Goal::Module, 0) => !crate::wgsl::validate_module(text).is_empty(),
-        (Goal::Module, 1) if text.ends_with(';') && is_function(header) => {
+        (Goal::Module | Goal::Functions, 0) => !crate::wgsl::validate_module(text).is_empty(),
+        (Goal::Module | Goal::Functions, 1) if text.ends_with(';') && is_function(header) => {
             !crate::wgsl::validate_module(&format!("{text}{}", function_closing(header))).is_empty()
         }
         (Goal::Statements, 0) => !crate::wgsl::validate_snippet(text).is_empty(),
@@ -1716,7 +1948,7 @@ pub fn fails_so_far(text: &str, goal: Goal) -> bool {
 
 /// What ends the body of the function whose header (from `fn` to its `{`) is `header`: a return
 /// of a zero value of its return type, if it has one, and `}`.
-fn function_closing(header: &str) -> String {
+pub fn function_closing(header: &str) -> String {
     match header.split_once("->") {
         Some((_, returned)) => format!("\n    return {}();\n}}", without_attributes(returned)),
         None => "\n}".to_string(),
@@ -1742,7 +1974,7 @@ pub fn closings(text: &str, goal: Goal) -> Vec<String> {
         let cut = &text[..step.end];
         match (goal, step.braces) {
             (_, 0) if step.piece != "{" => out.push(cut.to_string()),
-            (Goal::Module, 1) if step.piece != "}" && is_function(step.header) => {
+            (Goal::Module | Goal::Functions, 1) if step.piece != "}" && is_function(step.header) => {
                 out.push(format!("{cut}{}", function_closing(step.header)))
             }
             _ => {}
@@ -1977,6 +2209,69 @@ mod tests {
         assert_eq!(check_prefix("a + b;", Goal::Statements), Dead);
         assert_eq!(check_prefix("f(x).y;", Goal::Statements), Dead);
         assert_eq!(check_prefix("fn f() {}", Goal::Statements), Dead);
+    }
+
+    #[test]
+    fn functions_have_no_entry_point() {
+        let functions = |text: &str| check_prefix(text, Goal::Functions);
+        assert_eq!(functions("fn gray(c: vec3<f32>) -> f32 { return dot(c, vec3<f32>(0.3, 0.6, 0.1)); }"), Complete);
+        assert_eq!(functions("@fragment fn main"), Dead);
+        assert_eq!(functions("struct S { x: f32 } @compute "), Dead);
+        // `@comp` may still grow into an attribute that is allowed.
+        assert_eq!(functions("@comp"), Open);
+        assert_eq!(module("@fragment fn main() -> @location(0) vec4<f32> { return vec4<f32>(); }"), Complete);
+    }
+
+    #[test]
+    fn calls_take_as_many_arguments_as_the_function() {
+        let body = |text: &str| module(&format!("fn f(x: f32, t: texture_2d<f32>, s: sampler) -> f32 {{ {text}"));
+        assert_eq!(body("return min(x, 1.0, x"), Dead);
+        assert_eq!(body("return min(x, 1.0,"), Open);
+        assert_eq!(body("return min(x, 1.0,); }"), Complete);
+        assert_eq!(body("return sqrt(); }"), Dead);
+        assert_eq!(body("return clamp(x, 0.0); }"), Dead);
+        assert_eq!(body("return textureSample(t, s, vec2<f32>(x)).r; }"), Complete);
+        assert_eq!(body("return textureSample(t, s, vec2<f32>(x), vec2<i32>(1), 0, x"), Dead);
+        assert_eq!(body("let v = vec3<f32>(x, x, x, x"), Dead);
+        assert_eq!(body("let v = vec3f(x, x, x); let w = vec4(v, x); return w.x; }"), Complete);
+        assert_eq!(body("let m = mat2x2<f32>(x, x, x, x); return m[0].x; }"), Complete);
+        assert_eq!(body("let m = mat2x2<f32>(x, x, x, x, x"), Dead);
+        assert_eq!(body("return f32(x, x"), Dead);
+        // A declaration of the same name hides the predeclared function.
+        assert_eq!(
+            module("fn min(a: f32, b: f32, c: f32) -> f32 { return a; } fn g() -> f32 { return min(1.0, 2.0, 3.0); }"),
+            Complete
+        );
+    }
+
+    #[test]
+    fn predeclared_types_and_functions_are_values_only_when_called() {
+        let body = |text: &str| module(&format!("fn f(x: f32) -> f32 {{ {text}"));
+        assert_eq!(body("return x < f32 > (x);"), Dead);
+        assert_eq!(body("return min(x, sqrt);"), Dead);
+        assert_eq!(body("return min(x, sqrt"), Open);
+        assert_eq!(body("let a = array<f32, 2>(x, x); return a[1]; }"), Complete);
+        assert_eq!(body("return bitcast<f32>(1u); }"), Complete);
+        assert_eq!(module("fn f(length: f32) -> f32 { return length; }"), Complete);
+        assert_eq!(
+            module("@vertex fn main(@builtin(position) p: vec4<f32>) -> @builtin(position) vec4<f32> { return p; }"),
+            Complete
+        );
+        assert_eq!(check_prefix("sqrt + 1.0", Goal::Expression), Dead);
+    }
+
+    #[test]
+    fn only_pointers_and_references_are_dereferenced_or_taken() {
+        let body = |text: &str| module(&format!("fn f(p: ptr<function, f32>) -> f32 {{ var x = 1.0; {text}"));
+        assert_eq!(body("return *p + *&x; }"), Complete);
+        assert_eq!(body("let q = &*p; return *q; }"), Complete);
+        assert_eq!(body("return *1.0"), Dead);
+        assert_eq!(body("return * vec4<f32>("), Dead);
+        assert_eq!(body("return *sqrt("), Dead);
+        assert_eq!(body("return * *p"), Dead);
+        assert_eq!(body("return * -x"), Dead);
+        assert_eq!(body("return *true;"), Dead);
+        assert_eq!(body("return -*p; }"), Complete);
     }
 
     #[test]
