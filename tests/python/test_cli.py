@@ -201,6 +201,9 @@ def test_constrained_eval_of_free_requests_prints_what_the_binary_prints(tiny_ru
     report = json.loads(theirs.stdout)
     assert report["constrain"] == "requested" and report["beam"] == 4
     assert report["overall"]["requests"] == len(report["results"]) >= 150
+    # Saved beside the greedy report, not over it.
+    saved = json.loads((tiny_run.run_dir / "eval_best_wgsl_free_requests_constrained_requested.json").read_text())
+    assert saved["constrain"] == "requested"
 
 
 def test_generate_refuses_to_constrain_a_prompt_to_its_requested_kind(tiny_run: tat.Run) -> None:

@@ -229,9 +229,23 @@ impl EvalReport {
         out
     }
 
-    /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`.
+    /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`,
+    /// the decoding after the set when it is not greedy ([`decoding_suffix`]).
     pub fn save(&self, checkpoint_dir: &Path) -> Result<PathBuf> {
-        save_report(self, checkpoint_dir, &self.set)
+        let suffix = decoding_suffix(self.beam, self.prefer_valid, self.constrain.as_deref());
+        save_report(self, checkpoint_dir, &format!("{}{suffix}", self.set))
+    }
+}
+
+/// What tells a report's file apart by its decoding, so that one decoding's report does not
+/// replace another's: nothing for greedy (or sampled) decoding, else `_constrained_<kind>`,
+/// `_prefer_valid` or `_beam<K>`.
+pub(crate) fn decoding_suffix(beam: usize, prefer_valid: bool, constrain: Option<&str>) -> String {
+    match (constrain, prefer_valid, beam) {
+        (Some(kind), _, _) => format!("_constrained_{kind}"),
+        (None, true, _) => "_prefer_valid".to_string(),
+        (None, false, 0 | 1) => String::new(),
+        (None, false, k) => format!("_beam{k}"),
     }
 }
 

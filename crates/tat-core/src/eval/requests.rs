@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{normalise_whitespace, save_report};
+use super::{decoding_suffix, normalise_whitespace, save_report};
 use crate::data::requests::{judge, Kind, Request, Verdict};
 use crate::error::{Result, TatError};
 use crate::generate::{Constrain, Constraint, DecodeOptions, Generator};
@@ -175,8 +175,10 @@ impl RequestReport {
         out
     }
 
-    /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`.
+    /// Writes the report as JSON beside the checkpoint: `<run>/eval_<checkpoint>_<set>.json`,
+    /// the decoding after the set when it is not greedy (`_constrained_requested`, ...).
     pub fn save(&self, checkpoint_dir: &Path) -> Result<PathBuf> {
-        save_report(self, checkpoint_dir, &self.set)
+        let suffix = decoding_suffix(self.beam, self.prefer_valid, self.constrain.as_deref());
+        save_report(self, checkpoint_dir, &format!("{}{suffix}", self.set))
     }
 }

@@ -463,6 +463,8 @@ struct Parser<'a> {
     entry_points: bool,
     /// Inside an attribute's arguments, where words are not values (`@builtin(position)`).
     attribute_args: bool,
+    /// Inside a function's body (whose outermost block shares a scope with the parameters).
+    in_function: bool,
     /// The unary `*` or `&` whose operand comes next: it must be a pointer or a reference, so
     /// not a call, a literal or `true`/`false`.
     reference: Option<&'a str>,
@@ -484,6 +486,7 @@ fn parse(toks: Vec<Tok<'_>>, goal: Goal, scoped: bool) -> Viability {
         items: 0,
         entry_points: goal != Goal::Functions,
         attribute_args: false,
+        in_function: false,
         reference: None,
     };
     let result = match goal {
@@ -645,6 +648,25 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The name of a module-scope declaration: Dead where the module already declares it.
+    fn global_name(&mut self) -> P<&'a str> {
+        let t = self.name_token()?;
+        if !t.wild && self.globals.contains(&t.text) {
+            return Err(Stop::Dead);
+        }
+        Ok(t.text)
+    }
+
+    /// The name of a parameter or local declaration: Dead where its scope, the locals from
+    /// `scope` on, already declares it (shadowing an outer scope's name is allowed).
+    fn local_name(&mut self, scope: usize) -> P<&'a str> {
+        let t = self.name_token()?;
+        if !t.wild && self.locals[scope.min(self.locals.len())..].contains(&t.text) {
+            return Err(Stop::Dead);
+        }
+        Ok(t.text)
+    }
+
     fn declare_global(&mut self, name: &'a str) {
         self.globals.push(name);
     }
@@ -697,7 +719,7 @@ impl<'a> Parser<'a> {
             "struct" => self.structure(),
             "alias" => {
                 self.bump();
-                let name = self.name()?;
+                let name = self.global_name()?;
                 self.expect("=")?;
                 self.ty()?;
                 self.expect(";")?;
@@ -736,7 +758,7 @@ impl<'a> Parser<'a> {
     /// The rest of a module-scope `var`, `override` (`optional_init`) or `const` after its
     /// keyword (and template list): `name [: type] [= expr] ;`.
     fn declaration(&mut self, optional_init: bool) -> P<()> {
-        let name = self.name()?;
+        let name = self.global_name()?;
         if self.eat(":") {
             self.ty()?;
         }
@@ -793,7 +815,7 @@ impl<'a> Parser<'a> {
 
     fn structure(&mut self) -> P<()> {
         self.bump();
-        let name = self.name()?;
+        let name = self.global_name()?;
         self.declare_global(name);
         self.expect("{")?;
         loop {
@@ -815,7 +837,7 @@ impl<'a> Parser<'a> {
 
     fn function(&mut self) -> P<()> {
         self.bump();
-        let name = self.name()?;
+        let name = self.global_name()?;
         self.declare_global(name);
         self.expect("(")?;
         self.locals.clear();
@@ -825,7 +847,7 @@ impl<'a> Parser<'a> {
                 break;
             }
             self.attributes()?;
-            let param = self.name()?;
+            let param = self.local_name(0)?;
             self.expect(":")?;
             self.ty()?;
             self.locals.push(param);
@@ -842,7 +864,9 @@ impl<'a> Parser<'a> {
         if self.scoped {
             self.names = Names::Strict;
         }
+        self.in_function = true;
         self.block()?;
+        self.in_function = false;
         self.names = outer;
         self.locals.clear();
         self.items += 1;
@@ -1050,7 +1074,13 @@ impl<'a> Parser<'a> {
         if keyword == "var" {
             self.var_template()?;
         }
-        let name = self.name()?;
+        // A function body's outermost block shares its scope with the parameters.
+        let scope = match self.marks.as_slice() {
+            [_] if self.in_function => 0,
+            [.., mark] => *mark,
+            [] => 0,
+        };
+        let name = self.local_name(scope)?;
         if self.eat(":") {
             self.ty()?;
         }
@@ -2258,6 +2288,22 @@ mod tests {
             Complete
         );
         assert_eq!(check_prefix("sqrt + 1.0", Goal::Expression), Dead);
+    }
+
+    #[test]
+    fn a_scope_declares_a_name_once() {
+        assert_eq!(module("fn f(a: f32, a"), Open);
+        assert_eq!(module("fn f(a: f32, a:"), Dead);
+        assert_eq!(module("fn f(a: f32) { let a = 1.0;"), Dead);
+        assert_eq!(module("fn f(a: f32) { { let a = 1.0; } }"), Complete);
+        assert_eq!(module("fn f() { let b = 1.0; var b"), Open);
+        assert_eq!(module("fn f() { let b = 1.0; var b ="), Dead);
+        assert_eq!(module("fn f() { for (var i = 0; i < 2; i++) { let i = 1; } }"), Complete);
+        assert_eq!(module("fn f() {} fn f"), Open);
+        assert_eq!(module("fn f() {} fn f("), Dead);
+        assert_eq!(module("struct S { x: f32 } const S ="), Dead);
+        assert_eq!(check_prefix("let x = 1.0; let x =", Goal::Statements), Dead);
+        assert_eq!(check_prefix("let x = 1.0; { let x = 2.0; }", Goal::Statements), Complete);
     }
 
     #[test]
