@@ -428,17 +428,26 @@ impl Generator {
         let stage = constraint.stage.unwrap_or(Stage::Fragment);
         let join = |rest: &str| if base.is_empty() { rest.to_string() } else { format!("{base}\n{rest}") };
         let start = self.tokenizer.encode(&join(entry_attribute(stage)));
-        let answer = self.constrained_search(prompt, constraint, &start, search);
-        if answer.complete {
-            return answer.candidates[0].text.clone();
-        }
-        if let Some(text) = closed_answer(&answer, constraint) {
-            return text;
+        // The decoder's positions must hold the forced start and at least one token after it.
+        if start.len() < search.max_new_tokens.min(self.max_new_tokens()) {
+            let answer = self.constrained_search(prompt, constraint, &start, search);
+            if answer.complete {
+                return answer.candidates[0].text.clone();
+            }
+            if let Some(text) = closed_answer(&answer, constraint) {
+                return text;
+            }
         }
         let taken = crate::tokenizer::pieces(&base).contains(&"main");
-        let header = entry_header(stage, if taken { entry_name(stage) } else { "main" });
-        let closing = crate::wgsl::prefix::function_closing(header.trim_end_matches('{'));
-        join(&format!("{header}{closing}"))
+        let entry = empty_entry_point(stage, if taken { entry_name(stage) } else { "main" });
+        let whole = join(&entry);
+        // Should the model's part clash with the entry point (a name it declares), the entry
+        // point alone.
+        if valid_as(constraint.kind, constraint.stage, &whole) {
+            whole
+        } else {
+            entry
+        }
     }
 
     /// Beam search for one prompt: the finished candidates, best first, scored by total
@@ -609,6 +618,14 @@ fn entry_header(stage: Stage, name: &str) -> String {
             format!("@compute @workgroup_size(64)\nfn {name}(@builtin(global_invocation_id) id: vec3<u32>) {{")
         }
     }
+}
+
+/// [`entry_header`] closed at once: an entry point of `stage` that does nothing (but return a zero
+/// value).
+fn empty_entry_point(stage: Stage, name: &str) -> String {
+    let header = entry_header(stage, name);
+    let closing = crate::wgsl::prefix::function_closing(header.trim_end_matches('{'));
+    format!("{header}{closing}")
 }
 
 /// An entry point's name for when the module already has a `main`.
@@ -906,4 +923,20 @@ fn answer_ids(mut ids: Vec<i64>) -> Vec<i64> {
     ids.truncate(end);
     ids.remove(0);
     ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_resort_entry_points_are_valid_as_their_stage() {
+        for stage in [Stage::Vertex, Stage::Fragment, Stage::Compute] {
+            for name in ["main", entry_name(stage)] {
+                let entry = empty_entry_point(stage, name);
+                assert!(valid_as(AnswerKind::Module, Some(stage), &entry), "{entry}");
+                assert!(entry.starts_with(entry_attribute(stage)), "{entry}");
+            }
+        }
+    }
 }
