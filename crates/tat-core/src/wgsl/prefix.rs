@@ -1988,12 +1988,24 @@ pub fn function_closing(header: &str) -> String {
 /// The unfinished `text` cut back to where a declaration or a statement ended and closed there,
 /// longest first: for a module, at the end of a top-level item as it stands, or after a statement
 /// of a function body (or at its `{`) with that function closed by [`function_closing`]; for
-/// statements, at the end of a top-level statement. What a constrained search falls back on when
-/// no beam finishes: the most of the model's own answer that still closes. The closings are not
-/// checked here (the caller validates them as it asks).
+/// statements, at the end of a top-level statement; for an expression, at every piece where the
+/// expression so far is complete ([`Viability::Complete`]: `a * (b + c)` of `a * (b + c) - `).
+/// What a constrained search falls back on when no beam finishes: the most of the model's own
+/// answer that still closes. The closings are not checked here (the caller validates them as it
+/// asks).
 pub fn closings(text: &str, goal: Goal) -> Vec<String> {
     if goal == Goal::Expression {
-        return Vec::new();
+        let mut end = 0;
+        let mut out = Vec::new();
+        for piece in crate::tokenizer::pieces(text) {
+            end += piece.len();
+            let cut = text[..end].trim_end();
+            if !piece.trim().is_empty() && check_prefix(cut, goal) == Viability::Complete {
+                out.push(cut.to_string());
+            }
+        }
+        out.reverse();
+        return out;
     }
     let mut out = Vec::new();
     walk_items(text, |step| {
@@ -2374,5 +2386,7 @@ mod tests {
         assert_eq!(closed.last().unwrap(), "struct S { a: f32, }");
         assert_eq!(closings("let a = 1.0;\nlet b = (a", Goal::Statements), vec!["let a = 1.0;".to_string()]);
         assert!(closings("vec4<f32>(1.0, ", Goal::Expression).is_empty());
+        // `min` may still become a call, so the expression is not complete there.
+        assert_eq!(closings("a * (b + c) - min(a, ", Goal::Expression), ["a * (b + c)", "a"]);
     }
 }
