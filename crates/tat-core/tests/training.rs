@@ -1,5 +1,9 @@
 //! Real training runs on a tiny model over the shipped WGSL dataset.
 
+mod common;
+
+use common::Quiet;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -64,9 +68,6 @@ static TORCH: Mutex<()> = Mutex::new(());
 fn torch_lock() -> MutexGuard<'static, ()> {
     TORCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
-
-struct Quiet;
-impl TrainObserver for Quiet {}
 
 /// Asks to stop in the middle of the second epoch, as Ctrl-C would.
 #[derive(Default)]
@@ -406,7 +407,7 @@ fn a_run_starts_from_another_runs_weights_and_keeps_frozen_ones_fixed() {
     config.training.seed = 7;
     config.training.init_from = Some(run(dir.path()));
     config.training.freeze = vec!["encoder".into(), "embedding".into()];
-    let mut info = Capture::default();
+    let mut info = common::Capture::default();
     train(&config, &TrainOptions::default(), &mut info).unwrap();
     let start = info.start.expect("on_start ran");
     assert!(start.init_from.as_deref().is_some_and(|s| s.contains("tensors loaded")), "{:?}", start.init_from);
@@ -439,17 +440,6 @@ fn init_from_and_freeze_mistakes_name_the_fix() {
     config.training.init_from = Some(dir.path().join("nowhere"));
     let err = train(&config, &TrainOptions::default(), &mut Quiet).unwrap_err();
     assert!(matches!(err, TatError::Checkpoint(_)), "{err}");
-}
-
-#[derive(Default)]
-struct Capture {
-    start: Option<RunInfo>,
-}
-
-impl TrainObserver for Capture {
-    fn on_start(&mut self, info: &RunInfo) {
-        self.start = Some(info.clone());
-    }
 }
 
 /// Constrained decoding is valid by construction: whatever a barely trained model prefers, every

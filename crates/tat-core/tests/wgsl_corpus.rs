@@ -1,6 +1,8 @@
 //! Pretraining on real WGSL: the corpus loader's split and pairs on the shipped corpus, and a
 //! tiny pretraining run that a run on prompt/code pairs then starts from.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use tat_core::checkpoint;
@@ -8,7 +10,7 @@ use tat_core::config::Config;
 use tat_core::data::wgsl::{load_examples, Split};
 use tat_core::data::wgsl_corpus::{self, Corpus};
 use tat_core::tokenizer::Tokenizer;
-use tat_core::train::{train, RunInfo, TrainObserver, TrainOptions};
+use tat_core::train::{train, TrainOptions};
 use tat_core::TatError;
 
 fn repo_path(relative: &str) -> PathBuf {
@@ -70,17 +72,6 @@ fn a_corpus_folder_that_is_missing_or_empty_names_the_fix() {
     assert!(empty.contains("no .wgsl file") && empty.contains("Fix:"), "{empty}");
 }
 
-#[derive(Default)]
-struct Capture {
-    start: Option<RunInfo>,
-}
-
-impl TrainObserver for Capture {
-    fn on_start(&mut self, info: &RunInfo) {
-        self.start = Some(info.clone());
-    }
-}
-
 /// A folder of shaders (the shipped dataset's whole modules, in two subfolders) and a small
 /// prompt/code file, both from the shipped dataset, so this test needs no outside data.
 fn small_corpus_and_pairs(dir: &Path) -> (PathBuf, PathBuf) {
@@ -139,7 +130,7 @@ fn a_pairs_run_starts_from_a_run_pretrained_on_the_corpus() {
         ),
         &pretrained,
     );
-    let mut info = Capture::default();
+    let mut info = common::Capture::default();
     train(&pretraining, &TrainOptions::default(), &mut info).unwrap();
     let start = info.start.unwrap();
     assert!(start.train_examples > 20 && start.val_examples > 0, "{start:?}");
@@ -156,7 +147,7 @@ fn a_pairs_run_starts_from_a_run_pretrained_on_the_corpus() {
     let mut finetune =
         config(&format!("[task]\nname = \"pairs\"\n[dataset]\npath = \"{}\"\n", pairs.display()), &finetuned);
     finetune.training.init_from = Some(pretrained.clone());
-    let mut info = Capture::default();
+    let mut info = common::Capture::default();
     train(&finetune, &TrainOptions::default(), &mut info).unwrap();
     let init = info.start.unwrap().init_from.unwrap();
     assert!(init.contains("tensors loaded"), "{init}");

@@ -214,11 +214,18 @@ pub(crate) fn at(text: &str, span: Option<Range<usize>>) -> String {
     })
 }
 
+/// Train, validation and test items (examples; the corpus's shaders).
 #[derive(Debug, Clone)]
-pub struct Splits {
-    pub train: Vec<Example>,
-    pub val: Vec<Example>,
-    pub test: Vec<Example>,
+pub struct Splits<T = Example> {
+    pub train: Vec<T>,
+    pub val: Vec<T>,
+    pub test: Vec<T>,
+}
+
+impl<T> Default for Splits<T> {
+    fn default() -> Self {
+        Splits { train: Vec::new(), val: Vec::new(), test: Vec::new() }
+    }
 }
 
 /// Stream id for the split, so it is independent of the per-epoch shuffles drawn from the same
@@ -241,8 +248,8 @@ pub fn assign_splits(examples: Vec<Example>, train_ratio: f64, val_ratio: f64, s
     splits
 }
 
-impl Splits {
-    pub fn get(&self, split: Split) -> &[Example] {
+impl<T> Splits<T> {
+    pub fn get(&self, split: Split) -> &[T] {
         match split {
             Split::Train => &self.train,
             Split::Val => &self.val,

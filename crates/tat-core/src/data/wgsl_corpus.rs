@@ -22,22 +22,7 @@ pub struct Shader {
 }
 
 /// The corpus's shaders by split.
-#[derive(Debug, Clone, Default)]
-pub struct Corpus {
-    pub train: Vec<Shader>,
-    pub val: Vec<Shader>,
-    pub test: Vec<Shader>,
-}
-
-impl Corpus {
-    pub fn get(&self, split: Split) -> &[Shader] {
-        match split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
-            Split::Test => &self.test,
-        }
-    }
-}
+pub type Corpus = Splits<Shader>;
 
 /// Every `.wgsl` file under `dir` (in path order), split by [`split_of`] with the ratios.
 pub fn load(dir: &Path, train_ratio: f64, val_ratio: f64) -> Result<Corpus> {

@@ -7,13 +7,25 @@ use std::path::Path;
 
 use tat_core::checkpoint;
 use tat_core::experiment::{ExperimentObserver, RunEvent};
-use tat_core::train::{StepProgress, TrainObserver};
+use tat_core::train::{RunInfo, StepProgress, TrainObserver};
 use tch::Tensor;
 
 /// Reports nothing.
 pub struct Quiet;
 impl TrainObserver for Quiet {}
 impl ExperimentObserver for Quiet {}
+
+/// Keeps what the learner says of the run when it starts.
+#[derive(Default)]
+pub struct Capture {
+    pub start: Option<RunInfo>,
+}
+
+impl TrainObserver for Capture {
+    fn on_start(&mut self, info: &RunInfo) {
+        self.start = Some(info.clone());
+    }
+}
 
 /// Stops after `after` steps, like a Ctrl-C; keeps the experiment's run events.
 pub struct StopAfter {
