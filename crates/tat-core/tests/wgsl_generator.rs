@@ -105,6 +105,26 @@ fn shaders_are_whole_modules_and_everything_stays_short() {
     }
 }
 
+/// People ask for a shader by what it does as often as by its name ("fill the screen with red");
+/// the broad set trains on both for every stage, and the template set stays as it was.
+#[test]
+fn the_broad_set_asks_for_shaders_with_and_without_naming_them() {
+    let names_a_shader = |prompt: &str| {
+        let prompt = prompt.to_lowercase();
+        ["shader", "kernel", "module", "entry point"].iter().any(|word| prompt.contains(word))
+    };
+    for category in ["fragment_shader", "vertex_shader", "compute_shader"] {
+        let train: Vec<Example> = generate_with(SEED, Variety::Broad)
+            .into_iter()
+            .filter(|e| e.category == category && e.split == Some(Split::Train))
+            .collect();
+        let unnamed = train.iter().filter(|e| !names_a_shader(&e.natural_language)).count();
+        let share = unnamed as f64 / train.len() as f64;
+        assert!((0.15..0.5).contains(&share), "{category}: {unnamed} of {} train prompts name no shader", train.len());
+        assert!(generate(SEED).iter().filter(|e| e.category == category).all(|e| names_a_shader(&e.natural_language)));
+    }
+}
+
 #[test]
 fn held_out_combinations_are_new_and_made_of_trained_parts() {
     // Several seeds: a split that loses a value only now and then should still be caught.

@@ -82,6 +82,9 @@ impl Variety {
 
 /// How many rewrites of each templated prompt the broad dataset adds.
 pub const REWRITES: usize = 2;
+/// A templated shader request is also asked without its shader named ([`phrasing::unnamed`]:
+/// "Fill the screen with red"), as it is and rewritten this many times.
+const UNNAMED_REWRITES: usize = 1;
 
 /// Every generated example of the template set, each with its split; the same seed gives the
 /// same list.
@@ -264,20 +267,29 @@ impl Intent {
     }
 
     /// Adds [`REWRITES`] rewrites of each prompt ([`phrasing::rephrase`]) that are not in
-    /// `seen`, keeping the slot values as they are; the rewrites depend on the intent's name, not
-    /// on the split's seed.
+    /// `seen`, and the prompt without its shader named with [`UNNAMED_REWRITES`] rewrites of it,
+    /// keeping the slot values as they are; the rewrites depend on the intent's name, not on the
+    /// split's seed.
     fn rephrase(&mut self, seen: &mut HashSet<String>) {
         let mut rng = SplitMix64::derived(REPHRASE_SEED, name_stream(self.name));
+        // A stream of its own, so that the other rewrites stay as they were before unnamed ones.
+        let mut unnamed_rng = SplitMix64::derived(REPHRASE_SEED + 1, name_stream(self.name));
         for combination in &mut self.combinations {
             let keep: Vec<String> =
                 combination.values.iter().flat_map(|v| v.split_whitespace()).map(String::from).collect();
             let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
             let mut rewrites = Vec::new();
             for (template, prompt) in &combination.prompts {
-                for rewrite in phrasing::rephrase(prompt, &keep, REWRITES, &mut rng) {
+                let mut add = |rewrite: String| {
                     if seen.insert(rewrite.clone()) {
                         rewrites.push((*template, rewrite));
                     }
+                };
+                phrasing::rephrase(prompt, &keep, REWRITES, &mut rng).into_iter().for_each(&mut add);
+                if let Some(unnamed) = phrasing::unnamed(prompt, &keep) {
+                    let rewrites = phrasing::rephrase(&unnamed, &keep, UNNAMED_REWRITES, &mut unnamed_rng);
+                    add(unnamed);
+                    rewrites.into_iter().for_each(&mut add);
                 }
             }
             combination.prompts.extend(rewrites);

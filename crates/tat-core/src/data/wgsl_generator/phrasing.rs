@@ -55,7 +55,9 @@ const NOT_VERBS: &[&str] =
 /// most specific first). None turns one value into another: "opacity" never becomes
 /// "transparency", and "storage buffer" becomes "buffer" only where no other kind is meant.
 const SYNONYMS: &[(&str, &[&str])] = &[
-    ("fragment shader", &["pixel shader", "frag shader"]),
+    // A shader whose stage is not named is a fragment shader (the generator's convention, and
+    // constrained decoding's).
+    ("fragment shader", &["pixel shader", "frag shader", "shader"]),
     ("vertex shader", &["vert shader"]),
     ("compute shader", &["compute kernel"]),
     ("outputs", &["returns", "gives"]),
@@ -130,6 +132,93 @@ pub(super) fn rephrase(prompt: &str, keep: &[&str], n: usize, rng: &mut SplitMix
         }
     }
     out
+}
+
+/// Verbs after "a ... shader that" whose request, without the shader, would ask for a value
+/// ("Output solid red" reads as a colour), or that describe the noun before them.
+const NOT_UNNAMED: &[&str] = &["outputs", "returns", "returning", "gives", "repeats"];
+
+/// The request without its shader named, so that a request that says only what the shader does
+/// maps to the same module: "Write a fragment shader that fills the screen with red" -> "Fill
+/// the screen with red", "Create a compute shader which adds 1.0 to every value in ..." -> "Add
+/// 1.0 to every value in ...", "Write a fragment shader with a vertical gradient from red to
+/// blue" -> "A vertical gradient from red to blue", "Make a vertex shader applying the mvp matrix
+/// ..." -> "Apply the mvp matrix ...". `None` for a prompt of another shape, and where leaving
+/// the shader out would drop a value, number or code word (`keep`, as in [`rephrase`]) that the
+/// code depends on ("Make a compute shader (workgroup size 64) that ...").
+pub(super) fn unnamed(prompt: &str, keep: &[&str]) -> Option<String> {
+    if prompt.contains(['\n', '{', '}']) {
+        return None;
+    }
+    let s = parse(prompt, keep);
+    let words = &s.words;
+    let stage = |i: usize| {
+        let plain = |j: usize| words.get(j).filter(|w| !w.fixed && w.trail.is_empty()).map(Word::lower);
+        matches!(plain(i).as_deref(), Some("fragment" | "vertex" | "compute"))
+            && matches!(words.get(i + 1).filter(|w| !w.fixed).map(Word::lower).as_deref(), Some("shader" | "kernel"))
+    };
+    let at = (0..words.len()).find(|&i| stage(i))?;
+    let noun = &words[at + 1];
+    let next = |k: usize| words.get(at + 1 + k).filter(|w| !w.fixed);
+    let mut rest: Vec<Word> = match (noun.trail.is_empty(), next(1).map(Word::lower).as_deref()) {
+        (true, Some("that" | "which")) => {
+            let verb = next(2).filter(|w| w.trail.is_empty() && !NOT_UNNAMED.contains(&&*w.lower()))?;
+            let mut rest = vec![Word::prose(&base_form(&verb.lower())?)];
+            rest.extend(words[at + 4..].iter().cloned());
+            rest
+        }
+        (true, Some("with")) if matches!(next(2).map(Word::lower).as_deref(), Some("a" | "an")) => {
+            words[at + 3..].to_vec()
+        }
+        (true, Some(verb)) if verb.ends_with("ing") && !NOT_UNNAMED.contains(&verb) => {
+            let mut rest = vec![Word::prose(&base_form(verb)?)];
+            rest.extend(words[at + 3..].iter().cloned());
+            rest
+        }
+        // "Create a vertical red to blue gradient fragment shader" -> "Create a vertical red to blue gradient"
+        (_, None) if at > 0 && words[at - 1].lower() == "gradient" => {
+            let mut rest = words[..at].to_vec();
+            rest.last_mut()?.trail = noun.trail.clone();
+            rest
+        }
+        _ => return None,
+    };
+    // "... samples a texture and tints it green" -> "Sample a texture and tint it green"
+    for j in 2..rest.len() {
+        let object = rest.get(j + 1).map(Word::lower);
+        if rest[j - 1].lower() == "and"
+            && !rest[j].fixed
+            && rest[j].text.ends_with('s')
+            && matches!(object.as_deref(), Some("it" | "the" | "a" | "an" | "on"))
+        {
+            rest[j].text = base_form(&rest[j].lower())?;
+        }
+    }
+    rest[0].recase_first(true);
+    let fixed = |sentence: &[Word]| -> Vec<String> {
+        let mut fixed: Vec<String> = sentence.iter().filter(|w| w.fixed).map(|w| w.text.clone()).collect();
+        fixed.sort();
+        fixed
+    };
+    let kept = fixed(&rest);
+    let lost =
+        fixed(words).into_iter().any(|w| !kept.contains(&w)) || fixed(words).len() != kept.len() || rest.len() < 3;
+    (!lost).then(|| Sentence { words: rest, end: s.end.clone(), imperative: true }.render())
+}
+
+/// The plain form of a verb in the third person or a gerund: "fills" -> "fill", "multiplies"
+/// -> "multiply", "passes" -> "pass", "applying" -> "apply".
+fn base_form(verb: &str) -> Option<String> {
+    let stem = if let Some(stem) = verb.strip_suffix("ing") {
+        stem.to_string()
+    } else if let Some(stem) = verb.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if ["sses", "shes", "ches", "xes"].iter().any(|end| verb.ends_with(end)) {
+        verb[..verb.len() - 2].to_string()
+    } else {
+        verb.strip_suffix('s')?.to_string()
+    };
+    (stem.len() >= 2 && is_prose(&stem)).then_some(stem)
 }
 
 #[derive(Clone, Debug)]
@@ -565,6 +654,50 @@ mod tests {
         let question = all.iter().any(|(p, r)| !p.ends_with('?') && r.ends_with('?'));
         let synonym = all.iter().any(|(_, r)| r.contains("pixel shader") || r.contains("each element"));
         assert!(lowercase && typo && lead && question && synonym, "{lowercase} {typo} {lead} {question} {synonym}");
+    }
+
+    #[test]
+    fn unnamed_requests_say_what_the_shader_does() {
+        let cases: &[(&str, &[&str], Option<&str>)] = &[
+            (PROMPTS[0].0, PROMPTS[0].1, Some("Fill the screen with teal at opacity 0.5")),
+            (
+                PROMPTS[3].0,
+                PROMPTS[3].1,
+                Some("Multiply every value in the storage buffer at binding 1 by 2.0, using workgroups of 64"),
+            ),
+            (PROMPTS[6].0, PROMPTS[6].1, Some("A horizontal gradient from red to blue")),
+            (
+                PROMPTS[9].0,
+                PROMPTS[9].1,
+                Some("Multiply the 3D position by uniforms.mvp, bound at @group(0) @binding(2)"),
+            ),
+            (
+                "Create a vertical red to blue gradient fragment shader",
+                &["red", "blue"],
+                Some("Create a vertical red to blue gradient"),
+            ),
+            (
+                "Make a vertex shader applying the mvp matrix from the uniform",
+                &["mvp"],
+                Some("Apply the mvp matrix from the uniform"),
+            ),
+            ("I need a compute shader that passes data on", &[], Some("Pass data on")),
+            (
+                "Write a fragment shader that samples a texture and tints it red, with the texture at binding 1",
+                &["red", "1"],
+                Some("Sample a texture and tint it red, with the texture at binding 1"),
+            ),
+            // A value request without the shader, a dropped slot or number, another shape: none.
+            ("Write a fragment shader that outputs solid red", &["red"], None),
+            ("Make a compute shader (workgroup size 64) that squares every value", &["64"], None),
+            ("Create a compute shader with 8 by 8 workgroups that writes red", &["8", "red"], None),
+            ("Create a red fragment shader", &["red"], None),
+            (PROMPTS[1].0, PROMPTS[1].1, None),
+            ("Wrap the value x in a fragment shader", &["x"], None),
+        ];
+        for &(prompt, keep, expected) in cases {
+            assert_eq!(unnamed(prompt, keep).as_deref(), expected, "{prompt}");
+        }
     }
 
     #[test]
