@@ -113,15 +113,14 @@ fn the_broad_set_asks_for_shaders_with_and_without_naming_them() {
         let prompt = prompt.to_lowercase();
         ["shader", "kernel", "module", "entry point"].iter().any(|word| prompt.contains(word))
     };
+    let (broad, templates) = (generate_with(SEED, Variety::Broad), generate(SEED));
     for category in ["fragment_shader", "vertex_shader", "compute_shader"] {
-        let train: Vec<Example> = generate_with(SEED, Variety::Broad)
-            .into_iter()
-            .filter(|e| e.category == category && e.split == Some(Split::Train))
-            .collect();
+        let train: Vec<&Example> =
+            broad.iter().filter(|e| e.category == category && e.split == Some(Split::Train)).collect();
         let unnamed = train.iter().filter(|e| !names_a_shader(&e.natural_language)).count();
         let share = unnamed as f64 / train.len() as f64;
         assert!((0.15..0.5).contains(&share), "{category}: {unnamed} of {} train prompts name no shader", train.len());
-        assert!(generate(SEED).iter().filter(|e| e.category == category).all(|e| names_a_shader(&e.natural_language)));
+        assert!(templates.iter().filter(|e| e.category == category).all(|e| names_a_shader(&e.natural_language)));
     }
 }
 

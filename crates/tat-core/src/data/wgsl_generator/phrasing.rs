@@ -200,9 +200,7 @@ pub(super) fn unnamed(prompt: &str, keep: &[&str]) -> Option<String> {
         fixed.sort();
         fixed
     };
-    let kept = fixed(&rest);
-    let lost =
-        fixed(words).into_iter().any(|w| !kept.contains(&w)) || fixed(words).len() != kept.len() || rest.len() < 3;
+    let lost = fixed(words) != fixed(&rest) || rest.len() < 3;
     (!lost).then(|| Sentence { words: rest, end: s.end.clone(), imperative: true }.render())
 }
 
