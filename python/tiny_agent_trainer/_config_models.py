@@ -250,6 +250,7 @@ class TransformerConfig(BaseModel):
     max_seq_len: int = Field(default=512, description='Longest prompt or target, in tokens, `<bos>`/`<eos>` included.')
     nhead: int = Field(default=8)
     num_layers: int = Field(default=6, description='Layers in the encoder and, separately, in the decoder.')
+    target_noise: float = Field(default=0.0, description="Share of the decoder's input tokens (after `<bos>`) swapped for a random vocabulary piece during training, targets unchanged, so that the decoder learns to go on sensibly after a wrong token of its own. 0 turns it off.")
     tie_embeddings: bool = Field(default=True, description="Share the decoder's input embedding with its output projection.")
 
 
@@ -270,7 +271,7 @@ class ConfigModel(BaseModel):
     baseline: Optional[ModelConfig] = Field(default=None, description="A second model trained beside `[model]` on the same data, for comparison (tasks driven from Python train it; the binding task's plain transformer).")
     dataset: DatasetConfig = Field()
     frameworks: Optional[FrameworksConfig] = Field(default=None, description='The grid-world agent\'s training mix (`task.kind = "agent"`).')
-    model: ModelConfig = Field(default_factory=lambda: TypeAdapter(ModelConfig).validate_python({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'tie_embeddings': True}))
+    model: ModelConfig = Field(default_factory=lambda: TypeAdapter(ModelConfig).validate_python({'architecture': 'transformer', 'd_model': 512, 'dim_feedforward': 2048, 'dropout': 0.1, 'max_seq_len': 512, 'nhead': 8, 'num_layers': 6, 'target_noise': 0.0, 'tie_embeddings': True}))
     task: TaskConfig = Field()
     tokenizer: TokenizerConfig = Field(default_factory=lambda: TokenizerConfig.model_validate({'min_freq': 1, 'type': 'wgsl'}))
     training: TrainingConfig = Field(default_factory=lambda: TrainingConfig.model_validate({'adam_beta1': 0.9, 'adam_beta2': 0.98, 'adam_eps': 1e-09, 'batch_size': 16, 'device': 'auto', 'early_stopping': True, 'epochs': 100, 'gradient_clip_norm': 1.0, 'learning_rate': 0.0001, 'min_lr_ratio': 0.1, 'optimizer': 'adamw', 'output_dir': None, 'patience': 15, 'precision': 'auto', 'save_every': 10, 'seed': 42, 'shuffle': 'every_epoch', 'steps_per_epoch': 0, 'threads': 0, 'warmup_steps': 100, 'weight_decay': 0.01}))

@@ -161,16 +161,24 @@ impl ModelConfig {
     /// Range checks of the section, which the config calls `section` (`model`, `baseline`).
     pub(super) fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
         match self {
-            ModelConfig::Transformer(c) => sequence_issues(
-                section,
-                c.d_model,
-                c.nhead,
-                c.num_layers,
-                c.dim_feedforward,
-                c.dropout,
-                Some(c.max_seq_len),
-                check,
-            ),
+            ModelConfig::Transformer(c) => {
+                sequence_issues(
+                    section,
+                    c.d_model,
+                    c.nhead,
+                    c.num_layers,
+                    c.dim_feedforward,
+                    c.dropout,
+                    Some(c.max_seq_len),
+                    check,
+                );
+                check(
+                    (0.0..1.0).contains(&c.target_noise),
+                    &format!("{section}.target_noise"),
+                    c.target_noise.to_string(),
+                    "a number in [0, 1), such as 0.1",
+                );
+            }
             ModelConfig::Feedback(c) => {
                 ModelConfig::DiffusionLm(c.base()).issues(section, check);
                 check(c.rank > 0, &format!("{section}.rank"), c.rank.to_string(), "a positive integer such as 4");
@@ -322,6 +330,10 @@ pub struct TransformerConfig {
     pub max_seq_len: i64,
     /// Share the decoder's input embedding with its output projection.
     pub tie_embeddings: bool,
+    /// Share of the decoder's input tokens (after `<bos>`) swapped for a random vocabulary piece
+    /// during training, targets unchanged, so that the decoder learns to go on sensibly after a
+    /// wrong token of its own. 0 turns it off.
+    pub target_noise: f64,
 }
 
 impl Default for TransformerConfig {
@@ -334,6 +346,7 @@ impl Default for TransformerConfig {
             dropout: 0.1,
             max_seq_len: 512,
             tie_embeddings: true,
+            target_noise: 0.0,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::attention::{KeysValues, MultiHeadAttention};
 use super::layers::{dropout, layer_norm, sinusoidal_positions, FeedForward, Linear};
 use crate::config::TransformerConfig;
 use crate::precision::Compute;
-use crate::tokenizer::PAD_ID;
+use crate::tokenizer::{EOS_ID, PAD_ID};
 
 #[derive(Debug)]
 struct EncoderLayer {
@@ -192,11 +192,26 @@ impl Seq2SeqTransformer {
 
     /// Logits `[B, T, V]` for every position of `tgt_in` (`[B, T]`, starting with `<bos>`).
     pub fn decode(&self, encoded: &Encoded, tgt_in: &Tensor, train: bool) -> Tensor {
-        let mut x = self.embed(tgt_in, 0, train);
+        let noisy = (train && self.config.target_noise > 0.0).then(|| self.with_target_noise(tgt_in));
+        let mut x = self.embed(noisy.as_ref().unwrap_or(tgt_in), 0, train);
         for layer in &self.decoder {
             x = layer.forward(&x, &encoded.memory, &encoded.src_mask, train);
         }
         self.project(&self.decoder_norm.forward(&x))
+    }
+
+    /// `tgt_in` with a `target_noise` share of its tokens after `<bos>` swapped for random
+    /// pieces that are not special; padding stays padding.
+    pub fn with_target_noise(&self, tgt_in: &Tensor) -> Tensor {
+        let vocab = self.embedding.size()[0];
+        let first = EOS_ID + 1;
+        let swap = Tensor::rand(tgt_in.size().as_slice(), (Kind::Float, tgt_in.device()))
+            .lt(self.config.target_noise)
+            .logical_and(&tgt_in.ne(PAD_ID));
+        let _ = swap.narrow(1, 0, 1).fill_(0);
+        let random =
+            Tensor::randint_low(first, vocab.max(first + 1), tgt_in.size().as_slice(), (Kind::Int64, tgt_in.device()));
+        random.where_self(&swap, tgt_in)
     }
 
     /// Starts incremental decoding: projects the encoder output once per layer.
