@@ -78,9 +78,8 @@ fn target_noise_swaps_its_share_of_decoder_inputs_for_plain_pieces_and_only_in_t
     let src = Tensor::from_slice(&[5i64, 6, 7, 3]).view([1, 4]).repeat([8, 1]);
     let tgt = tgt.narrow(0, 0, 8);
     let _guard = tch::no_grad_guard();
-    let vs_plain = VarStore::new(Device::Cpu);
+    let mut vs_plain = VarStore::new(Device::Cpu);
     let plain = Seq2SeqTransformer::new(&vs_plain.root(), &base, vocab, Compute::Fp32);
-    let mut vs_plain = vs_plain;
     vs_plain.copy(&vs).unwrap();
     assert!(noisy.forward(&src, &tgt, false).equal(&plain.forward(&src, &tgt, false)));
     assert!(plain.forward(&src, &tgt, true).equal(&plain.forward(&src, &tgt, false)));

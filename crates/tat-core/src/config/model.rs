@@ -172,12 +172,7 @@ impl ModelConfig {
                     Some(c.max_seq_len),
                     check,
                 );
-                check(
-                    (0.0..1.0).contains(&c.target_noise),
-                    &format!("{section}.target_noise"),
-                    c.target_noise.to_string(),
-                    "a number in [0, 1), such as 0.1",
-                );
+                share_issue(section, "target_noise", c.target_noise, "0.1", check);
             }
             ModelConfig::Feedback(c) => {
                 ModelConfig::DiffusionLm(c.base()).issues(section, check);
@@ -216,12 +211,7 @@ impl ModelConfig {
                 );
                 check(c.window > 0, &format!("{section}.window"), c.window.to_string(), "a positive integer such as 4");
                 check(c.slots > 0, &format!("{section}.slots"), c.slots.to_string(), "a positive integer such as 8");
-                check(
-                    (0.0..1.0).contains(&c.word_dropout),
-                    &format!("{section}.word_dropout"),
-                    c.word_dropout.to_string(),
-                    "a number in [0, 1), such as 0.5",
-                );
+                share_issue(section, "word_dropout", c.word_dropout, "0.5", check);
             }
             ModelConfig::Agent(c) => c.issues(section, check),
             ModelConfig::Bionet(_) => {} // the bionet task checks its own section
@@ -264,6 +254,16 @@ const MAX_LAYERS: i64 = 1024;
 const MAX_FEEDFORWARD: i64 = 1 << 20;
 const MAX_SEQ_LEN: i64 = 1 << 16;
 
+/// A share of the section, such as a dropout rate, must lie in [0, 1).
+fn share_issue(section: &str, key: &str, value: f64, example: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
+    check(
+        (0.0..1.0).contains(&value),
+        &format!("{section}.{key}"),
+        value.to_string(),
+        &format!("a number in [0, 1), such as {example}"),
+    );
+}
+
 /// Checks shared by the sequence models, in field order.
 #[allow(clippy::too_many_arguments)]
 fn sequence_issues(
@@ -300,12 +300,7 @@ fn sequence_issues(
         dim_feedforward.to_string(),
         &format!("a positive integer up to {MAX_FEEDFORWARD}, such as 2048"),
     );
-    check(
-        (0.0..1.0).contains(&dropout),
-        &format!("{section}.dropout"),
-        dropout.to_string(),
-        "a number in [0, 1), such as 0.1",
-    );
+    share_issue(section, "dropout", dropout, "0.1", check);
     if let Some(max_seq_len) = max_seq_len {
         check(
             (4..=MAX_SEQ_LEN).contains(&max_seq_len),
