@@ -180,7 +180,8 @@ def _train_python(
     }
     config = config.with_overrides([f"{k}={json.dumps(v)}" for k, v in sets.items() if v is not None])
     if seed is not None:
-        config = config.with_overrides([f"task.seeds=[{seed}]"])
+        # One run with that seed, whatever seeds the file lists.
+        config = config.with_overrides([f"training.seed={seed}", "task.seeds=[]"])
     progress = _TrainProgress()
 
     def on_start(model: str, seed: int, info: dict[str, Any]) -> None:

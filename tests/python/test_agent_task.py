@@ -189,6 +189,29 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 2 and "neither oracle nor majority nor a run folder" in result.output
 
 
+def test_train_seed_is_the_runs_seed_and_a_seed_list_is_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tiny_agent_trainer.cli import main
+
+    path = tmp_path / "agent.toml"
+    path.write_text(TINY)  # training.seed = 3
+    runner = CliRunner()
+    runs = {}
+    for name, flags in [("plain", []), ("seed3", ["--seed", "3"]), ("seed4", ["--seed", "4"])]:
+        out = tmp_path / name
+        args = ["train", str(path), "--epochs", "1", "--out", str(out), *flags]
+        result = runner.invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        runs[name] = weights(out)
+    assert runs["seed3"] == runs["plain"], "--seed 3 is the config's own seed"
+    assert runs["seed4"] != runs["plain"], "--seed 4 must change the run"
+
+    (tmp_path / "listed.toml").write_text(TINY.replace('kind = "agent"', 'kind = "agent"\nseeds = [1, 2]'))
+    with pytest.raises(ConfigError, match="field `task.seeds`.*one run"):
+        agent_task.train(Config.from_toml(tmp_path / "listed.toml"))
+
+
 def test_the_engine_refuses_an_agent_config_without_its_batches(tmp_path: Path) -> None:
     path = tmp_path / "agent.toml"
     path.write_text(TINY)

@@ -36,7 +36,7 @@ import numpy as np
 from ... import _core
 from ..._files import write_text
 from ..._config_models import AgentConfig
-from ...config import Config
+from ...config import Config, ConfigError
 from . import evaluate as harness
 from .frameworks import base
 from .frameworks.base import Batch
@@ -134,6 +134,13 @@ def train(
     """Trains the agent a config describes into its run folder and returns the folder. With
     `resume`, an interrupted run continues from its `last` checkpoint. Ctrl-C saves `last` and
     raises `KeyboardInterrupt`."""
+    if config.task.seeds:
+        raise ConfigError(
+            f"{config.source or 'config'}: field `task.seeds`: found {list(config.task.seeds)}, but the agent "
+            "trains one run, with `training.seed`. Fix: remove `task.seeds` and set `training.seed` "
+            "(or pass `--seed N`), one run per seed.",
+            "task.seeds",
+        )
     source = Source(config)
     seed = int(config.training.seed)
     summary = _core.train(
