@@ -90,6 +90,20 @@ fn bionet_keys_belong_to_the_bionet_architecture_only() {
     let typo = bionet.replace("j_d = 0.5", "jd = 0.5");
     let err = Config::from_toml_str(&typo, "p.toml").unwrap_err().to_string();
     assert!(err.contains("model.recurrent.jd") || err.contains("`jd`"), "{err}");
+    // The optimizer's weight decay would be ignored (each edge decays by its own rule), so only 0
+    // is taken, and leaving it out (the default, 0.01) is refused the same way.
+    for (text, found) in [
+        (bionet.replace("weight_decay = 0.0", "weight_decay = 0.1"), "0.1"),
+        (bionet.replace("weight_decay = 0.0\n", ""), "0.01"),
+    ] {
+        let err = Config::from_toml_str(&text, "p.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("`training.weight_decay`: found ")
+                && err.contains(found)
+                && err.contains("model.recurrent.decay"),
+            "{err}"
+        );
+    }
 }
 
 /// Writes an IDX file of unsigned bytes (gzipped when `gz`).

@@ -70,6 +70,14 @@ pub(super) fn issues(config: &Config, check: &mut dyn FnMut(bool, &str, String, 
         format!("{:?}", r.learning_rate),
         "a number >= 0",
     );
+    // The optimizer's decay is not applied (it would also decay the fixed recurrent diagonal), so
+    // a value other than 0 would be silently ignored; the training section's default is 0.01.
+    check(
+        config.training.weight_decay == 0.0,
+        "training.weight_decay",
+        config.training.weight_decay.to_string(),
+        "0 (a bionet's edges decay by their own `decay`, such as model.recurrent.decay)",
+    );
     let dynamics = m.dynamics.clone();
     check(
         dynamics.warmup_steps + dynamics.eval_steps > 0,
