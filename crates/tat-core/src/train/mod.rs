@@ -211,7 +211,8 @@ impl Update<'_> {
             }
         };
         for (name, g) in self.optimizer.names().zip(grads) {
-            if g.defined() && g.isfinite().all().int64_value(&[]) == 0 {
+            // A sum in f64 of f32 values is finite exactly when every value is (one reduction).
+            if g.defined() && !g.sum(tch::Kind::Double).double_value(&[]).is_finite() {
                 return Err(TatError::Diverged(format!("the update of `{name}` is not finite")));
             }
         }
@@ -230,5 +231,35 @@ impl Update<'_> {
     /// The optimizer's parameter names, the order [`Update::apply`] takes.
     pub fn names(&self) -> Vec<String> {
         self.optimizer.names().map(str::to_string).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use optim::ParamGroup;
+
+    /// A task's own update is refused, naming its variable, when any entry is NaN or infinite;
+    /// a finite one is applied.
+    #[test]
+    fn an_update_with_a_non_finite_entry_is_refused_and_a_finite_one_applied() {
+        let weight = Tensor::ones([2, 3], (tch::Kind::Float, tch::Device::Cpu));
+        let group =
+            ParamGroup { params: vec![("w_1".into(), weight.shallow_clone())], lr_scale: 1.0, weight_decay: 0.0 };
+        let mut optimizer = Optimizer::with_groups([group], &TrainingConfig::default());
+        let mut update = Update { optimizer: &mut optimizer, collective: None, lr: 0.1, clip: 0.0 };
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let g = Tensor::zeros([2, 3], (tch::Kind::Float, tch::Device::Cpu));
+            let _ = g.get(1).get(2).fill_(bad);
+            let err = update.apply(&[g]).unwrap_err();
+            assert!(matches!(&err, TatError::Diverged(what) if what.contains("`w_1`")), "{err}");
+        }
+        assert_eq!(
+            weight,
+            Tensor::ones([2, 3], (tch::Kind::Float, tch::Device::Cpu)),
+            "a refused update changes nothing"
+        );
+        update.apply(&[Tensor::ones([2, 3], (tch::Kind::Float, tch::Device::Cpu))]).unwrap();
+        assert!(weight.lt(1.0).all().int64_value(&[]) == 1, "a finite update moves every weight");
     }
 }

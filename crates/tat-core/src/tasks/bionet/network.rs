@@ -117,11 +117,17 @@ pub struct State {
     output_message: Option<Tensor>,
     /// With one hidden row, both messages above are constant: their sum, for `all` steps.
     input_and_output: Option<Tensor>,
+    /// `fields[i]`: hidden row i's field, written in place every step (no allocation in the loop).
+    fields: Vec<Tensor>,
+    /// A scalar 1, the magnitude of every new state.
+    one: Tensor,
 }
 
-fn sign(h: &Tensor) -> Tensor {
-    // 0 maps to +1, as darnax's activation does.
-    Tensor::where_scalar(&h.ge(0.0), 1.0, -1.0)
+/// Writes sign(field) into `row`, with 0 mapped to +1 as darnax's activation does: the sign is
+/// copied onto 1, so +0 gives +1. A field is never -0: it is a matrix product (whose sums start
+/// from +0) plus messages, and a sum is -0 only when every term is.
+fn sign_into(row: &Tensor, field: &Tensor, one: &Tensor) {
+    let _ = one.copysign_out(row, field);
 }
 
 impl Network {
@@ -144,7 +150,9 @@ impl Network {
         let input_message = x.matmul(&self.w[1]);
         let output_message = clamp.map(|_| self.feedback_input(&rows[last], last - 1).matmul(&self.b[last - 1]));
         let input_and_output = output_message.as_ref().filter(|_| last == 2).map(|m| &input_message + m);
-        State { rows, input_message, output_message, input_and_output }
+        let fields = rows.iter().map(Tensor::empty_like).collect();
+        let one = Tensor::ones([], (Kind::Float, x.device()));
+        State { rows, input_message, output_message, input_and_output, fields, one }
     }
 
     /// What row `i + 1` sends down to row `i` (rescaled when that row is the output).
@@ -166,22 +174,31 @@ impl Network {
     pub fn step(&self, s: &mut State, filter: Filter) {
         let last = self.last();
         for i in 1..last {
-            if let (Filter::All, Some(constant)) = (filter, &s.input_and_output) {
+            let h = &s.fields[i];
+            match (filter, &s.input_and_output) {
                 // One hidden row: its field is a constant plus its recurrent message.
-                s.rows[i] = sign(&constant.addmm(&s.rows[i], &self.j[i]));
-                continue;
-            }
-            let mut h = self.forward_field(s, i);
-            if filter == Filter::All {
-                if i + 1 == last {
-                    if let Some(m) = &s.output_message {
-                        h += m;
-                    }
-                } else {
-                    h += self.feedback_input(&s.rows[i + 1], i).matmul(&self.b[i]);
+                (Filter::All, Some(constant)) => {
+                    let _ = constant.addmm_out(h, &s.rows[i], &self.j[i]);
+                }
+                _ if i == 1 => {
+                    let _ = s.input_message.addmm_out(h, &s.rows[i], &self.j[i]);
+                }
+                _ => {
+                    let _ = s.rows[i - 1].mm_out(h, &self.w[i]);
+                    let _ = h.shallow_clone().addmm_(&s.rows[i], &self.j[i]);
                 }
             }
-            s.rows[i] = sign(&h);
+            if filter == Filter::All && s.input_and_output.is_none() {
+                let above = if i + 1 == last {
+                    s.output_message.as_ref().map(Tensor::shallow_clone)
+                } else {
+                    Some(self.feedback_input(&s.rows[i + 1], i).matmul(&self.b[i]))
+                };
+                if let Some(m) = above {
+                    let _ = h.shallow_clone().g_add_(&m);
+                }
+            }
+            sign_into(&s.rows[i], h, &s.one);
         }
     }
 
@@ -207,25 +224,28 @@ impl Network {
         let last = self.last();
         let batch = whole.map_or(s.rows[0].size()[0] as f64, |b| b as f64);
         let rule = |x: &Tensor, y: &Tensor, field: &Tensor, threshold: f64| {
-            let mistakes = (y * field).le(threshold).to_kind(Kind::Float) * y;
+            let mistakes = (y * field).le(threshold) * y;
             let fan_in = x.size()[1] as f64;
-            -(x.tr().matmul(&mistakes) / (batch.sqrt() * fan_in.sqrt()))
+            let mut g = x.tr().matmul(&mistakes);
+            let _ = g.g_div_scalar_(-(batch.sqrt() * fan_in.sqrt()));
+            g
         };
         let mut out = Vec::new();
         for i in 1..last {
             let field = self.forward_field(s, i);
             let mut gw = rule(&s.rows[i - 1], &s.rows[i], &field, self.input_edge.threshold);
             if let Some(mask) = &self.w_mask[i] {
-                gw *= mask;
+                let _ = gw.g_mul_(mask);
             }
             out.push((format!("w_{i}"), gw));
-            let gj = rule(&s.rows[i], &s.rows[i], &field, self.recurrent.threshold) * &self.j_mask[i];
+            let mut gj = rule(&s.rows[i], &s.rows[i], &field, self.recurrent.threshold);
+            let _ = gj.g_mul_(&self.j_mask[i]);
             out.push((format!("j_{i}"), gj));
         }
         let field = self.predict(s);
         let mut gw = rule(&s.rows[last - 1], &s.rows[last], &field, self.readout.threshold);
         if let Some(mask) = &self.w_mask[last] {
-            gw *= mask;
+            let _ = gw.g_mul_(mask);
         }
         out.push((format!("w_{last}"), gw));
         out
