@@ -371,7 +371,7 @@ pub fn dataset_idx(data: &[u8]) {
     let projection = if flags & 32 != 0 { 16 } else { 0 };
     let toml = format!(
         "[task]\nname = \"fuzz_idx\"\nkind = \"bionet\"\n[model]\narchitecture = \"bionet\"\nlayers = [16, 32, 10]\n\
-         [training]\ndevice = \"cpu\"\nprecision = \"fp32\"\n[dataset]\nsource = \"idx\"\npath = '{}'\n{draw}\n\
+         [training]\nweight_decay = 0.0\ndevice = \"cpu\"\nprecision = \"fp32\"\n[dataset]\nsource = \"idx\"\npath = '{}'\n{draw}\n\
          eval_size = 10\nprojection = {projection}\n",
         dir.display()
     );
