@@ -5,8 +5,12 @@
 
 #include <ATen/ATen.h>
 #include <ATen/DLConvertor.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/cpu/Utils.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <cstring>
 #include <string>
@@ -41,6 +45,46 @@ std::vector<at::Tensor> list(at::Tensor** tensors, size_t n) {
   for (size_t i = 0; i < n; ++i) out.push_back(*tensors[i]);
   return out;
 }
+
+// `x * factor`, the factor `scale` where `words >= threshold` and 0 elsewhere (both in x's
+// kind), in one pass over contiguous CPU tensors of the same number of elements. The same
+// arithmetic as building the factor tensor and multiplying by it: x * 0 stays NaN for a NaN x.
+at::Tensor masked_scale(const at::Tensor& x, const at::Tensor& words, int64_t threshold, double scale) {
+  RECORD_FUNCTION("tat::masked_scale", std::vector<c10::IValue>({x}));
+  auto input = x.contiguous();
+  auto out = at::empty_like(input, at::MemoryFormat::Contiguous);
+  const int16_t* w = words.data_ptr<int16_t>();
+  const auto cut = static_cast<int16_t>(threshold);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, input.scalar_type(), "tat_masked_scale", [&] {
+    const scalar_t keep = static_cast<scalar_t>(static_cast<float>(scale));
+    const scalar_t drop = static_cast<scalar_t>(0);
+    const scalar_t* in = input.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    at::parallel_for(0, input.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) o[i] = in[i] * (w[i] >= cut ? keep : drop);
+    });
+  });
+  return out;
+}
+
+// Dropout whose mask is `words >= threshold` (16-bit random words, one per element), applied in
+// one pass forward and one backward; only the words are kept for the backward.
+struct WordDropout : public torch::autograd::Function<WordDropout> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& words,
+                            int64_t threshold, double scale) {
+    ctx->save_for_backward({words});
+    ctx->saved_data["threshold"] = threshold;
+    ctx->saved_data["scale"] = scale;
+    return masked_scale(x, words, threshold, scale);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto words = ctx->get_saved_variables()[0];
+    auto grad = masked_scale(grads[0], words, ctx->saved_data["threshold"].toInt(), ctx->saved_data["scale"].toDouble());
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -86,6 +130,19 @@ int tat_clip_grad_norm(at::Tensor** grads, size_t n, double max_norm, double* to
     if (max_norm > 0.0 && *total > max_norm) {
       at::_foreach_mul_(gs, at::Scalar(max_norm / (*total + 1e-6)));
     }
+  });
+}
+
+// Inverted dropout of a CPU tensor with a given mask: `x * scale` where `words >= threshold`, 0
+// elsewhere, differentiable in `x`. `words` holds one int16 per element of `x` (contiguous).
+// Writes the new tensor's handle into `out`.
+int tat_word_dropout(at::Tensor* x, at::Tensor* words, int64_t threshold, double scale, at::Tensor** out, char* err,
+                     size_t cap) {
+  return guarded(err, cap, [&] {
+    TORCH_CHECK(words->scalar_type() == at::kShort && words->is_contiguous() && words->numel() == x->numel(),
+                "the dropout words must be one contiguous int16 per element");
+    TORCH_CHECK(x->device().is_cpu(), "the word dropout runs on the CPU");
+    *out = new at::Tensor(WordDropout::apply(*x, *words, threshold, scale));
   });
 }
 

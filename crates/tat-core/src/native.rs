@@ -34,6 +34,15 @@ extern "C" {
         err: *mut c_char,
         cap: usize,
     ) -> i32;
+    fn tat_word_dropout(
+        x: Handle,
+        words: Handle,
+        threshold: i64,
+        scale: f64,
+        out: *mut Handle,
+        err: *mut c_char,
+        cap: usize,
+    ) -> i32;
     fn tat_clear_grads(tensors: *const Handle, n: usize, err: *mut c_char, cap: usize) -> i32;
     fn tat_set_grads(tensors: *const Handle, grads: *const Handle, n: usize, err: *mut c_char, cap: usize) -> i32;
     fn tat_to_dlpack(tensor: Handle, err: *mut c_char, cap: usize) -> *mut std::ffi::c_void;
@@ -143,6 +152,20 @@ pub fn clip_grad_norm(grads: &[&Tensor], max_norm: f64) -> Result<f64> {
         unsafe { tat_clip_grad_norm(g.as_ptr(), g.len(), max_norm, &mut total, err, cap) }
     })?;
     Ok(total)
+}
+
+/// `x * scale` where `words >= threshold` and 0 elsewhere, differentiable in `x`, in one pass
+/// forward and one backward (CPU). `words` holds one contiguous int16 per element of `x`.
+pub fn word_dropout(x: &Tensor, words: &Tensor, threshold: i64, scale: f64) -> Result<Tensor> {
+    let mut out: Handle = std::ptr::null_mut();
+    checked("dropout", |err, cap| {
+        // SAFETY: live tensors borrowed for the call; on success `out` is a new tensor handle.
+        unsafe {
+            tat_word_dropout(x.as_ptr() as Handle, words.as_ptr() as Handle, threshold, scale, &mut out, err, cap)
+        }
+    })?;
+    // SAFETY: the handle was just made by the C++ side and is owned by nothing else.
+    Ok(unsafe { Tensor::from_ptr(out) })
 }
 
 /// Drops the gradients of `tensors`, so the next backward writes new ones (PyTorch's

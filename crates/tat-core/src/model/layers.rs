@@ -64,9 +64,12 @@ impl Linear {
 /// by `1 / (1 - p)`.
 ///
 /// On the CPU the mask comes from 16 random bits per element, drawn four elements to one 64-bit
-/// word, and is made directly as the factor (0 or `1 / (1 - p)`) the input is multiplied by:
-/// libtorch's `dropout` draws one Bernoulli sample per element, which took as long as all the
-/// model's matrix products. `p` is kept to within 2^-17.
+/// word (libtorch's `dropout` draws one Bernoulli sample per element, which took as long as all
+/// the model's matrix products); an element is kept where its bits, read as an int16, are at
+/// least a threshold, so `p` is kept to within 2^-17. One pass of the engine's own kernel
+/// applies the mask and the scale (`native::word_dropout`), and one pass its backward: the same
+/// arithmetic as multiplying by a factor tensor of 0 and `1 / (1 - p)`, without making the
+/// factor.
 pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     if !train || p <= 0.0 {
         return x.shallow_clone();
@@ -78,9 +81,8 @@ pub fn dropout(x: &Tensor, p: f64, train: bool) -> Tensor {
     let mut words = Tensor::empty([(n + 3) / 4], (Kind::Int64, Device::Cpu));
     let _ = words.random_from_(i64::MIN, None);
     let threshold = (p * 65536.0).round() as i64 - 32768;
-    let keep = words.view_dtype(Kind::Int16).narrow(0, 0, n).view(x.size().as_slice()).ge(threshold);
-    let factor = Tensor::where_scalar(&keep, 1.0 / (1.0 - p), 0.0).to_kind(x.kind());
-    x * factor
+    let words = words.view_dtype(Kind::Int16).narrow(0, 0, n);
+    crate::native::word_dropout(x, &words, threshold, 1.0 / (1.0 - p)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn layer_norm(p: nn::Path, dim: i64) -> nn::LayerNorm {
@@ -178,5 +180,42 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let _ = FeedForward::new(vs.root() / "ff", 6, 10, 0.0, Kind::Float);
         assert!(!vs.variables().contains_key("ff.gate.weight"));
+    }
+
+    /// The one-pass dropout gives, forward and backward, exactly what multiplying by a factor
+    /// tensor (0 or `1 / (1 - p)`, in the input's kind) made from the same random words gives,
+    /// NaN and infinities included; it drops a share `p`.
+    #[test]
+    fn dropout_is_the_product_with_its_factor_forward_and_backward() {
+        let (p, shape) = (0.3, [5i64, 7, 300]);
+        let n = 5 * 7 * 300;
+        let same = |a: &Tensor, b: &Tensor| {
+            a.isnan().equal(&b.isnan()) && a.nan_to_num(0.0, 1e300, -1e300).equal(&b.nan_to_num(0.0, 1e300, -1e300))
+        };
+        for kind in [Kind::Float, Kind::BFloat16, Kind::Double] {
+            let x = Tensor::randn(shape, (Kind::Float, Device::Cpu));
+            x.view([-1]).narrow(0, 0, 3).copy_(&Tensor::from_slice(&[f32::NAN, f32::INFINITY, -0.5]));
+            let x = x.to_kind(kind).set_requires_grad(true);
+            let upstream = Tensor::randn(shape, (Kind::Float, Device::Cpu)).to_kind(kind);
+            let with_grad = |y: &Tensor| {
+                let g = Tensor::run_backward(&[(y * &upstream).sum(kind)], &[&x], false, false);
+                (y.detach(), g[0].shallow_clone())
+            };
+            tch::manual_seed(11);
+            let (got, got_grad) = with_grad(&dropout(&x, p, true));
+            tch::manual_seed(11);
+            let mut words = Tensor::empty([(n + 3) / 4], (Kind::Int64, Device::Cpu));
+            let _ = words.random_from_(i64::MIN, None);
+            let threshold = (p * 65536.0).round() as i64 - 32768;
+            let keep = words.view_dtype(Kind::Int16).narrow(0, 0, n).view(shape).ge(threshold);
+            let factor = Tensor::where_scalar(&keep, 1.0 / (1.0 - p), 0.0).to_kind(kind);
+            let (want, want_grad) = with_grad(&(&x * factor));
+            assert!(same(&got, &want), "{kind:?}: forward");
+            assert!(same(&got_grad, &want_grad), "{kind:?}: backward");
+            assert_eq!(got.kind(), kind);
+            let dropped = keep.logical_not().to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+            assert!((dropped - p).abs() < 0.02, "{kind:?}: dropped {dropped}");
+            assert!(got.get(0).get(0).get(0).isnan().int64_value(&[]) == 1);
+        }
     }
 }
