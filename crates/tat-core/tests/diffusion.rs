@@ -152,6 +152,41 @@ fn the_shipped_configs_load_and_other_tasks_refuse_the_bpe_tokenizer() {
     assert!(e.contains("`tokenizer.type`") && e.contains("\"bpe\""), "{e}");
 }
 
+#[test]
+fn the_shipped_experiment_and_its_probes_plan_the_runs_the_docs_report() {
+    use tat_core::experiment::{Action, CommandOverrides, Plan};
+    let plan = |name: &str| Plan::from_file(&shipped(name), &CommandOverrides::default()).unwrap();
+    let widths = |plan: &Plan| -> Vec<(String, bool)> {
+        let w256 = |r: &tat_core::experiment::PlannedRun| {
+            toml::to_string(&r.config.model).unwrap().lines().any(|l| l.trim() == "d_model = 256")
+        };
+        plan.runs.iter().map(|r| (r.name.clone(), w256(r))).collect()
+    };
+    // The table: two FFs, then in each direction the frozen FF, attention fine-tuning, standard
+    // and recurrent hypernetworks at ranks 1, 4, 16 and 64, and the original recipe at 16 and 64.
+    let table = plan("feedback.toml");
+    assert_eq!(table.runs.len(), 2 + 2 * (2 + 8 + 2), "{:?}", widths(&table));
+    assert!(widths(&table).iter().all(|(_, w256)| !w256), "the shipped table is CPU-sized");
+    let long = plan("probes/feedback_long.toml");
+    assert_eq!(long.dir, PathBuf::from("runs/feedback_long"));
+    assert_eq!(long.runs.len(), 4);
+    let epochs: Vec<usize> =
+        long.runs.iter().filter(|r| r.action == Action::Train).map(|r| r.config.training.epochs).collect();
+    assert_eq!(epochs, [8, 5, 5]);
+    let size = plan("probes/feedback_size.toml");
+    assert!(widths(&size).iter().all(|(_, w256)| *w256), "{:?}", widths(&size));
+    let names: Vec<&str> = size.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "ff_wikitext_w256",
+            "wikitext_to_gsm8k/frozen_w256",
+            "wikitext_to_gsm8k/attention_w256_e5",
+            "wikitext_to_gsm8k/standard_r4_w256_e2"
+        ]
+    );
+}
+
 /// A tiny model on the first 96 gsm8k problems, in `out`.
 fn tiny(dir: &Path, out: &Path, epochs: usize) -> Config {
     let config = Config::from_file(&shipped("diffusion_gsm8k.toml")).unwrap();
