@@ -37,7 +37,8 @@ pub fn set_threads(threads: usize) {
 }
 
 /// Lets the C allocator keep freed memory for reuse instead of handing it back to the system,
-/// once per process, before a run (unless `TAT_MALLOC_DEFAULTS=1`).
+/// once per process, before a run or when a trained agent is loaded (unless
+/// `TAT_MALLOC_DEFAULTS=1`).
 ///
 /// A training step allocates and frees tensors of tens to hundreds of MB (the output head's
 /// logits over 50,304 tokens are 400 MB a batch). glibc serves each from a fresh `mmap` and
