@@ -157,9 +157,7 @@ fn the_shipped_experiment_and_its_probes_plan_the_runs_the_docs_report() {
     use tat_core::experiment::{Action, CommandOverrides, Plan};
     let plan = |name: &str| Plan::from_file(&shipped(name), &CommandOverrides::default()).unwrap();
     let widths = |plan: &Plan| -> Vec<(String, bool)> {
-        let w256 = |r: &tat_core::experiment::PlannedRun| {
-            toml::to_string(&r.config.model).unwrap().lines().any(|l| l.trim() == "d_model = 256")
-        };
+        let w256 = |r: &tat_core::experiment::PlannedRun| r.config.model.diffusion_lm().unwrap().d_model == 256;
         plan.runs.iter().map(|r| (r.name.clone(), w256(r))).collect()
     };
     // The table: two FFs, then in each direction the frozen FF, attention fine-tuning, standard

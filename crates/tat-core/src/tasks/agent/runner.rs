@@ -31,7 +31,7 @@ impl Agent {
     /// The agent in the checkpoint `dir` (a run folder resolves to its `best`, else `last`).
     pub fn load(dir: &Path, device: DeviceChoice, precision: Option<Precision>) -> Result<Agent> {
         // The harness calls the model thousands of times with pictures' worth of activations:
-        // with glibc's defaults each call maps and faults in fresh memory (a third of an
+        // with glibc's defaults each call maps and faults in fresh memory (44% of an
         // evaluation's CPU time went to the kernel; BENCHMARKS.md).
         crate::device::keep_freed_memory();
         let dir = crate::checkpoint::resolve(dir)?;
