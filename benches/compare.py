@@ -59,6 +59,8 @@ ROWS = [
     ("batch of {rows} prompts: KV-cache speedup", "generate_batch.cache_speedup", True),
     ("peak RSS MiB", "peak_rss_mib", False),
 ]
+# The rows a torch.compile run (training only) has.
+TRAIN_ROWS = [row for row in ROWS if row[1].startswith("train.")]
 
 
 def parse_args():
@@ -85,6 +87,10 @@ def parse_args():
     parser.add_argument("--bin", type=Path, default=target / "release" / "tat-bench", help="the tat-bench binary")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--smoke", action="store_true", help="mark the results as a smoke run, not a measurement")
+    parser.add_argument(
+        "--compile", action="store_true",
+        help="also time training through torch.compile of the PyTorch model (a third process per pair)",
+    )
     args = parser.parse_args()
     if not args.bin.is_file():
         parser.error(f"{args.bin} does not exist. Fix: `cargo build --release -p tat-bench` (or `make bench`).")
@@ -118,13 +124,16 @@ def bench_config(config, isa, args, work):
     overrides = [arg for o in args.overrides for arg in ("--set", o)]
     engine_cmd = [shown(args.bin), "--config", shown(config), *overrides, *common, "--dump-batch", shown(dump)]
     torch_cmd = [shown(sys.executable), "benches/torch_eager.py", "--batch", shown(dump), *common]
-    runs = {"engine": [], "pytorch": []}
+    commands = {"engine": engine_cmd, "pytorch": torch_cmd}
+    if args.compile:
+        commands["compile"] = [*torch_cmd, "--compile", "--train-only"]
+    runs = {impl: [] for impl in commands}
     # Short runs (the small model's 20 steps take about a second) swing with whatever else the
     # machine does: pairs are repeated, alternating, until each side has trained --min-seconds.
     while len(runs["engine"]) < MAX_PAIRS and (
         not runs["engine"] or min(sum(r["train"]["seconds"] for r in rs) for rs in runs.values()) < args.min_seconds
     ):
-        for impl, command in (("engine", engine_cmd), ("pytorch", torch_cmd)):
+        for impl, command in commands.items():
             runs[impl].append(run_json(command, env))
     for impl, rs in runs.items():
         (work / f"{config.stem}.{isa}.{impl}.json").write_text(json.dumps(rs, indent=2) + "\n")
@@ -132,14 +141,16 @@ def bench_config(config, isa, args, work):
     for key in ("parameters", "batch", "threads", "precision", "cpu_capability"):
         if engine[key] != torch[key]:
             sys.exit(f"error: {shown(config)}: engine and PyTorch differ in {key}: {engine[key]} vs {torch[key]}")
-    return engine, torch, [prefix + engine_cmd, prefix + torch_cmd]
+    if args.compile:
+        torch["compiled"] = median_run(runs["compile"], TRAIN_ROWS)
+    return engine, torch, [prefix + c for c in commands.values()]
 
 
-def median_run(results):
-    """The first result with every timed number replaced by its median over `results`."""
+def median_run(results, rows=None):
+    """The first result with every timed number (of `rows`, default all) replaced by its median over `results`."""
     merged = json.loads(json.dumps(results[0]))
     merged["pairs"] = len(results)
-    for _, path, _ in ROWS:
+    for _, path, _ in rows or ROWS:
         *parents, last = path.split(".")
         target = merged
         for key in parents:
@@ -158,14 +169,15 @@ def number(value):
     return f"{value:,.0f}" if value >= 1000 else f"{value:,.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def config_section(config, isa, overrides, engine, torch, commands):
+def config_section(config, isa, overrides, engine, torch, commands, gpu=None):
     b, n = engine["batch"], engine["generate"]["new_tokens"]
     heading = shlex.join([shown(config), *(arg for o in overrides for arg in ("--set", o))])
     limited = "" if isa == "native" else ", limited to AVX2"
     pairs = engine["pairs"]
     repeated = f" Medians of {pairs} alternating engine/PyTorch runs." if pairs > 1 else ""
+    where = f"{gpu['name']}" if gpu else f"CPU capability {engine['cpu_capability']}{limited}"
     lines = [
-        f"### {heading} (CPU capability {engine['cpu_capability']}{limited})",
+        f"### {heading} ({where})",
         "",
         f"Precision {engine['precision']}: {engine['precision_reason']}.",
         "",
@@ -174,15 +186,39 @@ def config_section(config, isa, overrides, engine, torch, commands):
         f"First training loss (same weights, different dropout masks): engine {engine['train']['first_loss']:.3f}, "
         f"PyTorch {torch['train']['first_loss']:.3f}.{repeated}",
         "",
-        "| metric | engine | PyTorch eager | engine / PyTorch |",
-        "|---|---:|---:|---:|",
     ]
-    for label, path, higher in ROWS:
+    compiled = torch.get("compiled")
+    if compiled:
+        lines += [
+            "| metric | engine | PyTorch eager | torch.compile | engine / PyTorch eager | engine / torch.compile |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+    else:
+        lines += ["| metric | engine | PyTorch eager | engine / PyTorch |", "|---|---:|---:|---:|"]
+    flops = torch["train"].get("flops_per_step")
+    rows = list(ROWS)
+    if flops and gpu:
+        for impl in (engine, torch, compiled):
+            if impl:
+                impl["train"]["tflops"] = flops * impl["train"]["steps"] / impl["train"]["seconds"] / 1e12
+                impl["train"]["mfu"] = 100 * impl["train"]["tflops"] / gpu["bf16_tflops"]
+        rows[2:2] = [
+            ("training TFLOP/s (FLOPs of a step by torch's FlopCounterMode)", "train.tflops", True),
+            (f"training MFU, % of the measured bf16 peak ({gpu['bf16_tflops']:.0f} TFLOP/s)", "train.mfu", True),
+        ]
+    for label, path, higher in rows:
         e, t = field(engine, path), field(torch, path)
         arrow = "↑" if higher else "↓"
-        lines.append(f"| {label.format(n=n, rows=b['examples'])} {arrow} | {number(e)} | {number(t)} | {e / t:.2f} |")
+        cells = f"| {label.format(n=n, rows=b['examples'])} {arrow} | {number(e)} | {number(t)} |"
+        if compiled:
+            c = field(compiled, path) if path.startswith("train.") else None
+            cells += f" {number(c)} |" if c else " – |"
+            cells += f" {e / t:.2f} |" + (f" {e / c:.2f} |" if c else " – |")
+        else:
+            cells += f" {e / t:.2f} |"
+        lines.append(cells)
     goal_file, goal = CACHE_GOAL
-    if Path(config).name == goal_file:
+    if Path(config).name == goal_file and not gpu:
         for key, what in (("generate", "one prompt"), ("generate_batch", f"{b['examples']} prompts at once")):
             speedup = engine[key]["cache_speedup"]
             verdict = "met" if speedup >= goal else "NOT met"
@@ -233,7 +269,30 @@ def git_commit():
     return commit + (" plus uncommitted changes" if git("status", "--porcelain") else "")
 
 
-def results_section(args, runs, busy):
+def gpu_facts():
+    """The GPU's name and its bf16 and fp32 matrix-product rates, measured now (8192^3 products, the
+    mean of 10 after 3 untimed; fp32 without TF32), in a fresh process of the benchmark's Python."""
+    code = """
+import json, time, torch
+torch.backends.cuda.matmul.allow_tf32 = False
+def rate(kind):
+    a = torch.randn(8192, 8192, device="cuda", dtype=kind)
+    b = torch.randn(8192, 8192, device="cuda", dtype=kind)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    torch.cuda.synchronize()
+    return 10 * 2 * 8192**3 / (time.perf_counter() - t) / 1e12
+print(json.dumps({"name": torch.cuda.get_device_name(0), "bf16_tflops": rate(torch.bfloat16), "fp32_tflops": rate(torch.float32)}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def results_section(args, runs, busy, gpu=None):
     first_engine, first_torch = runs[0][2], runs[0][3]
     devices = f"{first_engine['device']} for both"
     if first_engine["device"] != first_torch["device"]:
@@ -257,7 +316,13 @@ def results_section(args, runs, busy):
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical cores, {busy:.0%} busy in the 2 s before the run",
         f"- CPU's bf16 instruction sets (/proc/cpuinfo): {bf16_features()}; each section names libtorch's CPU "
         "capability and the precision `auto` picked",
-        f"- Device: {devices}",
+        f"- Device: {devices}"
+        + (
+            f"; {gpu['name']}, matrix products measured in this run at {gpu['bf16_tflops']:.0f} TFLOP/s in bf16 and "
+            f"{gpu['fp32_tflops']:.1f} in fp32 (no TF32; 8192^3, mean of 10)"
+            if gpu
+            else ""
+        ),
         f"- torch {torch_version()} (the engine links the same libtorch); engine commit {git_commit()}",
         f"- Command: `{command}`",
         "",
@@ -271,8 +336,15 @@ def results_section(args, runs, busy):
         "↑: higher is better, ↓: lower is better; the last column is the engine's number over PyTorch's.",
         "",
     ]
+    if gpu:
+        lines += [
+            "On the GPU both sides use a fused AdamW (PyTorch's `fused=True`). MFU counts the step's FLOPs "
+            "as torch's FlopCounterMode does for the PyTorch model (the engine's model is the same function), "
+            "over the bf16 rate measured above. torch.compile times training only; its first (untimed) step compiles.",
+            "",
+        ]
     for config, isa, engine, torch, commands in runs:
-        lines += config_section(config, isa, args.overrides, engine, torch, commands)
+        lines += config_section(config, isa, args.overrides, engine, torch, commands, gpu)
     return "\n".join(lines)
 
 
@@ -287,8 +359,9 @@ def main():
     work = ROOT / "runs" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     busy = busy_share()
+    gpu = gpu_facts() if args.device == "cuda" else None
     runs = [(config, isa, *bench_config(config, isa, args, work)) for isa in args.isa for config in args.configs]
-    write(args.out, results_section(args, runs, busy))
+    write(args.out, results_section(args, runs, busy, gpu))
     print(f"wrote {shown(args.out)}", file=sys.stderr)
 
 

@@ -223,13 +223,32 @@ def check_same_function(model, batch, dump, autocast, bf16):
 
 
 def optimizer(model, t):
-    """AdamW as the engine applies it: decoupled weight decay on matrices only."""
+    """AdamW as the engine applies it: decoupled weight decay on matrices only. On a GPU, PyTorch's
+    fused kernel (one launch for every parameter, as the engine's); on the CPU, its default."""
     params = list(model.parameters())
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": t["weight_decay"]},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=t["learning_rate"], betas=(t["adam_beta1"], t["adam_beta2"]), eps=t["adam_eps"])
+    fused = True if params[0].device.type == "cuda" else None
+    return torch.optim.AdamW(
+        groups, lr=t["learning_rate"], betas=(t["adam_beta1"], t["adam_beta2"]), eps=t["adam_eps"], fused=fused
+    )
+
+
+def step_flops(model, batch, autocast):
+    """The floating-point operations of one training step's forward and backward (matrix products and
+    attention, as torch's FlopCounterMode counts them); the weights do not change."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    src, tgt_in, tgt_out = batch
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        with autocast():
+            logits = model(src, tgt_in)
+        sequence_loss(logits, tgt_out, model.pad_id).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
 
 
 def synchronize(device):
@@ -237,15 +256,17 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
-def time_training(model, batch, t, autocast, warmup, steps):
-    """Seconds for `steps` timed steps (after `warmup`) and every step's loss."""
+def time_training(model, batch, t, autocast, warmup, steps, forward=None):
+    """Seconds for `steps` timed steps (after `warmup`) and every step's loss; `forward` (e.g. the
+    torch.compile of `model`) computes the logits where given."""
     src, tgt_in, tgt_out = batch
     opt = optimizer(model, t)
     model.train()
+    forward = model if forward is None else forward
 
     def step():
         with autocast():
-            logits = model(src, tgt_in)
+            logits = forward(src, tgt_in)
         loss = sequence_loss(logits, tgt_out, model.pad_id)
         opt.zero_grad()
         loss.backward()
@@ -313,6 +334,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps and generation runs first")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 keeps torch's default")
     parser.add_argument("--gen-runs", type=int, default=3, help="timed generation runs per decoding (median)")
+    parser.add_argument("--compile", action="store_true", help="train through torch.compile(model) (warmup compiles)")
+    parser.add_argument("--train-only", action="store_true", help="time training only, not generation")
     args = parser.parse_args()
     if args.steps < 1 or args.gen_runs < 1:
         parser.error("--steps and --gen-runs must be at least 1")
@@ -341,13 +364,13 @@ def main():
     tokens = int((src != dump["pad_id"]).sum() + (tgt_out != dump["pad_id"]).sum())
     prompt = torch.tensor([dump["prompt"]], dtype=torch.long, device=device)
 
-    seconds, losses = time_training(model, batch, t, autocast, args.warmup, args.steps)
-    cached_ms, uncached_ms, same_tokens = time_generation(model, prompt, dump, autocast, args.warmup, args.gen_runs)
+    flops = step_flops(model, batch, autocast)
+    forward = torch.compile(model) if args.compile else None
+    seconds, losses = time_training(model, batch, t, autocast, max(args.warmup, 1 if args.compile else 0), args.steps, forward)
     rows = src.shape[0]
-    batched = time_generation(model, prompt.repeat(rows, 1), dump, autocast, args.warmup, args.gen_runs)
     new_tokens = dump["new_tokens"]
     report = {
-        "impl": "pytorch",
+        "impl": "pytorch-compile" if args.compile else "pytorch",
         "config": dump["config"],
         "device": f"cpu ({torch.get_num_threads()} threads)" if device.type == "cpu" else str(device),
         "threads": torch.get_num_threads(),
@@ -363,7 +386,17 @@ def main():
             "tokens_per_s": args.steps * tokens / seconds,
             "first_loss": losses[0],
             "last_loss": losses[-1],
+            "flops_per_step": flops,
         },
+        "peak_rss_mib": None,
+    }
+    if args.train_only:
+        report["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(report))
+        return
+    cached_ms, uncached_ms, same_tokens = time_generation(model, prompt, dump, autocast, args.warmup, args.gen_runs)
+    batched = time_generation(model, prompt.repeat(rows, 1), dump, autocast, args.warmup, args.gen_runs)
+    report |= {
         "generate": {
             "new_tokens": new_tokens,
             "prompt_tokens": prompt.shape[1],
