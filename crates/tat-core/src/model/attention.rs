@@ -91,6 +91,12 @@ impl MultiHeadAttention {
 pub fn attention(q: &Tensor, kv: &KeysValues, key_mask: Option<&Tensor>, causal: bool, p: f64, train: bool) -> Tensor {
     if train && p > 0.0 && q.device() == Device::Cpu {
         attention_with_dropout(q, kv, key_mask, causal, p)
+    } else if train && q.device() == Device::Cpu && q.kind() == Kind::BFloat16 {
+        // libtorch's CPU flash attention takes longer backward in bf16 than in fp32 (the agent's
+        // step, BENCHMARKS.md): attention that trains runs in fp32 there, its output cast back.
+        let f = |t: &Tensor| t.to_kind(Kind::Float);
+        Tensor::scaled_dot_product_attention(&f(q), &f(&kv.keys), &f(&kv.values), key_mask, p, causal, None, false)
+            .to_kind(Kind::BFloat16)
     } else {
         let p = if train { p } else { 0.0 };
         Tensor::scaled_dot_product_attention(q, &kv.keys, &kv.values, key_mask, p, causal, None, false)
@@ -161,6 +167,35 @@ mod tests {
                 Tensor::scaled_dot_product_attention(&q, &kv.keys, &kv.values, key_mask, 0.0, causal, None, false);
             let diff = (ours - theirs).abs().max().double_value(&[]);
             assert!(diff < 1e-5, "mask {}, causal {causal}: off by {diff}", key_mask.is_some());
+        }
+    }
+
+    #[test]
+    fn bf16_attention_that_trains_on_the_cpu_is_the_fp32_attention_of_its_inputs() {
+        tch::manual_seed(2);
+        let bf16 = (Kind::BFloat16, Device::Cpu);
+        let q = Tensor::randn([2, 3, 7, 8], bf16).set_requires_grad(true);
+        let kv = KeysValues { keys: Tensor::randn([2, 3, 7, 8], bf16), values: Tensor::randn([2, 3, 7, 8], bf16) };
+        let mask = Tensor::from_slice(&[true; 7]).view([1, 1, 1, 7]).repeat([2, 1, 1, 1]);
+        let _ = mask.get(1).narrow(2, 5, 2).fill_(0);
+        let f = |t: &Tensor| t.to_kind(Kind::Float);
+        for (key_mask, causal) in [(Some(&mask), false), (None, true)] {
+            let trained = attention(&q, &kv, key_mask, causal, 0.0, true);
+            assert_eq!(trained.kind(), Kind::BFloat16);
+            let fp32 = Tensor::scaled_dot_product_attention(
+                &f(&q),
+                &f(&kv.keys),
+                &f(&kv.values),
+                key_mask,
+                0.0,
+                causal,
+                None,
+                false,
+            );
+            assert!(trained.equal(&fp32.to_kind(Kind::BFloat16)), "mask {}, causal {causal}", key_mask.is_some());
+            trained.sum(Kind::Float).backward();
+            assert_eq!(q.grad().kind(), Kind::BFloat16);
+            let _ = q.grad().zero_();
         }
     }
 }
