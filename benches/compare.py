@@ -4,6 +4,7 @@ side, each in a fresh process, on each config, and writes the comparison into BE
     make bench                                  # both configs, CPU, every core
     .venv/bin/python benches/compare.py --configs config/wgsl_small.toml --steps 3 --warmup 1 --smoke
     .venv/bin/python benches/compare.py --isa native avx2   # also as on a CPU with AVX2 only
+    python3 benches/compare.py --device cuda --compile --out BENCHMARKS_gpu.md   # on a GPU, with torch.compile and MFU
 
 Both sides run at the precision `precision = "auto"` picks on the machine (the engine decides and
 hands its choice to PyTorch), unless `--set training.precision=...` says otherwise. `--isa avx2`
