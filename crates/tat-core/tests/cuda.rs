@@ -11,7 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{torch_rng_lock, Quiet};
+use common::{require_shared, torch_rng_lock, wgsl_sample, Quiet};
 use tat_core::checkpoint;
 use tat_core::config::{Config, DeviceChoice, Precision};
 use tat_core::generate::{Decoding, Generator};
@@ -41,19 +41,6 @@ fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config").join(name)
 }
 
-/// The shared data folder `name`, or None (after saying so) when it is absent; with
-/// `TAT_REQUIRE_DATA=1` its absence fails the test.
-fn shared(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name);
-    if path.exists() {
-        return Some(path);
-    }
-    let message = format!("{} is absent (see the README's Data section)", path.display());
-    assert!(std::env::var("TAT_REQUIRE_DATA").as_deref() != Ok("1"), "{message}");
-    eprintln!("skipped: {message}");
-    None
-}
-
 /// `|a - b| <= tol * max(1, |a|)`.
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * a.abs().max(1.0)
@@ -69,17 +56,7 @@ fn relative_gap(cpu: &Tensor, gpu: &Tensor) -> f64 {
 
 /// The WGSL task at a tiny size over every sixth shipped example, on `device`, into `out/run`.
 fn tiny_wgsl(out: &Path, epochs: usize, device: &str, dropout: f64) -> Config {
-    #[derive(serde::Serialize)]
-    struct File {
-        examples: Vec<tat_core::data::wgsl::Example>,
-    }
-    let examples = tat_core::data::wgsl::load_examples(&shipped("wgsl_training_data.toml"))
-        .unwrap()
-        .into_iter()
-        .step_by(6)
-        .collect();
-    let data = out.join("examples.toml");
-    std::fs::write(&data, toml::to_string(&File { examples }).unwrap()).unwrap();
+    let data = wgsl_sample(out);
     let text = format!(
         r#"
 [task]
@@ -187,16 +164,17 @@ fn a_bf16_run_on_the_gpu_learns() {
     assert_eq!(checkpoint::load(&run.join("last")).unwrap().state.precision.as_deref(), Some("bf16"));
 }
 
-/// Opens `config`'s task on `device` in fp32 with the weights of `weights` (or fresh ones) and
-/// returns its validation numbers and the task.
+/// Opens `config`'s task on `device` in fp32 on `data`, with the weights of `weights` (or
+/// fresh ones), and returns its validation numbers (`val_loss` first) and the task.
 fn validate_on(
     config: &Config,
+    data: TaskData,
     device: Device,
     weights: Option<&VarStore>,
 ) -> (Vec<(String, f64)>, Box<dyn tat_core::train::Task>) {
     tch::manual_seed(0);
     let context = TaskContext { device, compute: precision::Compute::Fp32, resumed: None, init: None };
-    let mut task = tasks::open(config, TaskData::FromConfig, &context).unwrap();
+    let mut task = tasks::open(config, data, &context).unwrap();
     if let Some(w) = weights {
         task.vs_mut().copy(w).unwrap();
     }
@@ -210,6 +188,15 @@ fn validate_on(
     (out, task)
 }
 
+/// Asserts that two tasks' validation numbers agree to `tol` (relative).
+fn assert_alike(name: &str, cpu: &[(String, f64)], gpu: &[(String, f64)]) {
+    eprintln!("{name}: cpu {cpu:?}\n{name}: gpu {gpu:?}");
+    assert_eq!(cpu.len(), gpu.len(), "{name}");
+    for ((k, a), (_, b)) in cpu.iter().zip(gpu) {
+        assert!(close(*a, *b, 1e-4), "{name}: {k} {a} on the CPU, {b} on the GPU");
+    }
+}
+
 /// The engine-fed tasks' validation numbers, with the same weights, on the CPU and the GPU.
 #[test]
 fn every_engine_fed_task_validates_alike_on_the_cpu_and_the_gpu() {
@@ -218,19 +205,15 @@ fn every_engine_fed_task_validates_alike_on_the_cpu_and_the_gpu() {
     let dir = tempfile::tempdir().unwrap();
     let mut configs = vec![("wgsl_generation (tiny)", tiny_wgsl(dir.path(), 1, "cpu", 0.1))];
     configs.push(("bionet_prototypes", Config::from_file(&shipped("bionet_prototypes.toml")).unwrap()));
-    if shared("wikitext-2").is_some() && shared("gpt2").is_some() {
+    if require_shared("wikitext-2").is_some() && require_shared("gpt2").is_some() {
         let small = ["model.num_layers=2", "model.d_model=64", "model.nhead=4", "model.dim_feedforward=128"];
         let config = Config::from_file(&shipped("diffusion_wikitext.toml")).unwrap();
         configs.push(("diffusion_wikitext (2 layers of 64)", config.with_overrides(&small.map(String::from)).unwrap()));
     }
     for (name, config) in configs {
-        let (cpu, task) = validate_on(&config, Device::Cpu, None);
-        let (cuda, _) = validate_on(&config, device, Some(task.vs()));
-        eprintln!("{name}: cpu {cpu:?}\n{name}: gpu {cuda:?}");
-        assert_eq!(cpu.len(), cuda.len(), "{name}");
-        for ((k, a), (_, b)) in cpu.iter().zip(&cuda) {
-            assert!(close(*a, *b, 1e-4), "{name}: {k} {a} on the CPU, {b} on the GPU");
-        }
+        let (cpu, task) = validate_on(&config, TaskData::FromConfig, Device::Cpu, None);
+        let (cuda, _) = validate_on(&config, TaskData::FromConfig, device, Some(task.vs()));
+        assert_alike(name, &cpu, &cuda);
     }
 }
 
@@ -389,28 +372,10 @@ fn the_agent_task_validates_alike_on_both_devices_and_trains_on_the_gpu() {
     let _torch = torch_rng_lock();
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(dir.path(), "cpu", 20);
-    let open = |on: Device, weights: Option<&VarStore>| {
-        let context = TaskContext { device: on, compute: precision::Compute::Fp32, resumed: None, init: None };
-        let mut task =
-            tasks::open(&config, TaskData::Batches(Box::new(Synthetic { size: 96, batch: 8 })), &context).unwrap();
-        if let Some(w) = weights {
-            task.vs_mut().copy(w).unwrap();
-        }
-        let v = {
-            let _guard = tch::no_grad_guard();
-            task.validate().unwrap()
-        };
-        let mut numbers = vec![("val_loss".to_string(), v.loss)];
-        numbers.extend(v.extra);
-        (numbers, task)
-    };
-    let (cpu, task) = open(Device::Cpu, None);
-    let (cuda, _) = open(device, Some(task.vs()));
-    eprintln!("agent: cpu {cpu:?}\nagent: gpu {cuda:?}");
-    assert_eq!(cpu.len(), cuda.len());
-    for ((k, a), (_, b)) in cpu.iter().zip(&cuda) {
-        assert!(close(*a, *b, 1e-4), "{k}: {a} on the CPU, {b} on the GPU");
-    }
+    let batches = || TaskData::Batches(Box::new(Synthetic { size: 96, batch: 8 }));
+    let (cpu, task) = validate_on(&config, batches(), Device::Cpu, None);
+    let (cuda, _) = validate_on(&config, batches(), device, Some(task.vs()));
+    assert_alike("agent", &cpu, &cuda);
 
     let config = agent_config(dir.path(), "cuda", 40);
     let source = Box::new(Synthetic { size: 96, batch: 8 });

@@ -13,28 +13,11 @@ use tat_core::tokenizer::bpe::BpeTokenizer;
 use tat_core::train::{train, TrainOptions};
 use tat_core::TatError;
 
-use common::{torch_rng_lock, weights, Quiet, StopAfter};
+use common::{require_shared as require, shared_path as shared, torch_rng_lock, weights, Quiet, StopAfter};
 use tch::Tensor;
-
-fn shared(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
-}
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config").join(name)
-}
-
-/// The shared data file or folder `name`, or None (after saying so) when it is absent; with
-/// `TAT_REQUIRE_DATA=1` (`make test`) an absent file fails the test.
-fn require(name: &str) -> Option<PathBuf> {
-    let path = shared(name);
-    if path.exists() {
-        return Some(path);
-    }
-    let message = format!("{} is absent (see the README's Data section)", path.display());
-    assert!(std::env::var("TAT_REQUIRE_DATA").as_deref() != Ok("1"), "{message}");
-    eprintln!("skipped: {message}");
-    None
 }
 
 fn gpt2() -> Option<BpeTokenizer> {

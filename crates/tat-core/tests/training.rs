@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tat_core::checkpoint;
 use tat_core::config::{Config, DeviceChoice, Precision};
-use tat_core::data::wgsl::{load_examples, Example, Split};
+use tat_core::data::wgsl::Split;
 use tat_core::eval;
 use tat_core::generate::{DecodeOptions, Decoding, Generator, Sampling};
 use tat_core::train::metrics::read_jsonl;
@@ -17,20 +17,6 @@ use tat_core::train::{train, EpochMetrics, RunInfo, StepProgress, TrainObserver,
 use tat_core::TatError;
 
 mod recorded;
-
-/// Every sixth example of the shipped dataset (all categories, ~50 examples): real data, and a
-/// suite whose run time does not grow with the dataset.
-fn dataset(dir: &Path) -> PathBuf {
-    #[derive(serde::Serialize)]
-    struct File {
-        examples: Vec<Example>,
-    }
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_training_data.toml");
-    let examples = load_examples(&shipped).unwrap().into_iter().step_by(6).collect();
-    let path = dir.join("examples.toml");
-    std::fs::write(&path, toml::to_string(&File { examples }).unwrap()).unwrap();
-    path
-}
 
 fn tiny_config(out: &Path, epochs: usize) -> Config {
     let text = format!(
@@ -56,7 +42,7 @@ output_dir = "{}"
 path = "{}"
 "#,
         out.join("run").display(),
-        dataset(out).display()
+        common::wgsl_sample(out).display()
     );
     Config::from_toml_str(&text, "tiny.toml").unwrap()
 }

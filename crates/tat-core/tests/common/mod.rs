@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tat_core::checkpoint;
 use tat_core::experiment::{ExperimentObserver, RunEvent};
@@ -67,4 +67,36 @@ pub fn weights(run: &Path) -> Vec<(String, Tensor)> {
 pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `name` in the shared data folder (`../shared/data` beside the project).
+pub fn shared_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(name)
+}
+
+/// The shared data file or folder `name`, or None (after saying so) when it is absent; with
+/// `TAT_REQUIRE_DATA=1` (`make test`) an absent file fails the test.
+pub fn require_shared(name: &str) -> Option<PathBuf> {
+    let path = shared_path(name);
+    if path.exists() {
+        return Some(path);
+    }
+    let message = format!("{} is absent (see the README's Data section)", path.display());
+    assert!(std::env::var("TAT_REQUIRE_DATA").as_deref() != Ok("1"), "{message}");
+    eprintln!("skipped: {message}");
+    None
+}
+
+/// Every sixth example of the shipped WGSL dataset (all categories, ~50 examples), written to
+/// `dir/examples.toml`: real data, and suites whose run time does not grow with the dataset.
+pub fn wgsl_sample(dir: &Path) -> PathBuf {
+    #[derive(serde::Serialize)]
+    struct File {
+        examples: Vec<tat_core::data::wgsl::Example>,
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/wgsl_training_data.toml");
+    let examples = tat_core::data::wgsl::load_examples(&shipped).unwrap().into_iter().step_by(6).collect();
+    let path = dir.join("examples.toml");
+    std::fs::write(&path, toml::to_string(&File { examples }).unwrap()).unwrap();
+    path
 }
