@@ -22,6 +22,7 @@ from tiny_agent_trainer.tasks.agent.frameworks import (
 from tiny_agent_trainer.tasks.agent.frameworks.blue_line_qa import BlueLineQA
 from tiny_agent_trainer.tasks.agent.frameworks.imagine_halfway_to_gold import ImagineHalfwayToGold, halfway
 from tiny_agent_trainer.tasks.agent.frameworks.please_turn_qa import PleaseTurnQA
+from tiny_agent_trainer.tasks.agent.frameworks.relposition_qa import walk
 from tiny_agent_trainer.tasks.agent.frameworks.base import EOS, MAX_CANVASES, Batch, answer_text
 from tiny_agent_trainer.tasks.agent.game import WALL, Scene, Scenes
 from tiny_agent_trainer.tasks.agent.mixing import Mixer
@@ -291,6 +292,51 @@ def test_relposition_asks_about_full_scenes_too_and_only_solvable_ones() -> None
     several = (~np.isnan(b.scenes.gold[:, :, 0])).sum(axis=1) > 1
     assert 0.3 < (interior | several).mean() < 0.7, "about half the scenes are full"
     assert b.scenes.solvable().all()
+    assert np.array_equal(b.label[b.question == 2], b.scenes.best_move()[b.question == 2])
+
+
+class FixedSteps:
+    """A generator stand-in for `walk`: every walk makes `n` moves, none of them random."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        return np.full(size, self.n)
+
+    def uniform(self, low: float, high: float, size: int) -> np.ndarray:
+        return np.zeros(size)
+
+    def random(self, size: int) -> np.ndarray:
+        return np.ones(size)
+
+
+def test_walks_play_the_game_from_their_scene_and_stop_before_eating() -> None:
+    start = game.make_scenes(60, 4, "full", solvable=True)
+    walked = walk(start, np.random.default_rng(2))
+    again = walk(start, np.random.default_rng(2))
+    assert np.array_equal(walked.agent, again.agent) and np.array_equal(walked.heading, again.heading)
+    assert np.array_equal(walked.walls, start.walls, equal_nan=True)
+    assert np.array_equal(walked.gold, start.gold, equal_nan=True), "nothing eaten"
+    moved = (walked.agent != start.agent).any(axis=1) | (walked.heading != start.heading)
+    assert 0.6 < moved.mean() < 1.0, "most walks move; a walk of no steps stays"
+    assert not walked.blocked(walked.agent[:, None]).any(), "walked agents never overlap a wall"
+    # With no random moves a walk is the oracle's game, stopped one move before it eats.
+    played = start.copy()
+    ate = np.zeros(len(start), dtype=bool)
+    for _ in range(30):
+        ate |= played.move(np.where(ate, -1, played.best_move())) > 0
+    oracle = walk(start, FixedSteps(30))
+    assert 0.2 < ate.mean() < 0.9
+    assert np.allclose(oracle.agent[~ate], played.agent[~ate]) and np.allclose(oracle.heading[~ate], played.heading[~ate])
+    assert (oracle.select(np.nonzero(ate)[0]).move(oracle.select(np.nonzero(ate)[0]).best_move()) > 0).all()
+
+
+def test_relposition_asks_about_walked_scenes_where_walls_block_the_way_more_often() -> None:
+    b = make("relposition_qa", n=400, seed=3)
+    blocked = np.linalg.norm(b.scenes.forward_position() - b.scenes.agent, axis=1) < game.STEP * 0.999
+    assert blocked.mean() > 0.12, "placed scenes alone block a forward move in about 9% of scenes"
+    assert b.scenes.has_gold().all() and b.scenes.solvable().all()
     assert np.array_equal(b.label[b.question == 2], b.scenes.best_move()[b.question == 2])
 
 

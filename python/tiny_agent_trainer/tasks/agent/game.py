@@ -315,6 +315,8 @@ def segment_hits(walls: np.ndarray, start: np.ndarray, end: np.ndarray, radius: 
     (A segment clear of a rectangle is nearest to it at one of the segment's ends or one of the
     rectangle's corners.)"""
     b = walls.shape[0]
+    if b == 0:
+        return np.zeros(end.shape[:-1], dtype=bool)
     p = start.reshape(b, -1, 1, 2)
     q = end.reshape(b, -1, 1, 2)
     w = walls[:, None, :, :]
