@@ -49,6 +49,11 @@ WALK_RANDOM = (0.1, 0.6)
 """A walk's share of random moves is drawn per scene, uniformly in this range."""
 
 
+def bare_and_full(bare: int, full: int, rng: np.random.Generator) -> Scenes:
+    """`bare` bare scenes, then `full` full ones the agent can solve."""
+    return concat_scenes([make_scenes(bare, rng, "bare"), make_scenes(full, rng, "full", solvable=True)])
+
+
 def walk(scenes: Scenes, rng: np.random.Generator, max_steps: int = WALK_STEPS) -> Scenes:
     """A copy of `scenes` after U{0..max_steps} moves each (drawn per scene): the oracle's best move,
     or with probability U(WALK_RANDOM) (per scene) a random one (forward half the time, else
@@ -115,11 +120,8 @@ class RelPositionQA(QuestionFramework):
         walked = int((rng.random(n) < WALKED_SHARE).sum())
         full = int((rng.random(n - walked) < FULL_SHARE).sum())
         walked_full = int((rng.random(walked) < WALKED_FULL_SHARE).sum())
-        placed = aim_half(concat_scenes([
-            make_scenes(n - walked - full, rng, "bare"), make_scenes(full, rng, "full", solvable=True)
-        ]), rng)
-        start = concat_scenes([make_scenes(walked - walked_full, rng, "bare"), make_scenes(walked_full, rng, "full", solvable=True)])
-        return concat_scenes([placed, walk(start, rng)])
+        placed = aim_half(bare_and_full(n - walked - full, full, rng), rng)
+        return concat_scenes([placed, walk(bare_and_full(walked - walked_full, walked_full, rng), rng)])
 
     def labels(self, scenes: Scenes, extra: dict[str, np.ndarray]) -> np.ndarray:
         return np.stack([
