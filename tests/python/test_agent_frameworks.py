@@ -22,8 +22,8 @@ from tiny_agent_trainer.tasks.agent.frameworks import (
 from tiny_agent_trainer.tasks.agent.frameworks.blue_line_qa import BlueLineQA
 from tiny_agent_trainer.tasks.agent.frameworks.imagine_halfway_to_gold import ImagineHalfwayToGold, halfway
 from tiny_agent_trainer.tasks.agent.frameworks.please_turn_qa import PleaseTurnQA
-from tiny_agent_trainer.tasks.agent.frameworks.relposition_qa import walk
-from tiny_agent_trainer.tasks.agent.frameworks.base import EOS, MAX_CANVASES, Batch, answer_text
+from tiny_agent_trainer.tasks.agent.frameworks.relposition_qa import greedy_move, hidden_gold, press, walk
+from tiny_agent_trainer.tasks.agent.frameworks.base import EOS, MAX_CANVASES, Batch, answer_text, draw_kept
 from tiny_agent_trainer.tasks.agent.game import WALL, Scene, Scenes
 from tiny_agent_trainer.tasks.agent.mixing import Mixer
 
@@ -330,6 +330,31 @@ def test_walks_play_the_game_from_their_scene_and_stop_before_eating() -> None:
     assert 0.2 < ate.mean() < 0.9
     assert np.allclose(oracle.agent[~ate], played.agent[~ate]) and np.allclose(oracle.heading[~ate], played.heading[~ate])
     assert (oracle.select(np.nonzero(ate)[0]).move(oracle.select(np.nonzero(ate)[0]).best_move()) > 0).all()
+
+
+def test_the_greedy_move_heads_for_the_gold_through_walls() -> None:
+    s = scenes_of(((0.5, 0.5), 0.0, (0.8, 0.5)), ((0.5, 0.5), 0.0, (0.5, 0.8)), ((0.5, 0.5), 0.0, (0.5, 0.2)))
+    assert greedy_move(s).tolist() == [game.FORWARD, game.ANTICLOCKWISE, game.CLOCKWISE]
+    # A wall between the agent and the gold changes the oracle's move, not the greedy one.
+    walled = Scenes(s.agent[:1], s.heading[:1], s.walls[:1].copy(), s.gold[:1])
+    walled.walls[0, 4] = (0.6, 0.2, 0.65, 0.8)  # x0, y0, x1, y1
+    assert greedy_move(walled).tolist() == [game.FORWARD] and walled.best_move()[0] != game.FORWARD
+
+
+def test_pressed_scenes_stand_against_the_wall_that_hides_the_gold() -> None:
+    start = draw_kept(60, np.random.default_rng(5), "full", hidden_gold)
+    assert hidden_gold(start).all()
+    pressed = press(start, np.random.default_rng(6))
+    again = press(start, np.random.default_rng(6))
+    assert np.array_equal(pressed.agent, again.agent) and np.array_equal(pressed.heading, again.heading)
+    assert np.array_equal(pressed.gold, start.gold, equal_nan=True), "nothing eaten"
+    assert not pressed.blocked(pressed.agent[:, None]).any()
+    touching = np.linalg.norm(pressed.forward_position() - pressed.agent, axis=1) < game.STEP / 8
+    ahead = np.abs(pressed.angle_to_gold()) < math.pi / 4
+    assert (touching & ahead).mean() > 0.4, "most stand against a wall with the gold ahead behind it"
+    # Where the wall-blind walk got stuck (no oracle moves after it) the oracle turns away.
+    stuck = touching & ahead & ~pressed.reaches_forward()
+    assert stuck.sum() > 10 and (pressed.best_move()[stuck] != game.FORWARD).mean() > 0.9
 
 
 def test_relposition_asks_about_walked_scenes_where_walls_block_the_way_more_often() -> None:
