@@ -357,6 +357,14 @@ def test_pressed_scenes_stand_against_the_wall_that_hides_the_gold() -> None:
     assert stuck.sum() > 10 and (pressed.best_move()[stuck] != game.FORWARD).mean() > 0.9
 
 
+def test_relposition_draws_single_scenes_of_each_kind() -> None:
+    """A batch may miss a kind of scene (placed, walked, pressed): one scene leaves two out."""
+    f = base.get("relposition_qa")
+    drawn = [f.draw(1, np.random.default_rng(seed)) for seed in range(40)]
+    assert all(len(s) == 1 and s.has_gold().all() for s in drawn)
+    assert len(draw_kept(0, np.random.default_rng(0), "full", hidden_gold)) == 0
+
+
 def test_relposition_asks_about_walked_scenes_where_walls_block_the_way_more_often() -> None:
     b = make("relposition_qa", n=400, seed=3)
     blocked = np.linalg.norm(b.scenes.forward_position() - b.scenes.agent, axis=1) < game.STEP * 0.999

@@ -153,8 +153,8 @@ def concat_scenes(parts: Sequence[Scenes]) -> Scenes:
 
 def draw_kept(n: int, rng: np.random.Generator, kind: str, keep: Callable[[Scenes], np.ndarray]) -> Scenes:
     """`n` scenes of `make_scenes` that `keep` (a mask per scene) keeps, drawn in rounds (a quarter
-    more than are missing, at least 8) until there are `n`."""
-    parts, have = [], 0
+    more than are missing, at least 8) until there are `n` (none drawn for `n` = 0)."""
+    parts, have = [make_scenes(0, rng, kind)], 0
     while have < n:
         more = make_scenes(max(8, (n - have) * 5 // 4), rng, kind)
         kept = more.select(np.nonzero(keep(more))[0])
