@@ -163,14 +163,18 @@ class Scenes:
         (at most GOLD_R + 0.034 per axis from a piece that touches a wall)."""
         return np.clip(self.nearest_gold(), WALL + AGENT_R, 1 - WALL - AGENT_R)
 
+    def way_blocked(self) -> np.ndarray:
+        """(B,) whether a wall crosses the straight way to `aim` (the agent would come closer than
+        its radius to it)."""
+        return segment_hits(self.walls, self.agent, self.aim(), AGENT_R)
+
     def steer(self) -> np.ndarray:
         """(B, 2) where the best move heads: `aim` when the agent can go straight there without
         coming closer than its radius to a wall, else the first corner of the shortest way around
         the walls to a spot that eats the nearest gold (`plan`), or the other gold when the
         nearest cannot be reached; `aim` where no gold can be reached."""
-        target = self.aim()
-        out = target.copy()
-        blocked = np.nonzero(self.has_gold() & segment_hits(self.walls, self.agent, target, AGENT_R))[0]
+        out = self.aim()
+        blocked = np.nonzero(self.has_gold() & self.way_blocked())[0]
         distances = self.gold_distance()
         for i in blocked:
             way = self._way(int(i), distances[i])
@@ -191,7 +195,7 @@ class Scenes:
 
     def solvable(self) -> np.ndarray:
         """(B,) whether the agent can reach a gold piece: straight to `aim`, or round the walls."""
-        out = self.has_gold() & ~segment_hits(self.walls, self.agent, self.aim(), AGENT_R)
+        out = self.has_gold() & ~self.way_blocked()
         distances = self.gold_distance()
         for i in np.nonzero(self.has_gold() & ~out)[0]:
             out[i] = self._way(int(i), distances[i]) is not None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..game import AGENT_R, ANTICLOCKWISE, CLOCKWISE, FORWARD, TURN, Scenes, make_scenes, segment_hits
+from ..game import ANTICLOCKWISE, CLOCKWISE, FORWARD, TURN, Scenes, make_scenes
 from .base import Question, QuestionFramework, aim_half, concat_scenes, draw_kept, register
 
 FULL_SHARE = 0.5
@@ -110,7 +110,7 @@ def press(scenes: Scenes, rng: np.random.Generator) -> Scenes:
 def hidden_gold(scenes: Scenes) -> np.ndarray:
     """(B,) whether a wall crosses the straight way to the gold and the agent can still reach it
     (a quarter of full scenes)."""
-    return segment_hits(scenes.walls, scenes.agent, scenes.aim(), AGENT_R) & scenes.solvable()
+    return scenes.way_blocked() & scenes.solvable()
 
 
 def _walk(scenes: Scenes, rng: np.random.Generator, steps: np.ndarray, explore: np.ndarray, greedy: np.ndarray) -> Scenes:
