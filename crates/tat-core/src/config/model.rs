@@ -471,6 +471,13 @@ pub struct AgentConfig {
     /// the gold, the agent one step ahead or halfway there, the gold erased are rules over these
     /// numbers, which a patch's query does not hold.
     pub pixel_frame: bool,
+    /// Each patch token of the input picture also adds an embedding (a two-layer MLP whose
+    /// output starts at zero) of its centre's place in the egocentric frame (`object_frame`) of
+    /// every object token: along and across the direction from the anchor to that token, past
+    /// the token, past the midpoint (in patches, squashed by a tanh), and the fraction of the way.
+    /// The transformer then reads where a wall lies relative to the agent and to the way to the
+    /// gold, where the patch's own place embedding holds only its place in the picture.
+    pub patch_frame: bool,
 }
 
 impl Default for AgentConfig {
@@ -494,6 +501,7 @@ impl Default for AgentConfig {
             gated_feedforward: false,
             decoder_copy: false,
             pixel_frame: false,
+            patch_frame: false,
         }
     }
 }
@@ -578,6 +586,12 @@ impl AgentConfig {
             self.pixel_frame.to_string(),
             "false, or true with an object_frame and pixel_decoder > 0 (the places are in the frame's, and the pixel \
              head reads them)",
+        );
+        check(
+            !self.patch_frame || self.object_frame.len() == 2,
+            &format!("{section}.patch_frame"),
+            self.patch_frame.to_string(),
+            "false, or true with an object_frame (the places are in the frame's)",
         );
     }
 }

@@ -48,6 +48,11 @@
 //!   distance, and that direction. "Will going straight ahead reach the gold" is then a
 //!   threshold on one number of the gold's token (across), where the transformer otherwise had to
 //!   find the heading as a 3-pixel offset between two tokens and rotate by it.
+//! - **Patch frame** (`patch_frame`, with an egocentric frame): each patch token of the input
+//!   picture adds an MLP's embedding of its centre's place on the way from the anchor to every
+//!   object token (the pixel frame's five numbers per token, in patches): where a wall's patch
+//!   lies relative to the agent, its heading and the way to the gold, which a patch's learned
+//!   place embedding leaves the transformer to work out against the object tokens' places.
 //!
 
 use tch::nn::{self, Module};
@@ -273,6 +278,9 @@ pub struct AgentNet {
     pixels: Option<(Linear, Linear)>,
     /// The object tokens' detectors and embedding (see the module), where `object_tokens` > 0.
     objects: Option<Objects>,
+    /// The MLP that embeds each input patch's place in the frame of every object token, where
+    /// `patch_frame`.
+    patch_frame: Option<(Linear, Linear)>,
     compute: Kind,
 }
 
@@ -309,6 +317,11 @@ const FRAME_GAIN: f64 = 8.0;
 /// picture units: 2.4 pixels at 96 px), and the fraction's bound either way.
 const FRAME_MIN_DISTANCE: f64 = 0.05;
 const FRAME_MAX_FRACTION: f64 = 4.0;
+/// The patch frame's lengths are in patches, squashed by `tanh(v / this)`: a wall's end a few
+/// patches from the way to the gold stays distinct from one beside it.
+const PATCH_FRAME_SCALE: f64 = 3.0;
+/// Hidden width of the patch frame's MLP (`patch_frame`).
+const PATCH_FRAME_HIDDEN: i64 = 128;
 
 #[derive(Debug)]
 struct Objects {
@@ -408,6 +421,17 @@ impl AgentNet {
                     frame,
                 }
             }),
+            patch_frame: c.patch_frame.then(|| {
+                let q = p / "patch_frame";
+                let out = Linear::new(&q / "out", PATCH_FRAME_HIDDEN, d, true, compute);
+                {
+                    // Zero: a fresh model's patch tokens are those without the frame.
+                    let _guard = tch::no_grad_guard();
+                    let _ = out.weight.shallow_clone().zero_();
+                }
+                let features = PIXEL_FRAME_FEATURES * c.object_tokens;
+                (Linear::new(&q / "hidden", features, PATCH_FRAME_HIDDEN, true, compute), out)
+            }),
             compute,
         }
     }
@@ -503,13 +527,10 @@ impl AgentNet {
 
     /// Every pixel's place in the egocentric frame of each object token, `[B, P, patch * patch,
     /// 5 K]` in the decoder's patch order (see `PIXEL_FRAME_FEATURES`): along and across the
-    /// direction from the anchor to token k, past the token along it, past the midpoint, and the
-    /// fraction of the way to it.
+    /// direction from the anchor to token k, past the token along it, past the midpoint (these
+    /// four in pixels, squashed), and the fraction of the way to it, each times `FRAME_GAIN`.
     fn pixel_frame(&self, features: &Tensor) -> Tensor {
-        let objects = self.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
-        let (anchor, _) = objects.frame.expect("pixel_frame needs an object_frame (checked)");
-        let (b, k) = (features.size()[0], features.size()[1]);
-        let (s, p) = (self.config.image_size, self.config.patch_size);
+        let (b, s, p) = (features.size()[0], self.config.image_size, self.config.patch_size);
         let device = features.device();
         // Pixel centres in [-1, 1] (x right, y up), as the object features place them.
         let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
@@ -517,6 +538,35 @@ impl AgentNet {
         let y = centres.flip([0]).view([s, 1]).expand([s, s], false);
         let places = Tensor::stack(&[x, y], 2).view([1, s / p, p, s / p, p, 2]).permute([0, 1, 3, 2, 4, 5]);
         let places = places.reshape([1, s * s, 2]);
+        // Picture units to pixels (the picture spans 2 units), squashed.
+        let squash = |v: &Tensor| (v * (s as f64 / 2.0 / FRAME_PIXEL_SCALE)).tanh() * FRAME_GAIN;
+        let (k, n) = (features.size()[1], self.config.patches());
+        self.frame_places(features, places, squash, FRAME_GAIN).view([b, n, p * p, PIXEL_FRAME_FEATURES * k])
+    }
+
+    /// Every patch centre's place in the egocentric frame of each object token of the input
+    /// picture, `[B, P, 5 K]` (`patch_frame`): the pixel frame's five numbers, lengths in patches
+    /// squashed by `tanh(v / PATCH_FRAME_SCALE)`, and the fraction of the way.
+    fn patch_frame(&self, features: &Tensor) -> Tensor {
+        let (s, p) = (self.config.image_size, self.config.patch_size);
+        let side = s / p;
+        let device = features.device();
+        // Patch centres in [-1, 1] (x right, y up), row by row as `patchify` orders them.
+        let centres = (Tensor::arange(side, (Kind::Float, device)) + 0.5) * (2.0 / side as f64) - 1.0;
+        let x = centres.view([1, side]).expand([side, side], false);
+        let y = centres.flip([0]).view([side, 1]).expand([side, side], false);
+        let places = Tensor::stack(&[x, y], 2).reshape([1, side * side, 2]);
+        let squash = |v: &Tensor| (v * (side as f64 / 2.0 / PATCH_FRAME_SCALE)).tanh();
+        self.frame_places(features, places, squash, 1.0)
+    }
+
+    /// The places `[1, N, 2]` (picture units, x right, y up) in the frame of each object token
+    /// (`features` `[B, K, F]`), `[B, N, 5 K]`: along and across the direction from the anchor to
+    /// token k, past the token along it, past the midpoint (these four through `squash`), and the
+    /// fraction of the way to it (bounded, times `gain`), feature-major.
+    fn frame_places(&self, features: &Tensor, places: Tensor, squash: impl Fn(&Tensor) -> Tensor, gain: f64) -> Tensor {
+        let objects = self.objects.as_ref().expect("a frame needs object tokens (checked)");
+        let (anchor, _) = objects.frame.expect("a frame needs an object_frame (checked)");
         let token = features.narrow(2, 0, 2);
         let anchor_at = token.narrow(1, anchor, 1);
         let to_token = &token - &anchor_at;
@@ -534,11 +584,7 @@ impl AgentNet {
         let past = &along - &distance;
         let middle = &along - &distance * 0.5;
         let fraction = (&along / &distance).clamp(-FRAME_MAX_FRACTION, FRAME_MAX_FRACTION);
-        // Picture units to pixels (the picture spans 2 units), squashed.
-        let squash = |v: &Tensor| (v * (s as f64 / 2.0 / FRAME_PIXEL_SCALE)).tanh() * FRAME_GAIN;
-        let n = self.config.patches();
-        Tensor::cat(&[squash(&along), squash(&across), squash(&past), squash(&middle), fraction * FRAME_GAIN], 2)
-            .view([b, n, p * p, PIXEL_FRAME_FEATURES * k])
+        Tensor::cat(&[squash(&along), squash(&across), squash(&past), squash(&middle), fraction * gain], 2)
     }
 
     /// Patch tokens of pictures in `slot` (`[B, P, d]`), from their patches.
@@ -558,10 +604,19 @@ impl AgentNet {
         let count = canvases.size()[1];
         assert!(count <= c.max_canvases, "{count} canvases, the model reads at most {}", c.max_canvases);
         let patches = self.patchify(image);
-        let queries = self.picture_tokens(&patches, 0);
+        let tokens = self.picture_tokens(&patches, 0);
         let mut parts = Vec::with_capacity(2 * count as usize + 2);
+        let kind = tokens.kind();
         let object_tokens = |picture: &Tensor, slot: i64| {
-            self.object_tokens(picture).map(|(t, f)| ((t + self.slot.get(slot)).to_kind(queries.kind()), f))
+            self.object_tokens(picture).map(|(t, f)| ((t + self.slot.get(slot)).to_kind(kind), f))
+        };
+        let input_objects = object_tokens(image, 0);
+        let queries = match (&self.patch_frame, &input_objects) {
+            // Each input patch adds its place relative to the agent and the way to every object.
+            (Some((hidden, out)), Some((_, features))) => {
+                tokens + out.forward(&hidden.forward(&self.patch_frame(features)).gelu("none")).to_kind(kind)
+            }
+            _ => tokens,
         };
         let mut canvas_patches = Vec::with_capacity(count as usize);
         for k in 0..count {
@@ -577,7 +632,7 @@ impl AgentNet {
         };
         parts.push(queries.shallow_clone());
         let mut objects = None;
-        if let Some((tokens, features)) = object_tokens(image, 0) {
+        if let Some((tokens, features)) = input_objects {
             parts.push(tokens);
             objects = Some(features);
         }
@@ -743,6 +798,7 @@ mod tests {
             gated_feedforward: false,
             decoder_copy: true,
             pixel_frame: false,
+            patch_frame: false,
         }
     }
 
@@ -1061,5 +1117,52 @@ mod tests {
         assert!(gradient.abs().sum(Kind::Float).double_value(&[]) > 0.0);
         let hidden = vs.variables()["pixel_head.hidden.weight"].size();
         assert_eq!(hidden, [2 * PIXEL_HIDDEN, 2 + 3 + 5 * k]);
+    }
+
+    #[test]
+    fn a_patch_frame_places_every_input_patch_on_the_way_to_each_token_and_starts_at_zero() {
+        tch::manual_seed(0);
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let config = AgentConfig { image_size: 24, patch_size: 8, object_frame: frame, patch_frame: true, ..small() };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        // The agent of the pixel frame's test: a green square in the middle patch facing up, and a
+        // gold pixel straight ahead in the top middle patch.
+        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+        let green = Tensor::from_slice(&[0u8, 255, 0]);
+        picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
+        let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
+        picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&red);
+        picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
+        let places = net.patch_frame(&features);
+        let k = 8;
+        assert_eq!(places.size(), [1, 9, 5 * k]);
+        let at = |patch: i64, feature: i64, token: i64| places.double_value(&[0, patch, feature * k + token]);
+        let gold = 6;
+        // The top middle patch (1) holds the gold: on the way to it, near its end; the top left
+        // patch (0) lies to the left of the way (across > 0), the bottom middle one (7) behind.
+        assert!(at(1, 1, gold).abs() < 0.1 && (at(1, 4, gold) - 1.0).abs() < 0.3, "{places}");
+        assert!(at(0, 1, gold) > 0.3 && at(7, 4, gold) < -0.3);
+        assert!(places.abs().max().double_value(&[]) <= FRAME_MAX_FRACTION);
+        // Its output layer starts at zero: a fresh model's patch tokens are those without it.
+        let patches = net.patchify(&picture);
+        let canvases = Tensor::zeros([1, 0, 24, 24, 3], (Kind::Uint8, Device::Cpu));
+        let pictures = net.pictures(&picture, &canvases);
+        assert!(pictures.queries.allclose(&net.picture_tokens(&patches, 0), 1e-6, 1e-6, false));
+        // Once the output layer is trained, the places move the patch tokens and the gradient
+        // reaches the MLP's first layer and the object prototypes (finite at the anchor).
+        let (hidden, out) = net.patch_frame.as_ref().unwrap();
+        let _ = out.weight.shallow_clone().requires_grad_(false).fill_(0.1);
+        let text = Tensor::from_slice(&[BOS_ID, 4]).view([1, 2]);
+        let inputs =
+            Inputs { image: &picture, canvases: &canvases, text: &text, text_len: &Tensor::from_slice(&[2i64]) };
+        let states = net.states(&inputs, true);
+        net.logits(&states.hidden.narrow(1, states.text_start, 2)).square().mean(Kind::Float).backward();
+        for gradient in [hidden.weight.grad(), vs.variables()["objects.prototype"].grad()] {
+            assert!(gradient.defined() && gradient.isfinite().all().int64_value(&[]) == 1, "{gradient}");
+            assert!(gradient.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        }
+        assert_eq!(vs.variables()["patch_frame.hidden.weight"].size(), [PATCH_FRAME_HIDDEN, 5 * k]);
     }
 }
