@@ -257,7 +257,13 @@ class Agent:
     @property
     def max_canvases(self) -> int: ...
     def answer(
-        self, images: npt.NDArray[np.uint8], canvases: npt.NDArray[np.uint8], prompts: list[str], pictures: bool = False
+        self,
+        images: npt.NDArray[np.uint8],
+        canvases: npt.NDArray[np.uint8],
+        prompts: list[str],
+        pictures: bool = False,
+        temperature: float = 0.0,
+        seed: int = 0,
     ) -> tuple[list[str], npt.NDArray[np.uint8] | None]: ...
 
 def config_schema() -> str: ...

@@ -767,18 +767,21 @@ def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path,
     click.echo(f"wrote {answers_png(_agent_policy(policy, seed), framework, batch, out, dpi)}")
 
 
-def _agent_policy(policy: str, seed: int, palette: bool = True) -> Any:
+def _agent_policy(policy: str, seed: int, palette: bool = True, temperature: float = 0.0) -> Any:
     """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
-    `palette` False: its pictures as the decoder writes them, not decoded to the game's colours)."""
+    `palette` False: its pictures as the decoder writes them, not decoded to the game's colours;
+    `temperature` > 0: its answers sampled, from a generator seeded with `seed`)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
+        if temperature:
+            raise click.UsageError(f"--temperature {temperature}: only a trained agent's answers are sampled, not {policy}'s.")
         return evaluate.make_policy(policy, seed)
     if not Path(policy).is_dir():
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
 
-    return AgentModel.load(policy, palette=palette)
+    return AgentModel.load(policy, palette=palette, temperature=temperature, seed=seed)
 
 
 @agent.command("episode")
@@ -789,7 +792,13 @@ def _agent_policy(policy: str, seed: int, palette: bool = True) -> Any:
 @click.option("--scenes", "kind", type=click.Choice(["bare", "full"]), default="bare", help="Bare or full scene.")
 @click.option("--scale", type=click.IntRange(1, 16), default=3, help="Upscale the frames this many times.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The GIF to write.")
-def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path) -> None:
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, min_open=False),
+    default=0.0,
+    help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
+)
+def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path, temperature: float) -> None:
     """Play a closed-loop episode into a GIF. The policy's answer to the best-move question drives
     the agent until it eats the gold or the steps run out; each frame is captioned with the move."""
     from .tasks.agent import evaluate, game
@@ -797,7 +806,12 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
 
     scenes = game.make_scenes(1, seed, kind, solvable=True)
     episodes = evaluate.play(
-        _agent_policy(policy, seed), scenes, steps, evaluate.stream(evaluate.PROMPTS, seed, kind), size, record=True
+        _agent_policy(policy, seed, temperature=temperature),
+        scenes,
+        steps,
+        evaluate.stream(evaluate.PROMPTS, seed, kind),
+        size,
+        record=True,
     )
     oracle = int(scenes.steps_to_gold(steps + 1)[0])
     oracle_text = f"{oracle} moves" if oracle <= steps else f"no gold within {steps} moves"
@@ -827,6 +841,12 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
     help="Score a trained agent's pictures as its decoder writes them, not decoded to the game's colours.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of the table.")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, min_open=False),
+    default=0.0,
+    help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
+)
 def agent_eval(
     policy: str,
     count: int,
@@ -837,6 +857,7 @@ def agent_eval(
     steps: int,
     raw_pictures: bool,
     as_json: bool,
+    temperature: float,
 ) -> None:
     """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
     majority-class baseline; per picture framework: skill over a copy of the input and the objects'
@@ -845,7 +866,7 @@ def agent_eval(
 
     names = _agent_frameworks(frameworks) if frameworks else None
     report = evaluate.evaluate(
-        _agent_policy(policy, seed, palette=not raw_pictures),
+        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature),
         names,
         count,
         seed,

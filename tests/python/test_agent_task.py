@@ -151,6 +151,20 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert np.array_equal(model.decode(noisy).reshape(-1, 3), nearest(noisy))
     assert np.array_equal(raw.decode(noisy), noisy)
     assert model.act(scene) in (None, *range(len(game.MOVES)))
+    # Sampled answers: the same seed and calls give the same answers; a temperature near zero
+    # gives the greedy ones, a hot one others; a negative one is refused.
+    images = render.render(game.make_scenes(16, 1), 24)
+    prompts = ["is the gold to your left or to your right"] * 16
+    greedy, _ = model.answers(images, prompts)
+    def sampled(temperature: float, seed: int) -> list[str]:
+        return AgentModel.load(run, temperature=temperature, seed=seed).answers(images, prompts)[0]
+
+    assert sampled(1.0, 3) == sampled(1.0, 3)
+    assert sampled(1e-6, 3) == greedy
+    hot = sampled(100.0, 3)
+    assert sum(h != g for h, g in zip(hot, greedy)) >= 8 and hot != sampled(100.0, 4)
+    with pytest.raises(ValueError, match="temperature"):
+        AgentModel.load(run, temperature=-1.0)
     episode = model.episode(0, steps=3)
     assert len(episode.history) <= 3 and model.memory == []
     report = agent_task.evaluate(run, n=8, frameworks=["position_qa", "imagine_without_agent"], episodes=2)
@@ -169,6 +183,10 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "position_qa", "--size", "24", "--episodes", "1"]
     result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0 and "position_qa" in result.output
+    result = runner.invoke(main, [*args, "--temperature", "1"], catch_exceptions=False)
+    assert result.exit_code == 0 and "position_qa" in result.output
+    result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--temperature", "1"])
+    assert result.exit_code == 2 and "only a trained agent's answers are sampled" in result.output
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
     for flag in ([], ["--raw-pictures"]):
         result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)

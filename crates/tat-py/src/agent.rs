@@ -5,6 +5,7 @@ use std::sync::{Mutex, PoisonError};
 
 use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
+use tat_core::tasks::agent::runner::Decoding;
 use tch::{Kind, Tensor};
 
 use crate::errors::ToPyResult;
@@ -64,10 +65,13 @@ impl Agent {
         self.max_canvases
     }
 
-    /// Greedy answers (without `<eos>`) to `prompts` about `images` `(n, S, S, 3)` uint8 with
-    /// `canvases` `(n, C, S, S, 3)` (oldest first); with `pictures`, also the pictures the model
-    /// draws after each answer, `(n, S, S, 3)` uint8 (else None). The GIL is released meanwhile.
-    #[pyo3(signature = (images, canvases, prompts, pictures = false))]
+    /// Answers (without `<eos>`) to `prompts` about `images` `(n, S, S, 3)` uint8 with
+    /// `canvases` `(n, C, S, S, 3)` (oldest first): greedy, or with `temperature` > 0 drawn from
+    /// the model's distribution (logits / temperature) by a generator seeded with `seed`; with
+    /// `pictures`, also the pictures the model draws after each answer, `(n, S, S, 3)` uint8 (else
+    /// None). The GIL is released meanwhile.
+    #[pyo3(signature = (images, canvases, prompts, pictures = false, temperature = 0.0, seed = 0))]
+    #[allow(clippy::too_many_arguments)]
     fn answer<'py>(
         &self,
         py: Python<'py>,
@@ -75,13 +79,16 @@ impl Agent {
         canvases: &Bound<'py, PyAny>,
         prompts: Vec<String>,
         pictures: bool,
+        temperature: f64,
+        seed: u64,
     ) -> PyResult<(Vec<String>, Option<Bound<'py, PyAny>>)> {
         let images = pixels(images, "images")?;
         let canvases = pixels(canvases, "canvases")?;
+        let decoding = if temperature == 0.0 { Decoding::Greedy } else { Decoding::Sample { temperature, seed } };
         let answers = py
             .detach(move || {
                 let agent = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-                agent.answer(&images, &canvases, &prompts, pictures)
+                agent.answer(&images, &canvases, &prompts, pictures, decoding)
             })
             .py_err()?;
         let drawn = match answers.pictures {

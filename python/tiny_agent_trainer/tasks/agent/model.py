@@ -14,6 +14,11 @@ decoded to the nearest of the game's colours (`render.PALETTE`; every picture th
 uses only these), as text is decoded to words. `palette=False` (at `load`) gives the pixels as
 the decoder writes them, rounded to uint8.
 
+Answers are greedy (every word the likeliest) unless the model is loaded with a `temperature` > 0:
+then every word is drawn from the model's distribution (logits / temperature), from a generator
+seeded by `seed` at `load`, so the same calls in the same order give the same answers. A greedy
+policy repeats itself in a state it has met before; a sampled one can leave it (docs/agent.md).
+
 Canvas memory: the pictures the model drew last (at most `max_canvases`, oldest first) are the
 canvases of its next `answer` or `imagine` about a single picture; `reset()` forgets them, and
 every `episode` starts by forgetting them. A `Batch` brings its own canvases.
@@ -40,9 +45,13 @@ CHUNK = 250
 
 
 class AgentModel:
-    def __init__(self, agent: _core.Agent, *, palette: bool = True) -> None:
+    def __init__(self, agent: _core.Agent, *, palette: bool = True, temperature: float = 0.0, seed: int = 0) -> None:
+        if not (temperature >= 0 and np.isfinite(temperature)):
+            raise ValueError(f"temperature {temperature}: 0 (greedy answers) or a positive number such as 1")
         self._agent = agent
         self.palette = palette
+        self.temperature = float(temperature)
+        self._draws = np.random.default_rng(seed)
         self.size = int(agent.image_size)
         self.max_canvases = int(agent.max_canvases)
         self.memory: list[np.ndarray] = []
@@ -56,12 +65,21 @@ class AgentModel:
         threads: int | None = None,
         precision: str | None = None,
         palette: bool = True,
+        temperature: float = 0.0,
+        seed: int = 0,
     ) -> AgentModel:
         """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
         `fp32`, `bf16`) replaces the one it was trained with; `palette=False` keeps its pictures'
-        pixels as the decoder writes them (see the module)."""
+        pixels as the decoder writes them; `temperature` > 0 samples its answers (see the module)."""
         agent = _core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision)
-        return cls(agent, palette=palette)
+        return cls(agent, palette=palette, temperature=temperature, seed=seed)
+
+    def _call(
+        self, images: np.ndarray, canvases: np.ndarray, prompts: list[str], pictures: bool
+    ) -> tuple[list[str], np.ndarray | None]:
+        """One engine call, greedy or sampled as the model was loaded."""
+        seed = int(self._draws.integers(2**63)) if self.temperature > 0 else 0
+        return self._agent.answer(images, canvases, prompts, pictures, self.temperature, seed)
 
     @property
     def path(self) -> str:
@@ -93,12 +111,12 @@ class AgentModel:
 
     def answer(self, what: Picture, prompt: str) -> str:
         """The model's answer to `prompt` about a scene or picture (canvases: its memory)."""
-        texts, _ = self._agent.answer(self.picture(what)[None], self._canvases(), [prompt], False)
+        texts, _ = self._call(self.picture(what)[None], self._canvases(), [prompt], False)
         return texts[0]
 
     def imagine(self, what: Picture, prompt: str) -> np.ndarray:
         """The picture the model draws for `prompt` about a scene or picture; it joins the memory."""
-        _, pictures = self._agent.answer(self.picture(what)[None], self._canvases(), [prompt], True)
+        _, pictures = self._call(self.picture(what)[None], self._canvases(), [prompt], True)
         assert pictures is not None  # asked for
         picture = self.decode(np.asarray(pictures))[0]
         self.memory = [*self.memory, picture][-max(self.max_canvases, 1) :]
@@ -153,7 +171,7 @@ class AgentModel:
         drawn: list[np.ndarray] = []
         for start in range(0, n, CHUNK):
             part = slice(start, start + CHUNK)
-            t, p = self._agent.answer(
+            t, p = self._call(
                 np.ascontiguousarray(images[part], dtype=np.uint8),
                 np.ascontiguousarray(canvases[part], dtype=np.uint8),
                 list(prompts[part]),

@@ -1,5 +1,5 @@
-//! A trained agent answering: greedy answers to prompts about pictures, and the picture its
-//! decoder draws after the answer.
+//! A trained agent answering: greedy (or sampled) answers to prompts about pictures, and the
+//! picture its decoder draws after the answer.
 
 use std::path::Path;
 
@@ -9,6 +9,7 @@ use tch::{Device, Kind, Tensor};
 use crate::config::{AgentConfig, DeviceChoice, Precision};
 use crate::error::{Result, TatError};
 use crate::model::agent::AgentNet;
+use crate::rng::SplitMix64;
 use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
 
 /// Answer tokens (with `<eos>`) the runner writes at most.
@@ -19,6 +20,15 @@ pub struct Agent {
     net: AgentNet,
     tokenizer: Tokenizer,
     device: Device,
+}
+
+/// How the runner picks each answer token: the likeliest (`Greedy`), or drawn from the model's
+/// distribution with its logits divided by `temperature` (> 0), by a generator seeded with `seed`
+/// (the same seed and inputs give the same answers).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decoding {
+    Greedy,
+    Sample { temperature: f64, seed: u64 },
 }
 
 /// Answers and, when asked, pictures (`[B, S, S, 3]` uint8) for a batch.
@@ -61,10 +71,17 @@ impl Agent {
         &self.tokenizer
     }
 
-    /// Greedy answers to `prompts` about `image` `[B, S, S, 3]` uint8 with `canvases`
-    /// `[B, C, S, S, 3]` (oldest first; C may be 0); with `pictures`, also what the decoder draws
-    /// after each answer.
-    pub fn answer(&self, image: &Tensor, canvases: &Tensor, prompts: &[String], pictures: bool) -> Result<Answers> {
+    /// Answers to `prompts` about `image` `[B, S, S, 3]` uint8 with `canvases` `[B, C, S, S, 3]`
+    /// (oldest first; C may be 0), each token picked as `decoding` says; with `pictures`, also
+    /// what the decoder draws after each answer.
+    pub fn answer(
+        &self,
+        image: &Tensor,
+        canvases: &Tensor,
+        prompts: &[String],
+        pictures: bool,
+        decoding: Decoding,
+    ) -> Result<Answers> {
         let c = self.net.config();
         let (s, b) = (c.image_size, prompts.len() as i64);
         if image.size() != [b, s, s, 3] {
@@ -80,6 +97,14 @@ impl Agent {
                 canvases.size(),
                 c.max_canvases
             )));
+        }
+        if let Decoding::Sample { temperature, .. } = decoding {
+            if !(temperature > 0.0 && temperature.is_finite()) {
+                return Err(TatError::Usage(format!(
+                    "temperature {temperature}: sampling needs a positive temperature, such as 1 (the model's own \
+                     distribution); 0 is greedy"
+                )));
+            }
         }
         let _guard = tch::no_grad_guard();
         let image = image.to_device(self.device);
@@ -99,6 +124,10 @@ impl Agent {
             )));
         }
         let starts: Vec<usize> = rows.iter().map(Vec::len).collect();
+        let mut sampler = match decoding {
+            Decoding::Sample { seed, .. } => Some(SplitMix64::derived(seed, 0x005A_3D1E)),
+            Decoding::Greedy => None,
+        };
         let mut done = vec![false; rows.len()];
         let mut last_states = None;
         // The pictures once, through the transformer too; only the text grows from one token
@@ -118,10 +147,25 @@ impl Agent {
             let at: Vec<i64> = rows.iter().map(|r| states.text_start + r.len() as i64 - 1).collect();
             let d = *states.hidden.size().last().expect("[B, L, d]");
             let index = Tensor::from_slice(&at).to_device(self.device).view([b, 1, 1]).expand([b, 1, d], false);
-            let next: Vec<i64> = Vec::try_from(
-                self.net.logits(&states.hidden.gather(1, &index, false).squeeze_dim(1)).argmax(-1, false),
-            )
-            .expect("int64 ids");
+            let logits = self.net.logits(&states.hidden.gather(1, &index, false).squeeze_dim(1));
+            let picked = match decoding {
+                Decoding::Greedy => logits.argmax(-1, false),
+                Decoding::Sample { temperature, .. } => {
+                    // Inverse-CDF draws on the CPU from the call's own generator: the same seed
+                    // gives the same answers on every device.
+                    let rng = sampler.as_mut().expect("a generator where sampling");
+                    let cumulative = (logits / temperature)
+                        .softmax(-1, Kind::Double)
+                        .to_device(Device::Cpu)
+                        .cumsum(-1, Kind::Double);
+                    let total = cumulative.narrow(1, cumulative.size()[1] - 1, 1);
+                    let u: Vec<f64> = (0..b).map(|_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64).collect();
+                    let u = Tensor::from_slice(&u).view([b, 1]) * total;
+                    // The first token whose cumulative share passes u.
+                    cumulative.le_tensor(&u).sum_dim_intlist(1, false, Kind::Int64).clamp_max(cumulative.size()[1] - 1)
+                }
+            };
+            let next: Vec<i64> = Vec::try_from(picked.to_device(Device::Cpu)).expect("int64 ids");
             for (i, row) in rows.iter_mut().enumerate() {
                 let full = row.len() as i64 >= c.max_text_len || row.len() - starts[i] >= MAX_ANSWER;
                 if !done[i] && !full {
