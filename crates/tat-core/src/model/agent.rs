@@ -183,6 +183,15 @@ impl Block {
 /// `k` colours in [-0.5, 0.5]^3, the first `k` points (red slowest, blue fastest) of the
 /// smallest lattice with at least `k` points and the same number of levels per channel: 27 gives
 /// every combination of 0, 0.5 and 1 (before centring).
+/// The centres of a `side` x `side` grid over the picture, `[side, side, 2]` row by row, in
+/// [-1, 1] as the object features place things: x grows to the right, y up.
+fn grid_centres(side: i64, device: tch::Device) -> Tensor {
+    let centres = (Tensor::arange(side, (Kind::Float, device)) + 0.5) * (2.0 / side as f64) - 1.0;
+    let x = centres.view([1, side]).expand([side, side], false);
+    let y = centres.flip([0]).view([side, 1]).expand([side, side], false);
+    Tensor::stack(&[x, y], 2)
+}
+
 fn colour_lattice(k: i64) -> Tensor {
     let levels = (1..).find(|m: &i64| m * m * m >= k).expect("a lattice is big enough");
     let level = |i: i64| if levels == 1 { 0.0 } else { i as f64 / (levels - 1) as f64 - 0.5 };
@@ -531,12 +540,8 @@ impl AgentNet {
     /// four in pixels, squashed), and the fraction of the way to it, each times `FRAME_GAIN`.
     fn pixel_frame(&self, features: &Tensor) -> Tensor {
         let (b, s, p) = (features.size()[0], self.config.image_size, self.config.patch_size);
-        let device = features.device();
-        // Pixel centres in [-1, 1] (x right, y up), as the object features place them.
-        let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
-        let x = centres.view([1, s]).expand([s, s], false);
-        let y = centres.flip([0]).view([s, 1]).expand([s, s], false);
-        let places = Tensor::stack(&[x, y], 2).view([1, s / p, p, s / p, p, 2]).permute([0, 1, 3, 2, 4, 5]);
+        // Pixel centres, in the decoder's patch order.
+        let places = grid_centres(s, features.device()).view([1, s / p, p, s / p, p, 2]).permute([0, 1, 3, 2, 4, 5]);
         let places = places.reshape([1, s * s, 2]);
         // Picture units to pixels (the picture spans 2 units), squashed.
         let squash = |v: &Tensor| (v * (s as f64 / 2.0 / FRAME_PIXEL_SCALE)).tanh() * FRAME_GAIN;
@@ -548,14 +553,9 @@ impl AgentNet {
     /// picture, `[B, P, 5 K]` (`patch_frame`): the pixel frame's five numbers, lengths in patches
     /// squashed by `tanh(v / PATCH_FRAME_SCALE)`, and the fraction of the way.
     fn patch_frame(&self, features: &Tensor) -> Tensor {
-        let (s, p) = (self.config.image_size, self.config.patch_size);
-        let side = s / p;
-        let device = features.device();
-        // Patch centres in [-1, 1] (x right, y up), row by row as `patchify` orders them.
-        let centres = (Tensor::arange(side, (Kind::Float, device)) + 0.5) * (2.0 / side as f64) - 1.0;
-        let x = centres.view([1, side]).expand([side, side], false);
-        let y = centres.flip([0]).view([side, 1]).expand([side, side], false);
-        let places = Tensor::stack(&[x, y], 2).reshape([1, side * side, 2]);
+        let side = self.config.image_size / self.config.patch_size;
+        // Patch centres, row by row as `patchify` orders them.
+        let places = grid_centres(side, features.device()).reshape([1, side * side, 2]);
         let squash = |v: &Tensor| (v * (side as f64 / 2.0 / PATCH_FRAME_SCALE)).tanh();
         self.frame_places(features, places, squash, 1.0)
     }
@@ -1054,6 +1054,18 @@ mod tests {
         assert!(at(&up, 2, 5).abs() < 1e-6 && at(&up, 2, 6).abs() < 1e-6);
     }
 
+    /// A 24 px picture: a green square (rows and columns 10..14) facing up (its red eye on the top
+    /// edge), and a gold pixel straight ahead at row 2, column 12.
+    fn agent_facing_gold() -> Tensor {
+        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
+        let green = Tensor::from_slice(&[0u8, 255, 0]);
+        picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
+        let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
+        picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&red);
+        picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        picture
+    }
+
     #[test]
     fn a_pixel_frame_places_every_pixel_on_the_way_from_the_anchor_to_each_token() {
         tch::manual_seed(0);
@@ -1068,14 +1080,7 @@ mod tests {
         };
         let vs = VarStore::new(Device::Cpu);
         let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
-        // A green square (rows and columns 10..14) facing up (its red eye on the top edge), and a
-        // gold pixel straight ahead at row 2, column 12.
-        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
-        let green = Tensor::from_slice(&[0u8, 255, 0]);
-        picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
-        let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
-        picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&red);
-        picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        let picture = agent_facing_gold();
         let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
         let places = net.pixel_frame(&features);
         let k = 8;
@@ -1126,14 +1131,8 @@ mod tests {
         let config = AgentConfig { image_size: 24, patch_size: 8, object_frame: frame, patch_frame: true, ..small() };
         let vs = VarStore::new(Device::Cpu);
         let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
-        // The agent of the pixel frame's test: a green square in the middle patch facing up, and a
-        // gold pixel straight ahead in the top middle patch.
-        let picture = Tensor::full([1, 24, 24, 3], 255, (Kind::Uint8, Device::Cpu));
-        let green = Tensor::from_slice(&[0u8, 255, 0]);
-        picture.get(0).narrow(0, 10, 4).narrow(1, 10, 4).copy_(&green.view([1, 1, 3]).expand([4, 4, 3], false));
-        let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
-        picture.get(0).narrow(0, 10, 1).narrow(1, 11, 2).copy_(&red);
-        picture.get(0).get(2).get(12).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        // In patches of 8: the agent in the middle patch, the gold in the top middle one.
+        let picture = agent_facing_gold();
         let features = net.object_features(net.objects.as_ref().unwrap(), &picture);
         let places = net.patch_frame(&features);
         let k = 8;
