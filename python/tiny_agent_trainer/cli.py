@@ -749,7 +749,17 @@ def _agent_frameworks(given: tuple[str, ...]) -> list[str]:
     metavar="oracle|majority|RUN",
     help="Also draw this policy's replies (answers, pictures) beside the truth: a trained agent's run folder.",
 )
-def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path, policy: str | None) -> None:
+@click.option(
+    "--visits",
+    "visits_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="visited_qa: the recorded states to draw from (tat agent visits; repeatable).",
+)
+def agent_show(
+    name: str, count: int, seed: int, size: int, dpi: int, out: Path, policy: str | None, visits_files: tuple[Path, ...]
+) -> None:
     """Draw examples of a framework to a PNG. One row per example, for a person to check: the
     input picture, the canvases (oldest first), the target picture, and the prompt and answer.
     With --policy: the policy's answer and picture beside the true ones."""
@@ -759,7 +769,12 @@ def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path,
     from .tasks.agent.frameworks import base
 
     _agent_frameworks((name,))
-    framework = base.get(name)
+    settings = {"visits": [str(p) for p in visits_files]}
+    if not base.available(name, settings):
+        raise click.UsageError(
+            f"{name} draws states recorded in games. Fix: pass --visits FILE (tat agent visits --policy RUN --out FILE records some)."
+        )
+    framework = base.get(name, settings)
     batch = framework.make(count, np.random.default_rng(seed), size)
     if policy is None:
         click.echo(f"wrote {examples_png(framework, batch, out, dpi)}")
@@ -767,16 +782,19 @@ def agent_show(name: str, count: int, seed: int, size: int, dpi: int, out: Path,
     click.echo(f"wrote {answers_png(_agent_policy(policy, seed), framework, batch, out, dpi)}")
 
 
-def _agent_policy(policy: str, seed: int, palette: bool = True, temperature: float = 0.0) -> Any:
+def _agent_policy(
+    policy: str, seed: int, palette: bool = True, temperature: float = 0.0, visits: list[str] | None = None
+) -> Any:
     """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
     `palette` False: its pictures as the decoder writes them, not decoded to the game's colours;
-    `temperature` > 0: its answers sampled, from a generator seeded with `seed`)."""
+    `temperature` > 0: its answers sampled, from a generator seeded with `seed`; `visits`: the
+    recorded states the majority policy's visited_qa sample comes from)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
         if temperature:
             raise click.UsageError(f"--temperature {temperature}: only a trained agent's answers are sampled, not {policy}'s.")
-        return evaluate.make_policy(policy, seed)
+        return evaluate.make_policy(policy, seed, {"visits": visits or []})
     if not Path(policy).is_dir():
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
@@ -820,6 +838,39 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
     click.echo(f"wrote {episode_gif(episodes, out, size, scale)}")
 
 
+@agent.command("visits")
+@click.option("--policy", required=True, metavar="oracle|majority|RUN", help="Who plays: usually a trained agent's run folder.")
+@click.option("--episodes", type=click.IntRange(1), default=500, help="How many games to play.")
+@click.option("--seed", type=U64, default=0, help="The games' seed (their scenes are apart from the harness's).")
+@click.option("--scenes", "kind", type=click.Choice(["bare", "full"]), default="full", help="Bare or full scenes.")
+@click.option("--steps", type=click.IntRange(1, 10_000), default=100, help="A game gives up after this many moves.")
+@click.option("--size", type=click.IntRange(16, 512), default=96, help="The pictures' side in pixels.")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0, min_open=False),
+    default=0.0,
+    help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature.",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="The .npz file to write.")
+def agent_visits(policy: str, episodes: int, seed: int, kind: str, steps: int, size: int, temperature: float, out: Path) -> None:
+    """Record the states a policy passes through in closed-loop games, for visited_qa (DAgger):
+    train on them with [frameworks] visits = ["FILE"] and a weight for visited_qa. Every state
+    before a move of a running game is kept once per game; every eighth game is held out."""
+    import numpy as np
+
+    from .tasks.agent import visits
+
+    recorded = visits.record(_agent_policy(policy, seed, temperature=temperature), episodes, seed, kind, steps, size, policy)
+    visits.save(recorded, out)
+    won = len(np.unique(recorded.game[recorded.won]))
+    held = int((recorded.game % visits.HELD_OUT_EVERY == 0).sum())
+    click.echo(
+        f"{policy}: won {won} of {episodes} games on {kind} scenes; kept {len(recorded)} states "
+        f"({int((~recorded.won).sum())} from games it lost, {held} held out)"
+    )
+    click.echo(f"wrote {out}")
+
+
 @agent.command("eval")
 @click.option("--policy", default="oracle", metavar="oracle|majority|RUN", help="The policy to score: a built-in one or a trained agent's run folder.")
 @click.option("-n", "count", type=click.IntRange(1), default=2000, help="Held-out examples per framework.")
@@ -847,6 +898,15 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
     default=0.0,
     help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
 )
+@click.option(
+    "--visits",
+    "visits_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="visited_qa asks about the held-out games of these recorded states (tat agent visits; repeatable; "
+    "default: a trained agent's own frameworks.visits).",
+)
 def agent_eval(
     policy: str,
     count: int,
@@ -858,15 +918,18 @@ def agent_eval(
     raw_pictures: bool,
     as_json: bool,
     temperature: float,
+    visits_files: tuple[Path, ...],
 ) -> None:
     """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
     majority-class baseline; per picture framework: skill over a copy of the input and the objects'
     centre errors; then the closed loop's success rate and steps, beside the oracle's."""
     from .tasks.agent import evaluate
+    from .tasks.agent.task import run_visits
 
     names = _agent_frameworks(frameworks) if frameworks else None
+    visits = [str(p) for p in visits_files] or (run_visits(policy) if policy not in AGENT_POLICIES else [])
     report = evaluate.evaluate(
-        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature),
+        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature, visits=visits),
         names,
         count,
         seed,
@@ -877,6 +940,7 @@ def agent_eval(
         closed_loop=episodes != 0 and (episodes is not None or not frameworks),
         policy_name=policy,
         on_progress=lambda what: click.echo(what, err=True),
+        settings={"visits": visits},
     )
     click.echo(report.to_json() if as_json else report.table())
 

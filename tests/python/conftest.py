@@ -85,3 +85,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tat.Run:
     run = tat.train(write_tiny_config(folder), out=folder / "run", on_epoch=epochs.append)
     assert [m.epoch for m in epochs] == [1, 2]
     return run
+
+
+@pytest.fixture(scope="session")
+def agent_visits(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A visits file (`tat agent visits`): the states the oracle passed through in 24 games on
+    full scenes (a second), for the tests of visited_qa and of the harness over every framework."""
+    from tiny_agent_trainer.tasks.agent import evaluate, visits
+
+    path = tmp_path_factory.mktemp("visits") / "oracle.npz"
+    visits.save(visits.record(evaluate.oracle, 24, 0, "full", 100, 16, "oracle"), path)
+    return str(path)

@@ -28,23 +28,29 @@ SIZE = 64
 
 
 @pytest.fixture(scope="module")
-def frameworks() -> dict[str, base.Framework]:
-    return {name: base.get(name) for name in base.names()}
+def settings(agent_visits: str) -> dict[str, list[str]]:
+    """visited_qa's recorded states: with them every framework is scored."""
+    return {"visits": [agent_visits]}
 
 
 @pytest.fixture(scope="module")
-def oracle_report() -> evaluate.Report:
-    return evaluate.evaluate(evaluate.oracle, n=N, size=SIZE, episodes=EPISODES)
+def frameworks(settings: dict[str, list[str]]) -> dict[str, base.Framework]:
+    return {name: base.get(name, settings) for name in base.names()}
 
 
 @pytest.fixture(scope="module")
-def majority() -> evaluate.MajorityPolicy:
-    return evaluate.MajorityPolicy(n=600)
+def oracle_report(settings: dict[str, list[str]]) -> evaluate.Report:
+    return evaluate.evaluate(evaluate.oracle, n=N, size=SIZE, episodes=EPISODES, settings=settings)
 
 
 @pytest.fixture(scope="module")
-def majority_report(majority: evaluate.MajorityPolicy) -> evaluate.Report:
-    return evaluate.evaluate(majority, n=N, size=SIZE, episodes=20, steps=20)
+def majority(settings: dict[str, list[str]]) -> evaluate.MajorityPolicy:
+    return evaluate.MajorityPolicy(n=600, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def majority_report(majority: evaluate.MajorityPolicy, settings: dict[str, list[str]]) -> evaluate.Report:
+    return evaluate.evaluate(majority, n=N, size=SIZE, episodes=20, steps=20, settings=settings)
 
 
 def question_frameworks(frameworks: dict[str, base.Framework]) -> list[str]:
@@ -161,9 +167,9 @@ def _nonsense(batch: base.Batch) -> evaluate.Prediction:
     return evaluate.Prediction(["banana"] * len(batch), images)
 
 
-def test_nonsense_scores_nothing(frameworks: dict[str, base.Framework]) -> None:
+def test_nonsense_scores_nothing(frameworks: dict[str, base.Framework], settings: dict[str, list[str]]) -> None:
     names = question_frameworks(frameworks)
-    report = evaluate.evaluate(_nonsense, names, n=60, size=SIZE, episodes=10, steps=5)
+    report = evaluate.evaluate(_nonsense, names, n=60, size=SIZE, episodes=10, steps=5, settings=settings)
     assert report.questions and all(s.accuracy == 0.0 == s.balanced_accuracy for s in report.questions)
     assert all(s.success == 0.0 and s.invalid == 1.0 for s in report.closed_loop)
 

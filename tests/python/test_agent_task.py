@@ -104,6 +104,22 @@ def test_the_mixer_rejects_an_unknown_framework(tmp_path: Path) -> None:
         agent_task.Source(config)
 
 
+def test_an_agent_trains_on_recorded_visits_and_is_scored_on_their_held_out_games(tmp_path: Path, agent_visits: str) -> None:
+    without = tiny(tmp_path, name="a.toml").with_overrides(["frameworks.weights={ visited_qa = 1, position_qa = 1 }"])
+    with pytest.raises(ValueError, match=r"frameworks.weights.visited_qa: .*Fix: record some"):
+        agent_task.Source(without)
+    config = without.with_overrides([f'frameworks.visits=["{agent_visits}"]', f'training.output_dir="{tmp_path / "run"}"'])
+    source = agent_task.Source(config)
+    assert [v["framework"][0] for v in source.validation()] == ["position_qa", "visited_qa"]
+    run = agent_task.train(config)
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert "answers_right/visited_qa" in metrics[-1]["extra"]
+    # The harness asks visited_qa about the held-out games of the run's own visits.
+    assert agent_task.run_visits(run) == [agent_visits]
+    report = agent_task.evaluate(run, n=8, episodes=0)
+    assert "visited_qa" in {q.framework for q in report.questions}
+
+
 def weights(run: Path) -> bytes:
     return (run / "last" / "model.safetensors").read_bytes()
 

@@ -101,6 +101,12 @@ pub struct FrameworksConfig {
     /// floor, then costs as much as a missed object. 1 leaves it out.
     #[serde(default = "default_changed_weight")]
     pub wrong_weight: f64,
+    /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
+    /// by the framework `visited_qa`, which asks the best move about them (the oracle answers):
+    /// training on the states a trained agent reaches by its own mistakes (DAgger). Relative
+    /// paths resolve against the working directory, as `training.init_from` does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visits: Vec<PathBuf>,
 }
 
 /// One `[[frameworks.stage]]` of the curriculum.

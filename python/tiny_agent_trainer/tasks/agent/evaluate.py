@@ -47,7 +47,7 @@ import json
 import math
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -113,8 +113,9 @@ class MajorityPolicy:
     of its framework (seeded with `TRAIN_SAMPLE`, a stream distinct from the held-out one; ties
     go to the first class), and answers a picture with a copy of the input picture."""
 
-    def __init__(self, n: int = DEFAULT_N, seed: int = 0, size: int = 32) -> None:
+    def __init__(self, n: int = DEFAULT_N, seed: int = 0, size: int = 32, settings: Mapping[str, Any] | None = None) -> None:
         self.n, self.seed, self.size = n, seed, size
+        self.settings = {**(settings or {}), "held_out": False}  # visited_qa: the training games
         self.majority: dict[str, list[int]] = {}
 
     def classes(self, framework: Framework) -> list[int]:
@@ -130,7 +131,7 @@ class MajorityPolicy:
         return self.majority[framework.name]
 
     def __call__(self, batch: Batch) -> Prediction:
-        framework = base.get(batch.framework)
+        framework = base.get(batch.framework, self.settings)
         majority = self.classes(framework)
         answers = [
             answer_text(framework.questions[q].classes[majority[q]]) if q >= 0 else EOS for q in batch.question
@@ -141,12 +142,12 @@ class MajorityPolicy:
 POLICIES = ("oracle", "majority")
 
 
-def make_policy(name: str, seed: int = 0) -> Policy:
-    """A built-in policy by name (`POLICIES`)."""
+def make_policy(name: str, seed: int = 0, settings: Mapping[str, Any] | None = None) -> Policy:
+    """A built-in policy by name (`POLICIES`); `settings` as the harness's (`evaluate`)."""
     if name == "oracle":
         return oracle
     if name == "majority":
-        return MajorityPolicy(seed=seed)
+        return MajorityPolicy(seed=seed, settings=settings)
     raise ValueError(f"unknown policy {name!r}; expected one of {', '.join(POLICIES)}")
 
 
@@ -456,14 +457,18 @@ def evaluate(
     closed_loop: bool = True,
     policy_name: str | None = None,
     on_progress: Callable[[str], object] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> Report:
-    """Scores `policy` on `n` held-out examples of each framework (all by default), in batches of
-    `batch_size`, pictures `size` pixels square; then (with `closed_loop`) in `episodes` (default
-    `n`) closed-loop episodes of at most `steps` moves on bare and on full scenes."""
-    names = list(base.names()) if frameworks is None else list(frameworks)
+    """Scores `policy` on `n` held-out examples of each framework (all that `settings` allow by
+    default: visited_qa needs `visits`, the files of recorded states, and asks about their held-out
+    games), in batches of `batch_size`, pictures `size` pixels square; then (with `closed_loop`) in
+    `episodes` (default `n`) closed-loop episodes of at most `steps` moves on bare and on full
+    scenes."""
+    settings = {**(settings or {}), "held_out": True}
+    names = [m for m in base.names() if base.available(m, settings)] if frameworks is None else list(frameworks)
     report = Report(policy_name or str(getattr(policy, "__name__", type(policy).__name__)), n, seed, size)
     for name in names:
-        framework = base.get(name)
+        framework = base.get(name, settings)
         if on_progress:
             on_progress(f"evaluating {name}")
         rng = stream(HELDOUT, seed, name)

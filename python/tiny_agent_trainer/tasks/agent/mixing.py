@@ -17,7 +17,9 @@ The config shape, a `[frameworks]` TOML table:
     until_step = 2000
     weights = { control = 1 }
 
-A weight of 0 leaves a framework out; every framework named must be registered.
+A weight of 0 leaves a framework out; every framework named must be registered. `visits = [...]`
+names the files of recorded states `visited_qa` draws from (`visits.py`); training it without them
+is refused.
 """
 
 from __future__ import annotations
@@ -63,7 +65,11 @@ class Mixer:
     """Draws the framework, and makes the batch, of each training step (see the module)."""
 
     def __init__(
-        self, weights: Mapping[str, float], stages: Sequence[Stage | Mapping[str, Any]] = (), seed: int = 0
+        self,
+        weights: Mapping[str, float],
+        stages: Sequence[Stage | Mapping[str, Any]] = (),
+        seed: int = 0,
+        settings: Mapping[str, Any] | None = None,
     ) -> None:
         self.weights = _weights(weights, "frameworks.weights")
         self.stages: list[Stage] = []
@@ -87,21 +93,35 @@ class Mixer:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
         self.seed = seed
+        self.settings = dict(settings or {})
+        for where, table in [("frameworks.weights", self.weights)] + [
+            (f"frameworks.stage[{i}].weights", stage.weights) for i, stage in enumerate(self.stages)
+        ]:
+            for name, weight in table.items():
+                if weight > 0 and not base.available(name, self.settings):
+                    raise ValueError(
+                        f"{where}.{name}: this framework asks about recorded states, but frameworks.visits names "
+                        "none. Fix: record some (tat agent visits --policy RUN --out visits.npz) and set "
+                        "[frameworks] visits = [\"visits.npz\"], or give it weight 0."
+                    )
         self._frameworks: dict[str, Framework] = {}
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any], seed: int = 0) -> Mixer:
-        """The mixer of a `[frameworks]` table (`weights`, optional `stage` list); `seed` is the
-        run's."""
-        unknown = set(table) - {"weights", "stage"}
+        """The mixer of a `[frameworks]` table (`weights`, optional `stage` list and `visits`, the
+        files visited_qa reads); `seed` is the run's."""
+        unknown = set(table) - {"weights", "stage", "visits"}
         if unknown:
-            raise ValueError(f"frameworks.{sorted(unknown)[0]}: unknown key; expected weights and stage")
+            raise ValueError(f"frameworks.{sorted(unknown)[0]}: unknown key; expected weights, stage and visits")
         if "weights" not in table:
             raise ValueError("frameworks.weights: missing; e.g. weights = { control = 1, position_qa = 2 }")
         stages = table.get("stage", [])
         if not isinstance(stages, Sequence) or isinstance(stages, (str, bytes)):
             raise ValueError("frameworks.stage: expected a list of tables ([[frameworks.stage]])")
-        return cls(table["weights"], stages, seed)
+        visits = table.get("visits") or []
+        if isinstance(visits, (str, bytes)) or not isinstance(visits, Sequence):
+            raise ValueError(f"frameworks.visits: expected a list of files, got {visits!r}")
+        return cls(table["weights"], stages, seed, {"visits": [str(p) for p in visits]})
 
     def weights_at(self, step: int) -> dict[str, float]:
         """The weights in force at `step`."""
@@ -130,5 +150,5 @@ class Mixer:
         rng = self._rng(step)
         name = self._draw(self.weights_at(step), rng)
         if name not in self._frameworks:
-            self._frameworks[name] = base.get(name)
+            self._frameworks[name] = base.get(name, self.settings)
         return self._frameworks[name].make(n, rng, size)

@@ -12,7 +12,8 @@ The `Source` is what the engine's learner pulls data from:
   `[frameworks]` table: a pure function of (seed, step), so a resumed run sees the same batches;
 - `validation()`: a fixed batch of `dataset.eval_size` examples of every framework the config
   trains (weight above 0 in some stage), drawn from a stream of its own (`VALIDATION`), apart
-  from training's and from the held-out examples `tat eval` scores.
+  from training's and from the held-out examples `tat eval` scores (visited_qa: from the
+  held-out games of `frameworks.visits`).
 
 A batch goes to the engine as uint8 pictures (`image`, `canvases`, `target`), a `foreground`
 mask (pixels that are not floor in the target or the input picture: the picture loss weighs them
@@ -56,7 +57,7 @@ def frameworks_table(config: Config) -> dict[str, Any]:
     if config.frameworks is None:
         raise ValueError("frameworks: missing; an agent config needs e.g. [frameworks] weights = { control = 1 }")
     table = config.frameworks.model_dump()
-    return {"weights": table["weights"], "stage": table.get("stage") or []}
+    return {"weights": table["weights"], "stage": table.get("stage") or [], "visits": [str(p) for p in table.get("visits") or []]}
 
 
 def trained_frameworks(mixer: Mixer) -> list[str]:
@@ -105,6 +106,8 @@ class Source:
             framework = base.get(name)
             texts += framework.prompt_texts()
             texts += [c for q in framework.questions for c in q.classes]
+            if not base.available(name):  # visited_qa: relposition_qa's texts, made from files
+                continue
             sample = framework.make(VOCABULARY_SAMPLE, np.random.default_rng([VALIDATION, 1, zlib.crc32(name.encode())]), 16)
             texts += sample.prompt + sample.answer
         return texts
@@ -119,7 +122,8 @@ class Source:
         out = []
         for name in trained_frameworks(self.mixer):
             rng = np.random.default_rng([VALIDATION, 0, zlib.crc32(name.encode())])
-            out.append(to_examples(base.get(name).make(n, rng, self.size)))
+            framework = base.get(name, {**self.mixer.settings, "held_out": True})
+            out.append(to_examples(framework.make(n, rng, self.size)))
         return out
 
 
@@ -153,6 +157,17 @@ def train(
         on_epoch=on_epoch,
     )
     return Path(summary["run_dir"])
+
+
+def run_visits(path: str | os.PathLike[str]) -> list[str]:
+    """The visits files (`frameworks.visits`) of the config an agent run (its `best`, else `last`)
+    or checkpoint was trained with: the harness asks visited_qa about their held-out games."""
+    path = Path(path)
+    for folder in (path, path / "best", path / "last"):
+        if (folder / "config.toml").is_file():
+            config = Config.from_toml(folder / "config.toml")
+            return frameworks_table(config)["visits"] if config.frameworks is not None else []
+    return []
 
 
 def _is_agent(path: Path) -> bool:
@@ -204,6 +219,7 @@ def evaluate(
     from .model import AgentModel
 
     model = AgentModel.load(run_dir, device=device, precision=precision)
+    settings = {"visits": run_visits(run_dir)}
     report = harness.evaluate(
         model,
         frameworks,
@@ -214,6 +230,7 @@ def evaluate(
         closed_loop=episodes != 0,
         policy_name=str(run_dir),
         on_progress=on_progress,
+        settings=settings,
     )
     write_text(Path(run_dir) / REPORT_NAME, report.to_json() + "\n", "report")
     return report

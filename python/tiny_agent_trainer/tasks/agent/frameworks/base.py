@@ -16,8 +16,9 @@ and `ImageFramework` (a prompt asks for a picture, the target; the answer is `EO
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,17 @@ class Framework:
     questions: tuple[Question, ...] = ()
     description: str = ""
 
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Framework:
+        """The framework made for a config's `[frameworks]` settings (`visits`) and the split
+        asked for (`held_out`: validation and the harness); most frameworks need none."""
+        return cls()
+
+    @classmethod
+    def available(cls, settings: Mapping[str, Any]) -> bool:
+        """Whether the framework can make examples with these settings (visited_qa needs visits)."""
+        return True
+
     def make(self, n: int, rng: np.random.Generator, size: int) -> Batch:
         """`n` fresh examples drawn with `rng`, pictures `size` pixels square."""
         raise NotImplementedError
@@ -96,7 +108,7 @@ class Framework:
         return {}
 
 
-REGISTRY: dict[str, Callable[[], Framework]] = {}
+REGISTRY: dict[str, type[Framework]] = {}
 
 
 def register(cls: type[Framework]) -> type[Framework]:
@@ -107,12 +119,22 @@ def register(cls: type[Framework]) -> type[Framework]:
     return cls
 
 
-def get(name: str) -> Framework:
-    """The framework called `name`; an unknown name raises `KeyError` listing the known ones."""
+def get(name: str, settings: Mapping[str, Any] | None = None) -> Framework:
+    """The framework called `name`, made for `settings` (`Framework.from_settings`; none by
+    default); an unknown name raises `KeyError` listing the known ones."""
+    return _class(name).from_settings(settings or {})
+
+
+def available(name: str, settings: Mapping[str, Any] | None = None) -> bool:
+    """Whether the framework called `name` can make examples with `settings`."""
+    return _class(name).available(settings or {})
+
+
+def _class(name: str) -> type[Framework]:
     from . import ALL  # noqa: F401  (imports every framework module, filling REGISTRY)
 
     try:
-        return REGISTRY[name]()
+        return REGISTRY[name]
     except KeyError:
         raise KeyError(f"unknown framework {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
 

@@ -144,7 +144,7 @@ YES_NO = ("yes", "no")
 class RelPositionQA(QuestionFramework):
     name = "relposition_qa"
     description = "will going forward eat the gold, which way to turn to it, the best move"
-    questions = (
+    questions: tuple[Question, ...] = (
         Question(
             "eat_forward",
             (
