@@ -18,7 +18,10 @@ from tiny_agent_trainer.tasks.agent.frameworks import (
     complex_loss_v1,
     imagine_after_move,
     mem_canvas_use,
+    way_to_gold,
 )
+from tiny_agent_trainer.tasks.agent.frameworks.arrow_to_gold import ArrowToGold
+from tiny_agent_trainer.tasks.agent.frameworks.way_to_gold import WayToGold, way_line
 from tiny_agent_trainer.tasks.agent.frameworks.blue_line_qa import BlueLineQA
 from tiny_agent_trainer.tasks.agent.frameworks.imagine_halfway_to_gold import ImagineHalfwayToGold, halfway
 from tiny_agent_trainer.tasks.agent.frameworks.please_turn_qa import PleaseTurnQA
@@ -61,7 +64,7 @@ def make(name: str, n: int = N, seed: int = 0, size: int = 32) -> Batch:
 
 
 def test_every_framework_is_registered_under_its_module_name_in_the_order_of_all() -> None:
-    assert len(ALL) == 23 and len(set(ALL)) == 23
+    assert len(ALL) == 24 and len(set(ALL)) == 24
     assert base.names() == list(ALL)
     for name in ALL:
         f = base.get(name)
@@ -204,6 +207,30 @@ def test_imagined_rooms_are_renders_without_what_they_say() -> None:
         shown = indices(target_of(b))
         for part, cs in colours.items():
             assert np.isin(shown, cs).any(axis=(1, 2)).all() != (part in omit), (name, part)
+
+
+def test_the_way_to_the_gold_is_the_straight_line_where_free_and_heads_round_the_wall_where_not() -> None:
+    b = make("way_to_gold", n=60, size=64)
+    s = b.scenes
+    angle, length = way_line(s)
+    assert np.array_equal(target_of(b), render.render(s, 64, line=(angle, length)))
+    assert np.array_equal(WayToGold().target(s, 64), target_of(b))
+    blocked = s.way_blocked()
+    assert 0.2 < blocked.mean() < 0.8
+    # Where the straight way is free and the gold lies within the agent's reach, the line is
+    # arrow_to_gold's; where a wall crosses it, the line heads for the planner's corner.
+    inside = np.all(s.aim() == s.nearest_gold(), axis=1) & ~blocked
+    assert inside.sum() >= 10
+    gold = s.select(np.nonzero(inside)[0])
+    assert np.array_equal(ArrowToGold().target(gold, 64), render.render(gold, 64, line=way_line(gold)))
+    d = s.steer()[blocked] - s.agent[blocked]
+    assert np.allclose(np.cos(angle[blocked]), np.cos(np.arctan2(d[:, 1], d[:, 0])))
+    assert np.allclose(length[blocked], np.maximum(np.linalg.norm(d, axis=1) - game.AGENT_R, 0))
+    # The best move follows the line: forward where it lies within half a turn of the heading.
+    near = np.abs(game.wrap(angle - s.heading)) < game.TURN / 2 - 1e-9
+    assert (s.best_move()[near & blocked] == game.FORWARD).all()
+    score = way_to_gold.score(target_of(b), b)
+    assert np.median(score["median_angle_error_deg"][length > 0.05]) < 5 and score["line_drawn"][length > 0.05].all()
 
 
 def test_arrow_zoom_and_halfway_targets_are_the_scene_renders_they_describe() -> None:

@@ -29,6 +29,7 @@ from . import (  # noqa: F401  (each module registers its framework)
     position_qa,
     relposition_qa,
     visited_qa,
+    way_to_gold,
     zoom_agent,
     zoom_gold,
     zoom_halfway,
@@ -36,6 +37,7 @@ from . import (  # noqa: F401  (each module registers its framework)
 ALL: tuple[str, ...] = (
     "control",
     "arrow_to_gold",
+    "way_to_gold",
     "position_qa",
     "blue_line_qa",
     "gold_direction_qa",

@@ -46,10 +46,17 @@ def score(pred_images_uint8: np.ndarray, batch: Batch) -> dict[str, np.ndarray]:
     """Per picture (B, S, S, 3) uint8: the angle in degrees between the line drawn (the agent's
     centre to the centre of the blue pixels) and the true direction to the gold (180 where no blue
     is drawn), and whether any blue is drawn."""
+    return line_score(pred_images_uint8, batch.extra["agent"], batch.extra["gold_angle"])
+
+
+def line_score(pred_images_uint8: np.ndarray, agent: np.ndarray, angle: np.ndarray) -> dict[str, np.ndarray]:
+    """Per picture: the angle in degrees between the direction from `agent` (B, 2) to the centre
+    of the picture's blue pixels and `angle` (B,) (180 where no blue is drawn), and whether any
+    blue is drawn."""
     line = colour_centres(palette_indices(pred_images_uint8), (BLUE,))
-    d = line - batch.extra["agent"]
+    d = line - agent
     drawn = ~np.isnan(d[:, 0])
     with np.errstate(invalid="ignore"):
-        off = np.angle(np.exp(1j * (np.arctan2(d[:, 1], d[:, 0]) - batch.extra["gold_angle"])))
+        off = np.angle(np.exp(1j * (np.arctan2(d[:, 1], d[:, 0]) - angle)))
     error = np.where(drawn, np.degrees(np.abs(off)), 180.0)
     return {"median_angle_error_deg": error, "line_drawn": drawn.astype(np.float64)}
