@@ -736,6 +736,13 @@ def _agent_frameworks(given: tuple[str, ...]) -> list[str]:
     return list(given)
 
 
+def _visits_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--visits FILE` (repeatable): the recorded states visited_qa draws from (`tat agent visits`)."""
+    return click.option(
+        "--visits", "visits_files", multiple=True, type=click.Path(path_type=Path), metavar="FILE", help=help_text
+    )
+
+
 @agent.command("show")
 @click.option("--framework", "name", required=True, metavar="NAME", help="The framework to draw.")
 @click.option("-n", "count", type=click.IntRange(1, 64), default=8, help="How many examples (one row each).")
@@ -749,14 +756,7 @@ def _agent_frameworks(given: tuple[str, ...]) -> list[str]:
     metavar="oracle|majority|RUN",
     help="Also draw this policy's replies (answers, pictures) beside the truth: a trained agent's run folder.",
 )
-@click.option(
-    "--visits",
-    "visits_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="visited_qa: the recorded states to draw from (tat agent visits; repeatable).",
-)
+@_visits_option("visited_qa: the recorded states to draw from (tat agent visits; repeatable).")
 def agent_show(
     name: str, count: int, seed: int, size: int, dpi: int, out: Path, policy: str | None, visits_files: tuple[Path, ...]
 ) -> None:
@@ -898,14 +898,9 @@ def agent_visits(policy: str, episodes: int, seed: int, kind: str, steps: int, s
     default=0.0,
     help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
 )
-@click.option(
-    "--visits",
-    "visits_files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    metavar="FILE",
-    help="visited_qa asks about the held-out games of these recorded states (tat agent visits; repeatable; "
-    "default: a trained agent's own frameworks.visits).",
+@_visits_option(
+    "visited_qa asks about the held-out games of these recorded states (tat agent visits; repeatable; "
+    "default: a trained agent's own frameworks.visits)."
 )
 def agent_eval(
     policy: str,
