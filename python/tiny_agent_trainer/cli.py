@@ -783,23 +783,39 @@ def agent_show(
 
 
 def _agent_policy(
-    policy: str, seed: int, palette: bool = True, temperature: float = 0.0, visits: list[str] | None = None
+    policy: str,
+    seed: int,
+    palette: bool = True,
+    temperature: float = 0.0,
+    visits: list[str] | None = None,
+    plan: bool = False,
 ) -> Any:
     """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
     `palette` False: its pictures as the decoder writes them, not decoded to the game's colours;
     `temperature` > 0: its answers sampled, from a generator seeded with `seed`; `visits`: the
-    recorded states the majority policy's visited_qa sample comes from)."""
+    recorded states the majority policy's visited_qa sample comes from; `plan`: it draws its way
+    to the gold before every best-move answer)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
         if temperature:
             raise click.UsageError(f"--temperature {temperature}: only a trained agent's answers are sampled, not {policy}'s.")
+        if plan:
+            raise click.UsageError(f"--plan: only a trained agent draws its way before it answers, not {policy}.")
         return evaluate.make_policy(policy, seed, {"visits": visits or []})
     if not Path(policy).is_dir():
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
 
-    return AgentModel.load(policy, palette=palette, temperature=temperature, seed=seed)
+    return AgentModel.load(policy, palette=palette, temperature=temperature, seed=seed, plan=plan)
+
+
+_plan_option = click.option(
+    "--plan",
+    is_flag=True,
+    help="A trained agent draws its way to the gold (way_to_gold) before every best-move answer and answers "
+    "with the drawing as its canvas (trained by planned_move_qa).",
+)
 
 
 @agent.command("episode")
@@ -816,7 +832,10 @@ def _agent_policy(
     default=0.0,
     help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
 )
-def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path, temperature: float) -> None:
+@_plan_option
+def agent_episode(
+    policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path, temperature: float, plan: bool
+) -> None:
     """Play a closed-loop episode into a GIF. The policy's answer to the best-move question drives
     the agent until it eats the gold or the steps run out; each frame is captioned with the move."""
     from .tasks.agent import evaluate, game
@@ -824,7 +843,7 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
 
     scenes = game.make_scenes(1, seed, kind, solvable=True)
     episodes = evaluate.play(
-        _agent_policy(policy, seed, temperature=temperature),
+        _agent_policy(policy, seed, temperature=temperature, plan=plan),
         scenes,
         steps,
         evaluate.stream(evaluate.PROMPTS, seed, kind),
@@ -852,7 +871,10 @@ def agent_episode(policy: str, seed: int, steps: int, size: int, kind: str, scal
     help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature.",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="The .npz file to write.")
-def agent_visits(policy: str, episodes: int, seed: int, kind: str, steps: int, size: int, temperature: float, out: Path) -> None:
+@_plan_option
+def agent_visits(
+    policy: str, episodes: int, seed: int, kind: str, steps: int, size: int, temperature: float, out: Path, plan: bool
+) -> None:
     """Record the states a policy passes through in closed-loop games, for visited_qa (DAgger):
     train on them with [frameworks] visits = ["FILE"] and a weight for visited_qa. Every state
     before a move of a running game is kept once per game; every eighth game is held out."""
@@ -860,7 +882,7 @@ def agent_visits(policy: str, episodes: int, seed: int, kind: str, steps: int, s
 
     from .tasks.agent import visits
 
-    recorded = visits.record(_agent_policy(policy, seed, temperature=temperature), episodes, seed, kind, steps, size, policy)
+    recorded = visits.record(_agent_policy(policy, seed, temperature=temperature, plan=plan), episodes, seed, kind, steps, size, policy)
     visits.save(recorded, out)
     won = len(np.unique(recorded.game[recorded.won]))
     held = int((recorded.game % visits.HELD_OUT_EVERY == 0).sum())
@@ -902,6 +924,7 @@ def agent_visits(policy: str, episodes: int, seed: int, kind: str, steps: int, s
     "visited_qa asks about the held-out games of these recorded states (tat agent visits; repeatable; "
     "default: a trained agent's own frameworks.visits)."
 )
+@_plan_option
 def agent_eval(
     policy: str,
     count: int,
@@ -914,6 +937,7 @@ def agent_eval(
     as_json: bool,
     temperature: float,
     visits_files: tuple[Path, ...],
+    plan: bool,
 ) -> None:
     """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
     majority-class baseline; per picture framework: skill over a copy of the input and the objects'
@@ -924,7 +948,7 @@ def agent_eval(
     names = _agent_frameworks(frameworks) if frameworks else None
     visits = [str(p) for p in visits_files] or (run_visits(policy) if policy not in AGENT_POLICIES else [])
     report = evaluate.evaluate(
-        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature, visits=visits),
+        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature, visits=visits, plan=plan),
         names,
         count,
         seed,

@@ -64,7 +64,7 @@ def make(name: str, n: int = N, seed: int = 0, size: int = 32) -> Batch:
 
 
 def test_every_framework_is_registered_under_its_module_name_in_the_order_of_all() -> None:
-    assert len(ALL) == 24 and len(set(ALL)) == 24
+    assert len(ALL) == 25 and len(set(ALL)) == 25
     assert base.names() == list(ALL)
     for name in ALL:
         f = base.get(name)
@@ -231,6 +231,18 @@ def test_the_way_to_the_gold_is_the_straight_line_where_free_and_heads_round_the
     assert (s.best_move()[near & blocked] == game.FORWARD).all()
     score = way_to_gold.score(target_of(b), b)
     assert np.median(score["median_angle_error_deg"][length > 0.05]) < 5 and score["line_drawn"][length > 0.05].all()
+
+
+def test_the_planned_move_is_asked_with_the_way_to_the_gold_as_its_canvas() -> None:
+    b = make("planned_move_qa", n=40, size=64)
+    f = base.get("planned_move_qa")
+    assert f.questions == (base.get("relposition_qa").questions[2],) and f.questions[0].name == "best_move"
+    assert b.canvases.shape == (40, 1, 64, 64, 3)
+    assert np.array_equal(b.canvases[:, 0], WayToGold().target(b.scenes, 64))
+    assert np.array_equal(b.image, render.render(b.scenes, 64))
+    assert np.array_equal(b.label, b.scenes.best_move()) and len(set(b.label)) == 3
+    asked = f.ask(b.scenes, "best_move", np.random.default_rng(1), 64)
+    assert np.array_equal(asked.canvases, b.canvases) and asked.prompt != [] and set(asked.prompt) <= set(f.questions[0].prompts)
 
 
 def test_arrow_zoom_and_halfway_targets_are_the_scene_renders_they_describe() -> None:

@@ -16,7 +16,8 @@ from tiny_agent_trainer.config import Config, ConfigError
 from tiny_agent_trainer.tasks import registry
 from tiny_agent_trainer.tasks.agent import evaluate, game, render
 from tiny_agent_trainer.tasks.agent import task as agent_task
-from tiny_agent_trainer.tasks.agent.model import AgentModel
+from tiny_agent_trainer.tasks.agent.frameworks import base
+from tiny_agent_trainer.tasks.agent.model import PLAN_PROMPT, AgentModel
 
 TINY = """
 [task]
@@ -183,6 +184,30 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
         AgentModel.load(run, temperature=-1.0)
     episode = model.episode(0, steps=3)
     assert len(episode.history) <= 3 and model.memory == []
+    # Planning: the model draws its way to the gold first, and that drawing is the only canvas of
+    # every best-move answer; the batch's other questions are asked as they come.
+    planner = AgentModel.load(run, plan=True)
+    calls: list[tuple[list[str], np.ndarray, bool]] = []
+    call = planner._call
+    def spy(images: np.ndarray, canvases: np.ndarray, prompts: list[str], pictures: bool) -> Any:
+        calls.append((prompts, canvases.copy(), pictures))
+        return call(images, canvases, prompts, pictures)
+
+    planner._call = spy  # type: ignore[method-assign]
+    batch = base.get("relposition_qa").make(12, np.random.default_rng(5), 24)
+    best = batch.question == 2
+    assert 0 < best.sum() < 12
+    answered = planner(batch).answers
+    ways = model.ways(batch.image[best])
+    assert [c[0] for c in calls] == [[PLAN_PROMPT] * int(best.sum()), [batch.prompt[i] for i in np.nonzero(best)[0]],
+                                     [batch.prompt[i] for i in np.nonzero(~best)[0]]]
+    assert np.array_equal(calls[1][1], ways[:, None]) and calls[2][1].shape[1] == 0
+    assert [answered[i] for i in np.nonzero(best)[0]] == model.answers(batch.image[best], [batch.prompt[i] for i in np.nonzero(best)[0]], ways[:, None])[0]
+    assert [answered[i] for i in np.nonzero(~best)[0]] == model.answers(batch.image[~best], [batch.prompt[i] for i in np.nonzero(~best)[0]])[0]
+    calls.clear()
+    assert planner.act(scene) in (None, *range(len(game.MOVES)))
+    assert [c[0] for c in calls] == [[PLAN_PROMPT], [base.get("relposition_qa").questions[2].prompts[0]]]
+    assert len(planner.memory) == 1 and np.array_equal(calls[1][1][0, 0], planner.memory[0])
     report = agent_task.evaluate(run, n=8, frameworks=["position_qa", "imagine_without_agent"], episodes=2)
     assert {q.framework for q in report.questions} == {"position_qa"}
     assert [i.framework for i in report.images] == ["imagine_without_agent"]
@@ -203,6 +228,10 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 0 and "position_qa" in result.output
     result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--temperature", "1"])
     assert result.exit_code == 2 and "only a trained agent's answers are sampled" in result.output
+    result = runner.invoke(main, [*args, "--plan"], catch_exceptions=False)
+    assert result.exit_code == 0 and "position_qa" in result.output
+    result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--plan"])
+    assert result.exit_code == 2 and "only a trained agent draws its way" in result.output
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
     for flag in ([], ["--raw-pictures"]):
         result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)

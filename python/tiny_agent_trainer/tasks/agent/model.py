@@ -6,6 +6,9 @@
 - `imagine(scene_or_image, prompt)` -> the picture the model draws, (S, S, 3) uint8;
 - `act(scene)` -> the move (`game.FORWARD`, `CLOCKWISE`, `ANTICLOCKWISE`, or None when the
   answer names none) its answer to the best-move question names;
+- loaded with `plan=True`, it draws its way to the gold (way_to_gold's picture) before every
+  best-move answer and answers with that drawing as its canvas (planned_move_qa), in `act`,
+  `episode` and as a harness policy alike;
 - `episode(seed)` -> plays a seeded scene until the agent eats the gold (`evaluate.Episodes`);
 - called on a framework `Batch`, it is a harness policy (`evaluate.Prediction`).
 
@@ -21,7 +24,8 @@ policy repeats itself in a state it has met before; a sampled one can leave it (
 
 Canvas memory: the pictures the model drew last (at most `max_canvases`, oldest first) are the
 canvases of its next `answer` or `imagine` about a single picture; `reset()` forgets them, and
-every `episode` starts by forgetting them. A `Batch` brings its own canvases.
+every `episode` starts by forgetting them. A `Batch` brings its own canvases, except that a
+planning model replaces those of the best-move question by its drawn way.
 """
 
 from __future__ import annotations
@@ -36,21 +40,27 @@ from ... import _core
 from . import evaluate, game
 from .frameworks import base
 from .frameworks.base import Batch
+from .frameworks.way_to_gold import WayToGold
 from .render import PALETTE, palette_indices, render
 
 Picture = Union[game.Scene, game.Scenes, np.ndarray]
 """A scene (rendered at the model's size) or a picture, (S, S, 3) uint8."""
 CHUNK = 250
 """Examples per engine call."""
+PLAN_PROMPT = WayToGold.prompts[0]
+"""What a planning model asks itself for before it answers the best move."""
 
 
 class AgentModel:
-    def __init__(self, agent: _core.Agent, *, palette: bool = True, temperature: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self, agent: _core.Agent, *, palette: bool = True, temperature: float = 0.0, seed: int = 0, plan: bool = False
+    ) -> None:
         if not (temperature >= 0 and np.isfinite(temperature)):
             raise ValueError(f"temperature {temperature}: 0 (greedy answers) or a positive number such as 1")
         self._agent = agent
         self.palette = palette
         self.temperature = float(temperature)
+        self.plan = bool(plan)
         self._draws = np.random.default_rng(seed)
         self.size = int(agent.image_size)
         self.max_canvases = int(agent.max_canvases)
@@ -67,12 +77,14 @@ class AgentModel:
         palette: bool = True,
         temperature: float = 0.0,
         seed: int = 0,
+        plan: bool = False,
     ) -> AgentModel:
         """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
         `fp32`, `bf16`) replaces the one it was trained with; `palette=False` keeps its pictures'
-        pixels as the decoder writes them; `temperature` > 0 samples its answers (see the module)."""
+        pixels as the decoder writes them; `temperature` > 0 samples its answers; `plan` draws the
+        way before every best-move answer (see the module)."""
         agent = _core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision)
-        return cls(agent, palette=palette, temperature=temperature, seed=seed)
+        return cls(agent, palette=palette, temperature=temperature, seed=seed, plan=plan)
 
     def _call(
         self, images: np.ndarray, canvases: np.ndarray, prompts: list[str], pictures: bool
@@ -140,7 +152,12 @@ class AgentModel:
         framework = base.get(question.framework)
         if prompt is None:
             prompt = next(q for q in framework.questions if q.name == question.question).prompts[0]
-        texts = [evaluate.normalise(self.answer(scene, prompt))]
+        if self.plan:
+            way = self.imagine(scene, PLAN_PROMPT)  # it joins the memory, as every drawing does
+            texts, _ = self._call(self.picture(scene)[None], way[None, None], [prompt], False)
+        else:
+            texts = [self.answer(scene, prompt)]
+        texts = [evaluate.normalise(texts[0])]
         batch = framework.ask(
             game.Scenes.from_scenes([scene]) if isinstance(scene, game.Scene) else scene,
             question.question,
@@ -182,6 +199,36 @@ class AgentModel:
                 drawn.append(self.decode(np.asarray(p)))
         return texts, (np.concatenate(drawn) if pictures else None)
 
+    def ways(self, images: np.ndarray) -> np.ndarray:
+        """(n, S, S, 3) the model's drawings of its way to the gold (`PLAN_PROMPT`) about `images`."""
+        _, drawn = self.answers(images, [PLAN_PROMPT] * len(images), pictures=True)
+        assert drawn is not None  # asked for
+        return drawn
+
     def __call__(self, batch: Batch) -> evaluate.Prediction:
-        texts, pictures = self.answers(batch.image, batch.prompt, batch.canvases, batch.target is not None)
-        return evaluate.Prediction(texts, pictures)
+        planned = asks_best_move(batch) if self.plan else np.zeros(len(batch), dtype=bool)
+        if not planned.any():
+            texts, pictures = self.answers(batch.image, batch.prompt, batch.canvases, batch.target is not None)
+            return evaluate.Prediction(texts, pictures)
+        # A question batch: the best-move examples get the drawn way as their only canvas.
+        texts = [""] * len(batch)
+        for part, canvases in ((planned, None), (~planned, batch.canvases)):
+            index = np.nonzero(part)[0]
+            if not len(index):
+                continue
+            images = batch.image[index]
+            said, _ = self.answers(
+                images, [batch.prompt[i] for i in index], self.ways(images)[:, None] if canvases is None else canvases[index]
+            )
+            for i, text in zip(index, said):
+                texts[i] = text
+        return evaluate.Prediction(texts, None)
+
+
+def asks_best_move(batch: Batch) -> np.ndarray:
+    """(n,) which examples of `batch` ask the closed loop's best-move question (any framework that
+    asks that question object: relposition_qa, visited_qa, planned_move_qa)."""
+    move = evaluate.move_question()
+    question = next(q for q in base.get(move.framework).questions if q.name == move.question)
+    asked = base.get(batch.framework).questions
+    return np.array([0 <= q < len(asked) and asked[q] is question for q in batch.question], dtype=bool)
