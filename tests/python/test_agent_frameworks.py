@@ -14,6 +14,7 @@ from tiny_agent_trainer.tasks.agent import game, render
 from tiny_agent_trainer.tasks.agent.frameworks import (
     ALL,
     base,
+    closer_places,
     comparison_v1,
     complex_loss_v1,
     imagine_after_move,
@@ -22,6 +23,7 @@ from tiny_agent_trainer.tasks.agent.frameworks import (
 )
 from tiny_agent_trainer.tasks.agent.frameworks.arrow_to_gold import ArrowToGold
 from tiny_agent_trainer.tasks.agent.frameworks.way_to_gold import WayToGold, way_line
+from tiny_agent_trainer.tasks.agent.frameworks.closer_places import CloserPlaces
 from tiny_agent_trainer.tasks.agent.frameworks.blue_line_qa import BlueLineQA
 from tiny_agent_trainer.tasks.agent.frameworks.imagine_halfway_to_gold import ImagineHalfwayToGold, halfway
 from tiny_agent_trainer.tasks.agent.frameworks.please_turn_qa import PleaseTurnQA
@@ -64,7 +66,7 @@ def make(name: str, n: int = N, seed: int = 0, size: int = 32) -> Batch:
 
 
 def test_every_framework_is_registered_under_its_module_name_in_the_order_of_all() -> None:
-    assert len(ALL) == 25 and len(set(ALL)) == 25
+    assert len(ALL) == 26 and len(set(ALL)) == 26
     assert base.names() == list(ALL)
     for name in ALL:
         f = base.get(name)
@@ -243,6 +245,34 @@ def test_the_planned_move_is_asked_with_the_way_to_the_gold_as_its_canvas() -> N
     assert np.array_equal(b.label, b.scenes.best_move()) and len(set(b.label)) == 3
     asked = f.ask(b.scenes, "best_move", np.random.default_rng(1), 64)
     assert np.array_equal(asked.canvases, b.canvases) and asked.prompt != [] and set(asked.prompt) <= set(f.questions[0].prompts)
+
+
+def test_closer_places_are_the_cells_with_a_shorter_way_round_the_walls() -> None:
+    b = make("closer_places", n=40, size=64)
+    s = b.scenes
+    truth = indices(target_of(b))
+    plain = indices(render.render(s, 64))
+    assert np.array_equal(np.where(truth == render.BLUE, render.WHITE, truth), plain), "blue over the floor only"
+    assert np.array_equal(target_of(b), CloserPlaces().target(s, 64))
+    region = closer_places.regions(s)
+    for i in range(len(s)):
+        free, dist = closer_places._gold_field(s, i)
+        mine = closer_places.agent_way(s.agent[i], free, dist)
+        assert np.isfinite(mine) and np.array_equal(region[i], free & (dist < mine))
+    assert 0.3 < (truth == render.BLUE).any(axis=(1, 2)).mean() <= 1.0
+    # A wall across the way, its left end nearer: the region reaches the agent on its left, the
+    # side the best move turns to; the truth scores itself perfectly, a copy of the input not.
+    wall = (0.3, 0.45, 0.9, 0.45 + WALL)
+    hand = Scenes.from_scenes([Scene((0.5, 0.3), math.pi / 2, [*SIDES, wall], [(0.5, 0.75)])])
+    assert hand.way_blocked()[0] and hand.best_move()[0] == game.ANTICLOCKWISE
+    hb = CloserPlaces().image_batch(hand, render.render(hand, 96), CloserPlaces().target(hand, 96), ["x"])
+    hb.extra.update(agent=hand.agent.copy(), heading=hand.heading.copy())
+    own = closer_places.score(target_of(hb), hb)
+    assert own["region_iou"][0] == 1.0 and own["agent_side"][0] == 1.0
+    mirrored = target_of(hb)[:, :, ::-1]  # the region on the other side
+    assert closer_places.score(np.ascontiguousarray(mirrored), hb)["agent_side"][0] == 0.0
+    copy = closer_places.score(b.image, b)
+    assert (copy["region_iou"][(truth == render.BLUE).any(axis=(1, 2))] == 0).all()
 
 
 def test_arrow_zoom_and_halfway_targets_are_the_scene_renders_they_describe() -> None:

@@ -435,12 +435,15 @@ def _as_values(value: Any, n: int) -> dict[str, np.ndarray]:
 
 
 def _summarise(values: dict[str, list[np.ndarray]]) -> dict[str, float]:
-    """Each own score over all examples: the median of a name that starts with `median_` (NaN
-    left out), otherwise the mean."""
+    """Each own score over all examples: the median of a name that starts with `median_`,
+    otherwise the mean; NaN (an example the score does not count) left out of both."""
     out = {}
     for k, parts in values.items():
         v = np.concatenate(parts)
-        out[k] = float(np.nanmedian(v)) if k.startswith("median_") and not np.isnan(v).all() else float(np.mean(v))
+        if np.isnan(v).all():
+            out[k] = math.nan
+        else:
+            out[k] = float(np.nanmedian(v)) if k.startswith("median_") else float(np.nanmean(v))
     return out
 
 

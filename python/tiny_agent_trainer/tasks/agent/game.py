@@ -387,13 +387,20 @@ def _way_field(walls_key: bytes, gold_key: bytes) -> tuple[np.ndarray, np.ndarra
         dist = best
 
 
+def way_field(walls: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(PLAN_CELLS, PLAN_CELLS) each, indexed [x, y] as `_cells`: the planner's cells the agent's
+    centre may take, and their distances along the grid round the walls (MAX_WALLS, 4) to a cell
+    that eats the gold at `gold` (inf where it cannot be reached)."""
+    return _way_field(np.ascontiguousarray(walls, dtype=np.float64).tobytes(),
+                      np.ascontiguousarray(gold, dtype=np.float64).tobytes())
+
+
 def plan(walls: np.ndarray, agent: np.ndarray, gold: np.ndarray) -> np.ndarray | None:
     """Where an agent at `agent` heads to go round the walls (MAX_WALLS, 4) to `gold`: of the
     planner's cells it can reach in a straight line without touching a wall, the one whose
     straight distance plus its way along the grid to the gold is shortest. None when no such cell
     has a way to the gold."""
-    free, dist = _way_field(np.ascontiguousarray(walls, dtype=np.float64).tobytes(),
-                            np.ascontiguousarray(gold, dtype=np.float64).tobytes())
+    free, dist = way_field(walls, gold)
     reach = free & np.isfinite(dist)
     cells = _cells()[reach]
     total = np.linalg.norm(cells - agent, axis=-1) + dist[reach]

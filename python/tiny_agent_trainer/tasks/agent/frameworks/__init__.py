@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import (  # noqa: F401  (each module registers its framework)
     arrow_to_gold,
     blue_line_qa,
+    closer_places,
     comparison_v1,
     complex_loss_v1,
     control,
@@ -39,6 +40,7 @@ ALL: tuple[str, ...] = (
     "control",
     "arrow_to_gold",
     "way_to_gold",
+    "closer_places",
     "position_qa",
     "blue_line_qa",
     "gold_direction_qa",
