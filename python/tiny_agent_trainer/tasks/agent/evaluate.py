@@ -23,7 +23,7 @@ What is measured, per framework, on `n` held-out examples (2,000 by default):
   and no other; the copy of the input is scored the same way beside it. A framework that has its own
   `score(pred_images_uint8, batch)` (complex_loss_v1, arrow_to_gold) is scored with it too: per
   example, named numbers; a name that starts with `median_` reports the median over the examples,
-  any other the mean;
+  any other the mean (NaN, an example the score does not count, left out of both);
 - closed loop: `episodes` seeded bare scenes (and full scenes, with interior walls and up to two
   gold pieces, drawn again where the walls cut the agent off from every piece:
   `make_scenes(solvable=True)`); each step asks the best-move question about every episode still running, as one
