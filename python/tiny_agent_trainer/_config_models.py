@@ -225,7 +225,7 @@ class TrainingConfig(BaseModel):
     epochs: int = Field(default=100)
     freeze: list[str] = Field(default_factory=list, description='Variables kept fixed during training: names or name prefixes such as `encoder` or `decoder.layers.0`, where `*` stands for any one part (`blocks.*.up`); each must match a variable.')
     gradient_clip_norm: float = Field(default=1.0, description='Global gradient-norm clip; 0 disables clipping.')
-    init_from: Optional[str] = Field(default=None, description='A new run starts from the weights of this run or checkpoint folder (its `best`, else `last`) and keeps its tokenizer; variables it lacks keep their initialisation.')
+    init_from: Optional[str] = Field(default=None, description='A new run starts from the weights of this run or checkpoint folder (its `best`, else `last`) and keeps its tokenizer (an agent run adds the words its frameworks bring, their embeddings starting fresh); variables it lacks keep their initialisation.')
     learning_rate: float = Field(default=0.0001)
     min_lr_ratio: float = Field(default=0.1, description='The cosine decay ends at `learning_rate * min_lr_ratio`.')
     optimizer: OptimizerKind = Field(default='adamw')

@@ -121,6 +121,28 @@ def test_an_agent_trains_on_recorded_visits_and_is_scored_on_their_held_out_game
     assert "visited_qa" in {q.framework for q in report.questions}
 
 
+def test_a_run_from_a_checkpoint_reads_the_words_its_new_frameworks_bring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first run's tokenizer lacks way_to_gold's words (as a run written before the framework
+    # existed); a run from its weights keeps every id and learns to read them.
+    full = agent_task.Source.vocabulary
+    monkeypatch.setattr(agent_task.Source, "vocabulary", lambda self: [t for t in full(self) if "stretch" not in t])
+    first = agent_task.train(tiny(tmp_path, name="a.toml").with_overrides([f'training.output_dir="{tmp_path / "first"}"']))
+    monkeypatch.undo()
+    old = json.loads((first / "last" / "tokenizer.json").read_text())["pieces"]
+    assert "stretch" not in old
+    starts: list[dict[str, Any]] = []
+    config = tiny(tmp_path, name="b.toml").with_overrides([
+        f'training.output_dir="{tmp_path / "second"}"', f'training.init_from="{first}"',
+        "frameworks.weights={ position_qa = 1, way_to_gold = 1 }",
+    ])
+    second = agent_task.train(config, on_start=lambda kind, seed, info: starts.append(info))
+    new = json.loads((second / "last" / "tokenizer.json").read_text())["pieces"]
+    assert new[: len(old)] == old and "stretch" in new[len(old) :]
+    assert f"embed: the checkpoint's {len(old)} rows of {len(new)}" in starts[0]["init_from"]
+    model = AgentModel.load(second)
+    assert model.ways(render.render(game.make_scenes(2, 0), 24)).shape == (2, 24, 24, 3)
+
+
 def weights(run: Path) -> bytes:
     return (run / "last" / "model.safetensors").read_bytes()
 

@@ -351,8 +351,10 @@ pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
 
 /// Copies every variable of the checkpoint in `dir` that `vs` also has into `vs` (a new run's
 /// `training.init_from`); the others keep their initialisation. Returns what was done, in words.
-/// A variable of another shape is an error, as is a checkpoint that shares no variable.
-pub fn load_matching(vs: &mut VarStore, dir: &Path) -> Result<String> {
+/// A variable of another shape is an error, as is a checkpoint that shares no variable, except
+/// that a variable `grown` names takes the checkpoint's rows where it has more rows and is
+/// otherwise the same shape (a token embedding whose tokenizer gained words).
+pub fn load_matching(vs: &mut VarStore, dir: &Path, grown: &[String]) -> Result<String> {
     let path = dir.join(MODEL_FILE);
     let stored: std::collections::HashMap<String, tch::Tensor> =
         tch::Tensor::read_safetensors(&path).map_err(|e| corrupt(&path, &e.to_string()))?.into_iter().collect();
@@ -360,9 +362,18 @@ pub fn load_matching(vs: &mut VarStore, dir: &Path) -> Result<String> {
     let mut names: Vec<&String> = variables.keys().collect();
     names.sort();
     let mut loaded = 0;
+    let mut rows = Vec::new();
     for name in &names {
         let Some(source) = stored.get(*name) else { continue };
         let target = &variables[*name];
+        let (have, want) = (source.size(), target.size());
+        let grows = grown.contains(*name) && have.len() == want.len() && have[1..] == want[1..] && have[0] < want[0];
+        if grows {
+            tch::no_grad(|| target.narrow(0, 0, have[0]).copy_(source));
+            rows.push(format!("{name}: the checkpoint's {} rows of {}", have[0], want[0]));
+            loaded += 1;
+            continue;
+        }
         if source.size() != target.size() {
             return Err(TatError::Usage(format!(
                 "training.init_from: `{name}` in {} has shape {:?}, this model's has {:?}. Fix: start from a run \
@@ -382,8 +393,9 @@ pub fn load_matching(vs: &mut VarStore, dir: &Path) -> Result<String> {
         )));
     }
     let unused = stored.len() - loaded;
+    let grew = if rows.is_empty() { String::new() } else { format!("; {}", rows.join(", ")) };
     Ok(format!(
-        "{}: {loaded} of this model's {} tensors loaded ({} kept their initialisation, {unused} of the checkpoint's unused)",
+        "{}: {loaded} of this model's {} tensors loaded ({} kept their initialisation, {unused} of the checkpoint's unused{grew})",
         dir.display(),
         names.len(),
         names.len() - loaded

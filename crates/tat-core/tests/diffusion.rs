@@ -305,7 +305,7 @@ fn feedback_starts_at_the_frozen_models_loss_trains_only_itself_and_resumes_exac
     let ckpt = checkpoint::load(&base.join("last")).unwrap();
     let context = TaskContext { device: tch::Device::Cpu, compute: Compute::Fp32, resumed: None, init: Some(&ckpt) };
     let mut task = tasks::open(&config, TaskData::FromConfig, &context).unwrap();
-    checkpoint::load_matching(task.vs_mut(), &ckpt.dir).unwrap();
+    checkpoint::load_matching(task.vs_mut(), &ckpt.dir, &[]).unwrap();
     let start = task.validate().unwrap();
     assert_eq!(start.loss, base_val);
     assert_eq!(start.extra["delta_ratio_0"], 0.0);

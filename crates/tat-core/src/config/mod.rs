@@ -215,7 +215,8 @@ pub struct TrainingConfig {
     /// Run folder; default `runs/<task.name>`.
     pub output_dir: Option<PathBuf>,
     /// A new run starts from the weights of this run or checkpoint folder (its `best`, else
-    /// `last`) and keeps its tokenizer; variables it lacks keep their initialisation.
+    /// `last`) and keeps its tokenizer (an agent run adds the words its frameworks bring, their
+    /// embeddings starting fresh); variables it lacks keep their initialisation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init_from: Option<PathBuf>,
     /// Variables kept fixed during training: names or name prefixes such as `encoder` or

@@ -89,6 +89,19 @@ impl Tokenizer {
         Tokenizer::from_pieces(Kind::Words, words::build_pieces(texts, min_freq), min_freq)
     }
 
+    /// A `words` tokenizer that keeps every id of this one and appends the words of `texts` it
+    /// lacks, in [`Tokenizer::build_words`]' order (most frequent first, ties by the word): a run
+    /// that starts from a checkpoint (`training.init_from`) reads the words its new data brings
+    /// instead of `<unk>`. Other kinds are returned unchanged.
+    pub fn with_words<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Tokenizer {
+        if self.kind != Kind::Words {
+            return self.clone();
+        }
+        let known = |word: &String| self.ids.contains_key(word.as_str());
+        let added = words::build_pieces(texts, 1).into_iter().filter(|word| !known(word));
+        Tokenizer::from_pieces(Kind::Words, self.pieces.iter().cloned().chain(added).collect(), self.min_freq)
+    }
+
     fn from_pieces(kind: Kind, pieces: Vec<String>, min_freq: usize) -> Tokenizer {
         let ids = pieces.iter().cloned().zip(0..).collect();
         Tokenizer { kind, pieces, ids, min_freq }
@@ -426,6 +439,22 @@ mod tests {
         let file = TokenizerFile { kind: "words".into(), version: VERSION, min_freq: 1, pieces: words };
         std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
         assert_eq!(Tokenizer::load(&path).unwrap().kind, Kind::Words);
+    }
+
+    #[test]
+    fn with_words_keeps_every_id_and_appends_the_new_words() {
+        let old = Tokenizer::build_words(["go left", "go right"], 1);
+        let grown = old.with_words(["go up up", "left now"]);
+        assert_eq!(grown.vocab_size(), old.vocab_size() + 2);
+        for id in 0..old.vocab_size() as i64 {
+            assert_eq!(grown.id_to_piece(id), old.id_to_piece(id));
+        }
+        // "up" (twice) before "now" (once); known words keep their ids.
+        let n = old.vocab_size() as i64;
+        assert_eq!(grown.encode("up now go left"), [n, n + 1, old.encode("go")[0], old.encode("left")[0]]);
+        assert_eq!(old.with_words(["go left"]), old);
+        let wgsl = Tokenizer::build(["fn main() {}"], 1);
+        assert_eq!(wgsl.with_words(["new words"]), wgsl);
     }
 
     #[test]

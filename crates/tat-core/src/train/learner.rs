@@ -133,7 +133,8 @@ fn train_inner(
     };
     let context = TaskContext { device, compute: precision.compute, resumed: resumed.as_ref(), init: init.as_ref() };
     let mut task = tasks::open(&config, data, &context)?;
-    let init_from = init.map(|ckpt| checkpoint::load_matching(task.vs_mut(), &ckpt.dir)).transpose()?;
+    let grown = task.grown_rows();
+    let init_from = init.map(|ckpt| checkpoint::load_matching(task.vs_mut(), &ckpt.dir, &grown)).transpose()?;
     let frozen = checkpoint::freeze(task.vs(), &config.training.freeze)?;
     let mut learner = Learner::open(config, task, device, precision, run_dir, resumed, &frozen, collective)?;
     learner.share_weights()?;

@@ -38,6 +38,12 @@ pub trait Task {
     fn tokenizer(&self) -> Option<&Tokenizer> {
         None
     }
+    /// Variables whose leading rows a new run may take from a checkpoint that has fewer of them
+    /// (`training.init_from`): a token embedding after the tokenizer gained the words of new data.
+    /// The rows past the checkpoint's keep their initialisation. None by default.
+    fn grown_rows(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Sizes for the run's start line.
     fn describe(&self) -> TaskSizes;
     /// Plans epoch `epoch` (from 0) of the run seeded `seed` and returns its number of steps.

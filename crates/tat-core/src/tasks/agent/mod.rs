@@ -427,17 +427,25 @@ pub struct AgentTask {
     /// The validation batches, encoded once, by framework.
     validation: Vec<Vec<Encoded>>,
     val_examples: usize,
+    /// The tokenizer gained words over the `training.init_from` checkpoint's: the token
+    /// embedding's new rows start fresh.
+    grown: bool,
 }
 
 impl AgentTask {
     pub fn open(config: &Config, mut source: Box<dyn BatchSource>, context: &TaskContext) -> Result<Self> {
         let model = config.model.agent().expect("the task's architecture is agent (checked)").clone();
-        let tokenizer = match context.resumed.or(context.init) {
-            Some(ckpt) => ckpt.tokenizer()?.clone(),
-            None => {
-                let texts = source.vocabulary()?;
-                Tokenizer::build_words(texts.iter().map(String::as_str), 1)
-            }
+        // A resumed run keeps its tokenizer; a run from a checkpoint (`training.init_from`) keeps
+        // the checkpoint's ids and adds the words its frameworks bring (their embedding rows
+        // start fresh, `grown_rows`); a new run learns one from its frameworks' texts.
+        let tokenizer = match (context.resumed, context.init) {
+            (Some(ckpt), _) => ckpt.tokenizer()?.clone(),
+            (None, Some(ckpt)) => ckpt.tokenizer()?.with_words(source.vocabulary()?.iter().map(String::as_str)),
+            (None, None) => Tokenizer::build_words(source.vocabulary()?.iter().map(String::as_str), 1),
+        };
+        let grown = match (context.resumed, context.init) {
+            (None, Some(ckpt)) => ckpt.tokenizer()?.vocab_size() < tokenizer.vocab_size(),
+            _ => false,
         };
         tch::manual_seed(config.training.seed as i64);
         let vs = VarStore::new(context.device);
@@ -466,6 +474,7 @@ impl AgentTask {
             seed: config.training.seed,
             validation,
             val_examples,
+            grown,
         })
     }
 }
@@ -507,6 +516,14 @@ fn split(
 impl Task for AgentTask {
     fn vs(&self) -> &VarStore {
         &self.vs
+    }
+
+    fn grown_rows(&self) -> Vec<String> {
+        if self.grown {
+            vec!["embed".to_string()]
+        } else {
+            Vec::new()
+        }
     }
 
     fn vs_mut(&mut self) -> &mut VarStore {
