@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..game import AGENT_R, PLAN_CELLS, Scenes, wrap, way_field
-from ..render import BLUE, WHITE, palette_indices, render_indices, PALETTE
+from ..game import AGENT_R, PLAN_CELLS, Scenes, way_field, wrap
+from ..render import BLUE, PALETTE, WHITE, palette_indices, render_indices
 from .base import Batch, ImageFramework, pick, register
 from .relposition_qa import RelPositionQA
 
@@ -70,9 +70,10 @@ def pixel_cells(size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.broadcast_to(col[None, :], (size, size)), np.broadcast_to(row[:, None], (size, size))
 
 
-def picture_indices(scenes: Scenes, size: int) -> np.ndarray:
-    """(B, S, S) palette indices of the target: the scene, its floor blue over the region."""
-    indices = render_indices(scenes, size)
+def picture_indices(scenes: Scenes, size: int, plain: np.ndarray | None = None) -> np.ndarray:
+    """(B, S, S) palette indices of the target: the scene (`plain`, its render's indices, where
+    given), its floor blue over the region."""
+    indices = render_indices(scenes, size) if plain is None else plain
     cx, cy = pixel_cells(size)
     inside = regions(scenes)[:, cx, cy]
     return np.where(inside & (indices == WHITE), BLUE, indices).astype(np.uint8)
@@ -91,8 +92,9 @@ class CloserPlaces(ImageFramework):
 
     def make(self, n: int, rng: np.random.Generator, size: int) -> Batch:
         scenes = RelPositionQA().draw(n, rng)
-        target = PALETTE[picture_indices(scenes, size)]
-        batch = self.image_batch(scenes, PALETTE[render_indices(scenes, size)], target, pick(self.prompts, n, rng))
+        plain = render_indices(scenes, size)
+        target = PALETTE[picture_indices(scenes, size, plain)]
+        batch = self.image_batch(scenes, PALETTE[plain], target, pick(self.prompts, n, rng))
         batch.extra.update(agent=scenes.agent.copy(), heading=scenes.heading.copy())
         return batch
 
