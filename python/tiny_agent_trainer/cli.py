@@ -793,15 +793,15 @@ def _agent_policy(
     """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
     `palette` False: its pictures as the decoder writes them, not decoded to the game's colours;
     `temperature` > 0: its answers sampled, from a generator seeded with `seed`; `visits`: the
-    recorded states the majority policy's visited_qa sample comes from; `plan`: it draws its way
-    to the gold before every best-move answer)."""
+    recorded states the majority policy's visited_qa sample comes from; `plan`: it draws its plan
+    before every best-move answer)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
         if temperature:
             raise click.UsageError(f"--temperature {temperature}: only a trained agent's answers are sampled, not {policy}'s.")
         if plan:
-            raise click.UsageError(f"--plan: only a trained agent draws its way before it answers, not {policy}.")
+            raise click.UsageError(f"--plan: only a trained agent draws its plan before it answers, not {policy}.")
         return evaluate.make_policy(policy, seed, {"visits": visits or []})
     if not Path(policy).is_dir():
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
@@ -813,8 +813,8 @@ def _agent_policy(
 _plan_option = click.option(
     "--plan",
     is_flag=True,
-    help="A trained agent draws its way to the gold (way_to_gold) before every best-move answer and answers "
-    "with the drawing as its canvas (trained by planned_move_qa).",
+    help="A trained agent draws its plan (closer_places: the places nearer the gold on foot) before every "
+    "best-move answer and answers with the drawing as its canvas (trained by planned_move_qa).",
 )
 
 

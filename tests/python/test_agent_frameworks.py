@@ -235,12 +235,12 @@ def test_the_way_to_the_gold_is_the_straight_line_where_free_and_heads_round_the
     assert np.median(score["median_angle_error_deg"][length > 0.05]) < 5 and score["line_drawn"][length > 0.05].all()
 
 
-def test_the_planned_move_is_asked_with_the_way_to_the_gold_as_its_canvas() -> None:
+def test_the_planned_move_is_asked_with_the_places_nearer_the_gold_as_its_canvas() -> None:
     b = make("planned_move_qa", n=40, size=64)
     f = base.get("planned_move_qa")
     assert f.questions == (base.get("relposition_qa").questions[2],) and f.questions[0].name == "best_move"
     assert b.canvases.shape == (40, 1, 64, 64, 3)
-    assert np.array_equal(b.canvases[:, 0], WayToGold().target(b.scenes, 64))
+    assert np.array_equal(b.canvases[:, 0], CloserPlaces().target(b.scenes, 64))
     assert np.array_equal(b.image, render.render(b.scenes, 64))
     assert np.array_equal(b.label, b.scenes.best_move()) and len(set(b.label)) == 3
     asked = f.ask(b.scenes, "best_move", np.random.default_rng(1), 64)

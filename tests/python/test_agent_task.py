@@ -140,7 +140,7 @@ def test_a_run_from_a_checkpoint_reads_the_words_its_new_frameworks_bring(tmp_pa
     assert new[: len(old)] == old and "stretch" in new[len(old) :]
     assert f"embed: the checkpoint's {len(old)} rows of {len(new)}" in starts[0]["init_from"]
     model = AgentModel.load(second)
-    assert model.ways(render.render(game.make_scenes(2, 0), 24)).shape == (2, 24, 24, 3)
+    assert model.plans(render.render(game.make_scenes(2, 0), 24)).shape == (2, 24, 24, 3)
 
 
 def weights(run: Path) -> bytes:
@@ -206,7 +206,7 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
         AgentModel.load(run, temperature=-1.0)
     episode = model.episode(0, steps=3)
     assert len(episode.history) <= 3 and model.memory == []
-    # Planning: the model draws its way to the gold first, and that drawing is the only canvas of
+    # Planning: the model draws its plan first, and that drawing is the only canvas of
     # every best-move answer; the batch's other questions are asked as they come.
     planner = AgentModel.load(run, plan=True)
     calls: list[tuple[list[str], np.ndarray, bool]] = []
@@ -220,11 +220,11 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     best = batch.question == 2
     assert 0 < best.sum() < 12
     answered = planner(batch).answers
-    ways = model.ways(batch.image[best])
+    drawn = model.plans(batch.image[best])
     assert [c[0] for c in calls] == [[PLAN_PROMPT] * int(best.sum()), [batch.prompt[i] for i in np.nonzero(best)[0]],
                                      [batch.prompt[i] for i in np.nonzero(~best)[0]]]
-    assert np.array_equal(calls[1][1], ways[:, None]) and calls[2][1].shape[1] == 0
-    assert [answered[i] for i in np.nonzero(best)[0]] == model.answers(batch.image[best], [batch.prompt[i] for i in np.nonzero(best)[0]], ways[:, None])[0]
+    assert np.array_equal(calls[1][1], drawn[:, None]) and calls[2][1].shape[1] == 0
+    assert [answered[i] for i in np.nonzero(best)[0]] == model.answers(batch.image[best], [batch.prompt[i] for i in np.nonzero(best)[0]], drawn[:, None])[0]
     assert [answered[i] for i in np.nonzero(~best)[0]] == model.answers(batch.image[~best], [batch.prompt[i] for i in np.nonzero(~best)[0]])[0]
     calls.clear()
     assert planner.act(scene) in (None, *range(len(game.MOVES)))
@@ -253,7 +253,7 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     result = runner.invoke(main, [*args, "--plan"], catch_exceptions=False)
     assert result.exit_code == 0 and "position_qa" in result.output
     result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--plan"])
-    assert result.exit_code == 2 and "only a trained agent draws its way" in result.output
+    assert result.exit_code == 2 and "only a trained agent draws its plan" in result.output
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
     for flag in ([], ["--raw-pictures"]):
         result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)

@@ -6,9 +6,9 @@
 - `imagine(scene_or_image, prompt)` -> the picture the model draws, (S, S, 3) uint8;
 - `act(scene)` -> the move (`game.FORWARD`, `CLOCKWISE`, `ANTICLOCKWISE`, or None when the
   answer names none) its answer to the best-move question names;
-- loaded with `plan=True`, it draws its way to the gold (way_to_gold's picture) before every
-  best-move answer and answers with that drawing as its canvas (planned_move_qa), in `act`,
-  `episode` and as a harness policy alike;
+- loaded with `plan=True`, it draws its plan (closer_places' picture: the places nearer the gold
+  on foot) before every best-move answer and answers with that drawing as its canvas
+  (planned_move_qa), in `act`, `episode` and as a harness policy alike;
 - `episode(seed)` -> plays a seeded scene until the agent eats the gold (`evaluate.Episodes`);
 - called on a framework `Batch`, it is a harness policy (`evaluate.Prediction`).
 
@@ -25,7 +25,7 @@ policy repeats itself in a state it has met before; a sampled one can leave it (
 Canvas memory: the pictures the model drew last (at most `max_canvases`, oldest first) are the
 canvases of its next `answer` or `imagine` about a single picture; `reset()` forgets them, and
 every `episode` starts by forgetting them. A `Batch` brings its own canvases, except that a
-planning model replaces those of the best-move question by its drawn way.
+planning model replaces those of the best-move question by its drawn plan.
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ from ... import _core
 from . import evaluate, game
 from .frameworks import base
 from .frameworks.base import Batch
-from .frameworks.way_to_gold import WayToGold
+from .frameworks.closer_places import CloserPlaces
 from .render import PALETTE, palette_indices, render
 
 Picture = Union[game.Scene, game.Scenes, np.ndarray]
 """A scene (rendered at the model's size) or a picture, (S, S, 3) uint8."""
 CHUNK = 250
 """Examples per engine call."""
-PLAN_PROMPT = WayToGold.prompts[0]
+PLAN_PROMPT = CloserPlaces.prompts[0]
 """What a planning model asks itself for before it answers the best move."""
 
 
@@ -81,8 +81,8 @@ class AgentModel:
     ) -> AgentModel:
         """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
         `fp32`, `bf16`) replaces the one it was trained with; `palette=False` keeps its pictures'
-        pixels as the decoder writes them; `temperature` > 0 samples its answers; `plan` draws the
-        way before every best-move answer (see the module)."""
+        pixels as the decoder writes them; `temperature` > 0 samples its answers; `plan` draws its
+        plan before every best-move answer (see the module)."""
         agent = _core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision)
         return cls(agent, palette=palette, temperature=temperature, seed=seed, plan=plan)
 
@@ -153,8 +153,8 @@ class AgentModel:
         if prompt is None:
             prompt = next(q for q in framework.questions if q.name == question.question).prompts[0]
         if self.plan:
-            way = self.imagine(scene, PLAN_PROMPT)  # it joins the memory, as every drawing does
-            texts, _ = self._call(self.picture(scene)[None], way[None, None], [prompt], False)
+            drawn = self.imagine(scene, PLAN_PROMPT)  # it joins the memory, as every drawing does
+            texts, _ = self._call(self.picture(scene)[None], drawn[None, None], [prompt], False)
         else:
             texts = [self.answer(scene, prompt)]
         texts = [evaluate.normalise(texts[0])]
@@ -199,8 +199,8 @@ class AgentModel:
                 drawn.append(self.decode(np.asarray(p)))
         return texts, (np.concatenate(drawn) if pictures else None)
 
-    def ways(self, images: np.ndarray) -> np.ndarray:
-        """(n, S, S, 3) the model's drawings of its way to the gold (`PLAN_PROMPT`) about `images`."""
+    def plans(self, images: np.ndarray) -> np.ndarray:
+        """(n, S, S, 3) the model's drawings of its plan (`PLAN_PROMPT`) about `images`."""
         _, drawn = self.answers(images, [PLAN_PROMPT] * len(images), pictures=True)
         assert drawn is not None  # asked for
         return drawn
@@ -210,7 +210,7 @@ class AgentModel:
         if not planned.any():
             texts, pictures = self.answers(batch.image, batch.prompt, batch.canvases, batch.target is not None)
             return evaluate.Prediction(texts, pictures)
-        # A question batch: the best-move examples get the drawn way as their only canvas.
+        # A question batch: the best-move examples get the drawn plan as their only canvas.
         texts = [""] * len(batch)
         for part, canvases in ((planned, None), (~planned, batch.canvases)):
             index = np.nonzero(part)[0]
@@ -218,7 +218,7 @@ class AgentModel:
                 continue
             images = batch.image[index]
             said, _ = self.answers(
-                images, [batch.prompt[i] for i in index], self.ways(images)[:, None] if canvases is None else canvases[index]
+                images, [batch.prompt[i] for i in index], self.plans(images)[:, None] if canvases is None else canvases[index]
             )
             for i, text in zip(index, said):
                 texts[i] = text
