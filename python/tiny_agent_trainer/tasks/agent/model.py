@@ -30,6 +30,7 @@ planning model replaces those of the best-move question by its drawn plan.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Union
@@ -225,10 +226,16 @@ class AgentModel:
         return evaluate.Prediction(texts, None)
 
 
+@functools.lru_cache(maxsize=1)
+def _best_move_question() -> base.Question:
+    """The closed loop's best-move question object (found once: every closed-loop step asks)."""
+    move = evaluate.move_question()
+    return next(q for q in base.get(move.framework).questions if q.name == move.question)
+
+
 def asks_best_move(batch: Batch) -> np.ndarray:
     """(n,) which examples of `batch` ask the closed loop's best-move question (any framework that
     asks that question object: relposition_qa, visited_qa, planned_move_qa)."""
-    move = evaluate.move_question()
-    question = next(q for q in base.get(move.framework).questions if q.name == move.question)
+    question = _best_move_question()
     asked = base.get(batch.framework).questions
     return np.array([0 <= q < len(asked) and asked[q] is question for q in batch.question], dtype=bool)
