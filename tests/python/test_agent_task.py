@@ -76,6 +76,8 @@ def tiny(tmp_path: Path, extra: str = "", name: str = "agent.toml") -> Config:
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0]]"), "model.object_frame"),
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0], [256, 0, 0]]"), "model.object_frame"),
         (lambda t: t.replace("pixel_decoder = 4", "pixel_decoder = -1"), "model.pixel_decoder"),
+        (lambda t: t.replace("object_frame = [[0, 255, 0], [255, 0, 0]]", "rays = 8"), "model.rays"),
+        (lambda t: t.replace("pixel_decoder = 4", "pixel_decoder = 4\nrays = 8\nray_colour = [0, 0]"), "model.ray_colour"),
     ],
 )
 def test_an_agent_config_is_checked_field_by_field(tmp_path: Path, change: Any, field: str) -> None:

@@ -478,6 +478,15 @@ pub struct AgentConfig {
     /// The transformer then reads where a wall lies relative to the agent and to the way to the
     /// gold, where the patch's own place embedding holds only its place in the picture.
     pub patch_frame: bool,
+    /// Rays after the input picture's object tokens (with an egocentric frame): this many rays
+    /// from the anchor (the agent's centre), evenly spaced in angle starting at the frame's
+    /// direction (the heading), each a token holding how far it runs before it meets pixels of
+    /// `ray_colour` (the walls), as a range finder would see them. Where a wall ends is a jump
+    /// between neighbouring rays, which the patches leave the transformer to find. 0 leaves
+    /// them out.
+    pub rays: i64,
+    /// The RGB colour (0 to 255) that stops a ray: the game's walls are `[0, 0, 0]`.
+    pub ray_colour: Vec<i64>,
 }
 
 impl Default for AgentConfig {
@@ -502,6 +511,8 @@ impl Default for AgentConfig {
             decoder_copy: false,
             pixel_frame: false,
             patch_frame: false,
+            rays: 0,
+            ray_colour: vec![0, 0, 0],
         }
     }
 }
@@ -514,9 +525,9 @@ impl AgentConfig {
     }
 
     /// Where the text starts in the transformer's sequence for `canvases` canvases: after the
-    /// canvases' and the input picture's patches and object tokens.
+    /// canvases' and the input picture's patches and object tokens, and the input's rays.
     pub fn text_start(&self, canvases: i64) -> i64 {
-        (canvases + 1) * (self.patches() + self.object_tokens)
+        (canvases + 1) * (self.patches() + self.object_tokens) + self.rays
     }
 
     fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
@@ -592,6 +603,19 @@ impl AgentConfig {
             &format!("{section}.patch_frame"),
             self.patch_frame.to_string(),
             "false, or true with an object_frame (the places are in the frame's)",
+        );
+        check(
+            (0..=360).contains(&self.rays) && (self.rays == 0 || self.object_frame.len() == 2),
+            &format!("{section}.rays"),
+            self.rays.to_string(),
+            "an integer from 0 (none) to 360, such as 48; rays need an object_frame (they start at its anchor \
+             and turn from its direction)",
+        );
+        check(
+            self.ray_colour.len() == 3 && self.ray_colour.iter().all(|v| (0..=255).contains(v)),
+            &format!("{section}.ray_colour"),
+            format!("{:?}", self.ray_colour),
+            "an RGB colour of 0 to 255 per channel, such as [0, 0, 0] for the game's walls",
         );
     }
 }

@@ -53,6 +53,16 @@
 //!   object token (the pixel frame's five numbers per token, in patches): where a wall's patch
 //!   lies relative to the agent, its heading and the way to the gold, which a patch's learned
 //!   place embedding leaves the transformer to work out against the object tokens' places.
+//! - **Rays** (`rays`, with an egocentric frame), after the input picture's object tokens: from
+//!   the anchor's place, `rays` directions evenly spaced in angle from the frame's direction,
+//!   each sampled every `RAY_STEP` across the picture on a map of how near each pixel's colour
+//!   is to `ray_colour` (the walls); a ray's free length is the expected distance it runs before
+//!   a wall stops it (the sum of the chances that it got so far, as a range finder or a volume
+//!   renderer integrates). Each ray token embeds its free length at three scales and adds its
+//!   own identity (its angle from the heading). The places the rays start from and turn with are
+//!   taken as they are (no gradient flows back into the object tokens through the rays). Where
+//!   a wall ends is a jump in length between two neighbouring rays, the corner the way round it
+//!   turns at.
 //!
 
 use tch::nn::{self, Module};
@@ -290,8 +300,31 @@ pub struct AgentNet {
     /// The MLP that embeds each input patch's place in the frame of every object token, where
     /// `patch_frame`.
     patch_frame: Option<(Linear, Linear)>,
+    /// The rays' embedding and identities, where `rays` > 0 (see the module).
+    rays: Option<Rays>,
     compute: Kind,
 }
+
+#[derive(Debug)]
+struct Rays {
+    /// `[RAY_FEATURES] -> [d]`: a ray's free length, at three scales, embedded.
+    embed: Linear,
+    /// `[R, d]`: each ray's identity (its angle from the heading).
+    id: Tensor,
+    /// The colour that stops a ray, each channel in [-0.5, 0.5] as the pixels are scaled.
+    colour: [f64; 3],
+}
+
+/// A ray is sampled every this much of the picture ([-1, 1] units: 1.4 pixels at 96 px), out to
+/// the picture's diagonal; the walls are 6 pixels thick at 96 px.
+const RAY_STEP: f64 = 0.03;
+/// A pixel's chance of stopping a ray is `exp(-RAY_SHARPNESS d^2)` for its squared colour
+/// distance `d^2` to `ray_colour` (channels in [-0.5, 0.5]): 1 on a wall, below 1e-9 on the
+/// game's other colours (the nearest, the blue line, lies 0.70 from black).
+const RAY_SHARPNESS: f64 = 30.0;
+/// Per ray: its free length over the picture's width, and `tanh` of it over a step of the game
+/// (0.125 in [-1, 1] units) and over four steps.
+const RAY_FEATURES: i64 = 3;
 
 /// The object tokens' softmax over pixels starts this sharp: its logits are minus the squared
 /// colour distance times this. A prototype then picks out the pixels of the colour nearest to it
@@ -441,6 +474,15 @@ impl AgentNet {
                 let features = PIXEL_FRAME_FEATURES * c.object_tokens;
                 (Linear::new(&q / "hidden", features, PATCH_FRAME_HIDDEN, true, compute), out)
             }),
+            rays: (c.rays > 0).then(|| {
+                let q = p / "rays";
+                let channel = |k: usize| c.ray_colour.get(k).map_or(0.0, |&v| v as f64 * SCALE - 0.5);
+                Rays {
+                    embed: Linear::new(&q / "embed", RAY_FEATURES, d, true, compute),
+                    id: q.var("id", &[c.rays, d], small),
+                    colour: [channel(0), channel(1), channel(2)],
+                }
+            }),
             compute,
         }
     }
@@ -560,6 +602,44 @@ impl AgentNet {
         self.frame_places(features, places, squash, 1.0)
     }
 
+    /// Each ray's free length `[B, R]` in [-1, 1] picture units (see the module) for `[B, S, S,
+    /// 3]` pictures and their object features `[B, K, F]`: from the anchor's place, the rays turn
+    /// anticlockwise from the anchor-to-pointer direction in steps of a full turn over `R`.
+    fn ray_lengths(&self, rays: &Rays, features: &Tensor, images: &Tensor) -> Tensor {
+        let objects = self.objects.as_ref().expect("rays need object tokens (checked)");
+        let (anchor, pointer) = objects.frame.expect("rays need an object_frame (checked)");
+        let (b, r) = (images.size()[0], self.config.rays);
+        let device = images.device();
+        // [B, 1, S, S]: each pixel's chance of stopping a ray.
+        let colour = Tensor::from_slice(&rays.colour.map(|v| v as f32)).to_device(device).view([1, 1, 1, 3]);
+        let near = (images.to_kind(Kind::Float) * SCALE - 0.5 - colour).square().sum_dim_intlist(3, false, Kind::Float);
+        let stop = (near * -RAY_SHARPNESS).exp().unsqueeze(1);
+        let places = features.narrow(2, 0, 2).detach();
+        let from = places.select(1, anchor);
+        let towards = places.select(1, pointer) - &from;
+        let heading = towards.select(1, 1).atan2(&towards.select(1, 0));
+        // [B, R]: each ray's angle in the picture; [M]: the distances sampled along it.
+        let turns = Tensor::arange(r, (Kind::Float, device)) * (2.0 * std::f64::consts::PI / r as f64);
+        let angle = heading.unsqueeze(1) + turns.unsqueeze(0);
+        let samples = (8f64.sqrt() / RAY_STEP).ceil() as i64;
+        let along = (Tensor::arange(samples, (Kind::Float, device)) + 1.0) * RAY_STEP;
+        let x = from.select(1, 0).view([b, 1, 1]) + angle.cos().unsqueeze(2) * along.view([1, 1, samples]);
+        let y = from.select(1, 1).view([b, 1, 1]) + angle.sin().unsqueeze(2) * along.view([1, 1, samples]);
+        // grid_sample's y runs down the picture; past its edges the edge's pixels continue.
+        let grid = Tensor::stack(&[x, -y], 3);
+        let hit = stop.grid_sampler(&grid, 0, 1, false).squeeze_dim(1).clamp(0.0, 1.0);
+        // The chance a ray got past each sample, summed: its expected free length.
+        hit.neg().g_add_scalar(1.0).cumprod(2, Kind::Float).sum_dim_intlist(2, false, Kind::Float) * RAY_STEP
+    }
+
+    /// The ray tokens `[B, R, d]` of the input pictures, where the model has rays.
+    fn ray_tokens(&self, features: &Tensor, images: &Tensor) -> Option<Tensor> {
+        let rays = self.rays.as_ref()?;
+        let length = self.ray_lengths(rays, features, images);
+        let scaled = Tensor::stack(&[&length / 2.0, (&length / 0.125).tanh(), (&length / 0.5).tanh()], 2);
+        Some(rays.embed.forward(&scaled) + &rays.id + self.slot.get(0))
+    }
+
     /// The places `[1, N, 2]` (picture units, x right, y up) in the frame of each object token
     /// (`features` `[B, K, F]`), `[B, N, 5 K]`: along and across the direction from the anchor to
     /// token k, past the token along it, past the midpoint (these four through `squash`), and the
@@ -634,6 +714,7 @@ impl AgentNet {
         let mut objects = None;
         if let Some((tokens, features)) = input_objects {
             parts.push(tokens);
+            parts.extend(self.ray_tokens(&features, image).map(|t| t.to_kind(kind)));
             objects = Some(features);
         }
         let summary = self.summary(image);
@@ -799,6 +880,8 @@ mod tests {
             decoder_copy: true,
             pixel_frame: false,
             patch_frame: false,
+            rays: 0,
+            ray_colour: vec![0, 0, 0],
         }
     }
 
@@ -848,7 +931,9 @@ mod tests {
     fn the_text_after_cached_pictures_gets_the_states_of_the_whole_pass() {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
-        let config = AgentConfig { gated_feedforward: true, ..small() };
+        // With a frame and rays, whose tokens come after the input's object tokens.
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let config = AgentConfig { gated_feedforward: true, object_frame: frame, rays: 4, ..small() };
         let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
         let image = Tensor::randint(256, [2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
         let canvases = Tensor::randint(256, [2, 2, 8, 8, 3], (Kind::Uint8, Device::Cpu));
@@ -858,6 +943,7 @@ mod tests {
         let pictures = net.pictures(&image, &canvases);
         let whole = net.states_after(&pictures, &text, &text_len, false);
         let cached = net.states_cached(&pictures, &net.prefix(&pictures), &text, &text_len);
+        assert_eq!(cached.hidden.size(), [2, 3 * (4 + 8) + 4 + 5, 16]);
         assert_eq!(cached.hidden.size(), whole.hidden.size());
         assert!(cached.hidden.allclose(&whole.hidden, 1e-5, 1e-5, false));
         assert!(cached.bos.equal(&whole.bos) && cached.real.equal(&whole.real));
@@ -1014,6 +1100,53 @@ mod tests {
         let none = AgentNet::new(&vs.root(), &AgentConfig { object_tokens: 0, ..config }, 10, Kind::Float);
         assert!(none.object_tokens(&picture).is_none());
         assert!(vs.variables().keys().all(|k| !k.contains("objects")));
+    }
+
+    #[test]
+    fn rays_run_from_the_agent_until_a_wall_stops_them_turning_with_its_heading() {
+        tch::manual_seed(0);
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let config = AgentConfig { image_size: 48, patch_size: 8, object_frame: frame, rays: 4, ..small() };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        // A white picture: a green square (rows and columns 22..26, its centre the picture's), a
+        // red eye beside it, a black wall down the right (columns 38..) and one along the top
+        // (rows ..6).
+        let scene = |eye: (i64, i64, i64, i64)| {
+            let picture = Tensor::full([1, 48, 48, 3], 255, (Kind::Uint8, Device::Cpu));
+            let green = Tensor::from_slice(&[0u8, 255, 0]).view([1, 1, 3]);
+            picture.get(0).narrow(0, 22, 4).narrow(1, 22, 4).copy_(&green.expand([4, 4, 3], false));
+            let (row, rows, col, cols) = eye;
+            let red = Tensor::from_slice(&[255u8, 0, 0]).view([1, 1, 3]);
+            picture.get(0).narrow(0, row, rows).narrow(1, col, cols).copy_(&red.expand([rows, cols, 3], false));
+            let _ = picture.get(0).narrow(1, 38, 10).fill_(0);
+            let _ = picture.get(0).narrow(0, 0, 6).fill_(0);
+            picture
+        };
+        let lengths = |picture: &Tensor| {
+            let (_, features) = net.object_tokens(picture).unwrap();
+            Vec::<f64>::try_from(net.ray_lengths(net.rays.as_ref().unwrap(), &features, picture).get(0)).unwrap()
+        };
+        // From the centre, [-1, 1] units: the right wall starts 14 of 24 pixels away (0.583), the
+        // top one 18 (0.75); left and down the rays run out of the picture (the edge's white
+        // continues) to the end of their samples.
+        let (right, top, open) = (14.0 / 24.0, 18.0 / 24.0, (8f64.sqrt() / RAY_STEP).ceil() * RAY_STEP);
+        let near = |got: &[f64], want: [f64; 4]| got.iter().zip(want).all(|(g, w)| (g - w).abs() < RAY_STEP * 1.5);
+        // Facing right (the eye right of the square): ray 0 ahead, then anticlockwise.
+        let facing_right = lengths(&scene((23, 2, 26, 1)));
+        assert!(near(&facing_right, [right, top, open, open]), "{facing_right:?}");
+        // Facing up: the top wall ahead, the right one three quarter turns anticlockwise.
+        let facing_up = lengths(&scene((21, 1, 23, 2)));
+        assert!(near(&facing_up, [top, open, open, right]), "{facing_up:?}");
+        // The ray tokens come after the input's object tokens, before the text.
+        assert_eq!(config.text_start(0), 36 + 8 + 4);
+        let image = scene((23, 2, 26, 1));
+        let canvases = Tensor::zeros([1, 0, 48, 48, 3], (Kind::Uint8, Device::Cpu));
+        let pictures = net.pictures(&image, &canvases);
+        assert_eq!(pictures.tokens.size(), [1, 36 + 8 + 4, 16]);
+        let rays = net.ray_tokens(&net.object_tokens(&image).unwrap().1, &image).unwrap();
+        assert!(pictures.tokens.narrow(1, 44, 4).allclose(&rays, 1e-6, 1e-6, false));
+        assert!(vs.variables().contains_key("rays.id") && vs.variables()["rays.id"].size() == [4, 16]);
     }
 
     #[test]
