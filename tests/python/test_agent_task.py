@@ -145,6 +145,22 @@ def test_a_run_from_a_checkpoint_reads_the_words_its_new_frameworks_bring(tmp_pa
     assert model.plans(render.render(game.make_scenes(2, 0), 24)).shape == (2, 24, 24, 3)
 
 
+def test_an_agent_with_rays_trains_from_a_run_without_them_and_answers_with_canvases(tmp_path: Path) -> None:
+    first = agent_task.train(tiny(tmp_path, name="a.toml").with_overrides([f'training.output_dir="{tmp_path / "first"}"']))
+    starts: list[dict[str, Any]] = []
+    config = tiny(tmp_path, name="b.toml").with_overrides([
+        f'training.output_dir="{tmp_path / "rays"}"', f'training.init_from="{first}"', "model.rays=8",
+    ])
+    run = agent_task.train(config, on_start=lambda kind, seed, info: starts.append(info))
+    # The rays' embedding and identities are new; everything else comes from the first run.
+    assert "3 kept their initialisation" in starts[0]["init_from"]
+    model = AgentModel.load(run)
+    batch = base.get("mem_canvas_use").make(3, np.random.default_rng(0), 24)
+    assert batch.canvases.shape[1] > 0
+    texts, pictures = model.answers(batch.image, batch.prompt, batch.canvases, pictures=True)
+    assert len(texts) == 3 and pictures is not None and pictures.shape == (3, 24, 24, 3)
+
+
 def weights(run: Path) -> bytes:
     return (run / "last" / "model.safetensors").read_bytes()
 
