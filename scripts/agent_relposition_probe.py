@@ -1,0 +1,79 @@
+"""A model's `relposition_qa` answers by draw and wall, and its closed loop (docs/agent.md's probes).
+
+Held-out examples of each of the framework's three draws (placed scenes, walked ones, pressed
+against the wall that hides the gold; a fixed seed, so every run is scored on the same examples),
+each question's balanced accuracy over all of them, over those where a wall lies across the
+straight way from the agent to the gold, and over the others; then the closed loop (the model's
+best-move answers steer the agent, at most 100 moves) on the same solvable full and bare scenes.
+
+    .venv/bin/python scripts/agent_relposition_probe.py RUN [-n 600] [--episodes 300] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from tiny_agent_trainer.tasks.agent import evaluate, game
+from tiny_agent_trainer.tasks.agent.frameworks import base
+from tiny_agent_trainer.tasks.agent.frameworks import relposition_qa as rq
+from tiny_agent_trainer.tasks.agent.game import AGENT_R, segment_hits
+from tiny_agent_trainer.tasks.agent.model import AgentModel
+
+EXAMPLES_SEED = 20261205
+LOOP_SCENES_SEED, LOOP_SEED = 777, 1
+
+
+def balanced(truth: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean([np.mean(pred[truth == c] == c) for c in np.unique(truth)]))
+
+
+def blocked(scenes: game.Scenes) -> np.ndarray:
+    """(n,) whether a wall lies across the straight way from the agent to the gold's aim point."""
+    return np.asarray(segment_hits(scenes.walls, scenes.agent, scenes.aim(), AGENT_R)).reshape(len(scenes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a run folder or checkpoint of an agent")
+    parser.add_argument("-n", type=int, default=600, help="placed and walked examples; pressed ones are half as many")
+    parser.add_argument("--episodes", type=int, default=300, help="closed-loop games on full scenes and on bare ones")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    model = AgentModel.load(args.run, threads=args.threads)
+    framework = base.get("relposition_qa")
+    rng = np.random.default_rng(EXAMPLES_SEED)
+    n = args.n
+    draws = {
+        "placed": base.aim_half(rq.bare_and_full(n // 2, n - n // 2, rng), rng),
+        "walked": rq.walk(rq.bare_and_full(n // 4, n - n // 4, rng), rng),
+        "pressed": rq.press(base.draw_kept(n // 2, rng, "full", rq.hidden_gold), rng),
+    }
+    for name, scenes in draws.items():
+        batch = framework.examples(scenes, rng.integers(3, size=len(scenes)), rng, model.size)
+        texts, _ = model.answers(batch.image, batch.prompt, batch.canvases)
+        said = evaluate.answer_classes(framework, batch, texts)
+        wall = blocked(scenes)
+        print(f"{name}: {len(scenes)} examples, a wall across the way {wall.mean():.1%}")
+        for index, question in enumerate(framework.questions):
+            asked = batch.question == index
+            row = [f"  {question.name}"]
+            for label, chosen in (("all", asked), ("way blocked", asked & wall), ("way free", asked & ~wall)):
+                if chosen.sum() > 5:
+                    row.append(f"{label} {balanced(batch.label[chosen], said[chosen]):.1%} ({chosen.sum()})")
+            print(" | ".join(row), flush=True)
+    for kind in ("full", "bare"):
+        scenes = game.make_scenes(args.episodes, np.random.default_rng(LOOP_SCENES_SEED), kind, solvable=True)
+        won = evaluate.play(model, scenes, 100, np.random.default_rng(LOOP_SEED)).success
+        wall = blocked(scenes)
+        started = f"{won[wall].mean():.1%}" if wall.any() else "-"
+        print(
+            f"loop {kind}: {won.mean():.1%} of {len(scenes)}; started blocked {started} ({wall.sum()}), "
+            f"free {won[~wall].mean():.1%}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
