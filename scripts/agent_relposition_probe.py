@@ -43,6 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     model = AgentModel.load(args.run, threads=args.threads)
     framework = base.get("relposition_qa")
+    assert isinstance(framework, rq.RelPositionQA)  # its examples() asks the questions given
     rng = np.random.default_rng(EXAMPLES_SEED)
     n = args.n
     draws = {
