@@ -4,7 +4,8 @@ Held-out examples of each of the framework's three draws (placed scenes, walked 
 against the wall that hides the gold; a fixed seed, so every run is scored on the same examples),
 each question's balanced accuracy over all of them, over those where a wall lies across the
 straight way from the agent to the gold, and over the others; then the closed loop (the model's
-best-move answers steer the agent, at most 100 moves) on the same solvable full and bare scenes.
+best-move answers steer the agent, at most 100 moves) on the same solvable full and bare scenes,
+and how its lost games end (stuck in one place turning back and forth, or pushing into a wall).
 
     .venv/bin/python scripts/agent_relposition_probe.py RUN [-n 600] [--episodes 300] [--threads 2]
 """
@@ -23,6 +24,9 @@ from tiny_agent_trainer.tasks.agent.model import AgentModel
 
 EXAMPLES_SEED = 20261205
 LOOP_SCENES_SEED, LOOP_SEED = 777, 1
+LOOP_STEPS = 100
+TAIL = 20
+"""A lost game's last moves that tell how it ends."""
 
 
 def balanced(truth: np.ndarray, pred: np.ndarray) -> float:
@@ -66,7 +70,8 @@ def main() -> None:
             print(" | ".join(row), flush=True)
     for kind in ("full", "bare"):
         scenes = game.make_scenes(args.episodes, np.random.default_rng(LOOP_SCENES_SEED), kind, solvable=True)
-        won = evaluate.play(model, scenes, 100, np.random.default_rng(LOOP_SEED)).success
+        played = evaluate.play(model, scenes, LOOP_STEPS, np.random.default_rng(LOOP_SEED), record=True)
+        won = played.success
         wall = blocked(scenes)
         started = f"{won[wall].mean():.1%}" if wall.any() else "-"
         print(
@@ -74,6 +79,35 @@ def main() -> None:
             f"free {won[~wall].mean():.1%}",
             flush=True,
         )
+        print("  " + lost_games(played), flush=True)
+
+
+def lost_games(played: evaluate.Episodes) -> str:
+    """How the lost games end, over their last `TAIL` moves: the agent's place unchanged
+    (*stuck*), and among those *oscillating* (only turns, most of them undoing the one before),
+    *sweeping* (only turns, back and forth over several headings, or round), *pushing* (forward moves at
+    least half of them: into a wall), or otherwise; and how many of the oscillating ones have a
+    wall across the straight way to the gold at the end."""
+    lost = np.nonzero(~played.success)[0]
+    if not len(lost):
+        return "no game lost"
+    tail = played.history[-TAIL:]
+    places = np.stack([before.agent[lost] for before, _ in tail] + [played.final.agent[lost]])
+    moves = np.stack([m[lost] for _, m in tail], axis=1)  # (lost, TAIL)
+    stuck = np.abs(places - places[0]).max(axis=(0, 2)) < 1e-9
+    turns = np.isin(moves, (game.CLOCKWISE, game.ANTICLOCKWISE))
+    undone = (moves[:, 1:] != moves[:, :-1]) & turns[:, 1:] & turns[:, :-1]
+    oscillate = stuck & turns.all(axis=1) & (undone.mean(axis=1) >= 0.5)
+    sweep = stuck & turns.all(axis=1) & ~oscillate
+    push = stuck & ~oscillate & ((moves == game.FORWARD).mean(axis=1) >= 0.5)
+    hidden = blocked(played.final.select(lost))
+    n = len(lost)
+    return (
+        f"lost {n}: stuck {stuck.mean():.0%}, oscillating {oscillate.sum() / n:.0%} "
+        f"(a wall across the way in {hidden[oscillate].mean() if oscillate.any() else 0:.0%}), "
+        f"sweeping {sweep.sum() / n:.0%}, pushing forward {push.sum() / n:.0%}, "
+        f"other {(n - oscillate.sum() - sweep.sum() - push.sum()) / n:.0%}"
+    )
 
 
 if __name__ == "__main__":

@@ -209,12 +209,13 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert np.array_equal(raw.decode(noisy), noisy)
     assert model.act(scene) in (None, *range(len(game.MOVES)))
     # Sampled answers: the same seed and calls give the same answers; a temperature near zero
-    # gives the greedy ones, a hot one others; a negative one is refused.
+    # gives the greedy ones, a hot one others; a negative one is refused. In fp32: a barely
+    # trained model's bf16 logits can tie, and a tie is the greedy answer's only by index.
     images = render.render(game.make_scenes(16, 1), 24)
     prompts = ["is the gold to your left or to your right"] * 16
-    greedy, _ = model.answers(images, prompts)
+    greedy, _ = AgentModel.load(run, precision="fp32").answers(images, prompts)
     def sampled(temperature: float, seed: int) -> list[str]:
-        return AgentModel.load(run, temperature=temperature, seed=seed).answers(images, prompts)[0]
+        return AgentModel.load(run, temperature=temperature, seed=seed, precision="fp32").answers(images, prompts)[0]
 
     assert sampled(1.0, 3) == sampled(1.0, 3)
     assert sampled(1e-6, 3) == greedy
