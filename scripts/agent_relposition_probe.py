@@ -3,9 +3,11 @@
 Held-out examples of each of the framework's three draws (placed scenes, walked ones, pressed
 against the wall that hides the gold; a fixed seed, so every run is scored on the same examples),
 each question's balanced accuracy over all of them, over those where a wall lies across the
-straight way from the agent to the gold, and over the others; then the closed loop (the model's
-best-move answers steer the agent, at most 100 moves) on the same solvable full and bare scenes,
-and how its lost games end (stuck in one place turning back and forth, or pushing into a wall).
+straight way from the agent to the gold, and over the others, then over the scenes with one gold
+piece and with two; then the closed loop (the model's best-move answers steer the agent, at most
+100 moves) on the same solvable full and bare scenes, by how they start (a wall across the way or
+not, one gold piece or two), and how its lost games end (stuck in one place turning back and
+forth, or pushing into a wall).
 
     .venv/bin/python scripts/agent_relposition_probe.py RUN [-n 600] [--episodes 300] [--threads 2]
 """
@@ -38,6 +40,11 @@ def blocked(scenes: game.Scenes) -> np.ndarray:
     return np.asarray(segment_hits(scenes.walls, scenes.agent, scenes.aim(), AGENT_R)).reshape(len(scenes))
 
 
+def pieces(scenes: game.Scenes) -> np.ndarray:
+    """(n,) how many gold pieces each scene has."""
+    return (~np.isnan(scenes.gold[:, :, 0])).sum(axis=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="a run folder or checkpoint of an agent")
@@ -59,12 +66,18 @@ def main() -> None:
         batch = framework.examples(scenes, rng.integers(3, size=len(scenes)), rng, model.size)
         texts, _ = model.answers(batch.image, batch.prompt, batch.canvases)
         said = evaluate.answer_classes(framework, batch, texts)
-        wall = blocked(scenes)
-        print(f"{name}: {len(scenes)} examples, a wall across the way {wall.mean():.1%}")
+        wall, gold = blocked(scenes), pieces(scenes)
+        print(f"{name}: {len(scenes)} examples, a wall across the way {wall.mean():.1%}, two gold pieces {np.mean(gold == 2):.1%}")
         for index, question in enumerate(framework.questions):
             asked = batch.question == index
             row = [f"  {question.name}"]
-            for label, chosen in (("all", asked), ("way blocked", asked & wall), ("way free", asked & ~wall)):
+            for label, chosen in (
+                ("all", asked),
+                ("way blocked", asked & wall),
+                ("way free", asked & ~wall),
+                ("one piece", asked & (gold == 1)),
+                ("two pieces", asked & (gold == 2)),
+            ):
                 if chosen.sum() > 5:
                     row.append(f"{label} {balanced(batch.label[chosen], said[chosen]):.1%} ({chosen.sum()})")
             print(" | ".join(row), flush=True)
@@ -72,13 +85,18 @@ def main() -> None:
         scenes = game.make_scenes(args.episodes, np.random.default_rng(LOOP_SCENES_SEED), kind, solvable=True)
         played = evaluate.play(model, scenes, LOOP_STEPS, np.random.default_rng(LOOP_SEED), record=True)
         won = played.success
-        wall = blocked(scenes)
-        started = f"{won[wall].mean():.1%}" if wall.any() else "-"
-        print(
-            f"loop {kind}: {won.mean():.1%} of {len(scenes)}; started blocked {started} ({wall.sum()}), "
-            f"free {won[~wall].mean():.1%}",
-            flush=True,
-        )
+        wall, gold = blocked(scenes), pieces(scenes)
+        starts = []
+        for label, chosen in (
+            ("started blocked", wall),
+            ("free", ~wall),
+            ("one piece: blocked", wall & (gold == 1)),
+            ("free", ~wall & (gold == 1)),
+            ("two pieces: blocked", wall & (gold == 2)),
+            ("free", ~wall & (gold == 2)),
+        ):
+            starts.append(f"{label} {won[chosen].mean():.1%} ({chosen.sum()})" if chosen.any() else f"{label} -")
+        print(f"loop {kind}: {won.mean():.1%} of {len(scenes)}; " + ", ".join(starts), flush=True)
         print("  " + lost_games(played), flush=True)
 
 

@@ -15,7 +15,7 @@ use crate::error::{read_text, Result, TatError};
 pub use model::{
     drop_foreign_model_keys, AgentConfig, Architecture, BinderConfig, BionetConfig, DiffusionLmConfig, DynamicsConfig,
     EdgeConfig, FeedbackConfig, FeedbackLmConfig, FeedbackVariant, LabelEncoding, ModelConfig, Recipe, RecurrentConfig,
-    TransformerConfig,
+    TransformerConfig, OBJECT_INSTANCES,
 };
 pub(crate) use report::deserialize as deserialize_toml;
 pub use report::ConfigIssue;

@@ -487,7 +487,17 @@ pub struct AgentConfig {
     pub rays: i64,
     /// The RGB colour (0 to 255) that stops a ray: the game's walls are `[0, 0, 0]`.
     pub ray_colour: Vec<i64>,
+    /// RGB colours (0 to 255) of things that come more than once, `[[255, 200, 0]]` for the
+    /// game's gold, or none (`[]`; needs an `object_frame`): per colour, `OBJECT_INSTANCES`
+    /// tokens after the input picture's object tokens, the instance of that colour nearest the
+    /// frame's anchor and the next nearest, each with an object token's features (place,
+    /// spread, presence, place in the frame). An object token's softmax over all the pixels of
+    /// its colour holds the mean of two pieces' places, which is neither.
+    pub object_instances: Vec<Vec<i64>>,
 }
+
+/// Instance tokens per colour of `object_instances`: the nearest instance and the next.
+pub const OBJECT_INSTANCES: i64 = 2;
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -513,6 +523,7 @@ impl Default for AgentConfig {
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],
+            object_instances: Vec::new(),
         }
     }
 }
@@ -525,9 +536,15 @@ impl AgentConfig {
     }
 
     /// Where the text starts in the transformer's sequence for `canvases` canvases: after the
-    /// canvases' and the input picture's patches and object tokens, and the input's rays.
+    /// canvases' and the input picture's patches and object tokens, and the input's instance
+    /// tokens and rays.
     pub fn text_start(&self, canvases: i64) -> i64 {
-        (canvases + 1) * (self.patches() + self.object_tokens) + self.rays
+        (canvases + 1) * (self.patches() + self.object_tokens) + self.instance_tokens() + self.rays
+    }
+
+    /// The input picture's instance tokens (`object_instances`).
+    pub fn instance_tokens(&self) -> i64 {
+        OBJECT_INSTANCES * self.object_instances.len() as i64
     }
 
     fn issues(&self, section: &str, check: &mut dyn FnMut(bool, &str, String, &str)) {
@@ -616,6 +633,16 @@ impl AgentConfig {
             &format!("{section}.ray_colour"),
             format!("{:?}", self.ray_colour),
             "an RGB colour of 0 to 255 per channel, such as [0, 0, 0] for the game's walls",
+        );
+        let instances = self.object_instances.iter().all(|c| c.len() == 3 && c.iter().all(|v| (0..=255).contains(v)));
+        check(
+            instances
+                && self.object_instances.len() <= 8
+                && (self.object_instances.is_empty() || self.object_frame.len() == 2),
+            &format!("{section}.object_instances"),
+            format!("{:?}", self.object_instances),
+            "[] (none) or up to 8 RGB colours of 0 to 255, such as [[255, 200, 0]] for the game's gold; instances \
+             need an object_frame (they are ordered by their distance from its anchor)",
         );
     }
 }

@@ -63,6 +63,14 @@
 //!   taken as they are (no gradient flows back into the object tokens through the rays). Where
 //!   a wall ends is a jump in length between two neighbouring rays, the corner the way round it
 //!   turns at.
+//! - **Instance tokens** (`object_instances`: colours, with an egocentric frame), after the input
+//!   picture's object tokens and before the rays: an object token's softmax spreads over every
+//!   pixel of its colour, so two gold pieces give it their mean place, neither piece. Per colour,
+//!   two tokens: the pixels within `INSTANCE_RADIUS` of the pixel of that colour nearest the
+//!   anchor (the nearest piece), then those near the nearest such pixel outside them (the next
+//!   piece; the first again with presence zero where there is none). Each is the colour's
+//!   token's softmax over its own pixels, with an object token's features and frame, its own
+//!   embedding and identity; which pixels belong to which piece is chosen without gradient.
 //!
 
 use tch::nn::{self, Module};
@@ -70,7 +78,7 @@ use tch::{Kind, Tensor};
 
 use super::attention::{KeysValues, MultiHeadAttention};
 use super::layers::{dropout, layer_norm, FeedForward, Linear};
-use crate::config::AgentConfig;
+use crate::config::{AgentConfig, OBJECT_INSTANCES};
 use crate::tokenizer::BOS_ID;
 
 /// Pixels of a picture channel are scaled from [0, 255] to [-0.5, 0.5] on the way in, and
@@ -222,6 +230,48 @@ fn nearest_colour(lattice: &Tensor, rgb: &[i64]) -> i64 {
 /// The model's inputs for a batch: pictures as `[B, S, S, 3]` uint8 (or float in [0, 255]),
 /// canvases `[B, C, S, S, 3]` (C may be 0; oldest first), and the text `[B, T]` int64: prompt,
 /// `<bos>`, answer, then `<pad>`; `text_len` `[B]` counts each row's real tokens.
+/// `[B, N, K]` squared colour distances of `[B, S, S, 3]` pictures' pixels to `[K, 3]`
+/// prototypes, and the softmax logits over pixels (minus the distance times each sharpness).
+fn colour_logits(images: &Tensor, prototype: &Tensor, log_sharpness: &Tensor) -> (Tensor, Tensor) {
+    let (b, s) = (images.size()[0], images.size()[1]);
+    let rgb = (images.to_kind(Kind::Float) * SCALE - 0.5).view([b, s * s, 3]);
+    // |p|^2 - 2 p.c + |c|^2.
+    let distance = (rgb.square().sum_dim_intlist(2, true, Kind::Float) - rgb.matmul(&prototype.tr()) * 2.0
+        + prototype.square().sum_dim_intlist(1, false, Kind::Float))
+    .clamp_min(0.0);
+    let logits = &distance * -log_sharpness.exp();
+    (distance, logits)
+}
+
+/// Pixel centres `[1, S * S, 1]` in [-1, 1], row by row: x grows to the right, y up.
+fn pixel_places(s: i64, device: tch::Device) -> (Tensor, Tensor) {
+    let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
+    let x = centres.view([1, s]).expand([s, s], false).reshape([1, s * s, 1]);
+    let y = centres.flip([0]).view([s, 1]).expand([s, s], false).reshape([1, s * s, 1]);
+    (x, y)
+}
+
+/// The expected x and y `[B, K]` under each column of `share` `[B, N, K]`, and their spreads.
+fn soft_places(share: &Tensor, x: &Tensor, y: &Tensor) -> Vec<Tensor> {
+    let mean = |v: &Tensor| (share * v).sum_dim_intlist(1, false, Kind::Float);
+    let (mx, my) = (mean(x), mean(y));
+    let spread = |v: &Tensor, m: &Tensor| (mean(&v.square()) - m.square()).clamp_min(1e-6).sqrt();
+    let (sx, sy) = (spread(x, &mx), spread(y, &my));
+    vec![mx, my, sx, sy]
+}
+
+/// Places `[B, K]` in the egocentric frame of an anchor at `(ax, ay)` looking along the unit
+/// `(ux, uy)` (each `[B, 1]`): x and y relative to the anchor, along and across the direction
+/// (across positive to its left), the distance, and the direction itself.
+fn frame_features(mx: &Tensor, my: &Tensor, ax: &Tensor, ay: &Tensor, ux: &Tensor, uy: &Tensor) -> Vec<Tensor> {
+    let (rx, ry) = (mx - ax, my - ay);
+    let along = &rx * ux + &ry * uy;
+    let across = &ry * ux - &rx * uy;
+    let distance = (rx.square() + ry.square()).clamp_min(1e-10).sqrt();
+    let size = mx.size();
+    vec![rx, ry, along, across, distance, ux.expand(&size, false), uy.expand(&size, false)]
+}
+
 pub struct Inputs<'a> {
     pub image: &'a Tensor,
     pub canvases: &'a Tensor,
@@ -302,7 +352,20 @@ pub struct AgentNet {
     patch_frame: Option<(Linear, Linear)>,
     /// The rays' embedding and identities, where `rays` > 0 (see the module).
     rays: Option<Rays>,
+    /// The instance tokens' embedding and identities, where `object_instances` names colours.
+    instances: Option<Instances>,
     compute: Kind,
+}
+
+#[derive(Debug)]
+struct Instances {
+    /// `[J]`: per colour of `object_instances`, the object token whose prototype starts nearest
+    /// it; its prototype and sharpness find the instances' pixels.
+    tokens: Tensor,
+    /// `[J * OBJECT_INSTANCES, F, d]`: each instance token's own embedding of its features.
+    embed: Tensor,
+    /// `[J * OBJECT_INSTANCES, d]`: each instance token's identity.
+    id: Tensor,
 }
 
 #[derive(Debug)]
@@ -336,6 +399,13 @@ const OBJECT_FEATURES: i64 = 5;
 /// Per object token, with an egocentric frame: its place relative to the anchor's (x, y, along
 /// and across the frame's direction, distance), and the direction (x, y).
 const FRAME_FEATURES: i64 = 7;
+/// An instance token's pixels lie within this of the pixel of its colour nearest the anchor
+/// ([-1, 1] picture units: 4.8 pixels at 96 px): the nearest pixel is on the instance's near
+/// edge, and a gold piece is 3 pixels across. The next instance is looked for outside it.
+const INSTANCE_RADIUS: f64 = 0.1;
+/// A pixel is of an instance's colour where its token's share of it is at least this fraction
+/// of the largest share (the softmax over pixels splits between the pieces of one colour).
+const INSTANCE_SHARE: f64 = 0.1;
 /// Hidden width of the decoder's per-pixel MLP (`pixel_decoder`).
 const PIXEL_HIDDEN: i64 = 32;
 /// Per pixel and object token, with `pixel_frame`: along and across the direction from the
@@ -483,6 +553,20 @@ impl AgentNet {
                     colour: [channel(0), channel(1), channel(2)],
                 }
             }),
+            instances: (!c.object_instances.is_empty()).then(|| {
+                let q = p / "instances";
+                let lattice = colour_lattice(c.object_tokens);
+                let tokens: Vec<i64> =
+                    c.object_instances.iter().map(|colour| nearest_colour(&lattice, colour)).collect();
+                let n = OBJECT_INSTANCES * tokens.len() as i64;
+                let features = OBJECT_FEATURES + FRAME_FEATURES;
+                let bound = 1.0 / (features as f64).sqrt();
+                Instances {
+                    tokens: Tensor::from_slice(&tokens),
+                    embed: q.var("embed", &[n, features, d], nn::Init::Uniform { lo: -bound, up: bound }),
+                    id: q.var("id", &[n, d], small),
+                }
+            }),
             compute,
         }
     }
@@ -530,41 +614,90 @@ impl AgentNet {
     /// then x and y relative to the anchor's, along and across the frame's direction, the distance
     /// to the anchor, and the direction's x and y.
     fn object_features(&self, objects: &Objects, images: &Tensor) -> Tensor {
-        let (b, s) = (images.size()[0], self.config.image_size);
-        let device = images.device();
-        let rgb = (images.to_kind(Kind::Float) * SCALE - 0.5).view([b, s * s, 3]);
-        // [B, N, K]: squared colour distances, |p|^2 - 2 p.c + |c|^2.
-        let proto = &objects.prototype;
-        let distance = (rgb.square().sum_dim_intlist(2, true, Kind::Float) - rgb.matmul(&proto.tr()) * 2.0
-            + proto.square().sum_dim_intlist(1, false, Kind::Float))
-        .clamp_min(0.0);
+        let (distance, logits) = colour_logits(images, &objects.prototype, &objects.log_sharpness);
         // Each token's share of every pixel.
-        let share = (&distance * -objects.log_sharpness.exp()).softmax(1, Kind::Float);
-        // Pixel centres in [-1, 1], row by row: x grows to the right, y up.
-        let centres = (Tensor::arange(s, (Kind::Float, device)) + 0.5) * (2.0 / s as f64) - 1.0;
-        let x = centres.view([1, s]).expand([s, s], false).reshape([1, s * s, 1]);
-        let y = centres.flip([0]).view([s, 1]).expand([s, s], false).reshape([1, s * s, 1]);
-        let mean = |v: &Tensor| (&share * v).sum_dim_intlist(1, false, Kind::Float);
-        let (mx, my) = (mean(&x), mean(&y));
-        let spread = |v: &Tensor, m: &Tensor| (mean(&v.square()) - m.square()).clamp_min(1e-6).sqrt();
-        let (sx, sy) = (spread(&x, &mx), spread(&y, &my));
+        let share = logits.softmax(1, Kind::Float);
+        let (x, y) = pixel_places(self.config.image_size, images.device());
         let presence = (distance.amin([1], false) * -10.0).exp();
-        let mut features = vec![mx.shallow_clone(), my.shallow_clone(), sx, sy, presence];
+        let mut features = soft_places(&share, &x, &y);
+        features.push(presence);
         if let Some((anchor, pointer)) = objects.frame {
             let at = |v: &Tensor, k: i64| v.narrow(1, k, 1);
-            let (ax, ay) = (at(&mx, anchor), at(&my, anchor));
-            let (dx, dy) = (at(&mx, pointer) - &ax, at(&my, pointer) - &ay);
+            let (ax, ay) = (at(&features[0], anchor), at(&features[1], anchor));
+            let (dx, dy) = (at(&features[0], pointer) - &ax, at(&features[1], pointer) - &ay);
             let norm = (dx.square() + dy.square()).clamp_min(1e-10).sqrt();
-            let (ux, uy) = (dx / &norm, dy / &norm);
-            let (rx, ry) = (&mx - ax, &my - ay);
-            let along = &rx * &ux + &ry * &uy;
-            // Positive to the left of the direction (anticlockwise of it).
-            let across = &ry * &ux - &rx * &uy;
-            let distance = (rx.square() + ry.square()).clamp_min(1e-10).sqrt();
-            let k = mx.size()[1];
-            features.extend([rx, ry, along, across, distance, ux.expand([b, k], false), uy.expand([b, k], false)]);
+            let frame = frame_features(&features[0], &features[1], &ax, &ay, &(dx / &norm), &(dy / &norm));
+            features.extend(frame);
         }
         Tensor::stack(&features, 2)
+    }
+
+    /// The instance tokens' features `[B, J * OBJECT_INSTANCES, F]` (the object tokens' features,
+    /// frame included) of `[B, S, S, 3]` pictures and their object features `[B, K, F]`: per
+    /// colour of `object_instances`, its token's softmax over the pixels near the pixel of its
+    /// colour nearest the anchor, then over those near the nearest pixel outside them (the first
+    /// instance again, with presence zero, where the colour has no second instance).
+    fn instance_features(
+        &self,
+        instances: &Instances,
+        objects: &Objects,
+        images: &Tensor,
+        features: &Tensor,
+    ) -> Tensor {
+        let (anchor, _) = objects.frame.expect("instances need an object_frame (checked)");
+        let (b, s) = (images.size()[0], self.config.image_size);
+        let device = images.device();
+        let tokens = instances.tokens.to_device(device);
+        let prototype = objects.prototype.index_select(0, &tokens);
+        let (distance, logits) = colour_logits(images, &prototype, &objects.log_sharpness.index_select(0, &tokens));
+        let j = prototype.size()[0];
+        // [B, N, J]: the pixels of each colour (detached), and each pixel's squared distance to the anchor.
+        let share = logits.detach().softmax(1, Kind::Float);
+        let coloured = share.ge_tensor(&(share.amax([1], true) * INSTANCE_SHARE));
+        let places = grid_centres(s, device).reshape([1, s * s, 2]);
+        let from = features.select(1, anchor).narrow(1, 0, 2).detach();
+        let near =
+            (&places - from.unsqueeze(1)).square().sum_dim_intlist(2, true, Kind::Float).expand([b, s * s, j], false);
+        // The pixels within INSTANCE_RADIUS of the nearest allowed pixel, and whether there was one.
+        let window = |allowed: &Tensor| {
+            let nearest = near.where_self(allowed, &Tensor::from(f64::INFINITY).to_device(device)).argmin(1, false);
+            let at = places.get(0).index_select(0, &nearest.flatten(0, -1)).view([b, 1, j, 2]);
+            let inside =
+                (places.unsqueeze(2) - at).square().sum_dim_intlist(3, false, Kind::Float).le(INSTANCE_RADIUS.powi(2));
+            (inside, allowed.any_dim(1, false))
+        };
+        let (first, _) = window(&coloured);
+        let (second, exists) = window(&coloured.logical_and(&first.logical_not()));
+        let second = second.where_self(&exists.unsqueeze(1), &first);
+        let (x, y) = pixel_places(s, device);
+        let (ax, ay) = (features.select(2, 0).narrow(1, anchor, 1), features.select(2, 1).narrow(1, anchor, 1));
+        let (ux, uy) = (features.select(2, 10).narrow(1, anchor, 1), features.select(2, 11).narrow(1, anchor, 1));
+        let outside = Tensor::from(-1e9).to_device(device);
+        let instance = |inside: &Tensor, present: &Tensor| {
+            let share = logits.where_self(inside, &outside).softmax(1, Kind::Float);
+            let mut f = soft_places(&share, &x, &y);
+            f.push(
+                (distance.where_self(inside, &Tensor::from(1e9).to_device(device)).amin([1], false) * -10.0).exp()
+                    * present,
+            );
+            let frame = frame_features(&f[0], &f[1], &ax, &ay, &ux, &uy);
+            f.extend(frame);
+            Tensor::stack(&f, 2)
+        };
+        let ones = Tensor::ones([b, j], (Kind::Float, device));
+        // [B, J, 2, F] -> colour-major: each colour's nearest instance, then its next.
+        Tensor::stack(&[instance(&first, &ones), instance(&second, &exists.to_kind(Kind::Float))], 2).view([
+            b,
+            j * OBJECT_INSTANCES,
+            -1,
+        ])
+    }
+
+    /// The input picture's instance tokens `[B, J * OBJECT_INSTANCES, d]`, where the model has them.
+    fn instance_tokens(&self, images: &Tensor, features: &Tensor) -> Option<Tensor> {
+        let (instances, objects) = (self.instances.as_ref()?, self.objects.as_ref()?);
+        let f = self.instance_features(instances, objects, images, features);
+        Some(f.unsqueeze(2).matmul(&instances.embed.unsqueeze(0)).squeeze_dim(2) + &instances.id + self.slot.get(0))
     }
 
     /// The object tokens `[B, K, d]` of `[B, S, S, 3]` pictures (see the module), with their
@@ -714,6 +847,7 @@ impl AgentNet {
         let mut objects = None;
         if let Some((tokens, features)) = input_objects {
             parts.push(tokens);
+            parts.extend(self.instance_tokens(image, &features).map(|t| t.to_kind(kind)));
             parts.extend(self.ray_tokens(&features, image).map(|t| t.to_kind(kind)));
             objects = Some(features);
         }
@@ -882,6 +1016,7 @@ mod tests {
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],
+            object_instances: Vec::new(),
         }
     }
 
@@ -1185,6 +1320,65 @@ mod tests {
         assert!(along > 0.5 && across.abs() < 0.1, "{up}");
         // The anchor's own place relative to itself is zero.
         assert!(at(&up, 2, 5).abs() < 1e-6 && at(&up, 2, 6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn instance_tokens_hold_the_nearest_piece_of_a_colour_and_the_next() {
+        tch::manual_seed(0);
+        let frame = vec![vec![0, 255, 0], vec![255, 0, 0]];
+        let gold = vec![vec![255, 200, 0]];
+        let config =
+            AgentConfig { image_size: 24, patch_size: 8, object_frame: frame, object_instances: gold, ..small() };
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &config, 10, Kind::Float);
+        // The agent of `agent_facing_gold` (centre at rows and columns 10..14, facing up), a gold
+        // pixel straight ahead at row 2, column 12, and in `two` another at row 13, column 18:
+        // right of the agent and nearer it.
+        let one = agent_facing_gold();
+        let two = agent_facing_gold();
+        two.get(0).get(13).get(18).copy_(&Tensor::from_slice(&[255u8, 200, 0]));
+        let features = |picture: &Tensor| {
+            let (_, objects) = net.object_tokens(picture).unwrap();
+            let f = net.instance_features(
+                net.instances.as_ref().unwrap(),
+                net.objects.as_ref().unwrap(),
+                picture,
+                &objects,
+            );
+            (objects, f)
+        };
+        let at = |f: &Tensor, k: i64, i: i64| f.double_value(&[0, k, i]);
+        // Pixel centres in [-1, 1]: column c at (c + 0.5) / 12 - 1, row r at 1 - (r + 0.5) / 12.
+        let (ahead, right) = ((12.5 / 12.0 - 1.0, 1.0 - 2.5 / 12.0), (18.5 / 12.0 - 1.0, 1.0 - 13.5 / 12.0));
+        let close = |f: &Tensor, k: i64, want: (f64, f64)| {
+            (at(f, k, 0) - want.0).abs() < 0.02 && (at(f, k, 1) - want.1).abs() < 0.02
+        };
+        let (objects, two_f) = features(&two);
+        assert_eq!(two_f.size(), [1, 2, 12]);
+        // The yellow object token (6 of the cube's 8 corners) holds the mean of the two places;
+        // the instances hold each piece, the nearer first, and both are present.
+        let mean = ((ahead.0 + right.0) / 2.0, (ahead.1 + right.1) / 2.0);
+        assert!(close(&objects, 6, mean), "{objects}");
+        assert!(close(&two_f, 0, right) && close(&two_f, 1, ahead), "{two_f}");
+        let present = at(&objects, 6, 4);
+        assert!(present > 0.5 && at(&two_f, 0, 4) == present && at(&two_f, 1, 4) == present);
+        // In the agent's frame the nearer piece is to the right (across < 0), the other ahead.
+        assert!(at(&two_f, 0, 8) < -0.5 && at(&two_f, 1, 7) > 0.5 && at(&two_f, 1, 8).abs() < 0.1, "{two_f}");
+        // One piece: the first instance is it, the second repeats it with presence zero.
+        let (_, one_f) = features(&one);
+        assert!(close(&one_f, 0, ahead) && close(&one_f, 1, ahead) && at(&one_f, 1, 4) == 0.0, "{one_f}");
+        // The instance tokens come after the input's object tokens, before the text.
+        assert_eq!(config.text_start(0), 9 + 8 + 2);
+        let canvases = Tensor::zeros([1, 0, 24, 24, 3], (Kind::Uint8, Device::Cpu));
+        let pictures = net.pictures(&two, &canvases);
+        assert_eq!(pictures.tokens.size(), [1, 9 + 8 + 2, 16]);
+        let tokens = net.instance_tokens(&two, &objects).unwrap();
+        assert!(pictures.tokens.narrow(1, 17, 2).allclose(&tokens, 1e-6, 1e-6, false));
+        // Gradients reach the gold's prototype through the instances.
+        tokens.square().sum(Kind::Float).backward();
+        let gradient = vs.variables()["objects.prototype"].grad();
+        assert!(gradient.get(6).abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        assert!(vs.variables()["instances.id"].size() == [2, 16]);
     }
 
     /// A 24 px picture: a green square (rows and columns 10..14) facing up (its red eye on the top
