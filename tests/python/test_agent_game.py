@@ -122,6 +122,26 @@ def test_the_best_move_goes_round_a_wall_in_the_way() -> None:
     assert np.allclose(open_.steer()[0], open_.aim()[0]) and open_.best_move()[0] == FORWARD
 
 
+def test_the_corner_of_the_way_round_counts_as_ahead_within_a_band_of_the_heading() -> None:
+    wall = [(0.45, 0.2, 0.45 + WALL, 0.8)]
+    gold = [(0.75, 0.5)]
+
+    def corner_at(agent: tuple[float, float], turn_degrees: float) -> Scenes:
+        """The scene with the heading `turn_degrees` off the way to the corner the oracle steers for."""
+        way = one(agent, 0.0, gold, walls=SIDES + wall).steer()[0] - agent
+        return one(agent, math.atan2(way[1], way[0]) + math.radians(turn_degrees), gold, walls=SIDES + wall)
+
+    # The corner is 0.35 away: 8 degrees off passes 0.05 from it (forward), 20 degrees 0.12 (turn
+    # back towards it), where the straight rule forwards only within half a turn (3 degrees).
+    assert corner_at((0.25, 0.5), 8).best_move()[0] == FORWARD
+    assert corner_at((0.25, 0.5), -8).best_move()[0] == FORWARD
+    assert corner_at((0.25, 0.5), 20).best_move()[0] == CLOCKWISE
+    # Touching the wall, 5 degrees towards it: the corner is in the band, but a step is blocked.
+    pressed = corner_at((0.45 - AGENT_R, 0.7), -5)
+    assert np.allclose(pressed.forward_position(), pressed.agent) and pressed.best_move()[0] == ANTICLOCKWISE
+    assert corner_at((0.45 - AGENT_R, 0.7), 5).best_move()[0] == FORWARD
+
+
 def test_walled_off_gold_is_unsolvable_and_solvable_scenes_are_drawn_again() -> None:
     sealed = one((0.3, 0.5), 0.0, [(0.8, 0.5)], walls=SIDES + [(0.5, 0.0, 0.5 + WALL, 1.0)])
     narrow = one((0.3, 0.5), 0.0, [(0.8, 0.5)], walls=SIDES + [(0.5, 0.0, 0.5 + WALL, 1 - WALL - 2 * AGENT_R + 0.01)])

@@ -56,6 +56,12 @@ MAX_WALLS = 7
 MAX_GOLD = 2
 PLAN_CELLS = 64
 """The planner's grid: cells per side of the board."""
+CORNER_AHEAD = 0.08
+"""Where a wall crosses the straight way, the corner the best move heads for counts as ahead when
+the heading's line passes within this distance of it (and a forward step is not shortened by a
+wall): as a gold piece within `EAT` of the line is reached going forward. A model whose sense of
+the corner's angle wobbles by a turn or two from one heading to the next finds a forward move
+there instead of turning back and forth (docs/agent.md)."""
 
 FORWARD, CLOCKWISE, ANTICLOCKWISE = 0, 1, 2
 MOVES = ("forward", "clockwise", "anticlockwise")
@@ -203,7 +209,10 @@ class Scenes:
 
     def angle_to_aim(self) -> np.ndarray:
         """(B,) the signed turn from the heading to `steer`'s point, in (-pi, pi]."""
-        d = self.steer() - self.agent
+        return self._turn_to(self.steer())
+
+    def _turn_to(self, point: np.ndarray) -> np.ndarray:
+        d = point - self.agent
         return wrap(np.arctan2(d[:, 1], d[:, 0]) - self.heading)
 
     def angle_to_gold(self) -> np.ndarray:
@@ -271,13 +280,24 @@ class Scenes:
     def best_move(self) -> np.ndarray:
         """(B,) the oracle's move: forward when that reaches the gold, or when `steer`'s point
         lies within half a turn of the heading (a turn would overshoot it; a step closer widens
-        the angle that reaches it); else the shorter turn towards it."""
+        the angle that reaches it), or, where a wall crosses the straight way, when the heading's
+        line passes within `CORNER_AHEAD` of that corner ahead and a full step is free; else the
+        shorter turn towards it."""
         return self._best_move()[0]
 
     def _best_move(self) -> tuple[np.ndarray, np.ndarray]:
         reaches = self.reaches_forward()
-        angle = self.angle_to_aim()
+        point = self.steer()
+        angle = self._turn_to(point)
         ahead = reaches | (np.abs(angle) <= TURN / 2)
+        corner = ~ahead & self.has_gold() & self.way_blocked()
+        if corner.any():
+            across = np.linalg.norm(point - self.agent, axis=1) * np.abs(np.sin(angle))
+            near = corner & (np.cos(angle) > 0) & (across <= CORNER_AHEAD)
+            if near.any():
+                index = np.nonzero(near)[0]
+                step = np.linalg.norm(self.select(index).forward_position() - self.agent[index], axis=1)
+                ahead[index] = step > STEP * (1 - 1e-9)
         return np.where(ahead, FORWARD, np.where(angle > 0, ANTICLOCKWISE, CLOCKWISE)), reaches
 
     def steps_to_gold(self, cap: int = 100) -> np.ndarray:

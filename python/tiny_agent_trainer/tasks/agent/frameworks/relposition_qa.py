@@ -22,10 +22,11 @@
     straight ahead or exactly behind answer clockwise;
   - `best_move` (forward, clockwise, anticlockwise): `Scenes.best_move`, forward when moving
     forward reaches the gold or the point it heads for (the gold, or the first corner of the way
-    round a wall in between) lies within half a turn (3 degrees) of the heading, else the shorter
-    turn. (The closed-loop evaluation asks this question.)
-- Base rates: `eat_forward` about 27% yes; `turn` 50/50; `best_move` 29% forward, 34% clockwise,
-  37% anticlockwise (uniform headings alone: 6% yes; 6% forward, 47% each
+    round a wall in between) lies within half a turn (3 degrees) of the heading or, for the
+    corner, the heading's line passes within `game.CORNER_AHEAD` of it and a step is free, else
+    the shorter turn. (The closed-loop evaluation asks this question.)
+- Base rates: `eat_forward` about 27% yes; `turn` 50/50; `best_move` 32% forward, 34% clockwise,
+  34% anticlockwise (uniform headings alone: 6% yes; 6% forward, 47% each
   turn). A forward move is blocked by a wall in 9% of the placed scenes and 29% of the walked;
   15% of all scenes stand against a wall that hides the gold ahead (0.8% before `press`).
 - Weights: text 1, image 0.
