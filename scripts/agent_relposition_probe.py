@@ -6,8 +6,9 @@ each question's balanced accuracy over all of them, over those where a wall lies
 straight way from the agent to the gold, and over the others, then over the scenes with one gold
 piece and with two; then the closed loop (the model's best-move answers steer the agent, at most
 100 moves) on the same solvable full and bare scenes, by how they start (a wall across the way or
-not, one gold piece or two), and how its lost games end (stuck in one place turning back and
-forth, or pushing into a wall).
+not, one gold piece or two), how its lost games end (stuck in one place turning back and
+forth, or pushing into a wall), and, at the places where the lost full-scene games end, its best
+move at every heading beside the oracle's (`headings`).
 
     .venv/bin/python scripts/agent_relposition_probe.py RUN [-n 600] [--episodes 300] [--threads 2]
 """
@@ -98,6 +99,39 @@ def main() -> None:
             starts.append(f"{label} {won[chosen].mean():.1%} ({chosen.sum()})" if chosen.any() else f"{label} -")
         print(f"loop {kind}: {won.mean():.1%} of {len(scenes)}; " + ", ".join(starts), flush=True)
         print("  " + lost_games(played), flush=True)
+        if kind == "full" and not won.all():
+            print("  " + headings(model, played.final.select(np.nonzero(~won)[0]), np.random.default_rng(LOOP_SEED)), flush=True)
+
+
+def headings(model: AgentModel, places: game.Scenes, rng: np.random.Generator) -> str:
+    """The model's best move at every one of the 60 headings of each place, beside the oracle's:
+    how often they agree; at how many headings of a place each says forward; and, at the places
+    where the model never says forward, its *sinks* (anticlockwise at one heading, clockwise at the
+    next: a greedy policy turns back and forth there) and how far the sink nearest to one of the
+    oracle's forward headings lies from it."""
+    n, turns = len(places), round(2 * np.pi / game.TURN)
+    every = places.select(np.repeat(np.arange(n), turns))
+    every.heading = np.tile(np.arange(turns) * game.TURN, n)
+    question = evaluate.move_question()
+    framework = base.get(question.framework)
+    batch = framework.ask(every, question.question, rng, model.size)
+    texts, _ = model.answers(batch.image, batch.prompt, batch.canvases)
+    classes = evaluate.answer_classes(framework, batch, texts)
+    said = np.where(classes >= 0, np.array(question.moves)[np.maximum(classes, 0)], -1).reshape(n, turns)
+    truth = every.best_move().reshape(n, turns)
+    sink = (said == game.ANTICLOCKWISE) & (np.roll(said, -1, axis=1) == game.CLOCKWISE)  # between h and h + 1
+    never = ~(said == game.FORWARD).any(axis=1)
+    gaps = []
+    for i in np.nonzero(never & (truth == game.FORWARD).any(axis=1) & sink.any(axis=1))[0]:
+        apart = (np.nonzero(sink[i])[0][:, None] + 0.5 - np.nonzero(truth[i] == game.FORWARD)[0][None, :]) % turns
+        gaps.append(np.minimum(apart, turns - apart).min() * np.degrees(game.TURN))
+    gap = f"median {np.median(gaps):.0f} degrees (quartiles {np.percentile(gaps, 25):.0f}-{np.percentile(gaps, 75):.0f})" if gaps else "-"
+    return (
+        f"at the {n} lost games' last places, every heading: best move right {np.mean(said == truth):.1%}; "
+        f"forward at a median {np.median((truth == game.FORWARD).sum(axis=1)):.0f} headings (oracle), "
+        f"{np.median((said == game.FORWARD).sum(axis=1)):.0f} (model); the model never forward at {never.mean():.0%} of the places, "
+        f"sinks there {np.mean(sink[never].sum(axis=1)) if never.any() else 0:.1f} a place, the nearest to the oracle's forward {gap}"
+    )
 
 
 def lost_games(played: evaluate.Episodes) -> str:
