@@ -59,9 +59,10 @@ PLAN_CELLS = 64
 CORNER_AHEAD = 0.08
 """Where a wall crosses the straight way, the corner the best move heads for counts as ahead when
 the heading's line passes within this distance of it (and a forward step is not shortened by a
-wall): as a gold piece within `EAT` of the line is reached going forward. A model whose sense of
-the corner's angle wobbles by a turn or two from one heading to the next finds a forward move
-there instead of turning back and forth (docs/agent.md)."""
+wall): as a gold piece within `EAT` of the line is reached going forward. A simulated student
+whose sense of the corner's angle wobbles by a turn from one heading to the next then finds a
+forward move there instead of turning back and forth (`scripts/agent_corner_band.py`,
+docs/agent.md "A band round the corner")."""
 
 FORWARD, CLOCKWISE, ANTICLOCKWISE = 0, 1, 2
 MOVES = ("forward", "clockwise", "anticlockwise")
