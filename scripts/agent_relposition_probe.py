@@ -117,7 +117,7 @@ def headings(model: AgentModel, places: game.Scenes, rng: np.random.Generator) -
     batch = framework.ask(every, question.question, rng, model.size)
     texts, _ = model.answers(batch.image, batch.prompt, batch.canvases)
     classes = evaluate.answer_classes(framework, batch, texts)
-    said = np.where(classes >= 0, np.array(question.moves)[np.maximum(classes, 0)], -1).reshape(n, turns)
+    said = question.moves_of(classes).reshape(n, turns)
     truth = every.best_move().reshape(n, turns)
     sink = (said == game.ANTICLOCKWISE) & (np.roll(said, -1, axis=1) == game.CLOCKWISE)  # between h and h + 1
     never = ~(said == game.FORWARD).any(axis=1)

@@ -524,6 +524,10 @@ class MoveQuestion:
     def __str__(self) -> str:
         return f"{self.framework}/{self.question}"
 
+    def moves_of(self, classes: np.ndarray) -> np.ndarray:
+        """The moves that answer classes (`answer_classes`) name; -1 where an answer names none."""
+        return np.where(classes >= 0, np.array(self.moves)[np.maximum(classes, 0)], -1)
+
 
 def move_question() -> MoveQuestion:
     """Finds the best-move question among the registered frameworks: a question whose classes name
@@ -588,7 +592,7 @@ def play(
         invalid += int((classes < 0).sum())
         asked += len(index)
         moves = np.full(len(s), -1)
-        moves[index] = np.where(classes >= 0, np.array(question.moves)[np.maximum(classes, 0)], -1)
+        moves[index] = question.moves_of(classes)
         if record:
             history.append((s.copy(), moves))
         eaten = s.move(moves) > 0
