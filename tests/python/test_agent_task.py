@@ -165,6 +165,29 @@ def weights(run: Path) -> bytes:
     return (run / "last" / "model.safetensors").read_bytes()
 
 
+def assert_ctrl_c_in_a_batch_saves_last_and_resumes_exactly(tmp_path: Path, straight: bytes) -> None:
+    """Ctrl-C while the source makes a batch: Python's handler raises KeyboardInterrupt there, in
+    the data call, not between steps. The run still saves `last` after the steps it finished, says
+    so, and resumes to the straight run's weights."""
+    config = tiny(tmp_path, name="c.toml").with_overrides([f'training.output_dir="{tmp_path / "ctrl_c"}"'])
+    made = agent_task.Source.batch
+
+    def interrupted_at_step_4(self: agent_task.Source, seed: int, step: int) -> dict[str, Any]:
+        if step == 4:  # the second batch of the second epoch (3 steps an epoch)
+            raise KeyboardInterrupt
+        return made(self, seed, step)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(agent_task.Source, "batch", interrupted_at_step_4)
+        with pytest.raises(KeyboardInterrupt) as caught:
+            agent_task.train(config)
+    assert "saved" in str(caught.value) and "--resume" in str(caught.value), str(caught.value)
+    state = json.loads((tmp_path / "ctrl_c" / "last" / "state.json").read_text())
+    assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (4, 1, 1)
+    agent_task.train(config, resume=True)
+    assert weights(tmp_path / "ctrl_c") == straight
+
+
 def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp_path: Path) -> None:
     straight = tiny(tmp_path).with_overrides([f'training.output_dir="{tmp_path / "straight"}"'])
     run = agent_task.train(straight)
@@ -188,6 +211,7 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert weights(run) != weights(tmp_path / "halves")
     agent_task.train(halves, resume=True)
     assert weights(run) == weights(tmp_path / "halves")
+    assert_ctrl_c_in_a_batch_saves_last_and_resumes_exactly(tmp_path, weights(run))
 
     assert registry.module_for_run(run) is agent_task
     model = AgentModel.load(run)
@@ -291,6 +315,16 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 0 and shown.stat().st_size > 1000
     result = runner.invoke(main, ["agent", "eval", "--policy", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "neither oracle nor majority nor a run folder" in result.output
+
+
+def test_the_curves_leave_out_a_frameworks_validations_before_its_first_step() -> None:
+    from tiny_agent_trainer.tasks.agent.draw import _once_trained
+
+    at = [250, 500, 750]
+    drawn = _once_trained(at, [1e-16, 0.02, 0.01], first_step=251)
+    assert math.isnan(drawn[0]) and drawn[1:] == [0.02, 0.01]
+    assert _once_trained(at, [0.5, 0.4, 0.3], first_step=250) == [0.5, 0.4, 0.3]
+    assert all(math.isnan(v) for v in _once_trained(at, [0.5, 0.4, 0.3], first_step=None))
 
 
 def test_train_seed_is_the_runs_seed_and_a_seed_list_is_refused(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ callable; both exactly resumable, and bad arrays named with the fix."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,26 @@ def test_a_stream_gives_fresh_data_every_epoch_and_resumes_exactly(tmp_path: Pat
     a = (tmp_path / "straight" / "last" / "model.safetensors").read_bytes()
     b = (tmp_path / "resumed" / "last" / "model.safetensors").read_bytes()
     assert a == b, "the resumed run saw the same data and made the same updates"
+
+
+def test_ctrl_c_in_the_data_call_saves_last_and_resumes_exactly(tmp_path: Path) -> None:
+    """Python's SIGINT handler raises KeyboardInterrupt in whatever Python code runs: often the
+    data call, not the learner's check between steps. The run saves `last` all the same."""
+
+    def interrupted_in_epoch_two(seed: int, epoch: int) -> dict[str, Any]:
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return fresh(seed, epoch)
+
+    with pytest.raises(KeyboardInterrupt, match="saved .*--resume"):
+        tat.train(config(tmp_path / "resumed"), data={"train": interrupted_in_epoch_two, **fixed()})
+    state = json.loads((tmp_path / "resumed" / "last" / "state.json").read_text())
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 0)
+    tat.train(config(tmp_path / "resumed"), data={"train": fresh, **fixed()}, resume=True)
+    tat.train(config(tmp_path / "straight"), data={"train": fresh, **fixed()})
+    a = (tmp_path / "straight" / "last" / "model.safetensors").read_bytes()
+    b = (tmp_path / "resumed" / "last" / "model.safetensors").read_bytes()
+    assert a == b
 
 
 @pytest.mark.parametrize(

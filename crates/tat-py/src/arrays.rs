@@ -112,8 +112,14 @@ impl EpochSource for PySource {
     }
 }
 
-/// What a user's function raised, with its type, as the error of the call `what`.
+/// What a user's function raised, with its type, as the error of the call `what`. Ctrl-C is
+/// [`tat_core::TatError::Interrupted`]: Python's SIGINT handler raises `KeyboardInterrupt` in
+/// whatever Python code runs when the signal comes, often this data call, and the learner then
+/// saves `last` as it does for a Ctrl-C between steps.
 fn raised(py: Python<'_>, what: &str, e: &PyErr) -> tat_core::TatError {
+    if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+        return tat_core::TatError::Interrupted(format!("interrupted in {what}"));
+    }
     let kind = e.get_type(py).name().map(|n| n.to_string()).unwrap_or_else(|_| "an exception".into());
     tat_core::TatError::Usage(format!(
         "{what} raised {kind}: {}. Fix: correct the function (call it yourself with these arguments to see its \

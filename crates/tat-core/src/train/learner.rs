@@ -300,9 +300,9 @@ impl Learner {
                 break;
             }
             let started = Instant::now();
-            let (examples, tokens) = self.train_epoch(observer)?;
+            let (examples, tokens) = self.train_epoch(observer).map_err(|e| self.saved_if_interrupted(e))?;
             let seconds = started.elapsed().as_secs_f64();
-            let metrics = self.finish_epoch(examples, tokens, seconds)?;
+            let metrics = self.finish_epoch(examples, tokens, seconds).map_err(|e| self.saved_if_interrupted(e))?;
             observer.on_epoch(&metrics);
         }
         // The other processes wait for rank 0's last writes before they return and read them.
@@ -339,7 +339,7 @@ impl Learner {
         for index in self.state.batch_in_epoch..steps {
             let stop = observer.should_stop();
             if self.any_stops(stop)? {
-                return Err(self.interrupt());
+                return Err(TatError::Interrupted(String::new()));
             }
             tch::manual_seed(step_seed(seed, self.state.step));
             let lr = self.schedule.at(self.state.step);
@@ -465,6 +465,17 @@ impl Learner {
             self.state.epoch + 1,
             self.state.batch_in_epoch + 1,
         ))
+    }
+
+    /// An error of an epoch as the run reports it: Ctrl-C, whether the observer saw it between
+    /// steps or it reached a task's Python data call as `KeyboardInterrupt` (nothing is updated
+    /// before a step has its batch, and validation changes nothing), saves `last` at the step
+    /// boundary the state holds.
+    fn saved_if_interrupted(&mut self, error: TatError) -> TatError {
+        match error {
+            TatError::Interrupted(_) => self.interrupt(),
+            other => other,
+        }
     }
 
     /// Saves `last` at the current step boundary and describes how to continue.

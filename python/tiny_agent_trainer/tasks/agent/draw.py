@@ -5,6 +5,7 @@ they are slow to import."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import textwrap
 from pathlib import Path
@@ -108,7 +109,7 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     """The training curves of an agent run per framework (`tat plot RUN`): the training loss of
     each framework's steps (`steps.csv`, each step's framework from the run's `[frameworks]`
     table, smoothed), and per validation the answers right of every question framework and the
-    picture loss of every picture framework (`metrics.jsonl`). Writes `RUN/curves.png` unless
+    picture loss of every picture framework from its first step on (`metrics.jsonl`). Writes `RUN/curves.png` unless
     told otherwise."""
     from matplotlib.figure import Figure
 
@@ -129,7 +130,7 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     step, loss = steps[:, 0].astype(np.int64), steps[:, 2]
     names = np.array([mixer.framework_at(int(s)) for s in step])
     fig = Figure(figsize=(13, 11))
-    train_ax, right_ax, image_ax = fig.subplots(3, 1, height_ratios=[3, 2, 2])
+    train_ax, right_ax, image_ax = fig.subplots(3, 1, height_ratios=[3, 2, 2], sharex=True)
     colours = {name: f"C{i % 10}" for i, name in enumerate(sorted(set(names)))}
     styles = {name: "-" if i < 10 else "--" for i, name in enumerate(sorted(set(names)))}
     for name in sorted(set(names)):
@@ -142,12 +143,13 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     train_ax.set_title(f"{run_dir}: {int(step[-1]) + 1} steps, {len(records)} validations")
     at = [int(r["step"]) for r in records]
     questions = set(_question_frameworks())
+    first = {name: int(step[names == name].min()) for name in set(names)}
     for key, ax in (("answers_right/", right_ax), ("image_loss/", image_ax)):
         shown = sorted({k[len(key):] for r in records for k in r.get("extra", {}) if k.startswith(key)})
         for name in shown:
             if key == "answers_right/" and name not in questions:
                 continue
-            values = [r.get("extra", {}).get(key + name, np.nan) for r in records]
+            values = _once_trained(at, [r.get("extra", {}).get(key + name, np.nan) for r in records], first.get(name))
             ax.plot(at, values, colours.get(name, "k"), linestyle=styles.get(name, "-"), marker=".", label=name, lw=1)
         ax.set_xlabel("step")
         ax.legend(fontsize=7, ncol=3)
@@ -157,6 +159,14 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     image_ax.set_yscale("log")
     fig.tight_layout()
     return _save(fig, run_dir / "curves.png" if out is None else Path(out), dpi)
+
+
+def _once_trained(at: list[int], values: list[float], first_step: int | None) -> list[float]:
+    """A framework's validation figures, NaN (not drawn) at the validations before its first
+    training step: until then they measure the untrained decoder (a framework whose target is
+    its input, such as `control`, scores ~1e-16 there and stretches a log axis) or a stage that
+    has not reached it."""
+    return [v if first_step is not None and first_step <= a else math.nan for a, v in zip(at, values)]
 
 
 def _question_frameworks() -> list[str]:
