@@ -317,6 +317,26 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 2 and "neither oracle nor majority nor a run folder" in result.output
 
 
+def test_the_curves_give_each_logged_step_the_framework_that_made_its_batch(tmp_path: Path) -> None:
+    from tiny_agent_trainer.tasks.agent.draw import step_frameworks
+
+    made: list[str] = []
+
+    class Recording(agent_task.Source):
+        def batch(self, seed: int, step: int) -> dict[str, Any]:
+            made.append(self.mixer.framework_at(step))
+            return super().batch(seed, step)
+
+    config = tiny(tmp_path).with_overrides([f'training.output_dir="{tmp_path / "run"}"'])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(agent_task, "Source", Recording)
+        run = agent_task.train(config)
+    logged = np.loadtxt(run / "steps.csv", delimiter=",", skiprows=1, ndmin=2)[:, 0]
+    mixer = agent_task.Source(config).mixer
+    assert len(made) == len(logged) == 6 and len(set(made)) > 1
+    assert list(step_frameworks(mixer, logged)) == made
+
+
 def test_the_curves_leave_out_a_frameworks_validations_before_its_first_step() -> None:
     from tiny_agent_trainer.tasks.agent.draw import _once_trained
 

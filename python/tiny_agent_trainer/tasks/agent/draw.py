@@ -128,7 +128,7 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     if len(steps) == 0 or not records:
         raise FileError(f"{run_dir}: no steps or epochs recorded yet. Fix: plot a run that has trained an epoch.")
     step, loss = steps[:, 0].astype(np.int64), steps[:, 2]
-    names = np.array([mixer.framework_at(int(s)) for s in step])
+    names = step_frameworks(mixer, step)
     fig = Figure(figsize=(13, 11))
     train_ax, right_ax, image_ax = fig.subplots(3, 1, height_ratios=[3, 2, 2], sharex=True)
     colours = {name: f"C{i % 10}" for i, name in enumerate(sorted(set(names)))}
@@ -159,6 +159,12 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     image_ax.set_yscale("log")
     fig.tight_layout()
     return _save(fig, run_dir / "curves.png" if out is None else Path(out), dpi)
+
+
+def step_frameworks(mixer: Any, steps: np.ndarray) -> np.ndarray:
+    """The framework of each row of `steps.csv`: its `step` counts the steps done (1 for the
+    first), and the mixer numbers them from 0."""
+    return np.array([mixer.framework_at(int(s) - 1) for s in steps])
 
 
 def _once_trained(at: list[int], values: list[float], first_step: int | None) -> list[float]:
