@@ -14,12 +14,11 @@ the picture skill and the share of the squared error on the gold's pixels.
 from __future__ import annotations
 
 import argparse
-import os
-import tomllib
+from pathlib import Path
 
 import numpy as np
 
-from tiny_agent_trainer.tasks.agent.evaluate import palette_indices
+from tiny_agent_trainer.config import Config
 from tiny_agent_trainer.tasks.agent.frameworks import base
 from tiny_agent_trainer.tasks.agent.model import AgentModel
 from tiny_agent_trainer.tasks.agent.render import BLACK, GOLD, PALETTE
@@ -47,12 +46,10 @@ def pieces(mask: np.ndarray) -> list[np.ndarray]:
 
 
 def patch_size(run: str) -> int:
-    """The run's `model.patch_size`, from the config its checkpoint saved."""
-    folder = run if os.path.isdir(run) else os.path.dirname(run)
-    for candidate in (os.path.join(folder, c, "config.toml") for c in ("best", "last", "")):
-        if os.path.exists(candidate):
-            with open(candidate, "rb") as f:
-                return int(tomllib.load(f)["model"]["patch_size"])
+    """The run's `model.patch_size`, from the config its checkpoint (`best`, else `last`) saved."""
+    for folder in (Path(run), Path(run) / "best", Path(run) / "last"):
+        if (folder / "config.toml").is_file():
+            return int(Config.from_toml(folder / "config.toml").model.patch_size)
     raise SystemExit(f"{run}: no checkpoint config.toml found; pass --patch")
 
 

@@ -109,8 +109,8 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     """The training curves of an agent run per framework (`tat plot RUN`): the training loss of
     each framework's steps (`steps.csv`, each step's framework from the run's `[frameworks]`
     table, smoothed), and per validation the answers right of every question framework and the
-    picture loss of every picture framework from its first step on (`metrics.jsonl`). Writes `RUN/curves.png` unless
-    told otherwise."""
+    picture loss of every picture framework from its first step on (`metrics.jsonl`). Writes
+    `RUN/curves.png` unless told otherwise."""
     from matplotlib.figure import Figure
 
     from ...config import Config
