@@ -186,6 +186,15 @@ class FrameworksConfig(BaseModel):
     wrong_weight: float = Field(default=1.0, description="The picture loss weighs a pixel at least this many times more where the model's picture is more than 0.5 from the target's colour (RGB in [0, 1]; the game's colours lie at least 1 apart): a stroke painted where nothing changes, such as a flood of line colour over the floor, then costs as much as a missed object. 1 leaves it out.")
 
 
+class LrRestart(BaseModel):
+    "One `[[training.restart]]` of the learning-rate schedule."
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    at_step: int = Field(description='The optimizer step (0-based) at which the restart begins.')
+    learning_rate: float = Field(description="The restart's peak learning rate.")
+    warmup_steps: int = Field(default=0, description="Optimizer steps of linear warmup from the restart's step to its peak.")
+
+
 class RecurrentConfig(BaseModel):
     "The recurrent couplings of a bionet's hidden layer."
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -235,6 +244,7 @@ class TrainingConfig(BaseModel):
     output_dir: Optional[str] = Field(default=None, description='Run folder; default `runs/<task.name>`.')
     patience: int = Field(default=15, description='Epochs without a better validation loss before stopping.')
     precision: Precision = Field(default='auto')
+    restart: list[LrRestart] = Field(default_factory=list, description="Warm restarts of the learning rate (`[[training.restart]]`, in step order): from each one's step the rate warms up again to its own peak and decays by the same cosine to `min_lr_ratio` of it at the next restart or the end of the run. The steps before the first restart keep the schedule of a run without restarts.")
     save_every: int = Field(default=10, description='Keep a numbered checkpoint every this many epochs (0: only `best` and `last`).')
     seed: int = Field(default=42)
     shuffle: Shuffle = Field(default='every_epoch', description='The order of the training examples: drawn anew every epoch, or drawn once and kept.')

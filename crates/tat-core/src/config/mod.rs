@@ -224,6 +224,25 @@ pub struct TrainingConfig {
     /// variable.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub freeze: Vec<String>,
+    /// Warm restarts of the learning rate (`[[training.restart]]`, in step order): from each one's
+    /// step the rate warms up again to its own peak and decays by the same cosine to
+    /// `min_lr_ratio` of it at the next restart or the end of the run. The steps before the
+    /// first restart keep the schedule of a run without restarts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restart: Vec<LrRestart>,
+}
+
+/// One `[[training.restart]]` of the learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LrRestart {
+    /// The optimizer step (0-based) at which the restart begins.
+    pub at_step: usize,
+    /// The restart's peak learning rate.
+    pub learning_rate: f64,
+    /// Optimizer steps of linear warmup from the restart's step to its peak.
+    #[serde(default)]
+    pub warmup_steps: usize,
 }
 
 impl Default for TrainingConfig {
@@ -252,6 +271,7 @@ impl Default for TrainingConfig {
             output_dir: None,
             init_from: None,
             freeze: Vec::new(),
+            restart: Vec::new(),
         }
     }
 }
@@ -579,6 +599,25 @@ impl Config {
             "a number in [0, 1), such as 0.98",
         );
         check(t.adam_eps > 0.0, "training.adam_eps", t.adam_eps.to_string(), "a small positive number such as 1e-9");
+        let mut previous = None;
+        for (i, r) in t.restart.iter().enumerate() {
+            check(
+                r.at_step > 0 && previous.is_none_or(|p| r.at_step > p),
+                &format!("training.restart[{i}].at_step"),
+                r.at_step.to_string(),
+                &match previous {
+                    Some(p) => format!("a step after the previous restart's ({p})"),
+                    None => "a positive step (step 0 is the start of the run's own schedule)".into(),
+                },
+            );
+            check(
+                r.learning_rate > 0.0 && r.learning_rate < 1.0,
+                &format!("training.restart[{i}].learning_rate"),
+                r.learning_rate.to_string(),
+                "a number in (0, 1), such as 1e-4",
+            );
+            previous = Some(r.at_step);
+        }
         check(
             (0.0..=1.0).contains(&t.min_lr_ratio),
             "training.min_lr_ratio",

@@ -190,12 +190,9 @@ impl Learner {
         };
         let steps_in_epoch = epoch_steps(task.as_mut(), &config, state.epoch)?;
         let planned = (state.epoch, steps_in_epoch);
-        let schedule = LrSchedule {
-            peak: config.training.learning_rate,
-            warmup_steps: config.training.warmup_steps,
-            total_steps: config.training.epochs * steps_in_epoch,
-            min_ratio: config.training.min_lr_ratio,
-        };
+        let t = &config.training;
+        let schedule =
+            LrSchedule::new(t.learning_rate, t.warmup_steps, t.epochs * steps_in_epoch, t.min_lr_ratio, &t.restart);
         state.precision = Some(precision.compute.name().to_string());
         state.precision_reason = Some(precision.reason.clone());
         let writer = collective.as_ref().is_none_or(|c| c.rank() == 0);
