@@ -471,6 +471,12 @@ pub struct AgentConfig {
     /// the gold, the agent one step ahead or halfway there, the gold erased are rules over these
     /// numbers, which a patch's query does not hold.
     pub pixel_frame: bool,
+    /// The hidden layer of the decoder's pixel head (`pixel_decoder` > 0) also adds a
+    /// projection of the transformer's state at `<bos>` (starting at zero), the same for every
+    /// pixel of a picture: what the prompt asks switches the pixel rules on and off directly,
+    /// where otherwise it reached a pixel only through its patch's channels, which a wall in the
+    /// patch also fills (the gold beside a wall was kept when asked to erase it).
+    pub pixel_prompt: bool,
     /// Each patch token of the input picture also adds an embedding (a two-layer MLP whose
     /// output starts at zero) of its centre's place in the egocentric frame (`object_frame`) of
     /// every object token: along and across the direction from the anchor to that token, past
@@ -520,6 +526,7 @@ impl Default for AgentConfig {
             gated_feedforward: false,
             decoder_copy: false,
             pixel_frame: false,
+            pixel_prompt: false,
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],
@@ -614,6 +621,12 @@ impl AgentConfig {
             self.pixel_frame.to_string(),
             "false, or true with an object_frame and pixel_decoder > 0 (the places are in the frame's, and the pixel \
              head reads them)",
+        );
+        check(
+            !self.pixel_prompt || self.pixel_decoder > 0,
+            &format!("{section}.pixel_prompt"),
+            self.pixel_prompt.to_string(),
+            "false, or true with pixel_decoder > 0 (it feeds the pixel head)",
         );
         check(
             !self.patch_frame || self.object_frame.len() == 2,

@@ -19,6 +19,8 @@
 //!   a second change (its last layer starts at zero): "the gold's pixels become floor" is one
 //!   rule over colours, the same for every pixel. With `decoder_prompt`, every query first adds
 //!   a projection of the transformer's state at `<bos>`: what the prompt asks reaches every patch.
+//!   With `pixel_prompt`, the pixel MLP's hidden layer adds one too (starting at zero): the prompt
+//!   switches a colour rule on at every pixel, whatever else its patch holds.
 //!   With `decoder_copy`, each query also writes one gate per canvas slot (starting at zero),
 //!   and what the changes are added to is the input's patch plus each gate times the difference
 //!   from the input's patch to that canvas's at the same place: recalling a picture seen before
@@ -340,6 +342,9 @@ pub struct AgentNet {
     pixel_head: Option<(Linear, Linear, Linear)>,
     /// The projection of the state at `<bos>` each decoder query adds, where `decoder_prompt`.
     decoder_prompt: Option<Linear>,
+    /// The projection of the state at `<bos>` the pixel head's hidden layer adds (starting at
+    /// zero), where `pixel_prompt`.
+    pixel_prompt: Option<Linear>,
     /// Each decoder query's gates on the canvases' patches at its place (one per canvas slot,
     /// starting at zero), where `decoder_copy`.
     copy: Option<Linear>,
@@ -493,6 +498,16 @@ impl AgentNet {
                 (Linear::new(&q / "channels", d, c.patch_size * c.patch_size * k, true, compute), hidden, out)
             }),
             decoder_prompt: c.decoder_prompt.then(|| Linear::new(p / "decoder_prompt", d, d, true, compute)),
+            pixel_prompt: c.pixel_prompt.then(|| {
+                let gated = if c.pixel_frame { 2 } else { 1 };
+                let prompt = Linear::new(p / "pixel_prompt", d, gated * PIXEL_HIDDEN, true, compute);
+                // Zero: the pixel head starts as it would without it (and a run started from
+                // one without it draws the same pictures at first).
+                let _guard = tch::no_grad_guard();
+                let _ = prompt.weight.shallow_clone().zero_();
+                let _ = prompt.bias.as_ref().expect("a bias").shallow_clone().zero_();
+                prompt
+            }),
             copy: c.decoder_copy.then(|| {
                 let copy = Linear::new(p / "decoder_copy", d, c.max_canvases.max(1), true, compute);
                 {
@@ -938,12 +953,14 @@ impl AgentNet {
 
     /// The pictures the decoder draws from `states`: `[B, S, S, 3]` floats, 1 = 255.
     pub fn picture(&self, states: &States, train: bool) -> Tensor {
+        // The transformer's state at `<bos>`, `[B, 1, d]`: what the prompt asks.
+        let asked = || {
+            let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
+            let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
+            states.hidden.gather(1, &index, false)
+        };
         let mut x = match &self.decoder_prompt {
-            Some(prompt) => {
-                let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
-                let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
-                &states.queries + prompt.forward(&states.hidden.gather(1, &index, false))
-            }
+            Some(prompt) => &states.queries + prompt.forward(&asked()),
             None => states.queries.shallow_clone(),
         };
         for block in &self.decoder {
@@ -970,14 +987,19 @@ impl AgentNet {
                 let (k, pixels) = (self.config.pixel_decoder, self.config.patch_size * self.config.patch_size);
                 let written = channels.forward(&x).view([b, n, pixels, k]);
                 let colour = base.view([b, n, pixels, 3]) - 0.5;
+                // With `pixel_prompt`, the prompt's term of the hidden layer, `[B, 1, 1, H]`.
+                let prompted = |pre: Tensor| match &self.pixel_prompt {
+                    Some(prompt) => pre + prompt.forward(&asked()).unsqueeze(1),
+                    None => pre,
+                };
                 let h = if self.config.pixel_frame {
                     let objects = states.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
                     let frame = self.pixel_frame(objects).to_kind(written.kind());
-                    let both = hidden.forward(&Tensor::cat(&[written, colour.to_kind(frame.kind()), frame], 3));
+                    let both = prompted(hidden.forward(&Tensor::cat(&[written, colour.to_kind(frame.kind()), frame], 3)));
                     let halves = both.chunk(2, 3);
                     halves[0].silu() * &halves[1]
                 } else {
-                    hidden.forward(&Tensor::cat(&[written, colour], 3)).gelu("none")
+                    prompted(hidden.forward(&Tensor::cat(&[written, colour], 3))).gelu("none")
                 };
                 linear + out.forward(&h).view([b, n, pixels * 3])
             }
@@ -1013,6 +1035,7 @@ mod tests {
             gated_feedforward: false,
             decoder_copy: true,
             pixel_frame: false,
+            pixel_prompt: false,
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],
@@ -1158,6 +1181,75 @@ mod tests {
         let none = AgentNet::new(&vs.root(), &AgentConfig { pixel_decoder: 0, ..small() }, 10, Kind::Float);
         assert!(none.pixel_head.is_none());
         assert!(!vs.variables().keys().any(|k| k.starts_with("pixel_head")));
+    }
+
+    #[test]
+    fn the_pixel_prompt_switches_a_colour_rule_at_every_place_and_starts_at_zero() {
+        tch::manual_seed(0);
+        let (vs, mut plain) = (VarStore::new(Device::Cpu), VarStore::new(Device::Cpu));
+        let net = AgentNet::new(&vs.root(), &AgentConfig { pixel_prompt: true, ..small() }, 10, Kind::Float);
+        let without = AgentNet::new(&plain.root(), &small(), 10, Kind::Float);
+        assert!(without.pixel_prompt.is_none());
+        assert!(!plain.variables().keys().any(|k| k.starts_with("pixel_prompt")));
+        // Red pixels in two different patches (rows 0 and 6), one green one.
+        let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let _ = image.get(0).get(0).get(1).get(0).fill_(255);
+        let _ = image.get(0).get(6).get(5).get(0).fill_(255);
+        let _ = image.get(0).get(3).get(3).get(1).fill_(255);
+        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text_len = Tensor::from_slice(&[2i64]);
+        let draw = |net: &AgentNet, words: [i64; 2]| {
+            let text = Tensor::from_slice(&words).view([1, 2]);
+            let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+            (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
+        };
+        // At zero it adds nothing: the same weights without it draw the same picture.
+        plain.copy(&vs).expect("the same variables but pixel_prompt's");
+        assert!(draw(&net, [4, 5]).equal(&draw(&without, [4, 5])));
+        {
+            // Hidden unit 0 fires on red pixels (20 r - 5: 5 on red, -15 on black) only where
+            // the prompt's term lifts it: its bias -10 plus the prompt's first channel times
+            // 100. The out layer takes 1 of red for it; what the patch writes is left out.
+            let _guard = tch::no_grad_guard();
+            let (channels, hidden, out) = net.pixel_head.as_ref().unwrap();
+            let _ = channels.weight.shallow_clone().zero_();
+            let w = Tensor::zeros([PIXEL_HIDDEN, 5], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(2).fill_(20.0);
+            hidden.weight.shallow_clone().copy_(&w);
+            let b = Tensor::zeros([PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = b.get(0).fill_(-15.0);
+            hidden.bias.as_ref().unwrap().shallow_clone().copy_(&b);
+            let w = Tensor::zeros([3, PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(0).fill_(-0.2);
+            out.weight.shallow_clone().copy_(&w);
+            let prompt = net.pixel_prompt.as_ref().unwrap();
+            let _ = prompt.bias.as_ref().unwrap().shallow_clone().get(0).fill_(10.0);
+        }
+        // The prompt's term lifts unit 0 by 10: red pixels become black at both places.
+        let want = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let _ = want.get(0).get(3).get(3).get(1).fill_(255);
+        assert!(draw(&net, [4, 5]).equal(&want));
+        {
+            let _guard = tch::no_grad_guard();
+            let _ = net.pixel_prompt.as_ref().unwrap().bias.as_ref().unwrap().shallow_clone().zero_();
+        }
+        // Without it the rule stays off everywhere: the input comes back.
+        assert!(draw(&net, [4, 5]).equal(&image));
+        // From the prompt's state: a term that differs between two prompts changes the picture
+        // by prompt, never by place (both red pixels get the same change).
+        {
+            let _guard = tch::no_grad_guard();
+            let prompt = net.pixel_prompt.as_ref().unwrap();
+            let d = prompt.weight.size()[1];
+            let ramp = Tensor::linspace(-0.5, 0.5, d, (Kind::Float, Device::Cpu));
+            prompt.weight.shallow_clone().get(0).copy_(&ramp);
+            let _ = prompt.bias.as_ref().unwrap().shallow_clone().get(0).fill_(5.0);
+        }
+        let (a, b) = (draw(&net, [4, 5]), draw(&net, [6, 7]));
+        for picture in [&a, &b] {
+            assert!(picture.get(0).get(0).get(1).equal(&picture.get(0).get(6).get(5)), "{picture}");
+        }
+        assert!(!a.equal(&b), "two prompts, one picture: {a}");
     }
 
     #[test]
