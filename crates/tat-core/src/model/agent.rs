@@ -995,7 +995,8 @@ impl AgentNet {
                 let h = if self.config.pixel_frame {
                     let objects = states.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
                     let frame = self.pixel_frame(objects).to_kind(written.kind());
-                    let both = prompted(hidden.forward(&Tensor::cat(&[written, colour.to_kind(frame.kind()), frame], 3)));
+                    let both =
+                        prompted(hidden.forward(&Tensor::cat(&[written, colour.to_kind(frame.kind()), frame], 3)));
                     let halves = both.chunk(2, 3);
                     halves[0].silu() * &halves[1]
                 } else {

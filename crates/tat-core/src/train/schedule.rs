@@ -24,13 +24,7 @@ impl LrSchedule {
     /// run as if there were no restarts, so steps before a restart keep the rates they had
     /// without it (a restart added to a config changes nothing before its step); each restart
     /// replaces the schedule from its step to the next restart or the end of the run.
-    pub fn new(
-        peak: f64,
-        warmup_steps: usize,
-        total_steps: usize,
-        min_ratio: f64,
-        restarts: &[LrRestart],
-    ) -> Self {
+    pub fn new(peak: f64, warmup_steps: usize, total_steps: usize, min_ratio: f64, restarts: &[LrRestart]) -> Self {
         let mut cycles = vec![Cycle { start: 0, end: total_steps, peak, warmup_steps }];
         for (i, r) in restarts.iter().enumerate() {
             let end = restarts.get(i + 1).map_or(total_steps, |next| next.at_step);
@@ -81,8 +75,12 @@ mod tests {
         assert!((s.at(60) - 0.1).abs() < 1e-12);
         assert!((s.at(64) - 0.5).abs() < 1e-12);
         assert!((s.at(65) - 0.5).abs() < 1e-12);
-        // Halfway through its 45 decay steps: (0.1 + 0.9 / 2) of its peak; its floor at the end.
-        assert!((s.at(65 + 45 / 2) - 0.5 * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * 22.0 / 45.0).cos()))).abs() < 1e-12);
+        // Step 22 of its 45 decay steps follows the cosine between its peak and its floor; the floor
+        // (0.1 of its peak) at the end.
+        assert!(
+            (s.at(65 + 45 / 2) - 0.5 * (0.1 + 0.9 * 0.5 * (1.0 + (std::f64::consts::PI * 22.0 / 45.0).cos()))).abs()
+                < 1e-12
+        );
         assert!((s.at(110) - 0.05).abs() < 1e-12);
         assert!((s.at(200) - 0.05).abs() < 1e-12);
     }
