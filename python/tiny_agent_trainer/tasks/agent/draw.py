@@ -140,7 +140,7 @@ def curves_png(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | No
     train_ax.set_ylabel("training loss (own steps, mean of 20)")
     train_ax.set_xlabel("step")
     train_ax.legend(fontsize=7, ncol=3)
-    train_ax.set_title(f"{run_dir}: {int(step[-1]) + 1} steps, {len(records)} validations")
+    train_ax.set_title(f"{run_dir}: {int(step[-1])} steps, {len(records)} validations")
     at = [int(r["step"]) for r in records]
     questions = set(_question_frameworks())
     first = {name: int(step[names == name].min()) for name in set(names)}
