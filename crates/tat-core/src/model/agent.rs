@@ -1143,33 +1143,42 @@ mod tests {
         assert!(!vs.variables().keys().any(|k| k.starts_with("decoder_copy")));
     }
 
+    /// Sets the pixel head of `net` (`small()`'s: 2 channels, no frame) to one rule: hidden unit
+    /// 0 is `20 r + bias` for the pixel's red in [-0.5, 0.5], and the out layer takes 0.2 of red
+    /// per unit of it (a red pixel whose unit is 5 becomes black). What the patch writes is left
+    /// out (its weights zero), so the rule is the same at every place.
+    fn red_rule(net: &AgentNet, bias: f64) {
+        let _guard = tch::no_grad_guard();
+        let (channels, hidden, out) = net.pixel_head.as_ref().unwrap();
+        let _ = channels.weight.shallow_clone().zero_();
+        let w = Tensor::zeros([PIXEL_HIDDEN, 5], (Kind::Float, Device::Cpu));
+        let _ = w.get(0).get(2).fill_(20.0);
+        hidden.weight.shallow_clone().copy_(&w);
+        let b = Tensor::zeros([PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+        let _ = b.get(0).fill_(bias);
+        hidden.bias.as_ref().unwrap().shallow_clone().copy_(&b);
+        let w = Tensor::zeros([3, PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
+        let _ = w.get(0).get(0).fill_(-0.2);
+        out.weight.shallow_clone().copy_(&w);
+    }
+
+    /// An 8 px picture with red pixels in two different patches (rows 0 and 6) and a green one.
+    fn red_and_green() -> Tensor {
+        let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let _ = image.get(0).get(0).get(1).get(0).fill_(255);
+        let _ = image.get(0).get(6).get(5).get(0).fill_(255);
+        let _ = image.get(0).get(3).get(3).get(1).fill_(255);
+        image
+    }
+
     #[test]
     fn the_pixel_head_applies_one_colour_rule_at_every_place_and_zero_leaves_it_out() {
         tch::manual_seed(0);
         let vs = VarStore::new(Device::Cpu);
         let net = AgentNet::new(&vs.root(), &small(), 10, Kind::Float);
-        {
-            // Hidden unit 0 fires on red pixels only (red in [-0.5, 0.5]: 20 r - 5 is 5 for red,
-            // -15 for black); the out layer takes 1 of red for it. What the patch writes is
-            // left out (its weights zero), so the rule is the same at every place.
-            let _guard = tch::no_grad_guard();
-            let (channels, hidden, out) = net.pixel_head.as_ref().unwrap();
-            let _ = channels.weight.shallow_clone().zero_();
-            let w = Tensor::zeros([PIXEL_HIDDEN, 5], (Kind::Float, Device::Cpu));
-            let _ = w.get(0).get(2).fill_(20.0);
-            hidden.weight.shallow_clone().copy_(&w);
-            let b = Tensor::zeros([PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
-            let _ = b.get(0).fill_(-5.0);
-            hidden.bias.as_ref().unwrap().shallow_clone().copy_(&b);
-            let w = Tensor::zeros([3, PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
-            let _ = w.get(0).get(0).fill_(-0.2);
-            out.weight.shallow_clone().copy_(&w);
-        }
-        // Red pixels in two different patches (rows 0 and 6), one green one.
-        let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
-        let _ = image.get(0).get(0).get(1).get(0).fill_(255);
-        let _ = image.get(0).get(6).get(5).get(0).fill_(255);
-        let _ = image.get(0).get(3).get(3).get(1).fill_(255);
+        // Red in [-0.5, 0.5]: 20 r - 5 is 5 for red, -15 for black.
+        red_rule(&net, -5.0);
+        let image = red_and_green();
         let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
         let text = Tensor::from_slice(&[4i64, 5]).view([1, 2]);
         let text_len = Tensor::from_slice(&[2i64]);
@@ -1192,11 +1201,7 @@ mod tests {
         let without = AgentNet::new(&plain.root(), &small(), 10, Kind::Float);
         assert!(without.pixel_prompt.is_none());
         assert!(!plain.variables().keys().any(|k| k.starts_with("pixel_prompt")));
-        // Red pixels in two different patches (rows 0 and 6), one green one.
-        let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
-        let _ = image.get(0).get(0).get(1).get(0).fill_(255);
-        let _ = image.get(0).get(6).get(5).get(0).fill_(255);
-        let _ = image.get(0).get(3).get(3).get(1).fill_(255);
+        let image = red_and_green();
         let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
         let text_len = Tensor::from_slice(&[2i64]);
         let draw = |net: &AgentNet, words: [i64; 2]| {
@@ -1207,22 +1212,11 @@ mod tests {
         // At zero it adds nothing: the same weights without it draw the same picture.
         plain.copy(&vs).expect("the same variables but pixel_prompt's");
         assert!(draw(&net, [4, 5]).equal(&draw(&without, [4, 5])));
+        // 20 r - 15 is -5 on red, -25 on black: the rule fires only where the prompt's term,
+        // here its bias of 10, lifts it.
+        red_rule(&net, -15.0);
         {
-            // Hidden unit 0 fires on red pixels (20 r - 5: 5 on red, -15 on black) only where
-            // the prompt's term lifts it: its bias -10 plus the prompt's first channel times
-            // 100. The out layer takes 1 of red for it; what the patch writes is left out.
             let _guard = tch::no_grad_guard();
-            let (channels, hidden, out) = net.pixel_head.as_ref().unwrap();
-            let _ = channels.weight.shallow_clone().zero_();
-            let w = Tensor::zeros([PIXEL_HIDDEN, 5], (Kind::Float, Device::Cpu));
-            let _ = w.get(0).get(2).fill_(20.0);
-            hidden.weight.shallow_clone().copy_(&w);
-            let b = Tensor::zeros([PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
-            let _ = b.get(0).fill_(-15.0);
-            hidden.bias.as_ref().unwrap().shallow_clone().copy_(&b);
-            let w = Tensor::zeros([3, PIXEL_HIDDEN], (Kind::Float, Device::Cpu));
-            let _ = w.get(0).get(0).fill_(-0.2);
-            out.weight.shallow_clone().copy_(&w);
             let prompt = net.pixel_prompt.as_ref().unwrap();
             let _ = prompt.bias.as_ref().unwrap().shallow_clone().get(0).fill_(10.0);
         }
