@@ -953,15 +953,16 @@ impl AgentNet {
 
     /// The pictures the decoder draws from `states`: `[B, S, S, 3]` floats, 1 = 255.
     pub fn picture(&self, states: &States, train: bool) -> Tensor {
-        // The transformer's state at `<bos>`, `[B, 1, d]`: what the prompt asks.
-        let asked = || {
+        // The transformer's state at `<bos>`, `[B, 1, d]` (what the prompt asks), gathered once
+        // where a projection of it is read.
+        let asked = (self.decoder_prompt.is_some() || self.pixel_prompt.is_some()).then(|| {
             let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
             let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
             states.hidden.gather(1, &index, false)
-        };
-        let mut x = match &self.decoder_prompt {
-            Some(prompt) => &states.queries + prompt.forward(&asked()),
-            None => states.queries.shallow_clone(),
+        });
+        let mut x = match (&self.decoder_prompt, &asked) {
+            (Some(prompt), Some(asked)) => &states.queries + prompt.forward(asked),
+            _ => states.queries.shallow_clone(),
         };
         for block in &self.decoder {
             x = block.forward(&x, false, None, Some((&states.hidden, &states.real)), train);
@@ -988,9 +989,9 @@ impl AgentNet {
                 let written = channels.forward(&x).view([b, n, pixels, k]);
                 let colour = base.view([b, n, pixels, 3]) - 0.5;
                 // With `pixel_prompt`, the prompt's term of the hidden layer, `[B, 1, 1, H]`.
-                let prompted = |pre: Tensor| match &self.pixel_prompt {
-                    Some(prompt) => pre + prompt.forward(&asked()).unsqueeze(1),
-                    None => pre,
+                let prompted = |pre: Tensor| match (&self.pixel_prompt, &asked) {
+                    (Some(prompt), Some(asked)) => pre + prompt.forward(asked).unsqueeze(1),
+                    _ => pre,
                 };
                 let h = if self.config.pixel_frame {
                     let objects = states.objects.as_ref().expect("pixel_frame needs object tokens (checked)");
