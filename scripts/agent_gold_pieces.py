@@ -6,7 +6,9 @@ For a picture framework whose target leaves the gold out (`imagine_without_gold`
 hands them out, and prints for each gold piece of the input (a 4-connected set of gold pixels)
 whether it was kept (more than half of its pixels still gold), split by whether the piece shares
 one of the model's patches with a wall pixel and by its distance to the nearest wall pixel, with
-the picture skill and the share of the squared error on the gold's pixels.
+the picture skill and the share of the squared error on the gold's pixels. Then the colour the
+decoder writes on the gold's pixels before the snap (the mean RGB of the pieces near a wall and
+of the others, kept and erased), beside the gold (255, 200, 0) and the floor it should become.
 
     .venv/bin/python scripts/agent_gold_pieces.py RUN [-n 300] [--framework imagine_without_gold]
 """
@@ -68,6 +70,7 @@ def main() -> None:
     batch = base.get(args.framework).make(args.n, np.random.default_rng(args.seed), args.size)
     assert batch.target is not None
     drawn = np.asarray(model(batch).images)
+    raw = np.asarray(AgentModel.load(args.run, threads=args.threads, palette=False)(batch).images)
     image, target = batch.image, batch.target
     gold = np.all(image == PALETTE[GOLD], axis=-1)
     if np.all(target[gold] == image[gold]):
@@ -83,13 +86,14 @@ def main() -> None:
     print(f"{args.framework}, {args.n} examples: skill {1 - error.sum() / copy.sum():.3f}, "
           f"{error[gold].sum() / error.sum():.0%} of the squared error on the gold's pixels, "
           f"{kept_pixels.sum() / gold.sum():.0%} of the gold's pixels kept")
-    kept, whole, shares, distance = [], [], [], []
+    kept, whole, shares, distance, colour = [], [], [], [], []
     for i in range(args.n):
         wy, wx = np.nonzero(wall[i])
         for piece in pieces(gold[i]):
             ys, xs = np.nonzero(piece)
             share = kept_pixels[i][piece].mean()
             kept.append(share > 0.5)
+            colour.append(raw[i][piece].astype(np.float64).mean(0))
             whole.append(share in (0.0, 1.0))
             places = set(zip((ys // patch).tolist(), (xs // patch).tolist()))
             shares.append(any(wall[i, y * patch:(y + 1) * patch, x * patch:(x + 1) * patch].any() for y, x in places))
@@ -102,6 +106,15 @@ def main() -> None:
         where = (d >= lo) & (d < hi)
         span = f"{lo}-{hi} px from a wall" if hi < 10_000 else f"over {lo} px from a wall"
         print(f"  {span:<40} {where.sum():5d} pieces, kept {k[where].mean() if where.any() else np.nan:.0%}")
+    c = np.array(colour).reshape(-1, 3)
+    floor = target[gold].astype(np.float64).mean(0)
+    print(f"the decoder's colour on the gold's pixels before the snap (gold {tuple(PALETTE[GOLD].tolist())}, "
+          f"their target {tuple(np.round(floor).astype(int).tolist())}):")
+    for name, where in (("within 7 px of a wall", d < 7), ("farther", d >= 7)):
+        for state, which in (("kept", k), ("erased", ~k)):
+            w = where & which
+            mean = tuple(np.round(c[w].mean(0)).astype(int).tolist()) if w.any() else "-"
+            print(f"  {name:<22} {state:<7} {w.sum():5d} pieces, mean RGB {mean}")
 
 
 if __name__ == "__main__":
