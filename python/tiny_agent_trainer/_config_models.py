@@ -35,6 +35,7 @@ class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     architecture: Literal['agent'] = Field(default='agent')
+    colour_rule: bool = Field(default=False, description="The decoder adds the change of a second, small per-pixel MLP that reads only the pixel's own colour and the transformer's state at `<bos>` (its output starts at zero): a rule over colours that the prompt switches on (the gold becomes floor) and that no patch's state reaches, where the pixel head's rules also read the patch's channels, which a wall in the patch fills (docs/agent.md, the gold beside walls).")
     d_model: int = Field(default=192)
     decoder_copy: bool = Field(default=False, description="Each decoder query also gates the canvases' patches at its place (one gate per canvas slot, starting at zero): the picture it draws starts from the input's patch plus each gate times the difference to that canvas's, so recalling a picture seen before is one gate per patch, where otherwise the decoder had to write the canvas's pixels from its state.")
     decoder_layers: int = Field(default=2, description="Layers of the picture decoder (each: self-attention, attention to the transformer's states, feed-forward).")

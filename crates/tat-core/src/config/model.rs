@@ -477,6 +477,12 @@ pub struct AgentConfig {
     /// where otherwise it reached a pixel only through its patch's channels, which a wall in the
     /// patch also fills (the gold beside a wall was kept when asked to erase it).
     pub pixel_prompt: bool,
+    /// The decoder adds the change of a second, small per-pixel MLP that reads only the pixel's
+    /// own colour and the transformer's state at `<bos>` (its output starts at zero): a rule
+    /// over colours that the prompt switches on (the gold becomes floor) and that no patch's
+    /// state reaches, where the pixel head's rules also read the patch's channels, which a wall
+    /// in the patch fills (docs/agent.md, the gold beside walls).
+    pub colour_rule: bool,
     /// Each patch token of the input picture also adds an embedding (a two-layer MLP whose
     /// output starts at zero) of its centre's place in the egocentric frame (`object_frame`) of
     /// every object token: along and across the direction from the anchor to that token, past
@@ -527,6 +533,7 @@ impl Default for AgentConfig {
             decoder_copy: false,
             pixel_frame: false,
             pixel_prompt: false,
+            colour_rule: false,
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],

@@ -20,7 +20,10 @@
 //!   rule over colours, the same for every pixel. With `decoder_prompt`, every query first adds
 //!   a projection of the transformer's state at `<bos>`: what the prompt asks reaches every patch.
 //!   With `pixel_prompt`, the pixel MLP's hidden layer adds one too (starting at zero): the prompt
-//!   switches a colour rule on at every pixel, whatever else its patch holds.
+//!   switches a colour rule on at every pixel, whatever else its patch holds. With
+//!   `colour_rule`, a second small MLP reads only the pixel's own colour and that state, and adds
+//!   its change (its last layer starts at zero): a rule over colours the prompt switches on, which
+//!   no patch's state reaches, so a wall that fills a patch's channels cannot weaken it.
 //!   With `decoder_copy`, each query also writes one gate per canvas slot (starting at zero),
 //!   and what the changes are added to is the input's patch plus each gate times the difference
 //!   from the input's patch to that canvas's at the same place: recalling a picture seen before
@@ -345,6 +348,9 @@ pub struct AgentNet {
     /// The projection of the state at `<bos>` the pixel head's hidden layer adds (starting at
     /// zero), where `pixel_prompt`.
     pixel_prompt: Option<Linear>,
+    /// With `colour_rule` (see the module): the projections of the pixel's colour (with bias)
+    /// and of the state at `<bos>` to the gated hidden layer, and its output (starting at zero).
+    colour_rule: Option<(Linear, Linear, Linear)>,
     /// Each decoder query's gates on the canvases' patches at its place (one per canvas slot,
     /// starting at zero), where `decoder_copy`.
     copy: Option<Linear>,
@@ -413,6 +419,8 @@ const INSTANCE_RADIUS: f64 = 0.1;
 const INSTANCE_SHARE: f64 = 0.1;
 /// Hidden width of the decoder's per-pixel MLP (`pixel_decoder`).
 const PIXEL_HIDDEN: i64 = 32;
+/// Hidden width of the colour rule (`colour_rule`): per unit, a gate and a value.
+const COLOUR_RULE_HIDDEN: i64 = 32;
 /// Per pixel and object token, with `pixel_frame`: along and across the direction from the
 /// anchor to the token, past the token along it, past the midpoint of the way along it (these
 /// four in pixels, squashed by `tanh(v / FRAME_PIXEL_SCALE)`), and the fraction of the way to it.
@@ -507,6 +515,19 @@ impl AgentNet {
                 let _ = prompt.weight.shallow_clone().zero_();
                 let _ = prompt.bias.as_ref().expect("a bias").shallow_clone().zero_();
                 prompt
+            }),
+            colour_rule: c.colour_rule.then(|| {
+                let q = p / "colour_rule";
+                let colour = Linear::new(&q / "colour", 3, 2 * COLOUR_RULE_HIDDEN, true, compute);
+                let prompt = Linear::new(&q / "prompt", d, 2 * COLOUR_RULE_HIDDEN, false, compute);
+                let out = Linear::new(&q / "out", COLOUR_RULE_HIDDEN, 3, true, compute);
+                {
+                    // Zero: a fresh rule changes nothing (and a run started from one without it
+                    // draws the same pictures at first).
+                    let _guard = tch::no_grad_guard();
+                    let _ = out.weight.shallow_clone().zero_();
+                }
+                (colour, prompt, out)
             }),
             copy: c.decoder_copy.then(|| {
                 let copy = Linear::new(p / "decoder_copy", d, c.max_canvases.max(1), true, compute);
@@ -955,11 +976,12 @@ impl AgentNet {
     pub fn picture(&self, states: &States, train: bool) -> Tensor {
         // The transformer's state at `<bos>`, `[B, 1, d]` (what the prompt asks), gathered once
         // where a projection of it is read.
-        let asked = (self.decoder_prompt.is_some() || self.pixel_prompt.is_some()).then(|| {
-            let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
-            let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
-            states.hidden.gather(1, &index, false)
-        });
+        let asked =
+            (self.decoder_prompt.is_some() || self.pixel_prompt.is_some() || self.colour_rule.is_some()).then(|| {
+                let (b, d) = (states.queries.size()[0], states.queries.size()[2]);
+                let index = states.bos.view([b, 1, 1]).expand([b, 1, d], false);
+                states.hidden.gather(1, &index, false)
+            });
         let mut x = match (&self.decoder_prompt, &asked) {
             (Some(prompt), Some(asked)) => &states.queries + prompt.forward(asked),
             _ => states.queries.shallow_clone(),
@@ -1007,6 +1029,18 @@ impl AgentNet {
             }
             None => linear,
         };
+        let change = match (&self.colour_rule, &asked) {
+            (Some((colour, prompt, out)), Some(asked)) => {
+                let (b, n) = (x.size()[0], x.size()[1]);
+                let pixels = self.config.patch_size * self.config.patch_size;
+                // `[B, P, pixels, 2H]`: the pixel's colour's term plus the prompt's, the same at
+                // every pixel of a picture.
+                let both = colour.forward(&(base.view([b, n, pixels, 3]) - 0.5)) + prompt.forward(asked).unsqueeze(1);
+                let halves = both.chunk(2, 3);
+                change + out.forward(&(halves[0].silu() * &halves[1])).view([b, n, pixels * 3])
+            }
+            _ => change,
+        };
         self.unpatchify(&(base + change))
     }
 }
@@ -1038,6 +1072,7 @@ mod tests {
             decoder_copy: true,
             pixel_frame: false,
             pixel_prompt: false,
+            colour_rule: false,
             patch_frame: false,
             rays: 0,
             ray_colour: vec![0, 0, 0],
@@ -1244,6 +1279,72 @@ mod tests {
         let (a, b) = (draw(&net, [4, 5]), draw(&net, [6, 7]));
         for picture in [&a, &b] {
             assert!(picture.get(0).get(0).get(1).equal(&picture.get(0).get(6).get(5)), "{picture}");
+        }
+        assert!(!a.equal(&b), "two prompts, one picture: {a}");
+    }
+
+    #[test]
+    fn the_colour_rule_changes_one_colour_alike_everywhere_as_the_prompt_asks_and_starts_at_zero() {
+        tch::manual_seed(0);
+        let (vs, mut plain) = (VarStore::new(Device::Cpu), VarStore::new(Device::Cpu));
+        let net = AgentNet::new(&vs.root(), &AgentConfig { colour_rule: true, ..small() }, 10, Kind::Float);
+        let without = AgentNet::new(&plain.root(), &small(), 10, Kind::Float);
+        assert!(without.colour_rule.is_none());
+        assert!(!plain.variables().keys().any(|k| k.starts_with("colour_rule")));
+        // Red pixels in two patches; one of them also filled with green but for its red pixel:
+        // the patch's state differs, the rule must not.
+        let image = red_and_green();
+        let _ = image.get(0).narrow(0, 4, 4).narrow(1, 4, 4).select(2, 1).fill_(255);
+        let _ = image.get(0).get(6).get(5).get(1).fill_(0);
+        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let text_len = Tensor::from_slice(&[2i64]);
+        let draw = |net: &AgentNet, words: [i64; 2]| {
+            let text = Tensor::from_slice(&words).view([1, 2]);
+            let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+            (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
+        };
+        // At zero it adds nothing: the same weights without it draw the same picture.
+        plain.copy(&vs).expect("the same variables but the colour rule's");
+        assert!(draw(&net, [4, 5]).equal(&draw(&without, [4, 5])));
+        // The rest of the decoder silent (a copy of the input), the rule's unit 0: its gate is
+        // 40 r - 10 plus the prompt's term, zero here (10 on red, -30 on the others), its value
+        // 1, its output -0.1 on red's channel: red becomes black.
+        {
+            let _guard = tch::no_grad_guard();
+            let _ = net.patch_out.weight.shallow_clone().zero_();
+            let _ = net.patch_out.bias.as_ref().unwrap().shallow_clone().zero_();
+            let _ = net.pixel_head.as_ref().unwrap().2.weight.shallow_clone().zero_();
+            let (colour, prompt, out) = net.colour_rule.as_ref().unwrap();
+            let w = Tensor::zeros([2 * COLOUR_RULE_HIDDEN, 3], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(0).fill_(40.0);
+            colour.weight.shallow_clone().copy_(&w);
+            let b = Tensor::zeros([2 * COLOUR_RULE_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = b.get(0).fill_(-10.0);
+            let _ = b.get(COLOUR_RULE_HIDDEN).fill_(1.0);
+            colour.bias.as_ref().unwrap().shallow_clone().copy_(&b);
+            let _ = prompt.weight.shallow_clone().zero_();
+            let w = Tensor::zeros([3, COLOUR_RULE_HIDDEN], (Kind::Float, Device::Cpu));
+            let _ = w.get(0).get(0).fill_(-0.1);
+            out.weight.shallow_clone().copy_(&w);
+        }
+        let want = image.copy();
+        let _ = want.get(0).get(0).get(1).get(0).fill_(0);
+        let _ = want.get(0).get(6).get(5).get(0).fill_(0);
+        assert!(draw(&net, [4, 5]).equal(&want));
+        // The prompt sets it: with the gate at 3 on red (-37 on the others) plus a term that
+        // differs between two prompts, the picture changes by prompt, never by place (both red
+        // pixels get the same change, in a green patch or not).
+        {
+            let _guard = tch::no_grad_guard();
+            let (colour, prompt, _) = net.colour_rule.as_ref().unwrap();
+            let d = prompt.weight.size()[1];
+            prompt.weight.shallow_clone().get(0).copy_(&Tensor::linspace(-0.5, 0.5, d, (Kind::Float, Device::Cpu)));
+            let _ = colour.bias.as_ref().unwrap().shallow_clone().get(0).fill_(-17.0);
+        }
+        let (a, b) = (draw(&net, [4, 5]), draw(&net, [6, 7]));
+        for picture in [&a, &b] {
+            assert!(picture.get(0).get(0).get(1).equal(&picture.get(0).get(6).get(5)), "{picture}");
+            assert!(picture.get(0).get(5).get(5).equal(&image.get(0).get(5).get(5)), "{picture}");
         }
         assert!(!a.equal(&b), "two prompts, one picture: {a}");
     }
