@@ -1198,6 +1198,14 @@ mod tests {
         out.weight.shallow_clone().copy_(&w);
     }
 
+    /// The picture `net` draws of an 8 px `image` (no canvases) for a prompt of two words.
+    fn drawn(net: &AgentNet, image: &Tensor, words: [i64; 2]) -> Tensor {
+        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let (text, text_len) = (Tensor::from_slice(&words).view([1, 2]), Tensor::from_slice(&[2i64]));
+        let inputs = Inputs { image, canvases: &canvases, text: &text, text_len: &text_len };
+        (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
+    }
+
     /// An 8 px picture with red pixels in two different patches (rows 0 and 6) and a green one.
     fn red_and_green() -> Tensor {
         let image = Tensor::zeros([1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
@@ -1238,13 +1246,7 @@ mod tests {
         assert!(without.pixel_prompt.is_none());
         assert!(!plain.variables().keys().any(|k| k.starts_with("pixel_prompt")));
         let image = red_and_green();
-        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
-        let text_len = Tensor::from_slice(&[2i64]);
-        let draw = |net: &AgentNet, words: [i64; 2]| {
-            let text = Tensor::from_slice(&words).view([1, 2]);
-            let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
-            (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
-        };
+        let draw = |net: &AgentNet, words: [i64; 2]| drawn(net, &image, words);
         // At zero it adds nothing: the same weights without it draw the same picture.
         plain.copy(&vs).expect("the same variables but pixel_prompt's");
         assert!(draw(&net, [4, 5]).equal(&draw(&without, [4, 5])));
@@ -1296,13 +1298,7 @@ mod tests {
         let image = red_and_green();
         let _ = image.get(0).narrow(0, 4, 4).narrow(1, 4, 4).select(2, 1).fill_(255);
         let _ = image.get(0).get(6).get(5).get(1).fill_(0);
-        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
-        let text_len = Tensor::from_slice(&[2i64]);
-        let draw = |net: &AgentNet, words: [i64; 2]| {
-            let text = Tensor::from_slice(&words).view([1, 2]);
-            let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
-            (net.picture(&net.states(&inputs, false), false) * 255.0).round().to_kind(Kind::Uint8)
-        };
+        let draw = |net: &AgentNet, words: [i64; 2]| drawn(net, &image, words);
         // At zero it adds nothing: the same weights without it draw the same picture.
         plain.copy(&vs).expect("the same variables but the colour rule's");
         assert!(draw(&net, [4, 5]).equal(&draw(&without, [4, 5])));
