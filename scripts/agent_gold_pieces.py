@@ -23,7 +23,7 @@ import numpy as np
 from tiny_agent_trainer.config import Config
 from tiny_agent_trainer.tasks.agent.frameworks import base
 from tiny_agent_trainer.tasks.agent.model import AgentModel
-from tiny_agent_trainer.tasks.agent.render import BLACK, GOLD, PALETTE
+from tiny_agent_trainer.tasks.agent.render import BLACK, GOLD, PALETTE, palette_indices
 
 DISTANCES = ((0, 4), (4, 7), (7, 10), (10, 15), (15, 10_000))
 
@@ -66,11 +66,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads")
     args = parser.parse_args()
     patch = args.patch or patch_size(args.run)
-    model = AgentModel.load(args.run, threads=args.threads)
+    model = AgentModel.load(args.run, threads=args.threads, palette=False)
     batch = base.get(args.framework).make(args.n, np.random.default_rng(args.seed), args.size)
     assert batch.target is not None
-    drawn = np.asarray(model(batch).images)
-    raw = np.asarray(AgentModel.load(args.run, threads=args.threads, palette=False)(batch).images)
+    # One pass: the pixels as the decoder writes them, and snapped as the model hands them out.
+    raw = np.asarray(model(batch).images)
+    drawn = PALETTE[palette_indices(raw)].astype(np.uint8)
     image, target = batch.image, batch.target
     gold = np.all(image == PALETTE[GOLD], axis=-1)
     if np.all(target[gold] == image[gold]):
