@@ -265,6 +265,13 @@ class Agent:
         temperature: float = 0.0,
         seed: int = 0,
     ) -> tuple[list[str], npt.NDArray[np.uint8] | None]: ...
+    def score(
+        self,
+        images: npt.NDArray[np.uint8],
+        canvases: npt.NDArray[np.uint8],
+        prompts: list[str],
+        answers: list[str],
+    ) -> list[float]: ...
 
 def config_schema() -> str: ...
 def config_load(path: str | os.PathLike[str]) -> str: ...

@@ -789,12 +789,14 @@ def _agent_policy(
     temperature: float = 0.0,
     visits: list[str] | None = None,
     plan: bool = False,
+    remember_moves: bool = False,
 ) -> Any:
     """A built-in policy by name, or the trained agent of a run folder (`tat train config/agent.toml`;
     `palette` False: its pictures as the decoder writes them, not decoded to the game's colours;
     `temperature` > 0: its answers sampled, from a generator seeded with `seed`; `visits`: the
     recorded states the majority policy's visited_qa sample comes from; `plan`: it draws its plan
-    before every best-move answer)."""
+    before every best-move answer; `remember_moves`: in the closed loop it makes the move it made
+    fewest times where it stands, the likeliest among those)."""
     from .tasks.agent import evaluate
 
     if policy in AGENT_POLICIES:
@@ -802,12 +804,18 @@ def _agent_policy(
             raise click.UsageError(f"--temperature {temperature}: only a trained agent's answers are sampled, not {policy}'s.")
         if plan:
             raise click.UsageError(f"--plan: only a trained agent draws its plan before it answers, not {policy}.")
+        if remember_moves:
+            raise click.UsageError(f"--remember-moves: only a trained agent ranks its moves, not {policy}.")
         return evaluate.make_policy(policy, seed, {"visits": visits or []})
     if not Path(policy).is_dir():
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
 
-    return AgentModel.load(policy, palette=palette, temperature=temperature, seed=seed, plan=plan)
+    if remember_moves and (plan or temperature):
+        raise click.UsageError("--remember-moves ranks the moves by the agent's own scores: leave out --plan and --temperature.")
+    return AgentModel.load(
+        policy, palette=palette, temperature=temperature, seed=seed, plan=plan, remember_moves=remember_moves
+    )
 
 
 _plan_option = click.option(
@@ -815,6 +823,12 @@ _plan_option = click.option(
     is_flag=True,
     help="A trained agent draws its plan (closer_places: the places nearer the gold on foot) before every "
     "best-move answer and answers with the drawing as its canvas (trained by planned_move_qa).",
+)
+_remember_option = click.option(
+    "--remember-moves",
+    is_flag=True,
+    help="In the closed loop a trained agent remembers the moves it made from each place and heading of an "
+    "episode and makes the one it made fewest times where it stands, the likeliest among those (docs/agent.md).",
 )
 
 
@@ -833,8 +847,18 @@ _plan_option = click.option(
     help="A trained agent's answers: 0 greedy (the default), else drawn from its distribution at this temperature (1: as it learnt it).",
 )
 @_plan_option
+@_remember_option
 def agent_episode(
-    policy: str, seed: int, steps: int, size: int, kind: str, scale: int, out: Path, temperature: float, plan: bool
+    policy: str,
+    seed: int,
+    steps: int,
+    size: int,
+    kind: str,
+    scale: int,
+    out: Path,
+    temperature: float,
+    plan: bool,
+    remember_moves: bool,
 ) -> None:
     """Play a closed-loop episode into a GIF. The policy's answer to the best-move question drives
     the agent until it eats the gold or the steps run out; each frame is captioned with the move."""
@@ -843,7 +867,7 @@ def agent_episode(
 
     scenes = game.make_scenes(1, seed, kind, solvable=True)
     episodes = evaluate.play(
-        _agent_policy(policy, seed, temperature=temperature, plan=plan),
+        _agent_policy(policy, seed, temperature=temperature, plan=plan, remember_moves=remember_moves),
         scenes,
         steps,
         evaluate.stream(evaluate.PROMPTS, seed, kind),
@@ -925,6 +949,7 @@ def agent_visits(
     "default: a trained agent's own frameworks.visits)."
 )
 @_plan_option
+@_remember_option
 def agent_eval(
     policy: str,
     count: int,
@@ -938,6 +963,7 @@ def agent_eval(
     temperature: float,
     visits_files: tuple[Path, ...],
     plan: bool,
+    remember_moves: bool,
 ) -> None:
     """Score a policy on held-out examples. Per question: accuracy, balanced accuracy and the
     majority-class baseline; per picture framework: skill over a copy of the input and the objects'
@@ -948,7 +974,15 @@ def agent_eval(
     names = _agent_frameworks(frameworks) if frameworks else None
     visits = [str(p) for p in visits_files] or (run_visits(policy) if policy not in AGENT_POLICIES else [])
     report = evaluate.evaluate(
-        _agent_policy(policy, seed, palette=not raw_pictures, temperature=temperature, visits=visits, plan=plan),
+        _agent_policy(
+            policy,
+            seed,
+            palette=not raw_pictures,
+            temperature=temperature,
+            visits=visits,
+            plan=plan,
+            remember_moves=remember_moves,
+        ),
         names,
         count,
         seed,

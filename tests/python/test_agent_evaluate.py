@@ -10,6 +10,7 @@ answers nonsense scores 0.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -109,6 +110,75 @@ def test_the_move_question_names_each_move_once() -> None:
     classes = next(x for x in framework.questions if x.name == q.question).classes
     assert sorted(q.moves) == [game.FORWARD, game.CLOCKWISE, game.ANTICLOCKWISE]
     assert len(classes) == 3
+
+
+class FixedMistakes:
+    """Scores the oracle's best move first, except in a fixed share of states (a hash of the
+    picture, so of the place and heading) where another move comes first: a greedy model's
+    errors, the same at every visit. `remember_moves` as `AgentModel`'s."""
+
+    def __init__(self, remember_moves: bool, share: float = 0.3) -> None:
+        self.remember_moves, self.share = remember_moves, share
+        self.question = evaluate.move_question()
+        self.classes = next(q for q in base.get(self.question.framework).questions if q.name == self.question.question).classes
+
+    def move_scores(self, batch: base.Batch, question: evaluate.MoveQuestion) -> np.ndarray:
+        assert question == self.question
+        scores = np.zeros((len(batch), len(self.classes)))
+        for i, (image, label) in enumerate(zip(batch.image, batch.label)):
+            h = int.from_bytes(hashlib.sha256(image.tobytes()).digest()[:8], "little")
+            scores[i, label] = 2.0
+            if h % 1000 < self.share * 1000:  # this state's mistake: a wrong move first
+                scores[i, (label + 1 + (h >> 20) % 2) % 3] = 3.0
+        return scores
+
+    def __call__(self, batch: base.Batch) -> evaluate.Prediction:
+        best = self.move_scores(batch, self.question).argmax(axis=1)
+        return evaluate.Prediction([self.classes[c] for c in best])
+
+
+def test_remembering_the_moves_made_where_it_stands_breaks_a_greedy_policys_traps() -> None:
+    scenes = game.make_scenes(40, 5, "full", solvable=True)
+    rng = lambda: np.random.default_rng(0)  # noqa: E731
+    greedy = evaluate.play(FixedMistakes(False), scenes, 100, rng(), 32)
+    remembered = evaluate.play(FixedMistakes(True), scenes, 100, rng(), 32, record=True)
+    # Fixed mistakes in 30% of the states trap most greedy games; the memory wins most of them.
+    assert greedy.success.mean() < 0.5 and remembered.success.mean() >= greedy.success.mean() + 0.3
+    assert remembered.invalid == 0 and remembered.asked > 0
+    # Where a game stands again, a move it made there gives way to one it did not (until it
+    # made all three there once, and so on).
+    for i in range(len(scenes)):
+        made: dict[tuple[float, ...], list[int]] = {}
+        for before, moves in remembered.history:
+            if moves[i] < 0:
+                continue
+            here = made.setdefault(evaluate.state_keys(before.select([i]))[0], [])
+            counts = np.bincount(here, minlength=3)
+            assert counts[moves[i]] == counts.min(), (i, here, moves[i])
+            here.append(int(moves[i]))
+
+
+def test_a_state_key_is_the_place_and_heading_and_turning_back_returns_to_it() -> None:
+    scenes = game.make_scenes(6, 2, "full")
+    start = evaluate.state_keys(scenes)
+    there = scenes.copy()
+    for move in (game.CLOCKWISE,) * 5 + (game.ANTICLOCKWISE,) * 5:
+        there.move(np.full(len(there), move))
+    assert evaluate.state_keys(there) == start
+    turned = scenes.copy()
+    turned.move(np.full(len(turned), game.CLOCKWISE))
+    assert all(a != b for a, b in zip(evaluate.state_keys(turned), start))
+    # A full turn (60 turns of 6 degrees) is the same heading, however the float lands near 0 / 2 pi.
+    around = scenes.copy()
+    for _ in range(int(round(2 * math.pi / game.TURN))):
+        around.move(np.full(len(around), game.ANTICLOCKWISE))
+    assert evaluate.state_keys(around) == start
+
+
+def test_least_made_picks_the_likeliest_of_the_moves_made_fewest_times() -> None:
+    scores = np.array([[0.1, 0.7, 0.2], [0.1, 0.7, 0.2], [0.1, 0.7, 0.2], [0.5, 0.5, 0.0]])
+    counts = np.array([[0, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+    assert evaluate.least_made(scores, counts).tolist() == [1, 2, 2, 0]
 
 
 def test_the_report_prints_and_serialises(oracle_report: evaluate.Report) -> None:

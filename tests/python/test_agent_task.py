@@ -249,6 +249,23 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
         AgentModel.load(run, temperature=-1.0)
     episode = model.episode(0, steps=3)
     assert len(episode.history) <= 3 and model.memory == []
+    # Remembering the moves made: asked again where it stands (the scene unchanged), it makes
+    # each of the three moves once before any twice, the likeliest first; reset forgets them.
+    rememberer = AgentModel.load(run, remember_moves=True)
+    question = evaluate.move_question()
+    asked = base.get(question.framework).ask(game.Scenes.from_scenes([scene]), question.question, np.random.default_rng(0), 24)
+    likeliest = question.moves[int(rememberer.move_scores(asked, question)[0].argmax())]
+    made = [rememberer.act(scene) for _ in range(4)]
+    assert sorted(made[:3]) == sorted(question.moves) and made[0] == likeliest and made[3] == likeliest
+    rememberer.reset()
+    assert rememberer.act(scene) == likeliest
+    assert rememberer.episode(0, steps=3).invalid == 0
+    scored = rememberer.scores(images[:2], prompts[:2], ["left", "right"])
+    assert scored.shape == (2,) and (scored < 0).all()
+    with pytest.raises(ValueError, match="remember_moves"):
+        AgentModel.load(run, remember_moves=True, plan=True)
+    with pytest.raises(_core.UsageError, match="no word"):
+        rememberer.scores(images[:1], prompts[:1], ["sideways"])
     # Planning: the model draws its plan first, and that drawing is the only canvas of
     # every best-move answer; the batch's other questions are asked as they come.
     planner = AgentModel.load(run, plan=True)
@@ -297,6 +314,10 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 0 and "position_qa" in result.output
     result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--plan"])
     assert result.exit_code == 2 and "only a trained agent draws its plan" in result.output
+    result = runner.invoke(main, [*args, "--remember-moves"], catch_exceptions=False)
+    assert result.exit_code == 0 and "position_qa" in result.output
+    result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--remember-moves"])
+    assert result.exit_code == 2 and "only a trained agent ranks its moves" in result.output
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
     for flag in ([], ["--raw-pictures"]):
         result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)

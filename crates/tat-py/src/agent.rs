@@ -101,4 +101,25 @@ impl Agent {
         };
         Ok((answers.texts, drawn))
     }
+
+    /// The natural log of the probability the model gives each of `answers` (its words, then
+    /// `<eos>`) as the answer to the prompt of the same row, about `images` `(n, S, S, 3)` uint8
+    /// with `canvases` `(n, C, S, S, 3)` as `answer` reads them: scores that rank a few
+    /// candidate answers. The GIL is released meanwhile.
+    fn score(
+        &self,
+        py: Python<'_>,
+        images: &Bound<'_, PyAny>,
+        canvases: &Bound<'_, PyAny>,
+        prompts: Vec<String>,
+        answers: Vec<String>,
+    ) -> PyResult<Vec<f64>> {
+        let images = pixels(images, "images")?;
+        let canvases = pixels(canvases, "canvases")?;
+        py.detach(move || {
+            let agent = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            agent.score(&images, &canvases, &prompts, &answers)
+        })
+        .py_err()
+    }
 }

@@ -306,6 +306,32 @@ pub struct Prefix {
     hidden: Tensor,
 }
 
+impl Pictures {
+    /// The rows `rows` (`[N]` int64) of the batch: one picture's tokens read by several texts.
+    pub fn select_rows(&self, rows: &Tensor) -> Pictures {
+        let pick = |t: &Tensor| t.index_select(0, rows);
+        Pictures {
+            tokens: pick(&self.tokens),
+            text_start: self.text_start,
+            queries: pick(&self.queries),
+            patches: pick(&self.patches),
+            canvas_patches: pick(&self.canvas_patches),
+            objects: self.objects.as_ref().map(pick),
+            summary: self.summary.as_ref().map(pick),
+        }
+    }
+}
+
+impl Prefix {
+    /// The rows `rows` (`[N]` int64) of the batch, as [`Pictures::select_rows`].
+    pub fn select_rows(&self, rows: &Tensor) -> Prefix {
+        Prefix {
+            kv: self.kv.iter().map(|kv| kv.select_rows(rows)).collect(),
+            hidden: self.hidden.index_select(0, rows),
+        }
+    }
+}
+
 /// What a forward pass makes: the transformer's final states over the whole sequence, where the
 /// text starts in it, and the padding mask the decoder uses.
 pub struct States {
@@ -1046,12 +1072,13 @@ impl AgentNet {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use tch::nn::VarStore;
     use tch::Device;
 
-    fn small() -> AgentConfig {
+    /// A small agent config for tests: pictures of 8 px in 4 patches of 4, 2 layers of width 16.
+    pub(crate) fn small() -> AgentConfig {
         AgentConfig {
             image_size: 8,
             patch_size: 4,

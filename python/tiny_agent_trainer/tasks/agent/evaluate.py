@@ -573,8 +573,18 @@ def play(
     """Plays `scenes` (a copy) in a closed loop: each step asks `question` (the best-move question
     by default) about every episode still running, as one batch, and makes the moves the answers
     name (an answer that names none makes no move), until the agent eats gold or `max_steps` moves
-    have passed. `record` keeps the scenes before every step and the moves made."""
+    have passed. `record` keeps the scenes before every step and the moves made.
+
+    A policy whose `remember_moves` is true (`AgentModel.load(run, remember_moves=True)`) is not
+    asked for an answer but for its scores of the three moves (`move_scores`), and each episode
+    remembers how often it made each move from each place and heading (`state_keys`): it makes
+    the move it made fewest times where it stands, the likeliest among those (`least_made`). On
+    a first visit that is its likeliest move; where it stands again, a move it already made there
+    gives way to one it did not. A greedy policy answers the same in the same state, so one wrong
+    answer the next one undoes repeats until the episode ends (docs/agent.md)."""
     question = question or move_question()
+    remember = bool(getattr(policy, "remember_moves", False))
+    made: list[dict[tuple[float, ...], np.ndarray]] = [{} for _ in range(len(scenes))]
     framework = base.get(question.framework)
     rng = rng or np.random.default_rng()
     s = scenes.copy()
@@ -588,7 +598,14 @@ def play(
         if len(index) == 0:
             break
         batch = framework.ask(s.select(index), question.question, rng, size)
-        classes = answer_classes(framework, batch, policy(batch).answers)
+        if remember:
+            keys = state_keys(s.select(index))
+            counts = [made[i].setdefault(key, np.zeros(len(question.moves), dtype=np.int64)) for i, key in zip(index, keys)]
+            classes = least_made(policy.move_scores(batch, question), np.stack(counts))  # type: ignore[attr-defined]
+            for count, c in zip(counts, classes):
+                count[c] += 1
+        else:
+            classes = answer_classes(framework, batch, policy(batch).answers)
         invalid += int((classes < 0).sum())
         asked += len(index)
         moves = np.full(len(s), -1)
@@ -601,6 +618,22 @@ def play(
         success |= done
         active &= ~eaten
     return Episodes(steps, success, invalid, asked, s, history)
+
+
+def state_keys(scenes: game.Scenes) -> list[tuple[float, ...]]:
+    """Per scene, its agent's place and heading rounded to 1e-6 (turning there and back again
+    returns to the same key despite rounding errors); the walls and gold of an episode do not
+    change."""
+    keys = np.round(np.concatenate([scenes.agent, np.mod(scenes.heading, 2 * math.pi)[:, None]], axis=1), 6)
+    keys[np.isclose(keys[:, 2], round(2 * math.pi, 6)), 2] = 0.0
+    return [tuple(row) for row in keys.tolist()]
+
+
+def least_made(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(n,) per row the class made fewest times (`counts` (n, k)), the highest-scored among
+    those (`scores` (n, k)); ties of scores go to the first class."""
+    fewest = counts == counts.min(axis=1, keepdims=True)
+    return np.where(fewest, scores, -np.inf).argmax(axis=1)
 
 
 def loop_score(

@@ -10,6 +10,12 @@
   on foot) before every best-move answer and answers with that drawing as its canvas
   (planned_move_qa), in `act`, `episode` and as a harness policy alike;
 - `episode(seed)` -> plays a seeded scene until the agent eats the gold (`evaluate.Episodes`);
+- `scores(images, prompts, answers)` -> the log-probability of each given answer (a ranking of
+  candidates, such as the three moves);
+- loaded with `remember_moves=True`, it remembers within an episode which moves it made from
+  each place and heading, and where it stands again it makes the move it made there fewest
+  times, the likeliest among those (`act`, `episode` and the harness's closed loop; see
+  `evaluate.play`);
 - called on a framework `Batch`, it is a harness policy (`evaluate.Prediction`).
 
 Pictures: the engine's decoder regresses every pixel's colour; the model hands out each pixel
@@ -54,10 +60,21 @@ PLAN_PROMPT = CloserPlaces.prompts[0]
 
 class AgentModel:
     def __init__(
-        self, agent: _core.Agent, *, palette: bool = True, temperature: float = 0.0, seed: int = 0, plan: bool = False
+        self,
+        agent: _core.Agent,
+        *,
+        palette: bool = True,
+        temperature: float = 0.0,
+        seed: int = 0,
+        plan: bool = False,
+        remember_moves: bool = False,
     ) -> None:
         if not (temperature >= 0 and np.isfinite(temperature)):
             raise ValueError(f"temperature {temperature}: 0 (greedy answers) or a positive number such as 1")
+        if remember_moves and (plan or temperature > 0):
+            raise ValueError(
+                "remember_moves ranks the moves by the model's own scores: load it without plan and temperature"
+            )
         self._agent = agent
         self.palette = palette
         self.temperature = float(temperature)
@@ -66,6 +83,8 @@ class AgentModel:
         self.size = int(agent.image_size)
         self.max_canvases = int(agent.max_canvases)
         self.memory: list[np.ndarray] = []
+        self.remember_moves = bool(remember_moves)
+        self._made: dict[tuple[object, ...], np.ndarray] = {}
 
     @classmethod
     def load(
@@ -79,13 +98,17 @@ class AgentModel:
         temperature: float = 0.0,
         seed: int = 0,
         plan: bool = False,
+        remember_moves: bool = False,
     ) -> AgentModel:
         """The agent of a run folder (its `best`, else `last`) or checkpoint; `precision` (`auto`,
         `fp32`, `bf16`) replaces the one it was trained with; `palette=False` keeps its pictures'
         pixels as the decoder writes them; `temperature` > 0 samples its answers; `plan` draws its
-        plan before every best-move answer (see the module)."""
+        plan before every best-move answer; `remember_moves` makes the move it made fewest times
+        where it stands again (see the module)."""
         agent = _core.Agent.load(os.fspath(path), device=device, threads=threads, precision=precision)
-        return cls(agent, palette=palette, temperature=temperature, seed=seed, plan=plan)
+        return cls(
+            agent, palette=palette, temperature=temperature, seed=seed, plan=plan, remember_moves=remember_moves
+        )
 
     def _call(
         self, images: np.ndarray, canvases: np.ndarray, prompts: list[str], pictures: bool
@@ -143,28 +166,36 @@ class AgentModel:
         return PALETTE[palette_indices(pictures)].astype(np.uint8)
 
     def reset(self) -> None:
-        """Forgets the canvases."""
+        """Forgets the canvases and the moves made."""
         self.memory = []
+        self._made = {}
 
     def act(self, scene: game.Scene | game.Scenes, prompt: str | None = None) -> int | None:
         """The move named by the model's answer to the best-move question (its first paraphrase,
-        or `prompt`), or None when the answer names no move."""
+        or `prompt`), or None when the answer names no move. With `remember_moves`: the move it
+        made fewest times in this room, place and heading since `reset`, the likeliest of those
+        by its scores."""
         question = evaluate.move_question()
         framework = base.get(question.framework)
         if prompt is None:
             prompt = next(q for q in framework.questions if q.name == question.question).prompts[0]
+        scenes = game.Scenes.from_scenes([scene]) if isinstance(scene, game.Scene) else scene
+        if self.remember_moves:
+            batch = framework.ask(scenes, question.question, np.random.default_rng(0), self.size)
+            batch.prompt[0] = prompt
+            # The place and heading, and the room: moves made in one scene say nothing of another.
+            key = (*evaluate.state_keys(scenes)[0], scenes.walls.tobytes(), scenes.gold.tobytes())
+            made = self._made.setdefault(key, np.zeros(len(question.moves), dtype=np.int64))
+            cls = int(evaluate.least_made(self.move_scores(batch, question), made[None])[0])
+            made[cls] += 1
+            return question.moves[cls]
         if self.plan:
             drawn = self.imagine(scene, PLAN_PROMPT)  # it joins the memory, as every drawing does
             texts, _ = self._call(self.picture(scene)[None], drawn[None, None], [prompt], False)
         else:
             texts = [self.answer(scene, prompt)]
         texts = [evaluate.normalise(texts[0])]
-        batch = framework.ask(
-            game.Scenes.from_scenes([scene]) if isinstance(scene, game.Scene) else scene,
-            question.question,
-            np.random.default_rng(0),
-            self.size,
-        )
+        batch = framework.ask(scenes, question.question, np.random.default_rng(0), self.size)
         cls = int(evaluate.answer_classes(framework, batch, texts)[0])
         return None if cls < 0 else question.moves[cls]
 
@@ -199,6 +230,41 @@ class AgentModel:
             if pictures:
                 drawn.append(self.decode(np.asarray(p)))
         return texts, (np.concatenate(drawn) if pictures else None)
+
+    def scores(
+        self, images: np.ndarray, prompts: Sequence[str], answers: Sequence[str], canvases: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n,) the natural log of the probability the model gives each answer (its words, then
+        `EOS`) to the prompt of the same row about `images` (n, S, S, 3) uint8 with `canvases`
+        (n, C, S, S, 3), none by default. Sampling and planning play no part."""
+        n = len(prompts)
+        if len(answers) != n:
+            raise ValueError(f"{len(answers)} answers for {n} prompts: one answer per prompt")
+        if canvases is None:
+            canvases = np.zeros((n, 0, self.size, self.size, 3), dtype=np.uint8)
+        out: list[float] = []
+        for start in range(0, n, CHUNK):
+            part = slice(start, start + CHUNK)
+            out += self._agent.score(
+                np.ascontiguousarray(images[part], dtype=np.uint8),
+                np.ascontiguousarray(canvases[part], dtype=np.uint8),
+                list(prompts[part]),
+                [evaluate.normalise(a) for a in answers[part]],
+            )
+        return np.array(out, dtype=np.float64)
+
+    def move_scores(self, batch: Batch, question: evaluate.MoveQuestion) -> np.ndarray:
+        """(n, classes) the scores (`scores`) of each class of the best-move `question` as the
+        answer to every example of `batch` (each asking that question)."""
+        classes = next(q for q in base.get(batch.framework).questions if q.name == question.question).classes
+        n, k = len(batch), len(classes)
+        scored = self.scores(
+            np.repeat(batch.image, k, axis=0),
+            [p for p in batch.prompt for _ in range(k)],
+            [c for _ in range(n) for c in classes],
+            np.repeat(batch.canvases, k, axis=0),
+        )
+        return scored.reshape(n, k)
 
     def plans(self, images: np.ndarray) -> np.ndarray:
         """(n, S, S, 3) the model's drawings of its plan (`PLAN_PROMPT`) about `images`."""

@@ -10,7 +10,7 @@ use crate::config::{AgentConfig, DeviceChoice, Precision};
 use crate::error::{Result, TatError};
 use crate::model::agent::AgentNet;
 use crate::rng::SplitMix64;
-use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID};
+use crate::tokenizer::{Tokenizer, BOS_ID, EOS_ID, PAD_ID, UNK_ID};
 
 /// Answer tokens (with `<eos>`) the runner writes at most.
 pub const MAX_ANSWER: usize = 8;
@@ -83,21 +83,8 @@ impl Agent {
         decoding: Decoding,
     ) -> Result<Answers> {
         let c = self.net.config();
-        let (s, b) = (c.image_size, prompts.len() as i64);
-        if image.size() != [b, s, s, 3] {
-            return Err(TatError::Usage(format!(
-                "pictures of shape {:?} for {b} prompts; expected [{b}, {s}, {s}, 3] uint8",
-                image.size()
-            )));
-        }
-        let k = canvases.size().get(1).copied().unwrap_or(-1);
-        if canvases.dim() != 5 || canvases.size() != [b, k, s, s, 3] || k > c.max_canvases {
-            return Err(TatError::Usage(format!(
-                "canvases of shape {:?}; expected [{b}, C, {s}, {s}, 3] uint8 with C <= {}",
-                canvases.size(),
-                c.max_canvases
-            )));
-        }
+        let b = prompts.len() as i64;
+        self.check_pictures(image, canvases, b)?;
         if let Decoding::Sample { temperature, .. } = decoding {
             if !(temperature > 0.0 && temperature.is_finite()) {
                 return Err(TatError::Usage(format!(
@@ -117,12 +104,7 @@ impl Agent {
                 ids
             })
             .collect();
-        if let Some(long) = rows.iter().position(|r| r.len() as i64 + 1 > c.max_text_len) {
-            return Err(TatError::Usage(format!(
-                "prompt {long} ({:?}) is too long: the model reads at most {} text tokens",
-                prompts[long], c.max_text_len
-            )));
-        }
+        self.check_lengths(&rows, 1, prompts)?;
         let starts: Vec<usize> = rows.iter().map(Vec::len).collect();
         let mut sampler = match decoding {
             Decoding::Sample { seed, .. } => Some(SplitMix64::derived(seed, 0x005A_3D1E)),
@@ -194,6 +176,118 @@ impl Agent {
         Ok(Answers { texts, pictures })
     }
 
+    /// The natural log of the probability the model gives each of `answers` (its words, then
+    /// `<eos>`) as the answer to the prompt of the same row, about `image` `[B, S, S, 3]` uint8
+    /// with `canvases` `[B, C, S, S, 3]` (as [`Agent::answer`] reads them): a classifier's
+    /// scores, for ranking a few candidate answers (the closed loop's moves) where greedy
+    /// decoding names only the likeliest. One pass, teacher-forced.
+    pub fn score(&self, image: &Tensor, canvases: &Tensor, prompts: &[String], answers: &[String]) -> Result<Vec<f64>> {
+        let b = prompts.len() as i64;
+        if answers.len() != prompts.len() {
+            return Err(TatError::Usage(format!(
+                "{} answers for {} prompts; score one answer per prompt (repeat a prompt to score several)",
+                answers.len(),
+                prompts.len()
+            )));
+        }
+        self.check_pictures(image, canvases, b)?;
+        let mut rows = Vec::with_capacity(prompts.len());
+        let mut starts = Vec::with_capacity(prompts.len());
+        for (i, (prompt, answer)) in prompts.iter().zip(answers).enumerate() {
+            let mut ids = self.tokenizer.encode(prompt);
+            ids.push(BOS_ID);
+            starts.push(ids.len());
+            for word in answer.split_whitespace() {
+                let id = self.tokenizer.encode(word);
+                if id.len() != 1 || id[0] == UNK_ID {
+                    return Err(TatError::Usage(format!(
+                        "answer {i} ({answer:?}): the model's vocabulary has no word {word:?}; score answers made \
+                         of the words it was trained on"
+                    )));
+                }
+                ids.push(id[0]);
+            }
+            ids.push(EOS_ID);
+            rows.push(ids);
+        }
+        self.check_lengths(&rows, 0, prompts)?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _guard = tch::no_grad_guard();
+        let (image, canvases) = (image.to_device(self.device), canvases.to_device(self.device));
+        // Rows about the same pictures as the row before them (candidates for one prompt) share
+        // one pass over the pictures: only the distinct rows' pictures run, then each row reads
+        // its group's.
+        let same = |t: &Tensor| {
+            let (a, z) = (t.narrow(0, 1, b - 1), t.narrow(0, 0, b - 1));
+            a.eq_tensor(&z).flatten(1, -1).all_dim(1, false)
+        };
+        let new = Tensor::cat(
+            &[Tensor::ones([1], (Kind::Bool, self.device)), (same(&image).logical_and(&same(&canvases))).logical_not()],
+            0,
+        );
+        let group = new.cumsum(0, Kind::Int64) - 1;
+        let firsts = new.nonzero().squeeze_dim(1);
+        let seen = self.net.pictures(&image.index_select(0, &firsts), &canvases.index_select(0, &firsts));
+        let prefix = self.net.prefix(&seen).select_rows(&group);
+        let seen = seen.select_rows(&group);
+        let (text, lens) = self.collate(&rows);
+        let states = self.net.states_cached(&seen, &prefix, &text, &lens);
+        // Row i's states from its `<bos>` to its last answer word predict its answer and `<eos>`.
+        let t = text.size()[1];
+        let d = *states.hidden.size().last().expect("[B, L, d]");
+        let text_states = states.hidden.narrow(1, states.text_start, t);
+        let logp = self.net.logits(&text_states.reshape([b * t, d])).log_softmax(-1, Kind::Float).view([b, t, -1]);
+        // Position p predicts the token at p + 1: gather each row's next tokens and keep those
+        // of the answer.
+        let next = text.roll([-1], [1]);
+        let picked = logp.gather(2, &next.unsqueeze(2), false).squeeze_dim(2).to_device(Device::Cpu);
+        let picked: Vec<f32> = Vec::try_from(picked.flatten(0, -1)).expect("float scores");
+        Ok(rows
+            .iter()
+            .zip(&starts)
+            .enumerate()
+            .map(|(i, (row, &start))| {
+                let at = i * t as usize;
+                (start - 1..row.len() - 1).map(|p| f64::from(picked[at + p])).sum()
+            })
+            .collect())
+    }
+
+    /// Checks the pictures and canvases of a call about `b` prompts.
+    fn check_pictures(&self, image: &Tensor, canvases: &Tensor, b: i64) -> Result<()> {
+        let c = self.net.config();
+        let s = c.image_size;
+        if image.size() != [b, s, s, 3] {
+            return Err(TatError::Usage(format!(
+                "pictures of shape {:?} for {b} prompts; expected [{b}, {s}, {s}, 3] uint8",
+                image.size()
+            )));
+        }
+        let k = canvases.size().get(1).copied().unwrap_or(-1);
+        if canvases.dim() != 5 || canvases.size() != [b, k, s, s, 3] || k > c.max_canvases {
+            return Err(TatError::Usage(format!(
+                "canvases of shape {:?}; expected [{b}, C, {s}, {s}, 3] uint8 with C <= {}",
+                canvases.size(),
+                c.max_canvases
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that every row of text ids, with `room` tokens still to come, fits the model.
+    fn check_lengths(&self, rows: &[Vec<i64>], room: usize, prompts: &[String]) -> Result<()> {
+        let most = self.net.config().max_text_len;
+        match rows.iter().position(|r| (r.len() + room) as i64 > most) {
+            Some(long) => Err(TatError::Usage(format!(
+                "prompt {long} ({:?}) is too long with its answer: the model reads at most {most} text tokens",
+                prompts[long]
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn collate(&self, rows: &[Vec<i64>]) -> (Tensor, Tensor) {
         let longest = rows.iter().map(Vec::len).max().unwrap_or(0);
         let flat: Vec<i64> =
@@ -203,5 +297,60 @@ impl Agent {
             Tensor::from_slice(&flat).view([rows.len() as i64, longest as i64]).to_device(self.device),
             Tensor::from_slice(&lens).to_device(self.device),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::agent::tests::small;
+
+    /// A fresh agent over a few words (untrained: its scores are the arithmetic, not skill).
+    fn fresh() -> Agent {
+        let tokenizer = Tokenizer::build_words(["where is the gold", "left right forward clockwise"], 1);
+        let vs = VarStore::new(Device::Cpu);
+        let net = AgentNet::new(&vs.root(), &small(), tokenizer.vocab_size() as i64, Kind::Float);
+        Agent { _vs: vs, net, tokenizer, device: Device::Cpu }
+    }
+
+    #[test]
+    fn scores_are_the_log_probabilities_decoding_reads_token_by_token() {
+        let agent = fresh();
+        let image = Tensor::randint(256, [4, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let canvases = Tensor::randint(256, [4, 1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        // The last two rows ask about the same pictures (they share one pass over them), the
+        // first two about pictures that differ only in the canvas. Rows of different lengths:
+        // padding must not reach any score.
+        image.get(1).copy_(&image.get(0));
+        image.get(3).copy_(&image.get(2));
+        canvases.get(3).copy_(&canvases.get(2));
+        let prompts = ["where is the gold", "gold", "where is the gold", "where is the gold"].map(String::from);
+        let answers = ["left", "right forward clockwise", "forward", "clockwise"].map(String::from);
+        let scores = agent.score(&image, &canvases, &prompts, &answers).unwrap();
+        let _guard = tch::no_grad_guard();
+        for (i, (prompt, answer)) in prompts.iter().zip(&answers).enumerate() {
+            // Each row alone, one token at a time through the cached pass greedy decoding uses.
+            let one = |t: &Tensor| t.narrow(0, i as i64, 1);
+            let seen = agent.net.pictures(&one(&image), &one(&canvases));
+            let prefix = agent.net.prefix(&seen);
+            let mut row = agent.tokenizer.encode(prompt);
+            row.push(BOS_ID);
+            let mut want = 0.0;
+            for next in agent.tokenizer.encode(answer).into_iter().chain([EOS_ID]) {
+                let (text, lens) = agent.collate(std::slice::from_ref(&row));
+                let states = agent.net.states_cached(&seen, &prefix, &text, &lens);
+                let last = states.hidden.narrow(1, states.text_start + row.len() as i64 - 1, 1).squeeze_dim(1);
+                want += agent.net.logits(&last).log_softmax(-1, Kind::Float).double_value(&[0, next]);
+                row.push(next);
+            }
+            assert!((scores[i] - want).abs() < 1e-4, "row {i}: scored {}, token by token {want}", scores[i]);
+            assert!(scores[i] < 0.0);
+        }
+        // An answer the vocabulary lacks, or one answer short, is refused with the fix.
+        let unknown = ["left", "north", "left", "left"].map(String::from);
+        let err = agent.score(&image, &canvases, &prompts, &unknown).unwrap_err().to_string();
+        assert!(err.contains("\"north\"") && err.contains("answer 1"), "{err}");
+        let err = agent.score(&image, &canvases, &prompts, &answers[..2]).unwrap_err().to_string();
+        assert!(err.contains("2 answers for 4 prompts"), "{err}");
     }
 }
