@@ -1030,12 +1030,14 @@ impl AgentNet {
             _ => states.patches.shallow_clone(),
         };
         let linear = self.patch_out.forward(&x);
+        let (b, n) = (x.size()[0], x.size()[1]);
+        let pixels = self.config.patch_size * self.config.patch_size;
+        // Each pixel's colour of the picture the change is added to, centred: `[B, P, pixels, 3]`,
+        // read by the pixel head and the colour rule.
+        let colour = base.view([b, n, pixels, 3]) - 0.5;
         let change = match &self.pixel_head {
             Some((channels, hidden, out)) => {
-                let (b, n) = (x.size()[0], x.size()[1]);
-                let (k, pixels) = (self.config.pixel_decoder, self.config.patch_size * self.config.patch_size);
-                let written = channels.forward(&x).view([b, n, pixels, k]);
-                let colour = base.view([b, n, pixels, 3]) - 0.5;
+                let written = channels.forward(&x).view([b, n, pixels, self.config.pixel_decoder]);
                 // With `pixel_prompt`, the prompt's term of the hidden layer, `[B, 1, 1, H]`.
                 let prompted = |pre: Tensor| match (&self.pixel_prompt, &asked) {
                     (Some(prompt), Some(asked)) => pre + prompt.forward(asked).unsqueeze(1),
@@ -1049,19 +1051,17 @@ impl AgentNet {
                     let halves = both.chunk(2, 3);
                     halves[0].silu() * &halves[1]
                 } else {
-                    prompted(hidden.forward(&Tensor::cat(&[written, colour], 3))).gelu("none")
+                    prompted(hidden.forward(&Tensor::cat(&[written, colour.shallow_clone()], 3))).gelu("none")
                 };
                 linear + out.forward(&h).view([b, n, pixels * 3])
             }
             None => linear,
         };
         let change = match (&self.colour_rule, &asked) {
-            (Some((colour, prompt, out)), Some(asked)) => {
-                let (b, n) = (x.size()[0], x.size()[1]);
-                let pixels = self.config.patch_size * self.config.patch_size;
+            (Some((by_colour, prompt, out)), Some(asked)) => {
                 // `[B, P, pixels, 2H]`: the pixel's colour's term plus the prompt's, the same at
                 // every pixel of a picture.
-                let both = colour.forward(&(base.view([b, n, pixels, 3]) - 0.5)) + prompt.forward(asked).unsqueeze(1);
+                let both = by_colour.forward(&colour) + prompt.forward(asked).unsqueeze(1);
                 let halves = both.chunk(2, 3);
                 change + out.forward(&(halves[0].silu() * &halves[1])).view([b, n, pixels * 3])
             }
