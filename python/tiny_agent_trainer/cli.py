@@ -811,11 +811,12 @@ def _agent_policy(
         raise click.UsageError(f"--policy {policy!r}: neither {' nor '.join(AGENT_POLICIES)} nor a run folder.")
     from .tasks.agent.model import AgentModel
 
-    if remember_moves and (plan or temperature):
-        raise click.UsageError("--remember-moves ranks the moves by the agent's own scores: leave out --plan and --temperature.")
-    return AgentModel.load(
-        policy, palette=palette, temperature=temperature, seed=seed, plan=plan, remember_moves=remember_moves
-    )
+    try:
+        return AgentModel.load(
+            policy, palette=palette, temperature=temperature, seed=seed, plan=plan, remember_moves=remember_moves
+        )
+    except ValueError as e:  # options the model refuses together
+        raise click.UsageError(str(e)) from e
 
 
 _plan_option = click.option(

@@ -318,6 +318,8 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert result.exit_code == 0 and "position_qa" in result.output
     result = runner.invoke(main, ["agent", "eval", "--policy", "oracle", "-n", "4", "--remember-moves"])
     assert result.exit_code == 2 and "only a trained agent ranks its moves" in result.output
+    result = runner.invoke(main, [*args, "--remember-moves", "--plan"])
+    assert result.exit_code == 2 and "remember_moves ranks the moves" in result.output
     args = ["agent", "eval", "--policy", str(run), "-n", "4", "--framework", "imagine_without_agent", "--size", "24"]
     for flag in ([], ["--raw-pictures"]):
         result = runner.invoke(main, [*args, *flag, "--episodes", "0", "--json"], catch_exceptions=False)

@@ -584,7 +584,7 @@ def play(
     answer the next one undoes repeats until the episode ends (docs/agent.md)."""
     question = question or move_question()
     remember = bool(getattr(policy, "remember_moves", False))
-    made: list[dict[tuple[float, ...], np.ndarray]] = [{} for _ in range(len(scenes))]
+    made: list[dict[Any, np.ndarray]] = [{} for _ in range(len(scenes))]
     framework = base.get(question.framework)
     rng = rng or np.random.default_rng()
     s = scenes.copy()
@@ -599,11 +599,8 @@ def play(
             break
         batch = framework.ask(s.select(index), question.question, rng, size)
         if remember:
-            keys = state_keys(s.select(index))
-            counts = [made[i].setdefault(key, np.zeros(len(question.moves), dtype=np.int64)) for i, key in zip(index, keys)]
-            classes = least_made(policy.move_scores(batch, question), np.stack(counts))  # type: ignore[attr-defined]
-            for count, c in zip(counts, classes):
-                count[c] += 1
+            scores = policy.move_scores(batch, question)  # type: ignore[attr-defined]
+            classes = remembered_moves([made[i] for i in index], state_keys(s.select(index)), scores)
         else:
             classes = answer_classes(framework, batch, policy(batch).answers)
         invalid += int((classes < 0).sum())
@@ -627,6 +624,16 @@ def state_keys(scenes: game.Scenes) -> list[tuple[float, ...]]:
     keys = np.round(np.concatenate([scenes.agent, np.mod(scenes.heading, 2 * math.pi)[:, None]], axis=1), 6)
     keys[np.isclose(keys[:, 2], round(2 * math.pi, 6)), 2] = 0.0
     return [tuple(row) for row in keys.tolist()]
+
+
+def remembered_moves(made: Sequence[dict[Any, np.ndarray]], keys: Sequence[Any], scores: np.ndarray) -> np.ndarray:
+    """(n,) per row the class `least_made` picks from the counts `made[i]` keeps for `keys[i]`
+    (zeros for a key it has not seen), counted as made."""
+    counts = [tally.setdefault(key, np.zeros(scores.shape[1], dtype=np.int64)) for tally, key in zip(made, keys)]
+    classes = least_made(scores, np.stack(counts))
+    for count, c in zip(counts, classes):
+        count[c] += 1
+    return classes
 
 
 def least_made(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class AgentModel:
         self.max_canvases = int(agent.max_canvases)
         self.memory: list[np.ndarray] = []
         self.remember_moves = bool(remember_moves)
-        self._made: dict[tuple[object, ...], np.ndarray] = {}
+        self._made: dict[Any, np.ndarray] = {}
 
     @classmethod
     def load(
@@ -185,9 +185,7 @@ class AgentModel:
             batch.prompt[0] = prompt
             # The place and heading, and the room: moves made in one scene say nothing of another.
             key = (*evaluate.state_keys(scenes)[0], scenes.walls.tobytes(), scenes.gold.tobytes())
-            made = self._made.setdefault(key, np.zeros(len(question.moves), dtype=np.int64))
-            cls = int(evaluate.least_made(self.move_scores(batch, question), made[None])[0])
-            made[cls] += 1
+            cls = int(evaluate.remembered_moves([self._made], [key], self.move_scores(batch, question))[0])
             return question.moves[cls]
         if self.plan:
             drawn = self.imagine(scene, PLAN_PROMPT)  # it joins the memory, as every drawing does
