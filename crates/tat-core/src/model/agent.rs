@@ -1033,10 +1033,11 @@ impl AgentNet {
         let (b, n) = (x.size()[0], x.size()[1]);
         let pixels = self.config.patch_size * self.config.patch_size;
         // Each pixel's colour of the picture the change is added to, centred: `[B, P, pixels, 3]`,
-        // read by the pixel head and the colour rule.
-        let colour = base.view([b, n, pixels, 3]) - 0.5;
-        let change = match &self.pixel_head {
-            Some((channels, hidden, out)) => {
+        // read by the pixel head and the colour rule (made only for a model with either).
+        let colour =
+            (self.pixel_head.is_some() || self.colour_rule.is_some()).then(|| base.view([b, n, pixels, 3]) - 0.5);
+        let change = match (&self.pixel_head, &colour) {
+            (Some((channels, hidden, out)), Some(colour)) => {
                 let written = channels.forward(&x).view([b, n, pixels, self.config.pixel_decoder]);
                 // With `pixel_prompt`, the prompt's term of the hidden layer, `[B, 1, 1, H]`.
                 let prompted = |pre: Tensor| match (&self.pixel_prompt, &asked) {
@@ -1055,13 +1056,13 @@ impl AgentNet {
                 };
                 linear + out.forward(&h).view([b, n, pixels * 3])
             }
-            None => linear,
+            _ => linear,
         };
-        let change = match (&self.colour_rule, &asked) {
-            (Some((by_colour, prompt, out)), Some(asked)) => {
+        let change = match (&self.colour_rule, &asked, &colour) {
+            (Some((by_colour, prompt, out)), Some(asked), Some(colour)) => {
                 // `[B, P, pixels, 2H]`: the pixel's colour's term plus the prompt's, the same at
                 // every pixel of a picture.
-                let both = by_colour.forward(&colour) + prompt.forward(asked).unsqueeze(1);
+                let both = by_colour.forward(colour) + prompt.forward(asked).unsqueeze(1);
                 let halves = both.chunk(2, 3);
                 change + out.forward(&(halves[0].silu() * &halves[1])).view([b, n, pixels * 3])
             }
