@@ -262,6 +262,22 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
     assert rememberer.episode(0, steps=3).invalid == 0
     scored = rememberer.scores(images[:2], prompts[:2], ["left", "right"])
     assert scored.shape == (2,) and (scored < 0).all()
+    # The candidates of one picture never straddle two engine calls (they share its pass).
+    sizes: list[int] = []
+    engine = rememberer._agent
+    class Counting:
+        def score(self, *args: Any) -> Any:
+            sizes.append(len(args[2]))
+            return engine.score(*args)
+    rememberer._agent = Counting()  # type: ignore[assignment]
+    runs = 90  # 270 rows: more than one call holds
+    candidates = ["left", "right", "left"]
+    pictures = np.concatenate([images] * 6)[:runs]
+    tripled = rememberer.scores(np.repeat(pictures, 3, axis=0), [prompts[0]] * (3 * runs), candidates * runs, per_picture=3)
+    rememberer._agent = engine
+    assert tripled.shape == (3 * runs,) and len(sizes) > 1 and all(size % 3 == 0 for size in sizes), sizes
+    with pytest.raises(ValueError, match="per_picture"):
+        rememberer.scores(images[:1], prompts[:1], ["left"], per_picture=0)
     with pytest.raises(ValueError, match="remember_moves"):
         AgentModel.load(run, remember_moves=True, plan=True)
     with pytest.raises(_core.UsageError, match="no word"):

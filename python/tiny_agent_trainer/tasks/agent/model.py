@@ -230,19 +230,29 @@ class AgentModel:
         return texts, (np.concatenate(drawn) if pictures else None)
 
     def scores(
-        self, images: np.ndarray, prompts: Sequence[str], answers: Sequence[str], canvases: np.ndarray | None = None
+        self,
+        images: np.ndarray,
+        prompts: Sequence[str],
+        answers: Sequence[str],
+        canvases: np.ndarray | None = None,
+        per_picture: int = 1,
     ) -> np.ndarray:
         """(n,) the natural log of the probability the model gives each answer (its words, then
         `EOS`) to the prompt of the same row about `images` (n, S, S, 3) uint8 with `canvases`
-        (n, C, S, S, 3), none by default. Sampling and planning play no part."""
+        (n, C, S, S, 3), none by default. Sampling and planning play no part. Rows that come in
+        runs of `per_picture` about one picture (candidate answers) are never split between two
+        engine calls, so each run shares one pass over its picture."""
         n = len(prompts)
         if len(answers) != n:
             raise ValueError(f"{len(answers)} answers for {n} prompts: one answer per prompt")
+        if per_picture < 1:
+            raise ValueError(f"per_picture: {per_picture}; rows come in runs of at least 1")
         if canvases is None:
             canvases = np.zeros((n, 0, self.size, self.size, 3), dtype=np.uint8)
+        chunk = max(per_picture, CHUNK - CHUNK % per_picture)
         out: list[float] = []
-        for start in range(0, n, CHUNK):
-            part = slice(start, start + CHUNK)
+        for start in range(0, n, chunk):
+            part = slice(start, start + chunk)
             out += self._agent.score(
                 np.ascontiguousarray(images[part], dtype=np.uint8),
                 np.ascontiguousarray(canvases[part], dtype=np.uint8),
@@ -261,6 +271,7 @@ class AgentModel:
             [p for p in batch.prompt for _ in range(k)],
             [c for _ in range(n) for c in classes],
             np.repeat(batch.canvases, k, axis=0),
+            per_picture=k,
         )
         return scored.reshape(n, k)
 
