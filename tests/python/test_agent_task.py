@@ -282,6 +282,14 @@ def test_an_agent_trains_resumes_exactly_answers_imagines_acts_and_is_scored(tmp
         AgentModel.load(run, remember_moves=True, plan=True)
     with pytest.raises(_core.UsageError, match="no word"):
         rememberer.scores(images[:1], prompts[:1], ["sideways"])
+    # The state at BOS the decoder reads: one row per prompt, the same for the same picture and
+    # prompt whatever else the call holds, another for another prompt.
+    asks = ["imagine the room without you", "imagine only the walls", "imagine the room without you"]
+    exact = AgentModel.load(run, precision="fp32")
+    states = exact.prompt_states(images[[0, 0, 0]], asks)
+    assert states.shape == (3, 32) and states.dtype == np.float32
+    assert np.allclose(states[0], states[2], atol=1e-5) and not np.allclose(states[0], states[1], atol=1e-3)
+    assert np.allclose(exact.prompt_states(images[:1], asks[:1])[0], states[0], atol=1e-5)
     # Planning: the model draws its plan first, and that drawing is the only canvas of
     # every best-move answer; the batch's other questions are asked as they come.
     planner = AgentModel.load(run, plan=True)

@@ -122,4 +122,27 @@ impl Agent {
         })
         .py_err()
     }
+
+    /// The transformer's final state at `<bos>` after each of `prompts` about `images`
+    /// `(n, S, S, 3)` uint8 with `canvases` `(n, C, S, S, 3)`: `(n, d)` float32, what the picture
+    /// decoder reads of the prompt. The GIL is released meanwhile.
+    fn prompt_states<'py>(
+        &self,
+        py: Python<'py>,
+        images: &Bound<'py, PyAny>,
+        canvases: &Bound<'py, PyAny>,
+        prompts: Vec<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let images = pixels(images, "images")?;
+        let canvases = pixels(canvases, "canvases")?;
+        let states = py
+            .detach(move || {
+                let agent = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+                agent.prompt_states(&images, &canvases, &prompts)
+            })
+            .py_err()?;
+        let shape: Vec<usize> = states.size().iter().map(|&d| d as usize).collect();
+        let data: Vec<f32> = Vec::try_from(states.flatten(0, -1)).expect("float states");
+        Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+    }
 }

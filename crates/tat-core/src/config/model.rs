@@ -454,6 +454,12 @@ pub struct AgentConfig {
     /// of the prompt): the instruction reaches every patch directly, where otherwise each query
     /// had to find the prompt's few positions by attention among the pictures' hundreds.
     pub decoder_prompt: bool,
+    /// Each decoder query also adds the sum over the prompt's words of a table of their own
+    /// (one row per word, starting at zero): what is asked, word by word, apart from the picture.
+    /// The state at `<bos>` holds the prompt mixed with the pictures, and prompts that differ in
+    /// one object ("the room without you", "only the walls") lie close together in it, which
+    /// the decoder then reads as one (docs/agent.md, "What the decoder reads of the prompt").
+    pub decoder_words: bool,
     /// Gated feed-forward layers (SwiGLU: `down(silu(gate(x)) * up(x))`, a third matrix of
     /// `dim_feedforward` columns) in the transformer and the decoder, where false keeps
     /// `down(gelu(up(x)))`.
@@ -529,6 +535,7 @@ impl Default for AgentConfig {
             object_frame: Vec::new(),
             pixel_decoder: 0,
             decoder_prompt: false,
+            decoder_words: false,
             gated_feedforward: false,
             decoder_copy: false,
             pixel_frame: false,

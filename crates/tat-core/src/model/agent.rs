@@ -351,6 +351,9 @@ pub struct States {
     bos: Tensor,
     /// The input picture's object features `[B, K, F]`, where the model has object tokens.
     objects: Option<Tensor>,
+    /// `[B, 1, d]`: the sum of the `decoder_words` rows of each prompt's words (the text before
+    /// `<bos>`), where the model has that table.
+    prompt_words: Option<Tensor>,
 }
 
 #[derive(Debug)]
@@ -371,6 +374,9 @@ pub struct AgentNet {
     pixel_head: Option<(Linear, Linear, Linear)>,
     /// The projection of the state at `<bos>` each decoder query adds, where `decoder_prompt`.
     decoder_prompt: Option<Linear>,
+    /// `[vocab, d]`, starting at zero, where `decoder_words`: each decoder query adds the sum of
+    /// the prompt's words' rows.
+    decoder_words: Option<Tensor>,
     /// The projection of the state at `<bos>` the pixel head's hidden layer adds (starting at
     /// zero), where `pixel_prompt`.
     pixel_prompt: Option<Linear>,
@@ -532,6 +538,9 @@ impl AgentNet {
                 (Linear::new(&q / "channels", d, c.patch_size * c.patch_size * k, true, compute), hidden, out)
             }),
             decoder_prompt: c.decoder_prompt.then(|| Linear::new(p / "decoder_prompt", d, d, true, compute)),
+            // Zero: a fresh table changes nothing (a run started from one without it draws the
+            // same pictures at first).
+            decoder_words: c.decoder_words.then(|| p.var("decoder_words", &[vocab_size, d], nn::Init::Const(0.0))),
             pixel_prompt: c.pixel_prompt.then(|| {
                 let gated = if c.pixel_frame { 2 } else { 1 };
                 let prompt = Linear::new(p / "pixel_prompt", d, gated * PIXEL_HIDDEN, true, compute);
@@ -979,6 +988,15 @@ impl AgentNet {
         let pictures_real = Tensor::ones([b, text_start], (Kind::Bool, device));
         let real = Tensor::cat(&[pictures_real, text_real], 1).view([b, 1, 1, text_start + t]);
         let bos = text.eq(BOS_ID).to_kind(Kind::Int64).argmax(1, false) + text_start;
+        let prompt_words = self.decoder_words.as_ref().map(|table| {
+            // The prompt is the text before `<bos>`; a text without `<bos>` has none (argmax 0).
+            let before = (&bos - text_start).unsqueeze(1);
+            let prompt = Tensor::arange(t, (Kind::Int64, device)).unsqueeze(0).lt_tensor(&before).to_kind(Kind::Float);
+            let rows = Tensor::embedding(table, text, -1, false, false);
+            // A sum, not a mean: two prompts that differ in one word differ by that word's row
+            // whatever their length.
+            (rows * prompt.unsqueeze(2)).sum_dim_intlist(1, true, Kind::Float)
+        });
         States {
             hidden,
             text_start,
@@ -988,6 +1006,7 @@ impl AgentNet {
             canvas_patches: pictures.canvas_patches.shallow_clone(),
             bos,
             objects: pictures.objects.as_ref().map(Tensor::shallow_clone),
+            prompt_words,
         }
     }
 
@@ -1011,6 +1030,11 @@ impl AgentNet {
         let mut x = match (&self.decoder_prompt, &asked) {
             (Some(prompt), Some(asked)) => &states.queries + prompt.forward(asked),
             _ => states.queries.shallow_clone(),
+        };
+        // Not `+=`: that adds in place, and `x` may be the queries themselves.
+        x = match &states.prompt_words {
+            Some(words) => x + words.to_kind(states.queries.kind()),
+            None => x,
         };
         for block in &self.decoder {
             x = block.forward(&x, false, None, Some((&states.hidden, &states.real)), train);
@@ -1096,6 +1120,7 @@ pub(crate) mod tests {
             object_frame: Vec::new(),
             pixel_decoder: 2,
             decoder_prompt: true,
+            decoder_words: false,
             gated_feedforward: false,
             decoder_copy: true,
             pixel_frame: false,
@@ -1263,6 +1288,48 @@ pub(crate) mod tests {
         let none = AgentNet::new(&vs.root(), &AgentConfig { pixel_decoder: 0, ..small() }, 10, Kind::Float);
         assert!(none.pixel_head.is_none());
         assert!(!vs.variables().keys().any(|k| k.starts_with("pixel_head")));
+    }
+
+    #[test]
+    fn the_prompts_words_reach_every_query_from_zero_and_only_those_before_bos() {
+        tch::manual_seed(0);
+        let (vs, mut plain) = (VarStore::new(Device::Cpu), VarStore::new(Device::Cpu));
+        let net = AgentNet::new(&vs.root(), &AgentConfig { decoder_words: true, ..small() }, 10, Kind::Float);
+        let without = AgentNet::new(&plain.root(), &small(), 10, Kind::Float);
+        assert!(without.decoder_words.is_none() && !plain.variables().contains_key("decoder_words"));
+        assert_eq!(net.decoder_words.as_ref().unwrap().size(), [10, small().d_model]);
+        {
+            // A decoder that writes something: the fresh one copies its input whatever it reads.
+            let _guard = tch::no_grad_guard();
+            let _ = net.patch_out.weight.shallow_clone().normal_(0.0, 0.5);
+        }
+        plain.copy(&vs).expect("the same variables but decoder_words");
+        let image = red_and_green();
+        let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let draw = |net: &AgentNet, words: &[i64]| {
+            let text = Tensor::from_slice(words).view([1, words.len() as i64]);
+            let text_len = Tensor::from_slice(&[words.len() as i64]);
+            net.picture(
+                &net.states(&Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len }, false),
+                false,
+            )
+        };
+        // Prompt 4 5, then `<bos>` and the answer word 6.
+        let asked = [4, 5, BOS_ID, 6];
+        // At zero the table adds nothing.
+        assert!(draw(&net, &asked).allclose(&draw(&without, &asked), 1e-6, 1e-6, false));
+        let set = |word: i64| {
+            let _guard = tch::no_grad_guard();
+            let _ = net.decoder_words.as_ref().unwrap().get(word).normal_(0.0, 1.0);
+        };
+        // A row of a word after `<bos>` (the answer) is not read.
+        set(6);
+        assert!(draw(&net, &asked).allclose(&draw(&without, &asked), 1e-6, 1e-6, false));
+        // A row of a prompt's word changes the picture of that prompt, and not of another.
+        set(4);
+        assert!(!draw(&net, &asked).allclose(&draw(&without, &asked), 1e-3, 1e-3, false));
+        let other = [7, 5, BOS_ID, 6];
+        assert!(draw(&net, &other).allclose(&draw(&without, &other), 1e-6, 1e-6, false));
     }
 
     #[test]

@@ -261,6 +261,25 @@ class AgentModel:
             )
         return np.array(out, dtype=np.float64)
 
+    def prompt_states(
+        self, images: np.ndarray, prompts: Sequence[str], canvases: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n, d) float32: the transformer's final state at `BOS` after each prompt about `images`
+        (n, S, S, 3) uint8 with `canvases` (n, C, S, S, 3), none by default: what the picture
+        decoder reads of what is asked (docs/agent.md, "What the decoder reads of the prompt")."""
+        n = len(prompts)
+        if canvases is None:
+            canvases = np.zeros((n, 0, self.size, self.size, 3), dtype=np.uint8)
+        parts = [
+            self._agent.prompt_states(
+                np.ascontiguousarray(images[s : s + CHUNK], dtype=np.uint8),
+                np.ascontiguousarray(canvases[s : s + CHUNK], dtype=np.uint8),
+                list(prompts[s : s + CHUNK]),
+            )
+            for s in range(0, n, CHUNK)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+
     def move_scores(self, batch: Batch, question: evaluate.MoveQuestion) -> np.ndarray:
         """(n, classes) the scores (`scores`) of each class of the best-move `question` as the
         answer to every example of `batch` (each asking that question)."""

@@ -520,7 +520,12 @@ impl Task for AgentTask {
 
     fn grown_rows(&self) -> Vec<String> {
         if self.grown {
-            vec!["embed".to_string()]
+            // Tables with a row per word; the words added since the checkpoint get fresh rows.
+            let mut tables = vec!["embed".to_string()];
+            if self.net.config().decoder_words {
+                tables.push("decoder_words".to_string());
+            }
+            tables
         } else {
             Vec::new()
         }

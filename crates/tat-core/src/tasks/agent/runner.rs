@@ -255,6 +255,31 @@ impl Agent {
             .collect())
     }
 
+    /// The transformer's final state at `<bos>` after each prompt about `image` `[B, S, S, 3]`
+    /// uint8 with `canvases` `[B, C, S, S, 3]`, `[B, d]` fp32 on the CPU: what the decoder's
+    /// queries read of the prompt (`decoder_prompt`) and where the answer's first word is read.
+    pub fn prompt_states(&self, image: &Tensor, canvases: &Tensor, prompts: &[String]) -> Result<Tensor> {
+        let b = prompts.len() as i64;
+        self.check_pictures(image, canvases, b)?;
+        let rows: Vec<Vec<i64>> = prompts
+            .iter()
+            .map(|p| {
+                let mut ids = self.tokenizer.encode(p);
+                ids.push(BOS_ID);
+                ids
+            })
+            .collect();
+        self.check_lengths(&rows, 0, prompts)?;
+        let _guard = tch::no_grad_guard();
+        let seen = self.net.pictures(&image.to_device(self.device), &canvases.to_device(self.device));
+        let prefix = self.net.prefix(&seen);
+        let (text, lens) = self.collate(&rows);
+        let states = self.net.states_cached(&seen, &prefix, &text, &lens);
+        let d = *states.hidden.size().last().expect("[B, L, d]");
+        let at = (lens - 1 + states.text_start).view([b, 1, 1]).expand([b, 1, d], false);
+        Ok(states.hidden.gather(1, &at, false).squeeze_dim(1).to_kind(Kind::Float).to_device(Device::Cpu))
+    }
+
     /// Checks the pictures and canvases of a call about `b` prompts.
     fn check_pictures(&self, image: &Tensor, canvases: &Tensor, b: i64) -> Result<()> {
         let c = self.net.config();
@@ -304,6 +329,7 @@ impl Agent {
 mod tests {
     use super::*;
     use crate::model::agent::tests::small;
+    use crate::model::agent::Inputs;
 
     /// A fresh agent over a few words (untrained: its scores are the arithmetic, not skill).
     fn fresh() -> Agent {
@@ -311,6 +337,41 @@ mod tests {
         let vs = VarStore::new(Device::Cpu);
         let net = AgentNet::new(&vs.root(), &small(), tokenizer.vocab_size() as i64, Kind::Float);
         Agent { _vs: vs, net, tokenizer, device: Device::Cpu }
+    }
+
+    #[test]
+    fn prompt_states_are_the_state_at_bos_of_a_whole_pass() {
+        let agent = fresh();
+        let image = Tensor::randint(256, [3, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        let canvases = Tensor::randint(256, [3, 1, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+        // Prompts of different lengths, one followed by an answer in the whole pass: padding and
+        // later tokens must not reach the state at `<bos>`.
+        let prompts = ["where is the gold", "gold", "where is"].map(String::from);
+        let got = agent.prompt_states(&image, &canvases, &prompts).unwrap();
+        assert_eq!(got.size(), [3, small().d_model]);
+        let _guard = tch::no_grad_guard();
+        let rows: Vec<Vec<i64>> = prompts
+            .iter()
+            .map(|p| {
+                agent.tokenizer.encode(p).into_iter().chain([BOS_ID]).chain(agent.tokenizer.encode("left")).collect()
+            })
+            .collect();
+        let (text, lens) = agent.collate(&rows);
+        let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &lens };
+        let whole = agent.net.states(&inputs, false);
+        for (i, row) in rows.iter().enumerate() {
+            let at = states_bos(row) + whole.text_start;
+            let want = whole.hidden.get(i as i64).get(at);
+            let diff = (got.get(i as i64) - want).abs().max().double_value(&[]);
+            assert!(diff < 1e-4, "row {i}: {diff}");
+        }
+        let err = agent.prompt_states(&image.narrow(0, 0, 2), &canvases, &prompts).unwrap_err().to_string();
+        assert!(err.contains("for 3 prompts"), "{err}");
+    }
+
+    /// Where `<bos>` is in a row of ids.
+    fn states_bos(row: &[i64]) -> i64 {
+        row.iter().position(|&t| t == BOS_ID).expect("a <bos>") as i64
     }
 
     #[test]
