@@ -96,14 +96,7 @@ impl Agent {
         let _guard = tch::no_grad_guard();
         let image = image.to_device(self.device);
         let canvases = canvases.to_device(self.device);
-        let mut rows: Vec<Vec<i64>> = prompts
-            .iter()
-            .map(|p| {
-                let mut ids = self.tokenizer.encode(p);
-                ids.push(BOS_ID);
-                ids
-            })
-            .collect();
+        let mut rows = self.prompt_rows(prompts);
         self.check_lengths(&rows, 1, prompts)?;
         let starts: Vec<usize> = rows.iter().map(Vec::len).collect();
         let mut sampler = match decoding {
@@ -261,14 +254,7 @@ impl Agent {
     pub fn prompt_states(&self, image: &Tensor, canvases: &Tensor, prompts: &[String]) -> Result<Tensor> {
         let b = prompts.len() as i64;
         self.check_pictures(image, canvases, b)?;
-        let rows: Vec<Vec<i64>> = prompts
-            .iter()
-            .map(|p| {
-                let mut ids = self.tokenizer.encode(p);
-                ids.push(BOS_ID);
-                ids
-            })
-            .collect();
+        let rows = self.prompt_rows(prompts);
         self.check_lengths(&rows, 0, prompts)?;
         let _guard = tch::no_grad_guard();
         let seen = self.net.pictures(&image.to_device(self.device), &canvases.to_device(self.device));
@@ -278,6 +264,18 @@ impl Agent {
         let d = *states.hidden.size().last().expect("[B, L, d]");
         let at = (lens - 1 + states.text_start).view([b, 1, 1]).expand([b, 1, d], false);
         Ok(states.hidden.gather(1, &at, false).squeeze_dim(1).to_kind(Kind::Float).to_device(Device::Cpu))
+    }
+
+    /// Each prompt's ids followed by `<bos>`, where its answer starts.
+    fn prompt_rows(&self, prompts: &[String]) -> Vec<Vec<i64>> {
+        prompts
+            .iter()
+            .map(|p| {
+                let mut ids = self.tokenizer.encode(p);
+                ids.push(BOS_ID);
+                ids
+            })
+            .collect()
     }
 
     /// Checks the pictures and canvases of a call about `b` prompts.
