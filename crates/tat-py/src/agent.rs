@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
-use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use tat_core::tasks::agent::runner::Decoding;
 use tch::{Kind, Tensor};
@@ -91,14 +90,7 @@ impl Agent {
                 agent.answer(&images, &canvases, &prompts, pictures, decoding)
             })
             .py_err()?;
-        let drawn = match answers.pictures {
-            Some(t) => {
-                let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
-                let data: Vec<u8> = Vec::try_from(t.to_kind(Kind::Uint8).flatten(0, -1)).expect("uint8 pixels");
-                Some(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
-            }
-            None => None,
-        };
+        let drawn = answers.pictures.map(|t| crate::arrays::numpy::<u8>(py, &t)).transpose()?;
         Ok((answers.texts, drawn))
     }
 
@@ -141,8 +133,6 @@ impl Agent {
                 agent.prompt_states(&images, &canvases, &prompts)
             })
             .py_err()?;
-        let shape: Vec<usize> = states.size().iter().map(|&d| d as usize).collect();
-        let data: Vec<f32> = Vec::try_from(states.flatten(0, -1)).expect("float states");
-        Ok(PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+        crate::arrays::numpy::<f32>(py, &states)
     }
 }

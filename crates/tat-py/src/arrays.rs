@@ -22,6 +22,18 @@ fn elements<T: numpy::Element + Copy, U>(a: &numpy::PyReadonlyArrayDyn<'_, T>, c
     }
 }
 
+/// A CPU tensor of `T` elements as a numpy array of its shape (the inverse of [`tensor`]).
+pub fn numpy<'py, T>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>>
+where
+    T: numpy::Element + tch::kind::Element + Copy + Default,
+{
+    let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+    let n = t.numel();
+    let mut data = vec![T::default(); n];
+    t.to_kind(T::KIND).contiguous().copy_data(&mut data, n);
+    Ok(numpy::PyArray1::from_vec(py, data).reshape(shape)?.into_any())
+}
+
 /// One numpy array as a CPU tensor: floats as float32, uint8 as uint8 (pictures), other integers
 /// as int64 (`what` names it).
 pub fn tensor(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Tensor> {
