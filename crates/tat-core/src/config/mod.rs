@@ -101,6 +101,15 @@ pub struct FrameworksConfig {
     /// floor, then costs as much as a missed object. 1 leaves it out.
     #[serde(default = "default_changed_weight")]
     pub wrong_weight: f64,
+    /// How far the picture loss evens out the kinds of pixel within each picture, 0 to 1: a
+    /// pixel's weight (after `foreground_weight` and `changed_weight`, before `wrong_weight`) is
+    /// multiplied by (P / (G x n))^colour_balance, where n counts the picture's pixels with the
+    /// same pair of input and target colour (colours told apart by which of R, G, B are above
+    /// half), G the pairs present and P the pixels. At 1 every pair (the gold kept, the gold
+    /// erased, the floor, the walls) weighs as much as every other in total and the picture as
+    /// much as without it; 0 leaves it out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub colour_balance: f64,
     /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
     /// by the framework `visited_qa`, which asks the best move about them (the oracle answers):
     /// training on the states a trained agent reaches by its own mistakes (DAgger). Relative
@@ -123,6 +132,10 @@ fn default_foreground_weight() -> f64 {
 
 fn default_changed_weight() -> f64 {
     1.0
+}
+
+fn is_zero(value: &f64) -> bool {
+    *value == 0.0
 }
 
 impl FrameworksConfig {
@@ -176,6 +189,12 @@ impl FrameworksConfig {
             "frameworks.wrong_weight",
             self.wrong_weight.to_string(),
             "a number >= 1, such as 10 (1 leaves it out)",
+        );
+        check(
+            (0.0..=1.0).contains(&self.colour_balance),
+            "frameworks.colour_balance",
+            self.colour_balance.to_string(),
+            "a number from 0 (left out) to 1 (every pair of input and target colour weighs alike)",
         );
     }
 }

@@ -299,24 +299,41 @@ pub struct Losses {
 }
 
 /// How much the picture loss weighs a pixel (see the module): `frameworks.foreground_weight`,
-/// `frameworks.changed_weight` and `frameworks.wrong_weight`.
+/// `frameworks.changed_weight`, `frameworks.wrong_weight` and `frameworks.colour_balance`.
 #[derive(Debug, Clone, Copy)]
 pub struct PixelWeights {
     pub foreground: f64,
     pub changed: f64,
     pub wrong: f64,
+    pub balance: f64,
 }
 
 /// A pixel is wrong where its squared colour error (summed over RGB in [0, 1]) is above this: a
 /// distance of 0.5, half the least distance between two of the game's colours.
 const WRONG_ERROR: f64 = 0.25;
 
+/// How many colours [`colour_codes`] tells apart.
+const COLOUR_CODES: i64 = 8;
+
+/// Per pixel of `pictures` (`[B, S, S, 3]` uint8), a code from 0 to 7 saying which of R, G and
+/// B are above half: it tells the game's six colours apart.
+fn colour_codes(pictures: &Tensor) -> Tensor {
+    let bits = Tensor::from_slice(&[1i64, 2, 4]).to_device(pictures.device());
+    (pictures.gt(127).to_kind(Kind::Int64) * bits).sum_dim_intlist(-1, false, Kind::Int64)
+}
+
 impl PixelWeights {
     /// Per pixel of `error` (`[B, S, S]`, the squared colour error summed over RGB): 1,
     /// `foreground` where the `foreground` mask is set, at least `changed` where the `changed`
-    /// mask is, and at least `wrong` where the error is above [`WRONG_ERROR`]. The weights carry
-    /// no gradient.
-    fn of(&self, foreground: Option<&Tensor>, changed: Option<&Tensor>, error: &Tensor) -> Tensor {
+    /// mask is, times [`Self::balance_of`] the input and target pictures, and at least `wrong`
+    /// where the error is above [`WRONG_ERROR`]. The weights carry no gradient.
+    fn of(
+        &self,
+        foreground: Option<&Tensor>,
+        changed: Option<&Tensor>,
+        pictures: [&Tensor; 2],
+        error: &Tensor,
+    ) -> Tensor {
         let mut weights = error.ones_like().to_kind(Kind::Float);
         if let Some(f) = foreground {
             weights = f.to_kind(Kind::Float) * (self.foreground - 1.0) + 1.0;
@@ -324,11 +341,31 @@ impl PixelWeights {
         if let Some(c) = changed {
             weights = weights.maximum(&(c.to_kind(Kind::Float) * (self.changed - 1.0) + 1.0));
         }
+        if self.balance > 0.0 {
+            weights *= self.balance_of(pictures[0], pictures[1]);
+        }
         if self.wrong > 1.0 {
             let wrong = error.detach().gt(WRONG_ERROR).to_kind(Kind::Float);
-            weights = weights.maximum(&(wrong * (self.wrong - 1.0) + 1.0));
+            weights = weights.maximum(&(wrong * self.wrong));
         }
         weights
+    }
+
+    /// Per pixel `[B, S, S]` of an input and a target picture (`[B, S, S, 3]` uint8):
+    /// (P / (G x n))^balance, n the pixels of its picture with its pair of input and target
+    /// colour ([`colour_codes`]), G the pairs its picture holds, P its pixels. At balance 1 each
+    /// pair's pixels sum to P / G and the picture's to P.
+    fn balance_of(&self, input: &Tensor, target: &Tensor) -> Tensor {
+        let pairs = colour_codes(input) * COLOUR_CODES + colour_codes(target);
+        let shape = pairs.size();
+        let flat = pairs.flatten(1, -1);
+        let pixels = flat.size()[1] as f64;
+        let ones = flat.ones_like().to_kind(Kind::Float);
+        let counts = Tensor::zeros([shape[0], COLOUR_CODES * COLOUR_CODES], (Kind::Float, flat.device()))
+            .scatter_add(1, &flat, &ones);
+        let present = counts.gt(0.0).sum_dim_intlist(1, true, Kind::Float);
+        let share = counts.gather(1, &flat, false) * present / pixels;
+        share.pow_tensor_scalar(-self.balance).view(shape.as_slice())
     }
 }
 
@@ -359,7 +396,7 @@ pub fn losses(net: &AgentNet, batch: &Encoded, pixels: PixelWeights, train: bool
         (Some(target), Some(picture)) if wants_image => {
             let error =
                 (picture - target.to_kind(Kind::Float) / 255.0).square().sum_dim_intlist(-1, false, Kind::Float);
-            let weights = pixels.of(batch.foreground.as_ref(), batch.changed.as_ref(), &error);
+            let weights = pixels.of(batch.foreground.as_ref(), batch.changed.as_ref(), [&batch.image, target], &error);
             let loss = (error * &weights).sum(Kind::Float) / (weights.sum(Kind::Float) * 3.0);
             total += &loss * batch.weight_image;
             Some(loss)
@@ -467,8 +504,13 @@ impl AgentTask {
             device: context.device,
             steps_per_epoch: config.training.steps_per_epoch,
             pixels: config.frameworks.as_ref().map_or(
-                PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0 },
-                |f| PixelWeights { foreground: f.foreground_weight, changed: f.changed_weight, wrong: f.wrong_weight },
+                PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0, balance: 0.0 },
+                |f| PixelWeights {
+                    foreground: f.foreground_weight,
+                    changed: f.changed_weight,
+                    wrong: f.wrong_weight,
+                    balance: f.colour_balance,
+                },
             ),
             epoch: 0,
             seed: config.training.seed,
@@ -668,30 +710,79 @@ mod tests {
         }
     }
 
+    /// Pictures `[1, 1, W, 3]` of the given colours.
+    fn strip(colours: &[[u8; 3]]) -> Tensor {
+        Tensor::from_slice(&colours.concat()).view([1, 1, -1, 3])
+    }
+
     #[test]
     fn a_pixel_weighs_its_largest_weight() {
-        let pixels = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 1.0 };
+        let pixels = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 1.0, balance: 0.0 };
         let like = Tensor::zeros([1, 1, 4], (Kind::Float, Device::Cpu));
         let foreground = Tensor::from_slice(&[0u8, 1, 0, 1]).view([1, 1, 4]);
         let changed = Tensor::from_slice(&[0u8, 0, 1, 1]).view([1, 1, 4]);
+        let floor = strip(&[[255; 3]; 4]);
+        let pictures = [&floor, &floor];
         let got = |f: Option<&Tensor>, c: Option<&Tensor>| {
-            Vec::<f32>::try_from(pixels.of(f, c, &like).flatten(0, -1)).unwrap()
+            Vec::<f32>::try_from(pixels.of(f, c, pictures, &like).flatten(0, -1)).unwrap()
         };
         assert_eq!(got(Some(&foreground), Some(&changed)), [1.0, 10.0, 30.0, 30.0]);
         assert_eq!(got(Some(&foreground), None), [1.0, 10.0, 1.0, 10.0]);
         assert_eq!(got(None, Some(&changed)), [1.0, 1.0, 30.0, 30.0]);
         assert_eq!(got(None, None), [1.0; 4]);
-        let small = PixelWeights { foreground: 10.0, changed: 1.0, wrong: 1.0 };
-        let weights = Vec::<f32>::try_from(small.of(Some(&foreground), Some(&changed), &like).flatten(0, -1)).unwrap();
+        let small = PixelWeights { foreground: 10.0, changed: 1.0, wrong: 1.0, balance: 0.0 };
+        let weights =
+            Vec::<f32>::try_from(small.of(Some(&foreground), Some(&changed), pictures, &like).flatten(0, -1)).unwrap();
         assert_eq!(weights, [1.0, 10.0, 1.0, 10.0], "changed_weight 1 leaves foreground_weight alone");
         // Errors of 0 / 0.3 / 0.2 / 1.0: the second and last pixels are wrong (above 0.25).
         let error = Tensor::from_slice(&[0.0f32, 0.3, 0.2, 1.0]).view([1, 1, 4]).set_requires_grad(true);
-        let wrong = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 20.0 };
-        let weights = wrong.of(Some(&foreground), Some(&changed), &error);
+        let wrong = PixelWeights { foreground: 10.0, changed: 30.0, wrong: 20.0, balance: 0.0 };
+        let weights = wrong.of(Some(&foreground), Some(&changed), pictures, &error);
         assert!(!weights.requires_grad(), "the weights carry no gradient");
         assert_eq!(Vec::<f32>::try_from(weights.flatten(0, -1)).unwrap(), [1.0, 20.0, 30.0, 30.0]);
-        let alone = Vec::<f32>::try_from(wrong.of(None, None, &error).flatten(0, -1)).unwrap();
+        let alone = Vec::<f32>::try_from(wrong.of(None, None, pictures, &error).flatten(0, -1)).unwrap();
         assert_eq!(alone, [1.0, 20.0, 1.0, 20.0]);
+    }
+
+    #[test]
+    fn colour_balance_gives_every_pair_of_input_and_target_colour_one_share() {
+        let (white, black, gold) = ([255u8, 255, 255], [0u8, 0, 0], [255u8, 200, 0]);
+        // Eight pixels: five of floor kept, two walls kept, one gold erased (three pairs), and a
+        // second picture of floor alone; a near colour (250, 250, 250) counts as the floor.
+        let input =
+            Tensor::cat(&[strip(&[white, white, white, white, [250; 3], black, black, gold]), strip(&[white; 8])], 0);
+        let target =
+            Tensor::cat(&[strip(&[white, white, white, white, white, black, black, white]), strip(&[white; 8])], 0);
+        let error = Tensor::zeros([2, 1, 8], (Kind::Float, Device::Cpu));
+        let even = PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0, balance: 1.0 };
+        let weights = Vec::<f32>::try_from(even.of(None, None, [&input, &target], &error).flatten(0, -1)).unwrap();
+        let (p, g) = (8.0f32, 3.0f32);
+        let want = [[p / (g * 5.0); 5].as_slice(), &[p / (g * 2.0); 2], &[p / g], &[1.0; 8]].concat();
+        for (got, want) in weights.iter().zip(&want) {
+            assert!((got - want).abs() < 1e-5, "{weights:?} against {want:?}");
+        }
+        assert!((weights[..8].iter().sum::<f32>() - p).abs() < 1e-4, "a picture weighs its pixels in all");
+        // Half the balance takes the square root; the other weights multiply it, `wrong_weight` is a
+        // floor under the product.
+        let half = PixelWeights { foreground: 10.0, changed: 1.0, wrong: 4.0, balance: 0.5 };
+        let error = Tensor::from_slice(&[0.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]).view([1, 1, 8]);
+        let walls = Tensor::from_slice(&[0u8, 0, 0, 0, 0, 1, 1, 1]).view([1, 1, 8]);
+        let one = [&input.narrow(0, 0, 1), &target.narrow(0, 0, 1)];
+        let weights = Vec::<f32>::try_from(half.of(Some(&walls), None, one, &error).flatten(0, -1)).unwrap();
+        let floor = (p / (g * 5.0)).sqrt();
+        let want = [
+            floor,
+            floor,
+            floor,
+            4.0,
+            floor,
+            10.0 * (p / (g * 2.0)).sqrt(),
+            10.0 * (p / (g * 2.0)).sqrt(),
+            10.0 * (p / g).sqrt(),
+        ];
+        for (got, want) in weights.iter().zip(&want) {
+            assert!((got - want).abs() < 1e-4, "{weights:?} against {want:?}");
+        }
     }
 
     #[test]
