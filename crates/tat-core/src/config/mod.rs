@@ -101,13 +101,13 @@ pub struct FrameworksConfig {
     /// floor, then costs as much as a missed object. 1 leaves it out.
     #[serde(default = "default_changed_weight")]
     pub wrong_weight: f64,
-    /// How far the picture loss evens out the kinds of pixel within each picture, 0 to 1: a
-    /// pixel's weight (after `foreground_weight` and `changed_weight`, before `wrong_weight`) is
-    /// multiplied by (P / (G x n))^colour_balance, where n counts the picture's pixels with the
-    /// same pair of input and target colour (colours told apart by which of R, G, B are above
-    /// half), G the pairs present and P the pixels. At 1 every pair (the gold kept, the gold
-    /// erased, the floor, the walls) weighs as much as every other in total and the picture as
-    /// much as without it; 0 leaves it out.
+    /// How far the picture loss lifts the rare kinds of pixel within each picture, 0 to 1: a
+    /// pixel weighs at least `foreground_weight` x (P / (G x n))^colour_balance (and at least what
+    /// `changed_weight` and `wrong_weight` say), where n counts the picture's pixels with the same
+    /// pair of input and target colour (colours told apart by which of R, G, B are above half), G
+    /// the pairs present and P the pixels. At 1 every pair (the gold kept, the gold erased, the
+    /// agent) weighs at least an even share of the picture at the foreground's weight, whether
+    /// the prompt keeps or erases it; 0 leaves it out.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub colour_balance: f64,
     /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
@@ -194,7 +194,7 @@ impl FrameworksConfig {
             (0.0..=1.0).contains(&self.colour_balance),
             "frameworks.colour_balance",
             self.colour_balance.to_string(),
-            "a number from 0 (left out) to 1 (every pair of input and target colour weighs alike)",
+            "a number from 0 (left out) to 1 (every pair of input and target colour weighs at least an even share of the picture)",
         );
     }
 }

@@ -325,8 +325,10 @@ fn colour_codes(pictures: &Tensor) -> Tensor {
 impl PixelWeights {
     /// Per pixel of `error` (`[B, S, S]`, the squared colour error summed over RGB): 1,
     /// `foreground` where the `foreground` mask is set, at least `changed` where the `changed`
-    /// mask is, times [`Self::balance_of`] the input and target pictures, and at least `wrong`
-    /// where the error is above [`WRONG_ERROR`]. The weights carry no gradient.
+    /// mask is, at least `foreground` x [`Self::balance_of`] the input and target pictures (a
+    /// rare pair of colours, such as the gold kept or erased, lifted to an even share of the
+    /// picture), and at least `wrong` where the error is above [`WRONG_ERROR`]. The weights carry
+    /// no gradient.
     fn of(
         &self,
         foreground: Option<&Tensor>,
@@ -342,7 +344,7 @@ impl PixelWeights {
             weights = weights.maximum(&(c.to_kind(Kind::Float) * (self.changed - 1.0) + 1.0));
         }
         if self.balance > 0.0 {
-            weights *= self.balance_of(pictures[0], pictures[1]);
+            weights = weights.maximum(&(self.balance_of(pictures[0], pictures[1]) * self.foreground));
         }
         if self.wrong > 1.0 {
             let wrong = error.detach().gt(WRONG_ERROR).to_kind(Kind::Float);
@@ -354,7 +356,7 @@ impl PixelWeights {
     /// Per pixel `[B, S, S]` of an input and a target picture (`[B, S, S, 3]` uint8):
     /// (P / (G x n))^balance, n the pixels of its picture with its pair of input and target
     /// colour ([`colour_codes`]), G the pairs its picture holds, P its pixels. At balance 1 each
-    /// pair's pixels sum to P / G and the picture's to P.
+    /// pair's pixels sum to P / G.
     fn balance_of(&self, input: &Tensor, target: &Tensor) -> Tensor {
         let pairs = colour_codes(input) * COLOUR_CODES + colour_codes(target);
         let shape = pairs.size();
@@ -745,7 +747,7 @@ mod tests {
     }
 
     #[test]
-    fn colour_balance_gives_every_pair_of_input_and_target_colour_one_share() {
+    fn colour_balance_lifts_each_rare_pair_of_input_and_target_colour_to_an_even_share() {
         let (white, black, gold) = ([255u8, 255, 255], [0u8, 0, 0], [255u8, 200, 0]);
         // Eight pixels: five of floor kept, two walls kept, one gold erased (three pairs), and a
         // second picture of floor alone; a near colour (250, 250, 250) counts as the floor.
@@ -757,29 +759,24 @@ mod tests {
         let even = PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0, balance: 1.0 };
         let weights = Vec::<f32>::try_from(even.of(None, None, [&input, &target], &error).flatten(0, -1)).unwrap();
         let (p, g) = (8.0f32, 3.0f32);
-        let want = [[p / (g * 5.0); 5].as_slice(), &[p / (g * 2.0); 2], &[p / g], &[1.0; 8]].concat();
+        // The floor's 5 pixels would get 8 / 15 each: a common pair keeps its weight of 1.
+        let want = [[1.0; 5].as_slice(), &[p / (g * 2.0); 2], &[p / g], &[1.0; 8]].concat();
         for (got, want) in weights.iter().zip(&want) {
             assert!((got - want).abs() < 1e-5, "{weights:?} against {want:?}");
         }
-        assert!((weights[..8].iter().sum::<f32>() - p).abs() < 1e-4, "a picture weighs its pixels in all");
-        // Half the balance takes the square root; the other weights multiply it, `wrong_weight` is a
-        // floor under the product.
-        let half = PixelWeights { foreground: 10.0, changed: 1.0, wrong: 4.0, balance: 0.5 };
+        assert!((weights[7] - weights[5] - weights[6]).abs() < 1e-5, "one gold pixel weighs as much as two walls");
+        // The lift is `foreground_weight` x the share, a floor under the other weights (the
+        // changed gold's 30 stays where the lift is less), and half the balance takes the square
+        // root; `wrong_weight` is a floor under all.
+        let half = PixelWeights { foreground: 2.0, changed: 30.0, wrong: 4.0, balance: 0.5 };
         let error = Tensor::from_slice(&[0.0f32, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]).view([1, 1, 8]);
-        let walls = Tensor::from_slice(&[0u8, 0, 0, 0, 0, 1, 1, 1]).view([1, 1, 8]);
+        let objects = Tensor::from_slice(&[0u8, 0, 0, 0, 0, 1, 1, 1]).view([1, 1, 8]);
+        let changed = Tensor::from_slice(&[0u8, 0, 0, 0, 0, 0, 0, 1]).view([1, 1, 8]);
         let one = [&input.narrow(0, 0, 1), &target.narrow(0, 0, 1)];
-        let weights = Vec::<f32>::try_from(half.of(Some(&walls), None, one, &error).flatten(0, -1)).unwrap();
-        let floor = (p / (g * 5.0)).sqrt();
-        let want = [
-            floor,
-            floor,
-            floor,
-            4.0,
-            floor,
-            10.0 * (p / (g * 2.0)).sqrt(),
-            10.0 * (p / (g * 2.0)).sqrt(),
-            10.0 * (p / g).sqrt(),
-        ];
+        let weights =
+            Vec::<f32>::try_from(half.of(Some(&objects), Some(&changed), one, &error).flatten(0, -1)).unwrap();
+        let (floor, walls) = (2.0 * (p / (g * 5.0)).sqrt(), 2.0 * (p / (g * 2.0)).sqrt());
+        let want = [floor, floor, floor, 4.0, floor, walls, walls, 30.0];
         for (got, want) in weights.iter().zip(&want) {
             assert!((got - want).abs() < 1e-4, "{weights:?} against {want:?}");
         }
