@@ -16,10 +16,13 @@
 //! The loss is `weight_text` x the cross-entropy of the answer's tokens and `<eos>` (the prompt
 //! is not predicted) plus `weight_image` x the mean squared pixel error, each pixel weighing
 //! `frameworks.foreground_weight` where `foreground` is set, at least
-//! `frameworks.changed_weight` where `changed` is set, at least `frameworks.wrong_weight` where
-//! the model's colour is more than 0.5 from the target's, and 1 elsewhere (normalised by the sum
-//! of the weights). Validation reports both per framework, and the share of answers
-//! predicted entirely right (teacher-forced) on frameworks that ask questions.
+//! `frameworks.changed_weight` where `changed` is set, at least `frameworks.foreground_weight` x
+//! (P / (G x n))^`frameworks.colour_balance` where that is set (n the picture's pixels with the
+//! pixel's pair of input and target colour, G the pairs, P the pixels), at least
+//! `frameworks.wrong_weight` where the model's colour is more than 0.5 from the target's, and 1
+//! elsewhere (normalised by the sum of the weights). Validation reports both per framework, and
+//! the share of answers predicted entirely right (teacher-forced) on frameworks that ask
+//! questions.
 //!
 //! A framework that judges pictures by the objects in them rather than by a target picture
 //! (`complex_loss_v1`) adds the 0-d `weight_complex` and, per example, `complex_gold` `[B, 2]`
