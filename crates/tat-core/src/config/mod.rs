@@ -108,7 +108,7 @@ pub struct FrameworksConfig {
     /// the pairs present and P the pixels. At 1 every pair (the gold kept, the gold erased, the
     /// agent) weighs at least an even share of the picture at the foreground's weight, whether
     /// the prompt keeps or erases it; 0 leaves it out.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default = "default_colour_balance")]
     pub colour_balance: f64,
     /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
     /// by the framework `visited_qa`, which asks the best move about them (the oracle answers):
@@ -134,8 +134,8 @@ fn default_changed_weight() -> f64 {
     1.0
 }
 
-fn is_zero(value: &f64) -> bool {
-    *value == 0.0
+fn default_colour_balance() -> f64 {
+    0.0
 }
 
 impl FrameworksConfig {
