@@ -72,6 +72,10 @@ def tiny(tmp_path: Path, extra: str = "", name: str = "agent.toml") -> Config:
         (lambda t: t.replace('type = "words"', 'type = "wgsl"'), "tokenizer.type"),
         (lambda t: t.replace("steps_per_epoch = 3", "steps_per_epoch = 0"), "training.steps_per_epoch"),
         (lambda t: t.replace("position_qa = 1", "position_qa = -1"), "frameworks.weights.position_qa"),
+        (
+            lambda t: t.replace("[frameworks]", "[frameworks]\ncolour_balance = { imagine_without_agent = 1.5 }"),
+            "frameworks.colour_balance.imagine_without_agent",
+        ),
         (lambda t: t.replace("patch_size = 8", "patch_size = 7"), "model.patch_size"),
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0]]"), "model.object_frame"),
         (lambda t: t.replace("[[0, 255, 0], [255, 0, 0]]", "[[0, 255, 0], [256, 0, 0]]"), "model.object_frame"),
@@ -104,6 +108,14 @@ def test_the_mixer_rejects_an_unknown_framework(tmp_path: Path) -> None:
     config = tiny(tmp_path, name="a.toml")
     config.frameworks.weights["no_such_framework"] = 1.0  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="no_such_framework"):
+        agent_task.Source(config)
+
+
+def test_colour_balance_names_frameworks_the_registry_knows(tmp_path: Path) -> None:
+    config = tiny(tmp_path, name="a.toml").with_overrides(["frameworks.colour_balance={ imagine_without_gold = 1 }"])
+    agent_task.Source(config)  # a framework the mixture leaves out may be named
+    config = config.with_overrides(["frameworks.colour_balance={ imagine_without_gld = 1 }"])
+    with pytest.raises(ValueError, match=r"frameworks.colour_balance.imagine_without_gld: unknown framework"):
         agent_task.Source(config)
 
 

@@ -101,15 +101,16 @@ pub struct FrameworksConfig {
     /// floor, then costs as much as a missed object. 1 leaves it out.
     #[serde(default = "default_changed_weight")]
     pub wrong_weight: f64,
-    /// How far the picture loss lifts the rare kinds of pixel within each picture, 0 to 1: a
-    /// pixel weighs at least `foreground_weight` x (P / (G x n))^colour_balance (and at least what
-    /// `changed_weight` and `wrong_weight` say), where n counts the picture's pixels with the same
-    /// pair of input and target colour (colours told apart by which of R, G, B are above half), G
-    /// the pairs present and P the pixels. At 1 every pair (the gold kept, the gold erased, the
-    /// agent) weighs at least an even share of the picture at the foreground's weight, whether
-    /// the prompt keeps or erases it; 0 leaves it out.
-    #[serde(default = "default_colour_balance")]
-    pub colour_balance: f64,
+    /// Framework name -> how far the picture loss lifts the rare kinds of pixel within that
+    /// framework's pictures, 0 to 1, such as `{ imagine_without_gold = 1 }`: a pixel weighs at
+    /// least `foreground_weight` x (P / (G x n))^balance (and at least what `changed_weight` and
+    /// `wrong_weight` say), where n counts the picture's pixels with the same pair of input and
+    /// target colour (colours told apart by which of R, G, B are above half), G the pairs
+    /// present and P the pixels. At 1 every pair (the gold kept, the gold erased, the agent)
+    /// weighs at least an even share of the picture at the foreground's weight, whether the
+    /// prompt keeps or erases it. Frameworks not named (and 0) are left out.
+    #[serde(default)]
+    pub colour_balance: std::collections::BTreeMap<String, f64>,
     /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
     /// by the framework `visited_qa`, which asks the best move about them (the oracle answers):
     /// training on the states a trained agent reaches by its own mistakes (DAgger). Relative
@@ -132,10 +133,6 @@ fn default_foreground_weight() -> f64 {
 
 fn default_changed_weight() -> f64 {
     1.0
-}
-
-fn default_colour_balance() -> f64 {
-    0.0
 }
 
 impl FrameworksConfig {
@@ -190,12 +187,14 @@ impl FrameworksConfig {
             self.wrong_weight.to_string(),
             "a number >= 1, such as 10 (1 leaves it out)",
         );
-        check(
-            (0.0..=1.0).contains(&self.colour_balance),
-            "frameworks.colour_balance",
-            self.colour_balance.to_string(),
-            "a number from 0 (left out) to 1 (every pair of input and target colour weighs at least an even share of the picture)",
-        );
+        for (name, balance) in &self.colour_balance {
+            check(
+                (0.0..=1.0).contains(balance),
+                &format!("frameworks.colour_balance.{name}"),
+                balance.to_string(),
+                "a number from 0 (left out) to 1 (every pair of input and target colour weighs at least an even share of the picture)",
+            );
+        }
     }
 }
 

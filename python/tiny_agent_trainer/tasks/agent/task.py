@@ -53,10 +53,15 @@ REPORT_NAME = "agent_eval.json"
 
 
 def frameworks_table(config: Config) -> dict[str, Any]:
-    """The config's `[frameworks]` table as plain data (weights, stage), or a `ValueError`."""
+    """The config's `[frameworks]` table as plain data (weights, stage, visits), or a `ValueError`
+    (also where `colour_balance` names a framework the registry does not know)."""
     if config.frameworks is None:
         raise ValueError("frameworks: missing; an agent config needs e.g. [frameworks] weights = { control = 1 }")
     table = config.frameworks.model_dump()
+    known = base.names()
+    for name in table.get("colour_balance") or {}:
+        if name not in known:
+            raise ValueError(f"frameworks.colour_balance.{name}: unknown framework; known: {', '.join(known)}")
     return {"weights": table["weights"], "stage": table.get("stage") or [], "visits": [str(p) for p in table.get("visits") or []]}
 
 

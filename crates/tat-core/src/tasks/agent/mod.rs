@@ -17,8 +17,8 @@
 //! is not predicted) plus `weight_image` x the mean squared pixel error, each pixel weighing
 //! `frameworks.foreground_weight` where `foreground` is set, at least
 //! `frameworks.changed_weight` where `changed` is set, at least `frameworks.foreground_weight` x
-//! (P / (G x n))^`frameworks.colour_balance` where that is set (n the picture's pixels with the
-//! pixel's pair of input and target colour, G the pairs, P the pixels), at least
+//! (P / (G x n))^balance in the frameworks `frameworks.colour_balance` names (n the picture's
+//! pixels with the pixel's pair of input and target colour, G the pairs, P the pixels), at least
 //! `frameworks.wrong_weight` where the model's colour is more than 0.5 from the target's, and 1
 //! elsewhere (normalised by the sum of the weights). Validation reports both per framework, and
 //! the share of answers predicted entirely right (teacher-forced) on frameworks that ask
@@ -326,6 +326,12 @@ fn colour_codes(pictures: &Tensor) -> Tensor {
 }
 
 impl PixelWeights {
+    /// These weights with the balance `frameworks.colour_balance` (`balance`) gives `framework`'s
+    /// pictures: 0 where it is not named.
+    fn in_framework(self, balance: &BTreeMap<String, f64>, framework: &str) -> Self {
+        Self { balance: balance.get(framework).copied().unwrap_or(0.0), ..self }
+    }
+
     /// Per pixel of `error` (`[B, S, S]`, the squared colour error summed over RGB): 1,
     /// `foreground` where the `foreground` mask is set, at least `changed` where the `changed`
     /// mask is, at least `foreground` x [`Self::balance_of`] the input and target pictures (a
@@ -463,6 +469,8 @@ pub struct AgentTask {
     device: Device,
     steps_per_epoch: usize,
     pixels: PixelWeights,
+    /// `frameworks.colour_balance`: the balance of each framework's pictures (0 where not named).
+    balance: BTreeMap<String, f64>,
     /// The current epoch and the run's seed (set by `plan_epoch`).
     epoch: usize,
     seed: u64,
@@ -514,15 +522,21 @@ impl AgentTask {
                     foreground: f.foreground_weight,
                     changed: f.changed_weight,
                     wrong: f.wrong_weight,
-                    balance: f.colour_balance,
+                    balance: 0.0,
                 },
             ),
+            balance: config.frameworks.as_ref().map(|f| f.colour_balance.clone()).unwrap_or_default(),
             epoch: 0,
             seed: config.training.seed,
             validation,
             val_examples,
             grown,
         })
+    }
+
+    /// The picture loss's weights in `framework`'s pictures.
+    fn pixels_of(&self, framework: &str) -> PixelWeights {
+        self.pixels.in_framework(&self.balance, framework)
     }
 }
 
@@ -607,7 +621,7 @@ impl Task for AgentTask {
         let examples = self.source.batch(self.seed, step)?;
         let what = format!("the batch of step {step}");
         let batch = encode(&examples, &self.tokenizer, self.net.config(), self.device, &what)?;
-        let losses = losses(&self.net, &batch, self.pixels, true);
+        let losses = losses(&self.net, &batch, self.pixels_of(&batch.framework), true);
         let loss = update.gradient_step(&losses.total)?;
         let tokens = batch.text_len.sum(Kind::Int64).int64_value(&[]) as usize;
         Ok(StepOutput { loss, weight: batch.examples, examples: batch.examples, tokens, skipped: false })
@@ -627,7 +641,7 @@ impl Task for AgentTask {
             let mut questions = false;
             let name = batches.first().map(|b| b.framework.clone()).unwrap_or_default();
             for batch in batches {
-                let l = losses(&self.net, batch, self.pixels, false);
+                let l = losses(&self.net, batch, self.pixels_of(&batch.framework), false);
                 let m = batch.examples as f64;
                 text += l.text.double_value(&[]) * m;
                 weighted += l.total.double_value(&[]) * m;
@@ -747,6 +761,23 @@ mod tests {
         assert_eq!(Vec::<f32>::try_from(weights.flatten(0, -1)).unwrap(), [1.0, 20.0, 30.0, 30.0]);
         let alone = Vec::<f32>::try_from(wrong.of(None, None, pictures, &error).flatten(0, -1)).unwrap();
         assert_eq!(alone, [1.0, 20.0, 1.0, 20.0]);
+    }
+
+    #[test]
+    fn colour_balance_lifts_only_the_pictures_of_the_frameworks_it_names() {
+        let (white, gold) = ([255u8, 255, 255], [255u8, 200, 0]);
+        let input = strip(&[white, white, white, gold]);
+        let target = strip(&[white; 4]);
+        let error = Tensor::zeros([1, 1, 4], (Kind::Float, Device::Cpu));
+        let config = PixelWeights { foreground: 1.0, changed: 1.0, wrong: 1.0, balance: 0.0 };
+        let balance = BTreeMap::from([("imagine_without_gold".to_string(), 1.0)]);
+        let weights = |framework: &str| {
+            let pixels = config.in_framework(&balance, framework);
+            Vec::<f32>::try_from(pixels.of(None, None, [&input, &target], &error).flatten(0, -1)).unwrap()
+        };
+        // Two pairs in four pixels: the erased gold lifted to 4 / (2 x 1), the floor kept at 1.
+        assert_eq!(weights("imagine_without_gold"), [1.0, 1.0, 1.0, 2.0]);
+        assert_eq!(weights("imagine_without_agent"), [1.0; 4]);
     }
 
     #[test]
