@@ -272,7 +272,9 @@ def _render_class(name: str, definition: dict[str, Any], defs: dict[str, Any], d
                 pass
             elif "default" in prop and isinstance(prop["default"], dict):
                 ref = prop.get("$ref", "").rsplit("/", 1)[-1]
-                if ref and _tagged_variants(defs[ref]) is not None:
+                if not ref:  # a map (such as framework name -> number), not a model
+                    args.append(f"default_factory=lambda: TypeAdapter({annotation}).validate_python({prop['default']!r})")
+                elif _tagged_variants(defs[ref]) is not None:
                     args.append(f"default_factory=lambda: TypeAdapter({annotation}).validate_python({prop['default']!r})")
                 else:
                     args.append(f"default_factory=lambda: {annotation}.model_validate({prop['default']!r})")
