@@ -108,8 +108,10 @@ pub struct FrameworksConfig {
     /// target colour (colours told apart by which of R, G, B are above half), G the pairs
     /// present and P the pixels. At 1 every pair (the gold kept, the gold erased, the agent)
     /// weighs at least an even share of the picture at the foreground's weight, whether the
-    /// prompt keeps or erases it. Frameworks not named (and 0) are left out.
-    #[serde(default)]
+    /// prompt keeps or erases it. Frameworks not named (and 0) are left out; the name `*` (or a
+    /// number in place of the table, as runs before the table wrote) stands for every framework
+    /// not named.
+    #[serde(default, deserialize_with = "balance_table")]
     pub colour_balance: std::collections::BTreeMap<String, f64>,
     /// Files of the states agents passed through in closed-loop games (`tat agent visits`), read
     /// by the framework `visited_qa`, which asks the best move about them (the oracle answers):
@@ -134,6 +136,40 @@ fn default_foreground_weight() -> f64 {
 fn default_changed_weight() -> f64 {
     1.0
 }
+
+/// `frameworks.colour_balance`: a table of framework names to balances, or one number for every
+/// framework (`*`).
+fn balance_table<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<std::collections::BTreeMap<String, f64>, D::Error> {
+    struct Balance;
+    impl<'de> serde::de::Visitor<'de> for Balance {
+        type Value = std::collections::BTreeMap<String, f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a table of framework names to numbers, or one number for every framework")
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+            Ok([(EVERY_FRAMEWORK.to_string(), v)].into())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = std::collections::BTreeMap::new();
+            while let Some((name, balance)) = map.next_entry::<String, f64>()? {
+                out.insert(name, balance);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(Balance)
+}
+
+/// The name in `frameworks.colour_balance` that stands for every framework not named.
+pub const EVERY_FRAMEWORK: &str = "*";
 
 impl FrameworksConfig {
     fn issues(&self, check: &mut dyn FnMut(bool, &str, String, &str)) {

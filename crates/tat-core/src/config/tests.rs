@@ -203,3 +203,20 @@ fn a_checkpoint_config_written_before_tagged_sections_loads_as_trained() {
     assert_eq!(c, Config::from_toml_str(SMALL, "old.toml").unwrap());
     assert!(matches!(drop_foreign_model_keys(SMALL), std::borrow::Cow::Borrowed(_)));
 }
+
+#[test]
+fn colour_balance_reads_a_table_of_frameworks_or_one_number_for_every_framework() {
+    let with = |balance: &str| {
+        let text = format!("{SMALL}\n[frameworks]\nweights = {{ control = 1 }}\ncolour_balance = {balance}\n");
+        Config::from_toml_str(&text, "cfg.toml").map(|c| c.frameworks.expect("a [frameworks] table").colour_balance)
+    };
+    let named = with("{ imagine_without_gold = 1, control = 0.5 }").unwrap();
+    assert_eq!(named, [("control".to_string(), 0.5), ("imagine_without_gold".to_string(), 1.0)].into());
+    // A number, as runs written before the table carry it, stands for every framework.
+    assert_eq!(with("1").unwrap(), [(EVERY_FRAMEWORK.to_string(), 1.0)].into());
+    assert_eq!(with("0.0").unwrap(), [(EVERY_FRAMEWORK.to_string(), 0.0)].into());
+    let wrong = with("{ imagine_without_gold = 1.5 }").unwrap_err().to_string();
+    assert!(wrong.contains("frameworks.colour_balance.imagine_without_gold") && wrong.contains("from 0"), "{wrong}");
+    let wrong = with("\"all\"").unwrap_err().to_string();
+    assert!(wrong.contains("frameworks.colour_balance") && wrong.contains("a table of framework names"), "{wrong}");
+}

@@ -60,7 +60,7 @@ def frameworks_table(config: Config) -> dict[str, Any]:
     table = config.frameworks.model_dump()
     known = base.names()
     for name in table.get("colour_balance") or {}:
-        if name not in known:
+        if name not in known and name != "*":  # `*`: every framework not named
             raise ValueError(f"frameworks.colour_balance.{name}: unknown framework; known: {', '.join(known)}")
     return {"weights": table["weights"], "stage": table.get("stage") or [], "visits": [str(p) for p in table.get("visits") or []]}
 

@@ -327,9 +327,10 @@ fn colour_codes(pictures: &Tensor) -> Tensor {
 
 impl PixelWeights {
     /// These weights with the balance `frameworks.colour_balance` (`balance`) gives `framework`'s
-    /// pictures: 0 where it is not named.
+    /// pictures: its own, else that of every framework (`*`), else 0.
     fn in_framework(self, balance: &BTreeMap<String, f64>, framework: &str) -> Self {
-        Self { balance: balance.get(framework).copied().unwrap_or(0.0), ..self }
+        let every = balance.get(crate::config::EVERY_FRAMEWORK);
+        Self { balance: balance.get(framework).or(every).copied().unwrap_or(0.0), ..self }
     }
 
     /// Per pixel of `error` (`[B, S, S]`, the squared colour error summed over RGB): 1,
@@ -778,6 +779,12 @@ mod tests {
         // Two pairs in four pixels: the erased gold lifted to 4 / (2 x 1), the floor kept at 1.
         assert_eq!(weights("imagine_without_gold"), [1.0, 1.0, 1.0, 2.0]);
         assert_eq!(weights("imagine_without_agent"), [1.0; 4]);
+        // `*` stands for every framework not named (a number in the config reads as `*`).
+        let balance = BTreeMap::from([("*".to_string(), 1.0), ("imagine_without_gold".to_string(), 0.0)]);
+        let pixels = config.in_framework(&balance, "imagine_without_agent");
+        let every = Vec::<f32>::try_from(pixels.of(None, None, [&input, &target], &error).flatten(0, -1)).unwrap();
+        assert_eq!(every, [1.0, 1.0, 1.0, 2.0]);
+        assert_eq!(config.in_framework(&balance, "imagine_without_gold").balance, 0.0);
     }
 
     #[test]
