@@ -1364,14 +1364,25 @@ pub(crate) mod tests {
         // Without it the rule stays off everywhere: the input comes back.
         assert!(draw(&net, [4, 5]).equal(&image));
         // From the prompt's state: a term that differs between two prompts changes the picture
-        // by prompt, never by place (both red pixels get the same change).
+        // by prompt, never by place (both red pixels get the same change). The term is 10 at one
+        // prompt's state and 0 at the other's, whatever the initialisation (the global seed is
+        // shared with the tests running beside this one).
         {
             let _guard = tch::no_grad_guard();
+            let asked = |words: [i64; 2]| {
+                let canvases = Tensor::zeros([1, 0, 8, 8, 3], (Kind::Uint8, Device::Cpu));
+                let (text, text_len) = (Tensor::from_slice(&words).view([1, 2]), Tensor::from_slice(&[2i64]));
+                let inputs = Inputs { image: &image, canvases: &canvases, text: &text, text_len: &text_len };
+                let states = net.states(&inputs, false);
+                let d = states.hidden.size()[2];
+                states.hidden.gather(1, &states.bos.view([1, 1, 1]).expand([1, 1, d], false), false).view([d])
+            };
+            let (a, b) = (asked([4, 5]), asked([6, 7]));
+            let apart = &a - &b;
+            let w = &apart * (10.0 / apart.dot(&apart).double_value(&[]));
             let prompt = net.pixel_prompt.as_ref().unwrap();
-            let d = prompt.weight.size()[1];
-            let ramp = Tensor::linspace(-0.5, 0.5, d, (Kind::Float, Device::Cpu));
-            prompt.weight.shallow_clone().get(0).copy_(&ramp);
-            let _ = prompt.bias.as_ref().unwrap().shallow_clone().get(0).fill_(5.0);
+            prompt.weight.shallow_clone().get(0).copy_(&w);
+            let _ = prompt.bias.as_ref().unwrap().shallow_clone().get(0).fill_(-w.dot(&b).double_value(&[]));
         }
         let (a, b) = (draw(&net, [4, 5]), draw(&net, [6, 7]));
         for picture in [&a, &b] {
